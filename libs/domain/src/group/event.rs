@@ -1,0 +1,37 @@
+//! What has happened to a group.
+
+use cqrs_es::DomainEvent;
+use scim::document::Document;
+use serde::{Deserialize, Serialize};
+
+use super::Member;
+use crate::event::CURRENT_VERSION;
+use crate::GroupName;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum GroupEvent {
+    #[serde(rename = "group.created")]
+    Created { display_name: GroupName, profile: Document, members: Vec<Member> },
+    #[serde(rename = "group.renamed")]
+    Renamed { from: GroupName, to: GroupName },
+    /// The profile (every attribute but displayName and members) as it now is.
+    #[serde(rename = "group.profile_updated")]
+    ProfileUpdated { profile: Document },
+    #[serde(rename = "group.members_added")]
+    MembersAdded { members: Vec<Member> },
+    #[serde(rename = "group.members_removed")]
+    MembersRemoved { members: Vec<Member> },
+    #[serde(rename = "group.deleted")]
+    Deleted { display_name: GroupName },
+}
+
+impl DomainEvent for GroupEvent {
+    fn event_type(&self) -> String {
+        crate::event::encode(self).event_type
+    }
+
+    fn event_version(&self) -> String {
+        CURRENT_VERSION.to_string()
+    }
+}

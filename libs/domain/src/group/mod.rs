@@ -1,0 +1,189 @@
+//! The Group aggregate.
+//!
+//! A group's state is its `displayName` (unique, changed only by `group.renamed`), its members
+//! (changed only by `group.members_added` / `group.members_removed`) and the rest, its profile.
+//! Replacing the member list is decided as the additions and removals it amounts to.
+
+mod command;
+mod event;
+mod member;
+#[cfg(test)]
+mod tests;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use scim::document::Document;
+use scim::schema::GROUP_RESOURCE;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use command::GroupCommand;
+pub use event::GroupEvent;
+pub use member::{Member, MemberKind};
+
+use crate::{DomainError, GroupName, ResourceId};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    state: Option<GroupState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupState {
+    pub display_name: GroupName,
+    /// Every attribute but displayName and members.
+    pub profile: Document,
+    /// In the order they were added; no id twice.
+    pub members: Vec<Member>,
+    pub deleted: bool,
+}
+
+impl GroupState {
+    /// The whole SCIM document (members as `{value, type}`).
+    pub fn document(&self) -> Document {
+        let mut doc = self.profile.clone();
+        doc.set("displayName", Value::String(self.display_name.to_string()));
+        if !self.members.is_empty() {
+            doc.set("members", Value::Array(self.members.iter().map(Member::to_json).collect()));
+        }
+        doc
+    }
+
+    fn has_member(&self, id: ResourceId) -> bool {
+        self.members.iter().any(|m| m.value == id)
+    }
+}
+
+struct Parts {
+    display_name: GroupName,
+    profile: Document,
+    members: Vec<Member>,
+}
+
+impl Parts {
+    fn of(mut doc: Document) -> Result<Self, DomainError> {
+        let display_name = match doc.remove("displayName") {
+            Some(Value::String(name)) => GroupName::parse(&name)?,
+            _ => return Err(DomainError::invalid("the required attribute 'displayName' is missing")),
+        };
+        let members = Member::list_from(doc.remove("members"))?;
+        Ok(Self { display_name, profile: doc, members })
+    }
+}
+
+impl Group {
+    pub fn state(&self) -> Option<&GroupState> {
+        self.state.as_ref().filter(|s| !s.deleted)
+    }
+
+    fn live(&self) -> Result<&GroupState, DomainError> {
+        self.state().ok_or(DomainError::NotFound)
+    }
+
+    fn changes_to(&self, doc: Document) -> Result<Vec<GroupEvent>, DomainError> {
+        let current = self.live()?;
+        let next = Parts::of(doc)?;
+        let mut events = Vec::new();
+        if next.display_name != current.display_name {
+            events.push(GroupEvent::Renamed { from: current.display_name.clone(), to: next.display_name });
+        }
+        if next.profile != current.profile {
+            events.push(GroupEvent::ProfileUpdated { profile: next.profile });
+        }
+        events.extend(self.membership_changes(next.members)?);
+        Ok(events)
+    }
+
+    /// The additions and removals that make the member list equal `wanted`.
+    fn membership_changes(&self, wanted: Vec<Member>) -> Result<Vec<GroupEvent>, DomainError> {
+        let current = self.live()?;
+        let removed: Vec<Member> = current.members.iter().filter(|m| !wanted.iter().any(|w| w.value == m.value)).cloned().collect();
+        let added: Vec<Member> = wanted.into_iter().filter(|w| !current.has_member(w.value)).collect();
+        let mut events = Vec::new();
+        if !removed.is_empty() {
+            events.push(GroupEvent::MembersRemoved { members: removed });
+        }
+        if !added.is_empty() {
+            events.push(GroupEvent::MembersAdded { members: added });
+        }
+        Ok(events)
+    }
+
+    fn decide(&self, command: GroupCommand) -> Result<Vec<GroupEvent>, DomainError> {
+        match command {
+            GroupCommand::Create { resource } => {
+                if self.state.is_some() {
+                    return Err(DomainError::AlreadyExists);
+                }
+                let parts = Parts::of(resource)?;
+                Ok(vec![GroupEvent::Created { display_name: parts.display_name, profile: parts.profile, members: parts.members }])
+            }
+            GroupCommand::Replace { resource } => self.changes_to(resource),
+            GroupCommand::Patch { request } => {
+                let patched = request.apply(&self.live()?.document(), &GROUP_RESOURCE)?;
+                self.changes_to(patched)
+            }
+            GroupCommand::Rename { display_name } => {
+                let current = self.live()?;
+                Ok(if current.display_name == display_name {
+                    vec![]
+                } else {
+                    vec![GroupEvent::Renamed { from: current.display_name.clone(), to: display_name }]
+                })
+            }
+            GroupCommand::AddMembers { members } => {
+                let current = self.live()?;
+                let mut added: Vec<Member> = Vec::new();
+                for m in members {
+                    if !current.has_member(m.value) && !added.iter().any(|a| a.value == m.value) {
+                        added.push(m);
+                    }
+                }
+                Ok(if added.is_empty() { vec![] } else { vec![GroupEvent::MembersAdded { members: added }] })
+            }
+            GroupCommand::RemoveMembers { members } => {
+                let current = self.live()?;
+                let removed: Vec<Member> = current.members.iter().filter(|m| members.contains(&m.value)).cloned().collect();
+                Ok(if removed.is_empty() { vec![] } else { vec![GroupEvent::MembersRemoved { members: removed }] })
+            }
+            GroupCommand::ReplaceMembers { members } => self.membership_changes(members),
+            GroupCommand::Delete => Ok(vec![GroupEvent::Deleted { display_name: self.live()?.display_name.clone() }]),
+        }
+    }
+
+    fn with_state(&mut self, change: impl FnOnce(&mut GroupState)) {
+        if let Some(state) = self.state.as_mut() {
+            change(state);
+        }
+    }
+}
+
+impl Aggregate for Group {
+    const TYPE: &'static str = "group";
+    type Command = GroupCommand;
+    type Event = GroupEvent;
+    type Error = DomainError;
+    type Services = ();
+
+    async fn handle(&mut self, command: GroupCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: GroupEvent) {
+        match event {
+            GroupEvent::Created { display_name, profile, members } => {
+                self.state = Some(GroupState { display_name, profile, members, deleted: false });
+            }
+            GroupEvent::Renamed { to, .. } => self.with_state(|s| s.display_name = to),
+            GroupEvent::ProfileUpdated { profile } => self.with_state(|s| s.profile = profile),
+            GroupEvent::MembersAdded { members } => self.with_state(|s| s.members.extend(members)),
+            GroupEvent::MembersRemoved { members } => {
+                self.with_state(|s| s.members.retain(|m| !members.iter().any(|r| r.value == m.value)))
+            }
+            GroupEvent::Deleted { .. } => self.with_state(|s| s.deleted = true),
+        }
+    }
+}

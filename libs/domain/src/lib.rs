@@ -1,0 +1,24 @@
+//! The identity-provisioning domain: what may happen to users and groups, decided without I/O.
+//!
+//! - [`ids`]: tenant slugs and resource ids, valid by construction.
+//! - [`names`]: `UserName` and `GroupName`, with the case-folded keys that uniqueness uses.
+//! - [`user`]: the User aggregate: provision, replace, patch, deactivate, reactivate, delete.
+//! - [`group`]: the Group aggregate: create, rename, membership changes, delete.
+//! - [`event`]: how events name and version themselves in the log.
+//! - [`error`]: why a command is refused.
+//!
+//! Aggregates implement cqrs-es's `Aggregate`; the store runs them inside its own transaction.
+//! Resources are SCIM documents (the product's language is SCIM), so the domain speaks
+//! `scim::document::Document` and `scim::patch::PatchRequest`.
+
+pub mod error;
+pub mod event;
+pub mod group;
+pub mod ids;
+pub mod names;
+pub mod user;
+
+pub use error::DomainError;
+pub use event::{EventPayload, StreamKind};
+pub use ids::{ResourceId, TenantSlug};
+pub use names::{GroupName, UserName};

@@ -1,0 +1,89 @@
+//! Names that must be unique within a tenant, compared case-insensitively.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+/// Folds a name to the key uniqueness and look-ups compare: Unicode lower case, computed here
+/// so that every backend compares the same keys (SQLite's `lower()` folds ASCII only).
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
+macro_rules! unique_name {
+    ($(#[$doc:meta])* $name:ident, $attribute:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(text: &str) -> Result<Self, DomainError> {
+                if text.trim().is_empty() {
+                    return Err(DomainError::invalid(concat!("'", $attribute, "' must not be empty")));
+                }
+                if text.len() > 1024 {
+                    return Err(DomainError::invalid(concat!("'", $attribute, "' is longer than 1024 bytes")));
+                }
+                Ok(Self(text.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The case-folded key that uniqueness is enforced on.
+            pub fn key(&self) -> String {
+                fold_case(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(name: $name) -> Self {
+                name.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+unique_name!(
+    /// A user's `userName`: unique within a tenant, case-insensitively.
+    UserName,
+    "userName"
+);
+unique_name!(
+    /// A group's `displayName`: unique within a tenant, case-insensitively.
+    GroupName,
+    "displayName"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_fold_case_beyond_ascii() {
+        assert_eq!(UserName::parse("Ärger@Example.COM").unwrap().key(), "ärger@example.com");
+    }
+
+    #[test]
+    fn empty_names_are_refused() {
+        assert!(UserName::parse("  ").is_err());
+        assert!(GroupName::parse("").is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! What has happened to a user. Names are past tense and stable; docs/events.md catalogues them.
+
+use cqrs_es::DomainEvent;
+use scim::document::Document;
+use serde::{Deserialize, Serialize};
+
+use crate::event::CURRENT_VERSION;
+use crate::UserName;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum UserEvent {
+    #[serde(rename = "user.provisioned")]
+    Provisioned { user_name: UserName, active: bool, profile: Document },
+    #[serde(rename = "user.renamed")]
+    Renamed { from: UserName, to: UserName },
+    /// The profile (every attribute but userName and active) as it now is.
+    #[serde(rename = "user.profile_updated")]
+    ProfileUpdated { profile: Document },
+    /// Carries what a subscriber needs to act (reassign devices to the manager, notify).
+    #[serde(rename = "user.deactivated")]
+    Deactivated { user_name: UserName, emails: Vec<String>, manager: Option<String> },
+    #[serde(rename = "user.reactivated")]
+    Reactivated { user_name: UserName },
+    #[serde(rename = "user.deleted")]
+    Deleted { user_name: UserName },
+}
+
+impl DomainEvent for UserEvent {
+    fn event_type(&self) -> String {
+        crate::event::encode(self).event_type
+    }
+
+    fn event_version(&self) -> String {
+        CURRENT_VERSION.to_string()
+    }
+}

@@ -1,0 +1,174 @@
+//! The User aggregate.
+//!
+//! A user's state is its SCIM document split three ways: the `userName` (unique, changed only
+//! by `user.renamed`), `active` (changed only by `user.deactivated` / `user.reactivated`) and
+//! the rest, its profile. A replace or a patch yields the events for what actually changed, so
+//! an idempotent PUT writes nothing.
+
+mod command;
+mod event;
+#[cfg(test)]
+mod tests;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use scim::document::Document;
+use scim::schema::{ENTERPRISE_USER_SCHEMA, USER_RESOURCE};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use command::UserCommand;
+pub use event::UserEvent;
+
+use crate::{DomainError, UserName};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    state: Option<UserState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserState {
+    pub user_name: UserName,
+    pub active: bool,
+    /// Every attribute but `userName` and `active`.
+    pub profile: Document,
+    pub deleted: bool,
+}
+
+impl UserState {
+    /// The whole SCIM document: profile plus `userName` and `active`.
+    pub fn document(&self) -> Document {
+        let mut doc = self.profile.clone();
+        doc.set("userName", Value::String(self.user_name.to_string()));
+        doc.set("active", Value::Bool(self.active));
+        doc
+    }
+
+    pub fn emails(&self) -> Vec<String> {
+        self.profile.values_of("emails").map(str::to_owned).collect()
+    }
+
+    pub fn manager(&self) -> Option<String> {
+        self.profile
+            .extension_attribute(ENTERPRISE_USER_SCHEMA, "manager")
+            .and_then(|m| m.get("value"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+}
+
+/// A document split into what the User aggregate keeps apart.
+struct Parts {
+    user_name: UserName,
+    active: bool,
+    profile: Document,
+}
+
+impl Parts {
+    fn of(mut doc: Document) -> Result<Self, DomainError> {
+        let user_name = match doc.remove("userName") {
+            Some(Value::String(name)) => UserName::parse(&name)?,
+            _ => return Err(DomainError::invalid("the required attribute 'userName' is missing")),
+        };
+        // A user is active unless told otherwise (RFC 7643 leaves the default to the provider).
+        let active = doc.remove("active").and_then(|v| v.as_bool()).unwrap_or(true);
+        Ok(Self { user_name, active, profile: doc })
+    }
+}
+
+impl User {
+    pub fn state(&self) -> Option<&UserState> {
+        self.state.as_ref().filter(|s| !s.deleted)
+    }
+
+    fn live(&self) -> Result<&UserState, DomainError> {
+        self.state().ok_or(DomainError::NotFound)
+    }
+
+    /// The events that take the user from its current state to `doc`.
+    fn changes_to(&self, doc: Document) -> Result<Vec<UserEvent>, DomainError> {
+        let current = self.live()?;
+        let next = Parts::of(doc)?;
+        let mut events = Vec::new();
+        if next.user_name != current.user_name {
+            events.push(UserEvent::Renamed { from: current.user_name.clone(), to: next.user_name });
+        }
+        if next.profile != current.profile {
+            events.push(UserEvent::ProfileUpdated { profile: next.profile });
+        }
+        match (current.active, next.active) {
+            (true, false) => events.push(self.deactivated()?),
+            (false, true) => events.push(UserEvent::Reactivated { user_name: current.user_name.clone() }),
+            _ => {}
+        }
+        Ok(events)
+    }
+
+    fn deactivated(&self) -> Result<UserEvent, DomainError> {
+        let current = self.live()?;
+        Ok(UserEvent::Deactivated { user_name: current.user_name.clone(), emails: current.emails(), manager: current.manager() })
+    }
+
+    fn decide(&self, command: UserCommand) -> Result<Vec<UserEvent>, DomainError> {
+        match command {
+            UserCommand::Provision { resource } => {
+                if self.state.is_some() {
+                    return Err(DomainError::AlreadyExists);
+                }
+                let parts = Parts::of(resource)?;
+                Ok(vec![UserEvent::Provisioned { user_name: parts.user_name, active: parts.active, profile: parts.profile }])
+            }
+            UserCommand::Replace { resource } => self.changes_to(resource),
+            UserCommand::Patch { request } => {
+                let patched = request.apply(&self.live()?.document(), &USER_RESOURCE)?;
+                self.changes_to(patched)
+            }
+            UserCommand::Deactivate => match self.live()?.active {
+                true => Ok(vec![self.deactivated()?]),
+                false => Ok(vec![]),
+            },
+            UserCommand::Reactivate => match self.live()? {
+                s if !s.active => Ok(vec![UserEvent::Reactivated { user_name: s.user_name.clone() }]),
+                _ => Ok(vec![]),
+            },
+            UserCommand::Delete => Ok(vec![UserEvent::Deleted { user_name: self.live()?.user_name.clone() }]),
+        }
+    }
+}
+
+impl Aggregate for User {
+    const TYPE: &'static str = "user";
+    type Command = UserCommand;
+    type Event = UserEvent;
+    type Error = DomainError;
+    type Services = ();
+
+    async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: UserEvent) {
+        match event {
+            UserEvent::Provisioned { user_name, active, profile } => {
+                self.state = Some(UserState { user_name, active, profile, deleted: false });
+            }
+            UserEvent::Renamed { to, .. } => self.with_state(|s| s.user_name = to),
+            UserEvent::ProfileUpdated { profile } => self.with_state(|s| s.profile = profile),
+            UserEvent::Deactivated { .. } => self.with_state(|s| s.active = false),
+            UserEvent::Reactivated { .. } => self.with_state(|s| s.active = true),
+            UserEvent::Deleted { .. } => self.with_state(|s| s.deleted = true),
+        }
+    }
+}
+
+impl User {
+    fn with_state(&mut self, change: impl FnOnce(&mut UserState)) {
+        if let Some(state) = self.state.as_mut() {
+            change(state);
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Given / when / then for every user command and every refusal.
+
+use cqrs_es::test::TestFramework;
+use scim::document::Document;
+use scim::patch::PatchRequest;
+use scim::schema::{ENTERPRISE_USER_SCHEMA, USER_RESOURCE};
+use scim::ScimType;
+use serde_json::{json, Value};
+
+use super::{User, UserCommand, UserEvent};
+use crate::event::{decode, encode};
+use crate::{DomainError, UserName};
+
+type Given = TestFramework<User>;
+
+fn doc(value: Value) -> Document {
+    Document::parse(&value, &USER_RESOURCE).unwrap()
+}
+
+fn name(text: &str) -> UserName {
+    UserName::parse(text).unwrap()
+}
+
+/// The profile part of a document: everything but userName and active.
+fn profile(value: Value) -> Document {
+    let mut d = doc(value);
+    d.remove("userName");
+    d.remove("active");
+    d
+}
+
+fn provisioned() -> UserEvent {
+    UserEvent::Provisioned {
+        user_name: name("bjensen@example.com"),
+        active: true,
+        profile: profile(json!({"userName": "x", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
+    }
+}
+
+fn patch(body: Value) -> UserCommand {
+    UserCommand::Patch { request: PatchRequest::parse(&body).unwrap() }
+}
+
+fn refusal(result: Result<Vec<UserEvent>, DomainError>) -> ScimType {
+    match result {
+        Err(DomainError::Invalid(e)) => e.scim_type.expect("a scimType"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn provision_records_the_user_active_by_default() {
+    Given::with(())
+        .given_no_previous_events()
+        .when(UserCommand::Provision {
+            resource: doc(json!({"userName": "bjensen@example.com", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
+        })
+        .then_expect_events(vec![provisioned()]);
+}
+
+#[test]
+fn provision_twice_is_refused() {
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(UserCommand::Provision { resource: doc(json!({"userName": "other"})) })
+        .then_expect_error(DomainError::AlreadyExists);
+}
+
+#[test]
+fn replace_with_the_same_resource_changes_nothing() {
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(UserCommand::Replace {
+            resource: doc(json!({"userName": "bjensen@example.com", "active": true, "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn replace_yields_one_event_per_kind_of_change() {
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(UserCommand::Replace { resource: doc(json!({"userName": "barbara@example.com", "active": false, "displayName": "Babs"})) })
+        .then_expect_events(vec![
+            UserEvent::Renamed { from: name("bjensen@example.com"), to: name("barbara@example.com") },
+            UserEvent::ProfileUpdated { profile: profile(json!({"userName": "x", "displayName": "Babs"})) },
+            UserEvent::Deactivated { user_name: name("bjensen@example.com"), emails: vec!["b@example.com".into()], manager: None },
+        ]);
+}
+
+#[test]
+fn replace_without_user_name_is_refused() {
+    let result = Given::with(()).given(vec![provisioned()]).when(UserCommand::Replace { resource: Document::default() }).inspect_result();
+    assert_eq!(refusal(result), ScimType::InvalidValue);
+}
+
+#[test]
+fn deactivate_carries_emails_and_manager() {
+    let with_manager = UserEvent::ProfileUpdated {
+        profile: profile(
+            json!({"userName": "x", "emails": [{"value": "b@example.com"}], ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m-1"}}}),
+        ),
+    };
+    Given::with(()).given(vec![provisioned(), with_manager]).when(UserCommand::Deactivate).then_expect_events(vec![
+        UserEvent::Deactivated {
+            user_name: name("bjensen@example.com"),
+            emails: vec!["b@example.com".into()],
+            manager: Some("m-1".into()),
+        },
+    ]);
+}
+
+#[test]
+fn deactivate_an_inactive_user_changes_nothing() {
+    let deactivated = UserEvent::Deactivated { user_name: name("bjensen@example.com"), emails: vec![], manager: None };
+    Given::with(()).given(vec![provisioned(), deactivated]).when(UserCommand::Deactivate).then_expect_events(vec![]);
+}
+
+#[test]
+fn reactivate_an_inactive_user() {
+    let deactivated = UserEvent::Deactivated { user_name: name("bjensen@example.com"), emails: vec![], manager: None };
+    Given::with(())
+        .given(vec![provisioned(), deactivated])
+        .when(UserCommand::Reactivate)
+        .then_expect_events(vec![UserEvent::Reactivated { user_name: name("bjensen@example.com") }]);
+}
+
+#[test]
+fn reactivate_an_active_user_changes_nothing() {
+    Given::with(()).given(vec![provisioned()]).when(UserCommand::Reactivate).then_expect_events(vec![]);
+}
+
+#[test]
+fn delete_records_the_user_name_it_frees() {
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(UserCommand::Delete)
+        .then_expect_events(vec![UserEvent::Deleted { user_name: name("bjensen@example.com") }]);
+}
+
+#[test]
+fn every_command_on_a_deleted_or_unknown_user_is_not_found() {
+    let deleted = UserEvent::Deleted { user_name: name("bjensen@example.com") };
+    let commands = || {
+        vec![
+            UserCommand::Replace { resource: doc(json!({"userName": "a"})) },
+            patch(json!({"Operations": [{"op": "replace", "value": {"active": false}}]})),
+            UserCommand::Deactivate,
+            UserCommand::Reactivate,
+            UserCommand::Delete,
+        ]
+    };
+    for command in commands() {
+        Given::with(()).given(vec![provisioned(), deleted.clone()]).when(command).then_expect_error(DomainError::NotFound);
+    }
+    for command in commands() {
+        Given::with(()).given_no_previous_events().when(command).then_expect_error(DomainError::NotFound);
+    }
+}
+
+#[test]
+fn okta_deactivates_with_a_pathless_patch() {
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]})))
+        .then_expect_events(vec![UserEvent::Deactivated { user_name: name("bjensen@example.com"), emails: vec!["b@example.com".into()], manager: None }]);
+}
+
+#[test]
+fn entra_deactivates_with_a_string_boolean() {
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"Operations": [{"op": "Replace", "path": "active", "value": "False"}]})))
+        .then_expect_events(vec![UserEvent::Deactivated {
+            user_name: name("bjensen@example.com"),
+            emails: vec!["b@example.com".into()],
+            manager: None,
+        }]);
+}
+
+#[test]
+fn entra_pathless_patch_with_dotted_and_urn_keys() {
+    let result = Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"Operations": [{"op": "replace", "value": {
+            "displayName": "D", "name.givenName": "G",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "E"
+        }}]})))
+        .inspect_result()
+        .unwrap();
+    let [UserEvent::ProfileUpdated { profile }] = result.as_slice() else { panic!("{result:?}") };
+    assert_eq!(profile.get("displayName"), Some(&json!("D")));
+    assert_eq!(profile.get("name"), Some(&json!({"givenName": "G"})));
+    assert_eq!(profile.get(ENTERPRISE_USER_SCHEMA), Some(&json!({"employeeNumber": "E"})));
+}
+
+#[test]
+fn entra_renames_by_path_and_sets_work_email_by_filter() {
+    let result = Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"Operations": [
+            {"op": "Replace", "path": "userName", "value": "new@example.com"},
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}
+        ]})))
+        .inspect_result()
+        .unwrap();
+    assert_eq!(result[0], UserEvent::Renamed { from: name("bjensen@example.com"), to: name("new@example.com") });
+    let UserEvent::ProfileUpdated { profile } = &result[1] else { panic!("{result:?}") };
+    assert_eq!(profile.get("emails"), Some(&json!([{"value": "new@example.com", "type": "work"}])));
+}
+
+#[test]
+fn patch_of_a_read_only_path_is_refused_and_changes_nothing() {
+    let result = Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"Operations": [
+            {"op": "replace", "path": "displayName", "value": "changed"},
+            {"op": "replace", "path": "id", "value": "mine"}
+        ]})))
+        .inspect_result();
+    assert_eq!(refusal(result), ScimType::Mutability);
+}
+
+#[test]
+fn patch_removing_the_user_name_is_refused() {
+    let result = Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"Operations": [{"op": "remove", "path": "userName"}]})))
+        .inspect_result();
+    assert_eq!(refusal(result), ScimType::InvalidValue);
+}
+
+#[test]
+fn patch_of_an_unknown_path_is_invalid_path() {
+    let result = Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"Operations": [{"op": "replace", "path": "shoeSize", "value": 9}]})))
+        .inspect_result();
+    assert_eq!(refusal(result), ScimType::InvalidPath);
+}
+
+#[test]
+fn patch_with_a_wrong_type_is_invalid_value() {
+    let result = Given::with(())
+        .given(vec![provisioned()])
+        .when(patch(json!({"Operations": [{"op": "replace", "path": "active", "value": "perhaps"}]})))
+        .inspect_result();
+    assert_eq!(refusal(result), ScimType::InvalidValue);
+}
+
+#[test]
+fn events_round_trip_through_the_log_encoding() {
+    for event in [
+        provisioned(),
+        UserEvent::Renamed { from: name("a"), to: name("b") },
+        UserEvent::Deactivated { user_name: name("a"), emails: vec!["a@x".into()], manager: Some("m".into()) },
+        UserEvent::Reactivated { user_name: name("a") },
+        UserEvent::Deleted { user_name: name("a") },
+    ] {
+        let payload = encode(&event);
+        assert!(payload.event_type.starts_with("user."), "{}", payload.event_type);
+        assert_eq!(decode::<UserEvent>(&payload).unwrap(), event);
+    }
+}

@@ -1,0 +1,25 @@
+//! SCIM 2.0 (RFC 7643 and RFC 7644) as pure data and functions: no I/O, no HTTP, no SQL.
+//!
+//! - [`error`]: the RFC 7644 §3.12 Error response and its `scimType`s.
+//! - [`schema`]: attribute definitions of User, the enterprise extension and Group; one source
+//!   that drives validation, filtering, projection and the discovery documents.
+//! - [`document`]: turning a client's JSON into a canonical resource document (attribute names
+//!   as the schema spells them, string booleans as booleans, read-only input dropped).
+//! - [`path`]: attribute paths (`name.givenName`, URN-qualified paths).
+//! - [`filter`]: the filter grammar of RFC 7644 §3.4.2.2, parsed into an AST and evaluated.
+//! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) applied to a document.
+//! - [`projection`]: `attributes` / `excludedAttributes` with the `returned` rules.
+//! - [`list`]: list and query parameters and the ListResponse message.
+//! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes and /Schemas documents.
+
+pub mod discovery;
+pub mod document;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod patch;
+pub mod path;
+pub mod projection;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};

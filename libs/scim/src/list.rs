@@ -1,0 +1,217 @@
+//! Query parameters of list and search requests (RFC 7644 §3.4.2) and the ListResponse message.
+
+use serde_json::{json, Value};
+
+use crate::filter::Filter;
+use crate::path::AttrPath;
+use crate::projection::Selection;
+use crate::schema::ResourceType;
+use crate::ScimError;
+
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// The page size when a client gives no `count` (Okta's import uses 100 or 200).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// The largest page served; larger `count`s are reduced to it (RFC 7644 §3.4.2.4).
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    #[default]
+    Ascending,
+    Descending,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sort {
+    pub by: AttrPath,
+    pub order: SortOrder,
+}
+
+/// A validated list request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// 1-based, as SCIM counts.
+    pub start_index: u64,
+    pub count: u32,
+    pub sort: Option<Sort>,
+    pub selection: Selection,
+}
+
+impl ListQuery {
+    /// Parses query-string parameters (names matched case-insensitively).
+    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>, resource: &ResourceType) -> Result<Self, ScimError> {
+        let mut raw = RawQuery::default();
+        for (name, value) in params {
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "filter" => &mut raw.filter,
+                "startindex" => &mut raw.start_index,
+                "count" => &mut raw.count,
+                "sortby" => &mut raw.sort_by,
+                "sortorder" => &mut raw.sort_order,
+                "attributes" => &mut raw.attributes,
+                "excludedattributes" => &mut raw.excluded,
+                _ => continue,
+            };
+            *slot = Some(Value::String(value.to_owned()));
+        }
+        raw.into_query(resource)
+    }
+
+    /// Parses a SearchRequest body (POST `/.search`).
+    pub fn from_search_request(body: &Value, resource: &ResourceType) -> Result<Self, ScimError> {
+        let Value::Object(fields) = body else {
+            return Err(ScimError::invalid_syntax("a search request must be a JSON object"));
+        };
+        let mut raw = RawQuery::default();
+        for (name, value) in fields {
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "filter" => &mut raw.filter,
+                "startindex" => &mut raw.start_index,
+                "count" => &mut raw.count,
+                "sortby" => &mut raw.sort_by,
+                "sortorder" => &mut raw.sort_order,
+                "attributes" => &mut raw.attributes,
+                "excludedattributes" => &mut raw.excluded,
+                _ => continue,
+            };
+            *slot = Some(value.clone());
+        }
+        raw.into_query(resource)
+    }
+}
+
+#[derive(Default)]
+struct RawQuery {
+    filter: Option<Value>,
+    start_index: Option<Value>,
+    count: Option<Value>,
+    sort_by: Option<Value>,
+    sort_order: Option<Value>,
+    attributes: Option<Value>,
+    excluded: Option<Value>,
+}
+
+impl RawQuery {
+    fn into_query(self, resource: &ResourceType) -> Result<ListQuery, ScimError> {
+        let filter = match self.filter.as_ref().map(text) {
+            Some(Some(f)) if !f.trim().is_empty() => {
+                let filter = Filter::parse(f)?;
+                filter.validate(resource)?;
+                Some(filter)
+            }
+            Some(Some(_)) | None => None,
+            Some(None) => return Err(ScimError::invalid_filter("'filter' must be a string")),
+        };
+        // RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0.
+        let start_index = integer(self.start_index.as_ref(), "startIndex")?.map_or(1, |i| i.max(1) as u64);
+        let count = integer(self.count.as_ref(), "count")?.map_or(DEFAULT_PAGE_SIZE, |c| c.clamp(0, MAX_PAGE_SIZE as i64) as u32);
+        let sort = match self.sort_by.as_ref().and_then(text) {
+            Some(by) if !by.trim().is_empty() => {
+                let by = AttrPath::parse(by).map_err(|e| ScimError::invalid_value(e.detail))?;
+                if by.resolve(resource).is_none() {
+                    return Err(ScimError::invalid_value(format!("cannot sort by unknown attribute '{by}'")));
+                }
+                let order = match self.sort_order.as_ref().and_then(text) {
+                    None => SortOrder::Ascending,
+                    Some(o) if o.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
+                    Some(o) if o.eq_ignore_ascii_case("descending") => SortOrder::Descending,
+                    Some(o) => return Err(ScimError::invalid_value(format!("'{o}' is not a sortOrder (ascending, descending)"))),
+                };
+                Some(Sort { by, order })
+            }
+            _ => None,
+        };
+        let selection = Selection {
+            attributes: attribute_list(self.attributes.as_ref(), "attributes")?,
+            excluded: attribute_list(self.excluded.as_ref(), "excludedAttributes")?,
+        };
+        Ok(ListQuery { filter, start_index, count, sort, selection })
+    }
+}
+
+fn text(value: &Value) -> Option<&str> {
+    value.as_str()
+}
+
+fn integer(value: Option<&Value>, name: &str) -> Result<Option<i64>, ScimError> {
+    let bad = || ScimError::invalid_value(format!("'{name}' must be an integer"));
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => s.trim().parse::<i64>().map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// Parses `attributes` / `excludedAttributes`: a comma-separated string, or a JSON array of them
+/// in a SearchRequest.
+pub fn attribute_list(value: Option<&Value>, name: &str) -> Result<Vec<AttrPath>, ScimError> {
+    let items: Vec<&str> = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => s.split(',').collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(|| ScimError::invalid_value(format!("'{name}' must list attribute names"))))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ScimError::invalid_value(format!("'{name}' must list attribute names"))),
+    };
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| AttrPath::parse(s).map_err(|e| ScimError::invalid_value(e.detail)))
+        .collect()
+}
+
+/// The ListResponse message; its counts are JSON integers.
+pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total_results,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::USER_RESOURCE;
+
+    #[test]
+    fn defaults_when_paging_is_absent() {
+        let q = ListQuery::from_params([], &USER_RESOURCE).unwrap();
+        assert_eq!((q.start_index, q.count, q.filter), (1, DEFAULT_PAGE_SIZE, None));
+    }
+
+    #[test]
+    fn clamps_start_index_and_count() {
+        let q = ListQuery::from_params([("startIndex", "-4"), ("COUNT", "100000")], &USER_RESOURCE).unwrap();
+        assert_eq!((q.start_index, q.count), (1, MAX_PAGE_SIZE));
+        let q = ListQuery::from_params([("count", "-1")], &USER_RESOURCE).unwrap();
+        assert_eq!(q.count, 0);
+    }
+
+    #[test]
+    fn refuses_non_integers_and_bad_filters() {
+        let err = ListQuery::from_params([("count", "ten")], &USER_RESOURCE).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
+        let err = ListQuery::from_params([("filter", "userName eq")], &USER_RESOURCE).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidFilter));
+        let err = ListQuery::from_params([("filter", "shoeSize eq 3")], &USER_RESOURCE).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidFilter));
+    }
+
+    #[test]
+    fn list_response_counts_are_integers() {
+        let body = list_response(0, 1, vec![]);
+        assert_eq!(body["totalResults"], json!(0));
+        assert_eq!(body["itemsPerPage"], json!(0));
+        assert_eq!(body["startIndex"], json!(1));
+    }
+}

@@ -1,0 +1,255 @@
+//! The store interface and the types that cross it.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use domain::group::MemberKind;
+use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+use scim::list::ListQuery;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The current time at the precision both databases keep (microseconds), so that what a
+/// command returns equals what a later read returns.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).expect("a truncated nanosecond is valid")
+}
+
+/// Who caused an event: a provisioning connection, or an operator at the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Connection(Uuid),
+    Operator(String),
+}
+
+/// Recorded with every event: who, through which request, when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventMetadata {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub trace_id: Option<String>,
+}
+
+impl EventMetadata {
+    pub fn to_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        match &self.actor {
+            Actor::Connection(id) => out.insert("connection_id".into(), id.to_string().into()),
+            Actor::Operator(name) => out.insert("operator".into(), name.clone().into()),
+        };
+        if let Some(r) = &self.request_id {
+            out.insert("request_id".into(), r.clone().into());
+        }
+        if let Some(t) = &self.trace_id {
+            out.insert("trace_id".into(), t.clone().into());
+        }
+        Value::Object(out)
+    }
+}
+
+/// A unique value claimed or released by a commit. Reservations live in their own table so
+/// that read models can be dropped and rebuilt without losing uniqueness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    Claim { kind: &'static str, key: String },
+    Release { kind: &'static str, key: String },
+}
+
+/// Reservation kinds.
+pub const USER_NAME: &str = "userName";
+pub const GROUP_DISPLAY_NAME: &str = "group.displayName";
+
+/// The users read model's row for one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub user_name: String,
+    pub user_name_key: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// The user's SCIM document (userName, active and the profile).
+    pub document: Value,
+    /// Values of indexed multi-valued attributes, for filters: (attribute, type, case-folded value).
+    pub values: Vec<IndexedValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedValue {
+    pub attribute: &'static str,
+    pub value_type: Option<String>,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    pub display_name: String,
+    pub display_name_key: String,
+    pub external_id: Option<String>,
+    /// The group's SCIM document without members (they have their own table).
+    pub document: Value,
+}
+
+/// What a commit does to the read models.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadModelChange {
+    UpsertUser(UserRow),
+    DeleteUser,
+    Group {
+        /// The group row as it now is; `None` when the commit deleted the group.
+        row: Option<GroupRow>,
+        added: Vec<(ResourceId, Option<MemberKind>)>,
+        removed: Vec<ResourceId>,
+    },
+}
+
+/// One command's outcome, written atomically.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub tenant: TenantSlug,
+    pub kind: StreamKind,
+    pub stream: ResourceId,
+    /// The stream's version the command was decided on (0 for a new stream).
+    pub expected_version: i64,
+    pub events: Vec<EventPayload>,
+    pub metadata: EventMetadata,
+    pub recorded_at: OffsetDateTime,
+    pub reservations: Vec<Reservation>,
+    pub read_model: ReadModelChange,
+}
+
+/// What a successful append returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The stream's version after the commit.
+    pub version: i64,
+    /// The log position of the last event appended.
+    pub last_position: i64,
+}
+
+/// An event as the log holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub position: i64,
+    pub event_id: Uuid,
+    pub tenant: TenantSlug,
+    pub kind: StreamKind,
+    pub stream: ResourceId,
+    pub stream_version: i64,
+    pub payload: EventPayload,
+    pub metadata: Value,
+    pub recorded_at: OffsetDateTime,
+}
+
+/// A place in the log's commit order: the writing transaction, then the position. On SQLite,
+/// where one writer commits in position order, `transaction` is the position too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogCursor {
+    pub transaction: i64,
+    pub position: i64,
+}
+
+/// A user or group as the read model holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRecord {
+    pub id: ResourceId,
+    pub document: Value,
+    pub version: i64,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub total: u64,
+    pub records: Vec<ResourceRecord>,
+}
+
+/// A group a user belongs to, or a member of a group, with its display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub id: ResourceId,
+    pub kind: MemberKind,
+    pub display: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub slug: TenantSlug,
+    pub created: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: Uuid,
+    pub tenant: TenantSlug,
+    pub name: String,
+    pub created: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stream moved on since the command was decided: decide again.
+    #[error("the resource was changed concurrently")]
+    Conflict,
+    /// A unique value (userName, group displayName) is taken.
+    #[error("{kind} '{value}' is already taken")]
+    Uniqueness { kind: &'static str, value: String },
+    /// A filter or sort the store cannot answer (`invalidFilter`, `invalidValue`).
+    #[error("{0}")]
+    InvalidQuery(#[from] scim::ScimError),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The database is unreachable or failed.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The event log and read models of one deployment, for every tenant.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `postgres` or `sqlite`, for logs and health output.
+    fn backend_name(&self) -> &'static str;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- tenants and connections ---
+    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant>;
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection>;
+    async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>>;
+    /// The connection whose token hashes to `token_sha256`, if it belongs to `tenant`.
+    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>>;
+
+    // --- the log ---
+    /// Appends a commit's events (optimistic concurrency on the stream version), applies its
+    /// reservations and read-model change, all in one transaction.
+    async fn append(&self, commit: Commit) -> StoreResult<Appended>;
+    /// A stream's events in version order.
+    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>>;
+    /// Events after `position` in log order; at most `limit`.
+    async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>>;
+    /// Events after `after` in commit order, only from writers that have all finished: a reader
+    /// that follows the log with this never skips an event that commits late.
+    async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>>;
+    /// Where the subscriber `name` got to (the start of the log if it never saved).
+    async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor>;
+    async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()>;
+
+    // --- read models ---
+    async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
+    async fn users(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page>;
+    async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
+    async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page>;
+    /// The groups each of `users` belongs to.
+    async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
+    /// The members of each of `groups` that still exist, with their display names.
+    async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
+    /// Which of `ids` are live users or groups of the tenant, and which kind each is.
+    async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>>;
+}

@@ -1,0 +1,250 @@
+//! Running commands: load a stream, decide with its aggregate, commit the outcome; decided
+//! again when another writer got to the stream first.
+//!
+//! Handlers parse requests into domain commands and hand them here; nothing else appends.
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use domain::event::{decode, encode};
+use domain::group::{Group, GroupEvent};
+use domain::user::{User, UserEvent};
+use domain::{DomainError, ResourceId, StreamKind, TenantSlug};
+use scim::document::Document;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+use time::OffsetDateTime;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::api::{Commit, EventMetadata, ReadModelChange, Reservation, Store, StoreError};
+
+/// How many times a command is decided again after losing a race for its stream.
+const ATTEMPTS: u32 = 25;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A stream that does not exist yet.
+    New,
+    /// A stream that exists, at whatever version.
+    Existing,
+    /// A stream at exactly this version (If-Match).
+    Version(i64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The client's If-Match names a version the resource has moved past.
+    #[error("the resource is at version {current}, not {expected}")]
+    PreconditionFailed { expected: i64, current: i64 },
+    #[error("member {0} does not exist in this tenant")]
+    UnknownMember(ResourceId),
+}
+
+/// A command's result: the resource after it, and its version and times.
+pub struct Outcome<A> {
+    pub id: ResourceId,
+    pub aggregate: A,
+    pub version: i64,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+    /// Whether the command changed anything (an idempotent PUT does not).
+    pub changed: bool,
+}
+
+/// Creates a resource on a fresh stream.
+pub async fn create<A: Resource>(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    command: A::Command,
+    metadata: EventMetadata,
+) -> Result<Outcome<A>, CommandError> {
+    run::<A>(store, tenant, ResourceId::new(), command, metadata, Expect::New).await
+}
+
+/// Changes an existing resource; `if_match` is the version the client last saw.
+pub async fn change<A: Resource>(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    id: ResourceId,
+    command: A::Command,
+    metadata: EventMetadata,
+    if_match: Option<i64>,
+) -> Result<Outcome<A>, CommandError> {
+    let expect = if_match.map_or(Expect::Existing, Expect::Version);
+    run::<A>(store, tenant, id, command, metadata, expect).await
+}
+
+/// Runs `command` on the stream `id` of `tenant`.
+pub async fn run<A: Resource>(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    id: ResourceId,
+    command: A::Command,
+    metadata: EventMetadata,
+    expect: Expect,
+) -> Result<Outcome<A>, CommandError> {
+    // Commands on one stream in this process queue up rather than race; the retries below
+    // handle writers in other processes.
+    let _turn = stream_turn(id).await;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match decide_and_commit::<A>(store, tenant, id, command.clone(), metadata.clone(), expect).await {
+            Err(CommandError::Store(StoreError::Conflict)) if attempt < ATTEMPTS && !matches!(expect, Expect::Version(_)) => {
+                tracing::debug!(%id, attempt, "stream moved on; deciding again");
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(CommandError::Store(StoreError::Conflict)) => {
+                if let Expect::Version(expected) = expect {
+                    return Err(CommandError::PreconditionFailed { expected, current: expected + 1 });
+                }
+                return Err(StoreError::Conflict.into());
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One lock per stream with a command in flight; entries go when their last holder does.
+static STREAM_LOCKS: LazyLock<Mutex<HashMap<ResourceId, Weak<AsyncMutex<()>>>>> = LazyLock::new(Default::default);
+
+async fn stream_turn(id: ResourceId) -> OwnedMutexGuard<()> {
+    let lock = {
+        let mut locks = STREAM_LOCKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
+            lock
+        } else {
+            locks.retain(|_, weak| weak.strong_count() > 0);
+            let lock = Arc::new(AsyncMutex::new(()));
+            locks.insert(id, Arc::downgrade(&lock));
+            lock
+        }
+    };
+    lock.lock_owned().await
+}
+
+/// A short, growing, jittered pause, so that writers racing for one stream spread out.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let ceiling_micros = 500 * u64::from(attempt.clamp(1, 10));
+    std::time::Duration::from_micros(rand::random_range(ceiling_micros / 2..=ceiling_micros))
+}
+
+async fn decide_and_commit<A: Resource>(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    id: ResourceId,
+    command: A::Command,
+    metadata: EventMetadata,
+    expect: Expect,
+) -> Result<Outcome<A>, CommandError> {
+    let history = match expect {
+        Expect::New => Vec::new(),
+        Expect::Existing | Expect::Version(_) => store.stream(tenant, id).await?,
+    };
+    let mut aggregate = A::default();
+    for recorded in &history {
+        let event =
+            decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))?;
+        aggregate.apply(event);
+    }
+    let version = history.len() as i64;
+    if !matches!(expect, Expect::New) && aggregate.document().is_none() {
+        return Err(DomainError::NotFound.into());
+    }
+    if let Expect::Version(expected) = expect {
+        if expected != version {
+            return Err(CommandError::PreconditionFailed { expected, current: version });
+        }
+    }
+    let sink = EventSink::default();
+    aggregate.handle(command, &(), &sink).await?;
+    let events = sink.collect().await;
+    let now = crate::api::now();
+    let created = history.first().map_or(now, |e| e.recorded_at);
+    if events.is_empty() {
+        let last_modified = history.last().map_or(now, |e| e.recorded_at);
+        return Ok(Outcome { id, aggregate, version, created, last_modified, changed: false });
+    }
+    check_references::<A>(store, tenant, &events).await?;
+    let (reservations, read_model) = A::commit_parts(&events, &aggregate);
+    let appended = store
+        .append(Commit {
+            tenant: tenant.clone(),
+            kind: A::KIND,
+            stream: id,
+            expected_version: version,
+            events: events.iter().map(encode).collect(),
+            metadata,
+            recorded_at: now,
+            reservations,
+            read_model,
+        })
+        .await?;
+    Ok(Outcome { id, aggregate, version: appended.version, created, last_modified: now, changed: true })
+}
+
+/// Group members must be users or groups of the same tenant.
+async fn check_references<A: Resource>(store: &dyn Store, tenant: &TenantSlug, events: &[A::Event]) -> Result<(), CommandError> {
+    let referenced = A::referenced(events);
+    if referenced.is_empty() {
+        return Ok(());
+    }
+    let known = store.resource_kinds(tenant, &referenced).await?;
+    match referenced.into_iter().find(|id| !known.contains_key(id)) {
+        Some(missing) => Err(CommandError::UnknownMember(missing)),
+        None => Ok(()),
+    }
+}
+
+/// What the executor needs of an aggregate beyond cqrs-es's `Aggregate`.
+pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone> {
+    const KIND: StreamKind;
+    /// What the commit writes besides the events.
+    fn commit_parts(events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
+    /// Resources the new events refer to, which must exist in the tenant.
+    fn referenced(events: &[Self::Event]) -> Vec<ResourceId>;
+    /// The current SCIM document, unless the resource does not exist (or was deleted).
+    fn document(&self) -> Option<Document>;
+}
+
+impl Resource for User {
+    const KIND: StreamKind = StreamKind::User;
+
+    fn commit_parts(events: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::projection::user_commit(events, after)
+    }
+
+    fn referenced(_: &[UserEvent]) -> Vec<ResourceId> {
+        Vec::new()
+    }
+
+    fn document(&self) -> Option<Document> {
+        self.state().map(|s| s.document())
+    }
+}
+
+impl Resource for Group {
+    const KIND: StreamKind = StreamKind::Group;
+
+    fn commit_parts(events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::projection::group_commit(events, after)
+    }
+
+    fn referenced(events: &[GroupEvent]) -> Vec<ResourceId> {
+        events
+            .iter()
+            .flat_map(|e| match e {
+                GroupEvent::Created { members, .. } | GroupEvent::MembersAdded { members } => members.iter().map(|m| m.value).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    fn document(&self) -> Option<Document> {
+        self.state().map(|s| s.document())
+    }
+}

@@ -1,0 +1,27 @@
+//! The event log and the read models, behind one interface with two backends.
+//!
+//! - [`api`]: the [`Store`] trait and the types that cross it (commits, recorded events,
+//!   read-model rows, tenants and connections).
+//! - [`commands`]: running a domain command: load its stream, decide, commit; retried when
+//!   another writer won the race.
+//! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
+//!   derived from the domain's events and state; shared by both backends and by replay.
+//! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
+//! - [`postgres`]: PostgreSQL over tokio-postgres (production).
+//! - [`sqlite`]: one SQLite file (the embedded default).
+//! - [`open`]: choosing the backend from a URL or a data directory.
+//!
+//! Every command's events, its read-model changes and its unique-value reservations commit in
+//! one transaction: a reader that sees a response sees the resource, and a duplicate appends
+//! nothing.
+
+pub mod api;
+pub mod commands;
+pub mod open;
+pub mod postgres;
+pub mod projection;
+pub mod query;
+pub mod sqlite;
+
+pub use api::*;
+pub use open::{open, Backend};

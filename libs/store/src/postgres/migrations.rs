@@ -1,0 +1,29 @@
+//! Schema migrations, numbered and applied in order, each once.
+
+use tokio_postgres::Client;
+
+use super::backend;
+use crate::api::StoreResult;
+
+/// (version, SQL). Append only: a released migration is never edited.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// Applies the migrations the database lacks. Concurrent starters serialise on an advisory
+/// lock, so two servers starting together do not race.
+pub async fn run(client: &mut Client) -> StoreResult<()> {
+    let tx = client.transaction().await.map_err(backend)?;
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(7261839412);
+         CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+    )
+    .await
+    .map_err(backend)?;
+    let applied: Vec<i32> =
+        tx.query("SELECT version FROM schema_migrations", &[]).await.map_err(backend)?.iter().map(|r| r.get(0)).collect();
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
+        tx.batch_execute(sql).await.map_err(backend)?;
+        tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).await.map_err(backend)?;
+        tracing::info!(version, "applied migration");
+    }
+    tx.commit().await.map_err(backend)
+}

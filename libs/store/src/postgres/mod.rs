@@ -1,0 +1,150 @@
+//! The PostgreSQL backend (tokio-postgres with a deadpool pool).
+//!
+//! - [`migrations`]: the schema, applied at start-up under an advisory lock.
+//! - `append`: a commit in one transaction.
+//! - `read`: the read models and the log.
+//! - `directory`: tenants and connections.
+//! - [`dialect`]: the filter compiler's PostgreSQL spelling.
+
+mod append;
+pub mod dialect;
+mod directory;
+pub mod migrations;
+mod read;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use domain::group::MemberKind;
+use domain::{ResourceId, TenantSlug};
+use scim::list::ListQuery;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use crate::api::*;
+use crate::query::Target;
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects, and brings the schema up to date.
+    pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        migrations::run(&mut client).await
+    }
+}
+
+/// Maps a driver error; constraint names tell which promise a violation broke.
+pub(crate) fn backend(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE {
+            return StoreError::Conflict;
+        }
+    }
+    StoreError::Backend(error.to_string())
+}
+
+pub(crate) fn violated_constraint(error: &tokio_postgres::Error) -> Option<&str> {
+    let db = error.as_db_error()?;
+    (*db.code() == SqlState::UNIQUE_VIOLATION || *db.code() == SqlState::FOREIGN_KEY_VIOLATION).then(|| db.constraint()).flatten()
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.client().await?.simple_query("SELECT 1").await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant> {
+        directory::create_tenant(&self.client().await?, slug).await
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        directory::tenants(&self.client().await?).await
+    }
+
+    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection> {
+        directory::create_connection(&self.client().await?, tenant, name, token_sha256).await
+    }
+
+    async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
+        directory::connections(&self.client().await?, tenant).await
+    }
+
+    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>> {
+        directory::authenticate(&self.client().await?, tenant, token_sha256).await
+    }
+
+    async fn append(&self, commit: Commit) -> StoreResult<Appended> {
+        append::append(&mut self.client().await?, commit).await
+    }
+
+    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+        read::stream(&self.client().await?, tenant, stream).await
+    }
+
+    async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
+        read::log(&self.client().await?, after_position, limit).await
+    }
+
+    async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
+        read::committed(&self.client().await?, after, limit).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor> {
+        read::checkpoint(&self.client().await?, name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()> {
+        read::save_checkpoint(&self.client().await?, name, cursor).await
+    }
+
+    async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        read::one(&self.client().await?, Target::Users, tenant, id).await
+    }
+
+    async fn users(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+        read::page(&self.client().await?, Target::Users, tenant, query).await
+    }
+
+    async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        read::one(&self.client().await?, Target::Groups, tenant, id).await
+    }
+
+    async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+        read::page(&self.client().await?, Target::Groups, tenant, query).await
+    }
+
+    async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+        read::groups_of(&self.client().await?, tenant, users).await
+    }
+
+    async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+        read::members_of(&self.client().await?, tenant, groups).await
+    }
+
+    async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
+        read::resource_kinds(&self.client().await?, tenant, ids).await
+    }
+}

@@ -1,0 +1,114 @@
+//! What a commit writes besides its events: the read-model change and the reservations,
+//! derived from the domain's events and the aggregate's state after them. Both backends execute
+//! the result; neither interprets events itself.
+
+use domain::group::{Group, GroupEvent, GroupState, MemberKind};
+use domain::names::fold_case;
+use domain::user::{User, UserEvent, UserState};
+use serde_json::Value;
+
+use crate::api::{GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow, GROUP_DISPLAY_NAME, USER_NAME};
+
+/// Multi-valued user attributes whose values filters look up through an index.
+pub const INDEXED_USER_VALUES: [&str; 2] = ["emails", "aliases"];
+
+/// Reservations and read-model change of a user commit.
+pub fn user_commit(events: &[UserEvent], after: &User) -> (Vec<Reservation>, ReadModelChange) {
+    let reservations = events
+        .iter()
+        .flat_map(|event| match event {
+            UserEvent::Provisioned { user_name, .. } => vec![claim(USER_NAME, user_name.key())],
+            UserEvent::Renamed { from, to } => vec![release(USER_NAME, from.key()), claim(USER_NAME, to.key())],
+            UserEvent::Deleted { user_name } => vec![release(USER_NAME, user_name.key())],
+            _ => vec![],
+        })
+        .collect();
+    let change = match after.state() {
+        Some(state) => ReadModelChange::UpsertUser(user_row(state)),
+        None => ReadModelChange::DeleteUser,
+    };
+    (reservations, change)
+}
+
+/// Reservations and read-model change of a group commit.
+pub fn group_commit(events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, ReadModelChange) {
+    let mut reservations = Vec::new();
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for event in events {
+        match event {
+            GroupEvent::Created { display_name, members, .. } => {
+                reservations.push(claim(GROUP_DISPLAY_NAME, display_name.key()));
+                added.extend(members.iter().map(|m| (m.value, m.kind)));
+            }
+            GroupEvent::Renamed { from, to } => {
+                reservations.push(release(GROUP_DISPLAY_NAME, from.key()));
+                reservations.push(claim(GROUP_DISPLAY_NAME, to.key()));
+            }
+            GroupEvent::MembersAdded { members } => {
+                removed.retain(|id| !members.iter().any(|m| m.value == *id));
+                added.extend(members.iter().map(|m| (m.value, m.kind)));
+            }
+            GroupEvent::MembersRemoved { members } => {
+                added.retain(|(id, _)| !members.iter().any(|m| m.value == *id));
+                removed.extend(members.iter().map(|m| m.value));
+            }
+            GroupEvent::Deleted { display_name } => reservations.push(release(GROUP_DISPLAY_NAME, display_name.key())),
+            GroupEvent::ProfileUpdated { .. } => {}
+        }
+    }
+    let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed };
+    (reservations, change)
+}
+
+pub fn user_row(state: &UserState) -> UserRow {
+    let document = state.document();
+    let values = INDEXED_USER_VALUES
+        .iter()
+        .flat_map(|&attribute| {
+            document.get(attribute).and_then(Value::as_array).into_iter().flatten().filter_map(move |element| {
+                let value = element.get("value")?.as_str()?;
+                Some(IndexedValue {
+                    attribute,
+                    value_type: element.get("type").and_then(Value::as_str).map(fold_case),
+                    key: fold_case(value),
+                })
+            })
+        })
+        .collect();
+    UserRow {
+        user_name: state.user_name.to_string(),
+        user_name_key: state.user_name.key(),
+        external_id: document.str("externalId").map(str::to_owned),
+        active: state.active,
+        document: Value::Object(document.into_map()),
+        values,
+    }
+}
+
+pub fn group_row(state: &GroupState) -> GroupRow {
+    let mut document = state.document();
+    document.remove("members");
+    GroupRow {
+        display_name: state.display_name.to_string(),
+        display_name_key: state.display_name.key(),
+        external_id: document.str("externalId").map(str::to_owned),
+        document: Value::Object(document.into_map()),
+    }
+}
+
+fn claim(kind: &'static str, key: String) -> Reservation {
+    Reservation::Claim { kind, key }
+}
+
+fn release(kind: &'static str, key: String) -> Reservation {
+    Reservation::Release { kind, key }
+}
+
+/// How the read model spells a member's kind.
+pub fn member_kind_name(kind: MemberKind) -> &'static str {
+    match kind {
+        MemberKind::User => "User",
+        MemberKind::Group => "Group",
+    }
+}

@@ -1,0 +1,167 @@
+//! Appending a commit: reservations, events and the read-model change in one transaction, on
+//! the writer thread.
+
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use uuid::Uuid;
+
+use super::{backend, time_text, violated};
+use crate::api::*;
+use crate::projection::member_kind_name;
+
+pub fn append(db: &mut Connection, commit: &Commit) -> StoreResult<Appended> {
+    let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    reserve(&tx, commit)?;
+    let first_position = insert_events(&tx, commit)?;
+    let version = commit.expected_version + commit.events.len() as i64;
+    let last_position = first_position + commit.events.len() as i64 - 1;
+    apply_read_model(&tx, commit, version, first_position)?;
+    tx.commit().map_err(backend)?;
+    Ok(Appended { version, last_position })
+}
+
+fn reserve(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<()> {
+    let tenant = commit.tenant.as_str();
+    let owner = commit.stream.to_string();
+    // Releases first: a rename that only changes case releases and claims the same key.
+    for reservation in &commit.reservations {
+        if let Reservation::Release { kind, key } = reservation {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM reservations WHERE tenant = ?1 AND kind = ?2 AND key = ?3 AND owner = ?4")
+                .map_err(backend)?;
+            stmt.execute(params![tenant, kind, key, owner]).map_err(backend)?;
+        }
+    }
+    for reservation in &commit.reservations {
+        if let Reservation::Claim { kind, key } = reservation {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO reservations (tenant, kind, key, owner) VALUES (?1, ?2, ?3, ?4)").map_err(backend)?;
+            stmt.execute(params![tenant, kind, key, owner]).map_err(|e| match violated(&e) {
+                Some(m) if m.contains("reservations.") => StoreError::Uniqueness { kind, value: key.clone() },
+                _ => backend(e),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_events(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<i64> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(backend)?;
+    let metadata = commit.metadata.to_json().to_string();
+    let recorded_at = time_text::format(commit.recorded_at);
+    let stream = commit.stream.to_string();
+    let mut first = None;
+    for (i, event) in commit.events.iter().enumerate() {
+        let version = commit.expected_version + 1 + i as i64;
+        stmt.execute(params![
+            Uuid::now_v7().to_string(),
+            commit.tenant.as_str(),
+            commit.kind.as_str(),
+            stream,
+            version,
+            event.event_type,
+            event.type_version,
+            event.data.to_string(),
+            metadata,
+            recorded_at,
+        ])
+        .map_err(|e| match violated(&e) {
+            Some(m) if m.contains("events.stream_version") => StoreError::Conflict,
+            _ => backend(e),
+        })?;
+        first.get_or_insert(tx.last_insert_rowid());
+    }
+    first.ok_or_else(|| StoreError::Backend("a commit without events".into()))
+}
+
+fn apply_read_model(tx: &Transaction<'_>, commit: &Commit, version: i64, first_position: i64) -> StoreResult<()> {
+    let tenant = commit.tenant.as_str();
+    let id = commit.stream.to_string();
+    let at = time_text::format(commit.recorded_at);
+    match &commit.read_model {
+        ReadModelChange::UpsertUser(row) => {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                     ON CONFLICT (tenant, id) DO UPDATE SET user_name = excluded.user_name, user_name_key = excluded.user_name_key,
+                       external_id = excluded.external_id, active = excluded.active, document = excluded.document,
+                       version = excluded.version, last_modified = excluded.last_modified",
+                )
+                .map_err(backend)?;
+            stmt.execute(params![
+                tenant,
+                id,
+                first_position,
+                row.user_name,
+                row.user_name_key,
+                row.external_id,
+                row.active,
+                row.document.to_string(),
+                version,
+                at
+            ])
+            .map_err(backend)?;
+            if commit.expected_version > 0 {
+                tx.prepare_cached("DELETE FROM user_values WHERE tenant = ?1 AND user_id = ?2")
+                    .map_err(backend)?
+                    .execute(params![tenant, id])
+                    .map_err(backend)?;
+            }
+            let mut insert = tx
+                .prepare_cached("INSERT INTO user_values (tenant, user_id, attribute, value_type, value_key) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(backend)?;
+            for value in &row.values {
+                insert.execute(params![tenant, id, value.attribute, value.value_type, value.key]).map_err(backend)?;
+            }
+        }
+        ReadModelChange::DeleteUser => {
+            tx.execute("DELETE FROM users WHERE tenant = ?1 AND id = ?2", params![tenant, id]).map_err(backend)?;
+            tx.execute("DELETE FROM user_values WHERE tenant = ?1 AND user_id = ?2", params![tenant, id]).map_err(backend)?;
+            tx.execute("DELETE FROM memberships WHERE tenant = ?1 AND member_id = ?2", params![tenant, id]).map_err(backend)?;
+        }
+        ReadModelChange::Group { row: Some(row), added, removed } => {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                     ON CONFLICT (tenant, id) DO UPDATE SET display_name = excluded.display_name, display_name_key = excluded.display_name_key,
+                       external_id = excluded.external_id, document = excluded.document, version = excluded.version, last_modified = excluded.last_modified",
+                )
+                .map_err(backend)?;
+            stmt.execute(params![
+                tenant,
+                id,
+                first_position,
+                row.display_name,
+                row.display_name_key,
+                row.external_id,
+                row.document.to_string(),
+                version,
+                at
+            ])
+            .map_err(backend)?;
+            let mut remove =
+                tx.prepare_cached("DELETE FROM memberships WHERE tenant = ?1 AND group_id = ?2 AND member_id = ?3").map_err(backend)?;
+            for member in removed {
+                remove.execute(params![tenant, id, member.to_string()]).map_err(backend)?;
+            }
+            let mut add = tx
+                .prepare_cached("INSERT OR IGNORE INTO memberships (tenant, group_id, member_id, member_kind) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(backend)?;
+            for (member, kind) in added {
+                add.execute(params![tenant, id, member.to_string(), kind.map(member_kind_name)]).map_err(backend)?;
+            }
+        }
+        ReadModelChange::Group { row: None, .. } => {
+            tx.execute("DELETE FROM groups WHERE tenant = ?1 AND id = ?2", params![tenant, id]).map_err(backend)?;
+            tx.execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
+                .map_err(backend)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! Reading the read models, the log and checkpoints.
+
+use std::collections::HashMap;
+
+use domain::group::MemberKind;
+use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+use rusqlite::types::Value as SqlParam;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use scim::list::ListQuery;
+use uuid::Uuid;
+
+use super::dialect::Sqlite;
+use super::{backend, time_text};
+use crate::api::*;
+use crate::query::{Compiler, SqlValue, Target};
+
+fn table(target: Target) -> &'static str {
+    match target {
+        Target::Users => "users",
+        Target::Groups => "groups",
+    }
+}
+
+fn id(text: &str) -> StoreResult<ResourceId> {
+    Uuid::parse_str(text).map(ResourceId::from_uuid).map_err(|e| StoreError::Backend(format!("bad stored id '{text}': {e}")))
+}
+
+fn json(text: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("bad stored JSON: {e}")))
+}
+
+/// A list of ids as one JSON parameter, for `IN (SELECT value FROM json_each(?))`.
+fn id_list(ids: &[ResourceId]) -> String {
+    serde_json::Value::from(ids.iter().map(ToString::to_string).collect::<Vec<_>>()).to_string()
+}
+
+struct RawRecord {
+    id: String,
+    document: String,
+    version: i64,
+    created: String,
+    last_modified: String,
+}
+
+impl RawRecord {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self { id: row.get(0)?, document: row.get(1)?, version: row.get(2)?, created: row.get(3)?, last_modified: row.get(4)? })
+    }
+
+    fn parse(self) -> StoreResult<ResourceRecord> {
+        Ok(ResourceRecord {
+            id: id(&self.id)?,
+            document: json(&self.document)?,
+            version: self.version,
+            created: time_text::parse(&self.created)?,
+            last_modified: time_text::parse(&self.last_modified)?,
+        })
+    }
+}
+
+pub fn one(db: &mut Connection, target: Target, tenant: &TenantSlug, resource: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = ?1 AND id = ?2", table(target));
+    let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
+    let raw = stmt.query_row(params![tenant.as_str(), resource.to_string()], RawRecord::from_row).optional().map_err(backend)?;
+    raw.map(RawRecord::parse).transpose()
+}
+
+fn to_param(value: SqlValue) -> SqlParam {
+    match value {
+        SqlValue::Text(s) => SqlParam::Text(s),
+        SqlValue::Bool(b) => SqlParam::Integer(i64::from(b)),
+        SqlValue::Int(i) => SqlParam::Integer(i),
+        SqlValue::Float(f) => SqlParam::Real(f),
+        SqlValue::Uuid(u) => SqlParam::Text(u.to_string()),
+        SqlValue::Time(t) => SqlParam::Text(time_text::format(t)),
+    }
+}
+
+/// One page and the total, as postgres/read.rs does it: the total rides along as a window
+/// count; only a page past the end needs a second query.
+pub fn page(db: &mut Connection, target: Target, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+    let mut compiler = Compiler::new(&Sqlite, target, 1);
+    let condition = match &query.filter {
+        Some(filter) => compiler.filter(filter)?,
+        None => "TRUE".to_owned(),
+    };
+    let order = compiler.order_by(query.sort.as_ref())?;
+    let from = format!("FROM {} r WHERE r.tenant = ?1 AND {condition}", table(target));
+    let count_sql = format!("SELECT count(*) {from}");
+    // LIMIT and OFFSET bind last, so the count query takes the same parameters less those two.
+    let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
+    let offset = compiler.bind(SqlValue::Int(query.start_index as i64 - 1));
+    let mut params = vec![SqlParam::Text(tenant.as_str().to_owned())];
+    params.extend(compiler.into_params().into_iter().map(to_param));
+    let count_params = &params[..params.len() - 2];
+    let count = |db: &Connection| -> StoreResult<u64> {
+        let mut stmt = db.prepare_cached(&count_sql).map_err(backend)?;
+        stmt.query_row(params_from_iter(count_params.iter()), |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend)
+    };
+    if query.count == 0 {
+        return Ok(Page { total: count(db)?, records: vec![] });
+    }
+    let sql = format!("SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER () {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+    let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
+    let mut total = None;
+    let mut records = Vec::new();
+    let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
+    while let Some(row) = rows.next().map_err(backend)? {
+        total.get_or_insert(row.get::<_, i64>(5).map_err(backend)? as u64);
+        records.push(RawRecord::from_row(row).map_err(backend)?.parse()?);
+    }
+    drop(rows);
+    drop(stmt);
+    let total = match total {
+        Some(total) => total,
+        None if query.start_index > 1 => count(db)?,
+        None => 0,
+    };
+    Ok(Page { total, records })
+}
+
+pub fn groups_of(db: &mut Connection, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT m.member_id, g.id, g.display_name FROM memberships m
+             JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
+             WHERE m.tenant = ?1 AND m.member_id IN (SELECT value FROM json_each(?2)) ORDER BY m.added",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt.query(params![tenant.as_str(), id_list(users)]).map_err(backend)?;
+    let mut out: HashMap<ResourceId, Vec<Reference>> = HashMap::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let (member, group, display): (String, String, String) =
+            (row.get(0).map_err(backend)?, row.get(1).map_err(backend)?, row.get(2).map_err(backend)?);
+        out.entry(id(&member)?).or_default().push(Reference { id: id(&group)?, kind: MemberKind::Group, display: Some(display) });
+    }
+    Ok(out)
+}
+
+pub fn members_of(db: &mut Connection, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT m.group_id, m.member_id, u.id IS NOT NULL,
+                    COALESCE(json_extract(u.document, '$.displayName'), u.user_name, g.display_name)
+             FROM memberships m
+             LEFT JOIN users u ON u.tenant = m.tenant AND u.id = m.member_id
+             LEFT JOIN groups g ON g.tenant = m.tenant AND g.id = m.member_id
+             WHERE m.tenant = ?1 AND m.group_id IN (SELECT value FROM json_each(?2)) AND (u.id IS NOT NULL OR g.id IS NOT NULL)
+             ORDER BY m.added",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt.query(params![tenant.as_str(), id_list(groups)]).map_err(backend)?;
+    let mut out: HashMap<ResourceId, Vec<Reference>> = HashMap::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let group: String = row.get(0).map_err(backend)?;
+        let member: String = row.get(1).map_err(backend)?;
+        let is_user: bool = row.get(2).map_err(backend)?;
+        out.entry(id(&group)?).or_default().push(Reference {
+            id: id(&member)?,
+            kind: if is_user { MemberKind::User } else { MemberKind::Group },
+            display: row.get(3).map_err(backend)?,
+        });
+    }
+    Ok(out)
+}
+
+pub fn resource_kinds(db: &mut Connection, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT id, 1 FROM users WHERE tenant = ?1 AND id IN (SELECT value FROM json_each(?2))
+             UNION ALL SELECT id, 0 FROM groups WHERE tenant = ?1 AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt.query(params![tenant.as_str(), id_list(ids)]).map_err(backend)?;
+    let mut out = HashMap::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let resource: String = row.get(0).map_err(backend)?;
+        let is_user: bool = row.get(1).map_err(backend)?;
+        out.insert(id(&resource)?, if is_user { MemberKind::User } else { MemberKind::Group });
+    }
+    Ok(out)
+}
+
+const EVENT_COLUMNS: &str =
+    "position, event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at";
+
+fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
+    let get_text = |i: usize| row.get::<_, String>(i).map_err(backend);
+    let tenant = get_text(2)?;
+    let kind = get_text(3)?;
+    Ok(RecordedEvent {
+        position: row.get(0).map_err(backend)?,
+        event_id: Uuid::parse_str(&get_text(1)?).map_err(|e| StoreError::Backend(e.to_string()))?,
+        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
+        kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("unknown stream kind '{kind}'")))?,
+        stream: id(&get_text(4)?)?,
+        stream_version: row.get(5).map_err(backend)?,
+        payload: EventPayload { event_type: get_text(6)?, type_version: row.get(7).map_err(backend)?, data: json(&get_text(8)?)? },
+        metadata: json(&get_text(9)?)?,
+        recorded_at: time_text::parse(&get_text(10)?)?,
+    })
+}
+
+fn events(db: &mut Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<RecordedEvent>> {
+    let mut stmt = db.prepare_cached(sql).map_err(backend)?;
+    let mut rows = stmt.query(params).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        out.push(recorded(row)?);
+    }
+    Ok(out)
+}
+
+pub fn stream(db: &mut Connection, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND stream_id = ?2 ORDER BY stream_version");
+    events(db, &sql, params![tenant.as_str(), stream.to_string()])
+}
+
+/// One writer commits at a time, so position order is commit order: following the log by
+/// position never skips a late commit.
+pub fn log(db: &mut Connection, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2");
+    events(db, &sql, params![after_position, i64::from(limit)])
+}
+
+pub fn checkpoint(db: &mut Connection, name: &str) -> StoreResult<LogCursor> {
+    let mut stmt = db.prepare_cached("SELECT transaction_id, position FROM checkpoints WHERE name = ?1").map_err(backend)?;
+    let cursor = stmt.query_row([name], |r| Ok(LogCursor { transaction: r.get(0)?, position: r.get(1)? })).optional().map_err(backend)?;
+    Ok(cursor.unwrap_or_default())
+}
+
+pub fn save_checkpoint(db: &mut Connection, name: &str, cursor: LogCursor) -> StoreResult<()> {
+    let mut stmt = db
+        .prepare_cached(
+            "INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET transaction_id = excluded.transaction_id, position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .map_err(backend)?;
+    stmt.execute(params![name, cursor.transaction, cursor.position, time_text::format(time::OffsetDateTime::now_utc())])
+        .map_err(backend)?;
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! The store's promises, proved on PostgreSQL and on SQLite alike.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use domain::event::encode;
+use domain::user::{User, UserCommand, UserEvent};
+use domain::{ResourceId, UserName};
+use futures::future::join_all;
+use scim::list::ListQuery;
+use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use serde_json::json;
+use store::commands::{self, CommandError};
+use store::projection::user_commit;
+use store::{Commit, StoreError, USER_NAME};
+use support::{operator, user_doc, Fixture};
+
+fn query(params: &[(&str, &str)]) -> ListQuery {
+    ListQuery::from_params(params.iter().copied(), &USER_RESOURCE).expect("a valid query")
+}
+
+async fn user_names(fixture: &Fixture, filter: &str) -> BTreeSet<String> {
+    let page = fixture.store.users(&fixture.tenant, &query(&[("filter", filter), ("count", "1000")])).await.expect(filter);
+    page.records.iter().map(|r| r.document["userName"].as_str().unwrap().to_owned()).collect()
+}
+
+/// A commit that renames `id` (at `version`) to `new_name`, built by hand so tests can make it
+/// stale or collide on purpose.
+fn rename_commit(fixture: &Fixture, id: ResourceId, version: i64, old_name: &str, new_name: &str) -> Commit {
+    let mut user = User::default();
+    cqrs_es::Aggregate::apply(
+        &mut user,
+        UserEvent::Provisioned { user_name: UserName::parse(old_name).unwrap(), active: true, profile: Default::default() },
+    );
+    let event = UserEvent::Renamed { from: UserName::parse(old_name).unwrap(), to: UserName::parse(new_name).unwrap() };
+    cqrs_es::Aggregate::apply(&mut user, event.clone());
+    let (reservations, read_model) = user_commit(std::slice::from_ref(&event), &user);
+    Commit {
+        tenant: fixture.tenant.clone(),
+        kind: domain::StreamKind::User,
+        stream: id,
+        expected_version: version,
+        events: vec![encode(&event)],
+        metadata: operator(),
+        recorded_at: time::OffsetDateTime::now_utc(),
+        reservations,
+        read_model,
+    }
+}
+
+on_both_backends! {
+    async fn a_commit_writes_its_events_and_read_model_together(fixture: Fixture) {
+        let id = fixture.provision(json!({"userName": "bjensen", "emails": [{"value": "b@example.com"}]})).await.unwrap();
+        let record = fixture.store.user(&fixture.tenant, id).await.unwrap().expect("the read model has the user");
+        assert_eq!(record.document["userName"], "bjensen");
+        assert_eq!(record.version, 1);
+        let log = fixture.store.read_log(0, 10).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!((log[0].stream, log[0].stream_version, log[0].payload.event_type.as_str()), (id, 1, "user.provisioned"));
+        assert_eq!(fixture.store.stream(&fixture.tenant, id).await.unwrap(), log);
+    }
+
+    async fn a_refused_commit_leaves_no_event_row_or_reservation(fixture: Fixture) {
+        let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+        // Stale version: the rename's reservation of "carol" must roll back with it.
+        let stale = rename_commit(&fixture, id, 0, "alice", "carol");
+        assert!(matches!(fixture.store.append(stale).await, Err(StoreError::Conflict)));
+        assert_eq!(fixture.event_count().await, 1);
+        assert_eq!(fixture.store.user(&fixture.tenant, id).await.unwrap().unwrap().document["userName"], "alice");
+        fixture.provision(json!({"userName": "carol"})).await.expect("carol was never reserved");
+        // A taken name: no event, and the row keeps its old name.
+        let taken = rename_commit(&fixture, id, 1, "alice", "CAROL");
+        assert!(matches!(fixture.store.append(taken).await, Err(StoreError::Uniqueness { kind: USER_NAME, .. })));
+        assert_eq!(fixture.event_count().await, 2);
+        assert_eq!(fixture.store.user(&fixture.tenant, id).await.unwrap().unwrap().version, 1);
+    }
+
+    async fn of_two_appends_at_one_version_exactly_one_wins(fixture: Fixture) {
+        let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+        let a = rename_commit(&fixture, id, 1, "alice", "alice-a");
+        let b = rename_commit(&fixture, id, 1, "alice", "alice-b");
+        let (ra, rb) = tokio::join!(fixture.store.append(a), fixture.store.append(b));
+        let outcomes = [ra, rb];
+        assert_eq!(outcomes.iter().filter(|r| r.is_ok()).count(), 1, "{outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|r| matches!(r, Err(StoreError::Conflict))).count(), 1, "{outcomes:?}");
+        assert_eq!(fixture.event_count().await, 2);
+        let loser = if outcomes[0].is_ok() { "alice-b" } else { "alice-a" };
+        fixture.provision(json!({"userName": loser})).await.expect("the loser's reservation rolled back");
+    }
+
+    async fn twenty_concurrent_creates_of_one_user_name_make_one_user(fixture: Fixture) {
+        let names = ["bjensen", "BJENSEN", "BJensen", "bJensen"];
+        let attempts = (0..20).map(|i| fixture.provision(json!({"userName": names[i % names.len()]})));
+        let results = join_all(attempts).await;
+        let created = results.iter().filter(|r| r.is_ok()).count();
+        let refused = results.iter().filter(|r| matches!(r, Err(CommandError::Store(StoreError::Uniqueness { .. })))).count();
+        assert_eq!((created, refused), (1, 19), "{results:?}");
+        assert_eq!(fixture.event_count().await, 1);
+        assert_eq!(fixture.store.users(&fixture.tenant, &query(&[])).await.unwrap().total, 1);
+    }
+
+    async fn renaming_and_deleting_free_the_name(fixture: Fixture) {
+        let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Replace { resource: user_doc(json!({"userName": "Alicia"})) }, operator(), None).await.unwrap();
+        let again = fixture.provision(json!({"userName": "ALICE"})).await.expect("the old name is free");
+        assert!(fixture.provision(json!({"userName": "alicia"})).await.is_err());
+        commands::change::<User>(&*fixture.store, &fixture.tenant, again, UserCommand::Delete, operator(), None).await.unwrap();
+        assert!(fixture.store.user(&fixture.tenant, again).await.unwrap().is_none());
+        fixture.provision(json!({"userName": "alice"})).await.expect("deleting frees the name");
+        assert_eq!(fixture.store.stream(&fixture.tenant, again).await.unwrap().len(), 2, "the log keeps the deleted user's history");
+    }
+
+    async fn a_user_name_changed_only_in_case_stays_reserved(fixture: Fixture) {
+        let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Replace { resource: user_doc(json!({"userName": "Alice"})) }, operator(), None).await.unwrap();
+        assert!(fixture.provision(json!({"userName": "ALICE"})).await.is_err());
+    }
+
+    async fn filters_select_the_same_users(fixture: Fixture) {
+        for user in [
+            json!({"userName": "bjensen@example.com", "externalId": "ext-B", "displayName": "Barbara Jensen", "title": "Tour Guide",
+                   "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}, {"value": "babs@home.org", "type": "home"}],
+                   "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "department": "Tours"},
+                   "name": {"givenName": "Barbara", "familyName": "Jensen"}}),
+            json!({"userName": "jsmith@example.com", "externalId": "ext-J", "displayName": "John Smith", "active": false,
+                   "emails": [{"value": "John.Smith@Example.com", "type": "work"}], "userType": "Intern",
+                   "name": {"givenName": "John", "familyName": "Smith"}}),
+            json!({"userName": "Ärger", "emails": [{"value": "aerger@example.org", "type": "other"}], "aliases": [{"value": "grumpy@example.com", "type": "email"}]}),
+        ] {
+            fixture.provision(user).await.unwrap();
+        }
+        let cases: &[(&str, &[&str])] = &[
+            ("userName eq \"BJENSEN@example.com\"", &["bjensen@example.com"]),
+            ("userName eq \"ärger\"", &["Ärger"]),
+            ("userName sw \"j\"", &["jsmith@example.com"]),
+            ("userName co \"@EXAMPLE\"", &["bjensen@example.com", "jsmith@example.com"]),
+            ("userName ew \".com\"", &["bjensen@example.com", "jsmith@example.com"]),
+            ("externalId eq \"ext-B\"", &["bjensen@example.com"]),
+            ("externalId eq \"EXT-B\"", &[]),
+            ("emails.value eq \"john.smith@example.com\"", &["jsmith@example.com"]),
+            ("emails eq \"babs@home.org\"", &["bjensen@example.com"]),
+            ("emails[type eq \"work\"].value eq \"bjensen@example.com\"", &["bjensen@example.com"]),
+            ("emails[type eq \"work\" and value co \"smith\"]", &["jsmith@example.com"]),
+            ("emails[type eq \"home\"]", &["bjensen@example.com"]),
+            ("emails[primary eq true]", &["bjensen@example.com"]),
+            ("aliases.value eq \"GRUMPY@example.com\"", &["Ärger"]),
+            ("active eq false", &["jsmith@example.com"]),
+            ("active eq true", &["bjensen@example.com", "Ärger"]),
+            ("displayName eq \"barbara jensen\"", &["bjensen@example.com"]),
+            ("name.familyName co \"mit\"", &["jsmith@example.com"]),
+            ("title pr", &["bjensen@example.com"]),
+            ("title pr and userType eq \"Employee\"", &[]),
+            ("title pr or userType eq \"Intern\"", &["bjensen@example.com", "jsmith@example.com"]),
+            ("userType ne \"Intern\"", &["bjensen@example.com", "Ärger"]),
+            ("not (emails co \"example.com\")", &["Ärger"]),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq \"701984\"", &["bjensen@example.com"]),
+            ("employeeNumber eq \"701984\"", &["bjensen@example.com"]),
+            ("schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"", &["bjensen@example.com"]),
+            ("meta.created gt \"2000-01-01T00:00:00Z\"", &["bjensen@example.com", "jsmith@example.com", "Ärger"]),
+            ("meta.lastModified lt \"2000-01-01T00:00:00Z\"", &[]),
+            ("id eq \"not-an-id\"", &[]),
+            ("(userName eq \"bjensen@example.com\" or userName eq \"jsmith@example.com\") and active eq true", &["bjensen@example.com"]),
+        ];
+        for (filter, expected) in cases {
+            let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+            assert_eq!(user_names(&fixture, filter).await, expected, "{filter}");
+        }
+    }
+
+    async fn pages_are_stable_complete_and_counted(fixture: Fixture) {
+        for i in 0..25 {
+            fixture.provision(json!({"userName": format!("user{i:02}")})).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        for start in ["1", "11", "21"] {
+            let page = fixture.store.users(&fixture.tenant, &query(&[("startIndex", start), ("count", "10")])).await.unwrap();
+            assert_eq!(page.total, 25);
+            seen.extend(page.records.iter().map(|r| r.document["userName"].as_str().unwrap().to_owned()));
+        }
+        let expected: Vec<String> = (0..25).map(|i| format!("user{i:02}")).collect();
+        assert_eq!(seen, expected, "creation order, each user once");
+        let past_end = fixture.store.users(&fixture.tenant, &query(&[("startIndex", "26")])).await.unwrap();
+        assert_eq!((past_end.total, past_end.records.len()), (25, 0));
+        let count_only = fixture.store.users(&fixture.tenant, &query(&[("count", "0"), ("filter", "userName sw \"user1\"")])).await.unwrap();
+        assert_eq!((count_only.total, count_only.records.len()), (10, 0));
+        let sorted = fixture.store.users(&fixture.tenant, &query(&[("sortBy", "userName"), ("sortOrder", "descending"), ("count", "2")])).await.unwrap();
+        let names: Vec<&str> = sorted.records.iter().map(|r| r.document["userName"].as_str().unwrap()).collect();
+        assert_eq!(names, ["user24", "user23"]);
+    }
+
+    async fn memberships_read_back_with_display_names(fixture: Fixture) {
+        let alice = fixture.provision(json!({"userName": "alice", "displayName": "Alice A."})).await.unwrap();
+        let bob = fixture.provision(json!({"userName": "bob"})).await.unwrap();
+        let group = fixture.create_group(json!({"displayName": "Engineering", "members": [{"value": alice.to_string()}, {"value": bob.to_string()}]})).await.unwrap();
+        let members = fixture.store.members_of(&fixture.tenant, &[group]).await.unwrap().remove(&group).unwrap();
+        let shown: Vec<(ResourceId, Option<String>)> = members.iter().map(|m| (m.id, m.display.clone())).collect();
+        assert_eq!(shown, vec![(alice, Some("Alice A.".into())), (bob, Some("bob".into()))]);
+        let groups = fixture.store.groups_of(&fixture.tenant, &[alice]).await.unwrap().remove(&alice).unwrap();
+        assert_eq!((groups[0].id, groups[0].display.as_deref()), (group, Some("Engineering")));
+        let by_member = ListQuery::from_params([("filter", format!("members.value eq \"{bob}\"").as_str())], &GROUP_RESOURCE).unwrap();
+        assert_eq!(fixture.store.groups(&fixture.tenant, &by_member).await.unwrap().total, 1);
+        commands::change::<User>(&*fixture.store, &fixture.tenant, bob, UserCommand::Delete, operator(), None).await.unwrap();
+        let members = fixture.store.members_of(&fixture.tenant, &[group]).await.unwrap().remove(&group).unwrap();
+        assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), vec![alice], "a deleted user is no member");
+        let kinds = fixture.store.resource_kinds(&fixture.tenant, &[alice, bob, group]).await.unwrap();
+        assert_eq!(kinds.len(), 2);
+    }
+
+    async fn a_member_that_does_not_exist_is_refused(fixture: Fixture) {
+        let ghost = ResourceId::new();
+        let result = fixture.create_group(json!({"displayName": "G", "members": [{"value": ghost.to_string()}]})).await;
+        assert!(matches!(result, Err(CommandError::UnknownMember(id)) if id == ghost), "{result:?}");
+        assert_eq!(fixture.event_count().await, 0);
+    }
+
+    async fn group_display_names_are_unique_case_insensitively(fixture: Fixture) {
+        fixture.create_group(json!({"displayName": "Engineering"})).await.unwrap();
+        let result = fixture.create_group(json!({"displayName": "ENGINEERING"})).await;
+        assert!(matches!(result, Err(CommandError::Store(StoreError::Uniqueness { .. }))), "{result:?}");
+    }
+
+    async fn tenants_do_not_see_each_other(fixture: Fixture) {
+        let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+        let other = domain::TenantSlug::parse("globex").unwrap();
+        fixture.store.create_tenant(&other).await.unwrap();
+        assert!(fixture.store.user(&other, id).await.unwrap().is_none());
+        assert_eq!(fixture.store.users(&other, &query(&[])).await.unwrap().total, 0);
+        // The same userName is free in another tenant.
+        let outcome = commands::create::<User>(&*fixture.store, &other, UserCommand::Provision { resource: user_doc(json!({"userName": "alice"})) }, operator()).await;
+        assert!(outcome.is_ok());
+    }
+
+    async fn connections_authenticate_only_their_own_tenant(fixture: Fixture) {
+        let other = domain::TenantSlug::parse("globex").unwrap();
+        fixture.store.create_tenant(&other).await.unwrap();
+        let hash = [7u8; 32];
+        let connection = fixture.store.create_connection(&fixture.tenant, "okta", hash).await.unwrap();
+        assert_eq!(fixture.store.authenticate(&fixture.tenant, hash).await.unwrap(), Some(connection));
+        assert_eq!(fixture.store.authenticate(&other, hash).await.unwrap(), None);
+        assert_eq!(fixture.store.authenticate(&fixture.tenant, [8u8; 32]).await.unwrap(), None);
+        assert!(matches!(fixture.store.create_connection(&fixture.tenant, "okta", [9u8; 32]).await, Err(StoreError::AlreadyExists(_))));
+        let missing = domain::TenantSlug::parse("nobody").unwrap();
+        assert!(matches!(fixture.store.create_connection(&missing, "x", [1u8; 32]).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(fixture.store.create_tenant(&other).await, Err(StoreError::AlreadyExists(_))));
+    }
+}

@@ -1,0 +1,84 @@
+//! Bearer-token authentication, per tenant.
+//!
+//! The tenant comes from the URL; the token must belong to one of that tenant's connections.
+//! A missing token, a wrong one, another tenant's, and an unknown tenant all get the same 401:
+//! nothing tells a caller which tenants exist.
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::TenantSlug;
+use scim::ScimError;
+use store::{Actor, Connection, EventMetadata};
+
+use super::reply::ScimReply;
+use super::{ApiState, REQUEST_ID};
+use crate::token;
+
+/// The authenticated caller of a SCIM request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: TenantSlug,
+    pub connection: Connection,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn metadata(&self) -> EventMetadata {
+        EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: None }
+    }
+}
+
+pub async fn authenticate(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+    let credentials = credentials(&request);
+    match caller(&state, credentials).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => ScimReply::error(error).into_response(),
+    }
+}
+
+/// What a request claims: its tenant, its token's hash and its request id.
+struct Credentials {
+    tenant: Option<TenantSlug>,
+    token_sha256: Option<[u8; 32]>,
+    request_id: Option<String>,
+}
+
+fn credentials(request: &Request) -> Credentials {
+    // Inside the nested /scim/v2/{tenant} router the URI has lost its prefix; the original keeps it.
+    let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path());
+    let tenant = path.strip_prefix("/scim/v2/").and_then(|rest| rest.split('/').next()).and_then(|slug| TenantSlug::parse(slug).ok());
+    let token_sha256 = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .map(token::hash);
+    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    Credentials { tenant, token_sha256, request_id }
+}
+
+async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, ScimError> {
+    let unauthorized = || ScimError::unauthorized("a valid bearer token of this tenant's provisioning connection is required");
+    let Credentials { tenant, token_sha256, request_id } = credentials;
+    let (Some(tenant), Some(token_sha256)) = (tenant, token_sha256) else {
+        return Err(unauthorized());
+    };
+    let connection = state
+        .store
+        .authenticate(&tenant, token_sha256)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "authentication look-up failed");
+            ScimError::new(503, None, "the store is unavailable; retry")
+        })?
+        .ok_or_else(unauthorized)?;
+    Ok(Caller { tenant, connection, request_id })
+}

@@ -1,0 +1,54 @@
+//! The discovery endpoints: what this service provider supports, generated from the schemas.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Extension;
+use scim::discovery::{self, Capabilities};
+use scim::list::list_response;
+use scim::ScimError;
+
+use super::reply::ScimReply;
+use super::resources::base_url;
+use super::{ApiState, Caller};
+
+fn capabilities(state: &ApiState) -> Capabilities {
+    Capabilities { sort: true, etag: true, bulk_max_operations: None, bulk_max_payload_bytes: state.settings.max_body_bytes as u64 }
+}
+
+pub async fn service_provider_config(State(state): State<ApiState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> ScimReply {
+    ScimReply::ok(discovery::service_provider_config(&base_url(&state, &headers, &caller), capabilities(&state)))
+}
+
+pub async fn resource_types(State(state): State<ApiState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> ScimReply {
+    let all = discovery::resource_types(&base_url(&state, &headers, &caller));
+    ScimReply::ok(list_response(all.len() as u64, 1, all))
+}
+
+pub async fn resource_type(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+) -> ScimReply {
+    match discovery::find_resource_type(&id) {
+        Some(rt) => ScimReply::ok(discovery::resource_type(&base_url(&state, &headers, &caller), rt)),
+        None => ScimReply::error(ScimError::not_found(format!("resource type {id} not found"))),
+    }
+}
+
+pub async fn schemas(State(state): State<ApiState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> ScimReply {
+    let all = discovery::schemas(&base_url(&state, &headers, &caller));
+    ScimReply::ok(list_response(all.len() as u64, 1, all))
+}
+
+pub async fn schema(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+) -> ScimReply {
+    match discovery::find_schema(&id) {
+        Some(schema) => ScimReply::ok(discovery::schema(&base_url(&state, &headers, &caller), schema)),
+        None => ScimReply::error(ScimError::not_found(format!("schema {id} not found"))),
+    }
+}

@@ -1,0 +1,90 @@
+//! What differs between /Users and /Groups.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use domain::group::{Group, GroupCommand};
+use domain::user::{User, UserCommand};
+use domain::{ResourceId, TenantSlug};
+use scim::document::Document;
+use scim::list::ListQuery;
+use scim::patch::PatchRequest;
+use scim::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
+use store::{Page, Reference, ResourceRecord, Store, StoreResult};
+
+use store::commands::Resource;
+
+pub trait Endpoint: Resource + Send + Sync + 'static {
+    const RESOURCE: &'static ResourceType;
+    /// The attribute derived from memberships: a user's `groups`, a group's `members`.
+    const RELATED: &'static str;
+
+    fn create(resource: Document) -> Self::Command;
+    fn replace(resource: Document) -> Self::Command;
+    fn patch(request: PatchRequest) -> Self::Command;
+    fn delete() -> Self::Command;
+
+    fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> impl Future<Output = StoreResult<Option<ResourceRecord>>> + Send;
+    fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery) -> impl Future<Output = StoreResult<Page>> + Send;
+    fn related(
+        store: &dyn Store,
+        tenant: &TenantSlug,
+        ids: &[ResourceId],
+    ) -> impl Future<Output = StoreResult<HashMap<ResourceId, Vec<Reference>>>> + Send;
+}
+
+impl Endpoint for User {
+    const RESOURCE: &'static ResourceType = &USER_RESOURCE;
+    const RELATED: &'static str = "groups";
+
+    fn create(resource: Document) -> UserCommand {
+        UserCommand::Provision { resource }
+    }
+    fn replace(resource: Document) -> UserCommand {
+        UserCommand::Replace { resource }
+    }
+    fn patch(request: PatchRequest) -> UserCommand {
+        UserCommand::Patch { request }
+    }
+    fn delete() -> UserCommand {
+        UserCommand::Delete
+    }
+
+    async fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        store.user(tenant, id).await
+    }
+    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+        store.users(tenant, query).await
+    }
+    async fn related(store: &dyn Store, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+        store.groups_of(tenant, ids).await
+    }
+}
+
+impl Endpoint for Group {
+    const RESOURCE: &'static ResourceType = &GROUP_RESOURCE;
+    const RELATED: &'static str = "members";
+
+    fn create(resource: Document) -> GroupCommand {
+        GroupCommand::Create { resource }
+    }
+    fn replace(resource: Document) -> GroupCommand {
+        GroupCommand::Replace { resource }
+    }
+    fn patch(request: PatchRequest) -> GroupCommand {
+        GroupCommand::Patch { request }
+    }
+    fn delete() -> GroupCommand {
+        GroupCommand::Delete
+    }
+
+    async fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        store.group(tenant, id).await
+    }
+    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+        store.groups(tenant, query).await
+    }
+    async fn related(store: &dyn Store, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+        store.members_of(tenant, ids).await
+    }
+}

@@ -1,0 +1,94 @@
+//! The SCIM HTTP API (axum).
+//!
+//! - [`auth`]: bearer tokens → the calling connection of the tenant in the URL.
+//! - [`body`]: request bodies: size limit, media type, JSON syntax.
+//! - [`reply`]: SCIM responses and errors (`application/scim+json`).
+//! - [`errors`]: command and store failures as SCIM errors.
+//! - [`render`]: read-model records and command outcomes as SCIM resources.
+//! - [`endpoint`]: what differs between /Users and /Groups.
+//! - [`resources`]: the handlers both share: list, search, get, create, replace, patch, delete.
+//! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
+//! - [`health`]: /healthz and /readyz.
+
+mod auth;
+mod body;
+mod discovery;
+mod endpoint;
+mod errors;
+mod health;
+mod render;
+mod reply;
+mod resources;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use domain::group::Group;
+use domain::user::User;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use store::Store;
+
+use crate::config::Settings;
+
+pub use auth::Caller;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+}
+
+pub fn router(state: ApiState) -> Router {
+    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let scim = Router::new()
+        .route("/Users", get(resources::list::<User>).post(resources::create::<User>))
+        .route("/Users/.search", post(resources::search::<User>))
+        .route(
+            "/Users/{id}",
+            get(resources::fetch::<User>).put(resources::replace::<User>).patch(resources::patch::<User>).delete(resources::remove::<User>),
+        )
+        .route("/Groups", get(resources::list::<Group>).post(resources::create::<Group>))
+        .route("/Groups/.search", post(resources::search::<Group>))
+        .route(
+            "/Groups/{id}",
+            get(resources::fetch::<Group>)
+                .put(resources::replace::<Group>)
+                .patch(resources::patch::<Group>)
+                .delete(resources::remove::<Group>),
+        )
+        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema))
+        .fallback(reply::no_such_endpoint)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .nest("/scim/v2/{tenant}", scim)
+        .fallback(reply::no_such_endpoint)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(reply::panicked))
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout)),
+        )
+}

@@ -1,0 +1,102 @@
+//! SCIM responses: `application/scim+json` bodies, ETag and Location headers, Error bodies.
+
+use std::any::Any;
+
+use axum::http::header::{CONTENT_TYPE, ETAG, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use scim::ScimError;
+use serde_json::Value;
+
+pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
+
+pub struct ScimReply {
+    status: StatusCode,
+    body: Option<Value>,
+    etag: Option<String>,
+    location: Option<String>,
+}
+
+impl ScimReply {
+    pub fn ok(body: Value) -> Self {
+        Self { status: StatusCode::OK, body: Some(body), etag: None, location: None }
+    }
+
+    pub fn created(body: Value, location: String) -> Self {
+        Self { status: StatusCode::CREATED, body: Some(body), etag: None, location: Some(location) }
+    }
+
+    pub fn status(status: StatusCode) -> Self {
+        Self { status, body: None, etag: None, location: None }
+    }
+
+    pub fn error(error: ScimError) -> Self {
+        if error.status >= 500 {
+            tracing::warn!(status = error.status, detail = %error.detail, "request failed");
+        }
+        let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self { status, body: Some(error.to_json()), etag: None, location: None }
+    }
+
+    pub fn with_etag(mut self, etag: String) -> Self {
+        self.etag = Some(etag);
+        self
+    }
+}
+
+impl From<ScimError> for ScimReply {
+    fn from(error: ScimError) -> Self {
+        Self::error(error)
+    }
+}
+
+impl IntoResponse for ScimReply {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            Some(body) => {
+                let bytes = serde_json::to_vec(&body).expect("JSON values serialise");
+                (self.status, [(CONTENT_TYPE, SCIM_JSON)], bytes).into_response()
+            }
+            None => self.status.into_response(),
+        };
+        let headers = response.headers_mut();
+        for (name, value) in [(ETAG, self.etag), (LOCATION, self.location)] {
+            if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// The weak ETag of a resource version (RFC 7644 §3.14).
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The version an If-Match or If-None-Match header names; `*` (any) is `None`.
+pub fn version_in(header: &str) -> Option<i64> {
+    let tag = header.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.trim_matches('"').parse().ok()
+}
+
+pub async fn no_such_endpoint() -> ScimReply {
+    ScimReply::error(ScimError::not_found("no such endpoint"))
+}
+
+pub fn panicked(_: Box<dyn Any + Send + 'static>) -> Response {
+    ScimReply::error(ScimError::internal("internal error")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_entity_tags() {
+        assert_eq!(version_in(&etag(7)), Some(7));
+        assert_eq!(version_in("\"3\""), Some(3));
+        assert_eq!(version_in("*"), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! The handlers /Users and /Groups share.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{HOST, IF_MATCH, IF_NONE_MATCH};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Extension;
+use domain::ResourceId;
+use scim::document::Document;
+use scim::list::{list_response, ListQuery};
+use scim::patch::PatchRequest;
+use scim::projection::Selection;
+use scim::ScimError;
+use serde_json::Value;
+use store::{Reference, ResourceRecord};
+
+use super::body::ScimBody;
+use super::endpoint::Endpoint;
+use super::render::{self, Parts};
+use super::reply::{etag, version_in, ScimReply};
+use super::{ApiState, Caller};
+use store::commands::{self, CommandError, Outcome};
+
+use super::errors::to_scim;
+
+type Params = Query<Vec<(String, String)>>;
+type Reply = Result<ScimReply, ScimReply>;
+
+/// `https://host/scim/v2/<tenant>`: the configured public URL, else the Host the client used.
+pub(super) fn base_url(state: &ApiState, headers: &HeaderMap, caller: &Caller) -> String {
+    let origin = match &state.settings.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    format!("{origin}/scim/v2/{}", caller.tenant)
+}
+
+fn id_of<E: Endpoint>(text: &str) -> Result<ResourceId, ScimError> {
+    text.parse().map_err(|_| ScimError::not_found(format!("{} {text} not found", E::RESOURCE.name)))
+}
+
+fn selection_of<E: Endpoint>(params: &[(String, String)]) -> Result<Selection, ScimError> {
+    let pairs = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    Ok(ListQuery::from_params(
+        pairs.filter(|(k, _)| k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes")),
+        E::RESOURCE,
+    )?
+    .selection)
+}
+
+fn failed<E: Endpoint>(error: CommandError, id: Option<ResourceId>) -> ScimReply {
+    if let CommandError::Store(store::StoreError::Backend(detail)) = &error {
+        tracing::error!(%detail, "store failure");
+    }
+    ScimReply::error(to_scim(&error, E::RESOURCE.name, id))
+}
+
+/// The derived attribute of each resource, unless the selection leaves it out.
+async fn related_for<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    selection: &Selection,
+    ids: &[ResourceId],
+) -> Result<Option<HashMap<ResourceId, Vec<Reference>>>, ScimReply> {
+    if ids.is_empty() || !selection.includes(E::RESOURCE, E::RELATED) {
+        return Ok(None);
+    }
+    E::related(&*state.store, &caller.tenant, ids).await.map(Some).map_err(|e| failed::<E>(e.into(), None))
+}
+
+fn render_record<E: Endpoint>(
+    base: &str,
+    record: ResourceRecord,
+    related: Option<&HashMap<ResourceId, Vec<Reference>>>,
+    selection: &Selection,
+) -> Value {
+    let Value::Object(document) = record.document else { unreachable!("read models hold JSON objects") };
+    let references = related.map(|r| (E::RELATED, r.get(&record.id).map(Vec::as_slice).unwrap_or_default()));
+    let resource = render::resource(Parts {
+        resource: E::RESOURCE,
+        base,
+        id: record.id,
+        document,
+        version: record.version,
+        created: record.created,
+        last_modified: record.last_modified,
+        related: references,
+    });
+    Value::Object(selection.apply(E::RESOURCE, resource))
+}
+
+async fn page<E: Endpoint>(state: &ApiState, headers: &HeaderMap, caller: &Caller, query: ListQuery) -> Reply {
+    let page = E::list(&*state.store, &caller.tenant, &query).await.map_err(|e| failed::<E>(e.into(), None))?;
+    let ids: Vec<ResourceId> = page.records.iter().map(|r| r.id).collect();
+    let related = related_for::<E>(state, caller, &query.selection, &ids).await?;
+    let base = base_url(state, headers, caller);
+    let resources = page.records.into_iter().map(|r| render_record::<E>(&base, r, related.as_ref(), &query.selection)).collect();
+    Ok(ScimReply::ok(list_response(page.total, query.start_index, resources)))
+}
+
+/// GET /Users, GET /Groups.
+pub async fn list<E: Endpoint>(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Reply {
+    let query = ListQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), E::RESOURCE)?;
+    page::<E>(&state, &headers, &caller, query).await
+}
+
+/// POST /Users/.search, POST /Groups/.search.
+pub async fn search<E: Endpoint>(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Reply {
+    let query = ListQuery::from_search_request(&body, E::RESOURCE)?;
+    page::<E>(&state, &headers, &caller, query).await
+}
+
+/// GET /Users/{id}, GET /Groups/{id}.
+pub async fn fetch<E: Endpoint>(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Reply {
+    let id = id_of::<E>(&id)?;
+    let selection = selection_of::<E>(&params)?;
+    let record = E::read(&*state.store, &caller.tenant, id)
+        .await
+        .map_err(|e| failed::<E>(e.into(), Some(id)))?
+        .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?;
+    let tag = etag(record.version);
+    if let Some(seen) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        if seen.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
+            return Ok(ScimReply::status(StatusCode::NOT_MODIFIED).with_etag(tag));
+        }
+    }
+    let related = related_for::<E>(&state, &caller, &selection, &[id]).await?;
+    let base = base_url(&state, &headers, &caller);
+    Ok(ScimReply::ok(render_record::<E>(&base, record, related.as_ref(), &selection)).with_etag(tag))
+}
+
+/// A command's outcome as the response body.
+async fn render_outcome<E: Endpoint>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    outcome: Outcome<E>,
+    selection: &Selection,
+    fresh: bool,
+) -> Result<Value, ScimReply> {
+    let document = outcome.aggregate.document().unwrap_or_default().into_map();
+    let record = ResourceRecord {
+        id: outcome.id,
+        document: Value::Object(document),
+        version: outcome.version,
+        created: outcome.created,
+        last_modified: outcome.last_modified,
+    };
+    // A resource created this instant belongs to no group yet; only a group's own members need loading.
+    let related = if fresh && E::RELATED == "groups" { None } else { related_for::<E>(state, caller, selection, &[outcome.id]).await? };
+    Ok(render_record::<E>(&base_url(state, headers, caller), record, related.as_ref(), selection))
+}
+
+fn if_match(headers: &HeaderMap) -> Option<i64> {
+    headers.get(IF_MATCH).and_then(|v| v.to_str().ok()).and_then(version_in)
+}
+
+/// POST /Users, POST /Groups.
+pub async fn create<E: Endpoint>(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(params): Params,
+    ScimBody(body): ScimBody,
+) -> Reply {
+    let selection = selection_of::<E>(&params)?;
+    let resource = Document::parse(&body, E::RESOURCE)?;
+    let outcome = commands::create::<E>(&*state.store, &caller.tenant, E::create(resource), caller.metadata())
+        .await
+        .map_err(|e| failed::<E>(e, None))?;
+    let (id, version) = (outcome.id, outcome.version);
+    let body = render_outcome::<E>(&state, &headers, &caller, outcome, &selection, true).await?;
+    let location = format!("{}{}/{id}", base_url(&state, &headers, &caller), E::RESOURCE.endpoint);
+    Ok(ScimReply::created(body, location).with_etag(etag(version)))
+}
+
+async fn change<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: ResourceId,
+    command: E::Command,
+    selection: &Selection,
+) -> Reply {
+    let outcome = commands::change::<E>(&*state.store, &caller.tenant, id, command, caller.metadata(), if_match(headers))
+        .await
+        .map_err(|e| failed::<E>(e, Some(id)))?;
+    let version = outcome.version;
+    let body = render_outcome::<E>(state, headers, caller, outcome, selection, false).await?;
+    Ok(ScimReply::ok(body).with_etag(etag(version)))
+}
+
+/// PUT /Users/{id}, PUT /Groups/{id}.
+pub async fn replace<E: Endpoint>(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(params): Params,
+    ScimBody(body): ScimBody,
+) -> Reply {
+    let id = id_of::<E>(&id)?;
+    let selection = selection_of::<E>(&params)?;
+    let resource = Document::parse(&body, E::RESOURCE)?;
+    change::<E>(&state, &caller, &headers, id, E::replace(resource), &selection).await
+}
+
+/// PATCH /Users/{id}, PATCH /Groups/{id}: answered 200 with the resource.
+pub async fn patch<E: Endpoint>(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(params): Params,
+    ScimBody(body): ScimBody,
+) -> Reply {
+    let id = id_of::<E>(&id)?;
+    let selection = selection_of::<E>(&params)?;
+    let request = PatchRequest::parse(&body)?;
+    change::<E>(&state, &caller, &headers, id, E::patch(request), &selection).await
+}
+
+/// DELETE /Users/{id}, DELETE /Groups/{id}.
+pub async fn remove<E: Endpoint>(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Reply {
+    let id = id_of::<E>(&id)?;
+    commands::change::<E>(&*state.store, &caller.tenant, id, E::delete(), caller.metadata(), if_match(&headers))
+        .await
+        .map_err(|e| failed::<E>(e, Some(id)))?;
+    Ok(ScimReply::status(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,147 @@
+//! Settings: defaults, then a TOML file, then `SCIMLEDGER_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use store::Backend;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server binds (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// `postgres://…`; absent means the embedded SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// PostgreSQL connections in the pool.
+    pub pool_size: usize,
+    /// Largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// The externally visible origin (`https://scim.example.com`), for `meta.location` and the
+    /// base URLs the CLI prints. Defaults to `http://<Host header>`.
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("data"),
+            pool_size: 16,
+            max_body_bytes: 1024 * 1024,
+            public_url: None,
+            log_format: LogFormat::Text,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the settings: `file` (or `SCIMLEDGER_CONFIG`) over the defaults, then the
+    /// environment over both.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let env_file = std::env::var_os("SCIMLEDGER_CONFIG").map(PathBuf::from);
+        let mut settings = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, value: String) -> anyhow::Result<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e| anyhow::anyhow!("{name}={value:?}: {e}"))
+        }
+        if let Some(v) = var("SCIMLEDGER_LISTEN") {
+            self.listen = parse("SCIMLEDGER_LISTEN", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_DATABASE_URL") {
+            self.database_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("SCIMLEDGER_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("SCIMLEDGER_POOL_SIZE") {
+            self.pool_size = parse("SCIMLEDGER_POOL_SIZE", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("SCIMLEDGER_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_PUBLIC_URL") {
+            self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("SCIMLEDGER_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                other => bail!("SCIMLEDGER_LOG_FORMAT={other:?}: use text or json"),
+            };
+        }
+        if let Some(v) = var("SCIMLEDGER_REQUEST_TIMEOUT_SECS") {
+            self.request_timeout_secs = parse("SCIMLEDGER_REQUEST_TIMEOUT_SECS", v)?;
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> anyhow::Result<Backend> {
+        Ok(match &self.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Backend::Postgres { url: url.clone(), pool_size: self.pool_size }
+            }
+            Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
+            None => Backend::Sqlite { data_dir: self.data_dir.clone() },
+        })
+    }
+
+    /// The origin clients reach this server at, when configured.
+    pub fn public_origin(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let mut settings: Settings = toml::from_str("listen = \"0.0.0.0:9000\"\npool_size = 4").unwrap();
+        let env = HashMap::from([("SCIMLEDGER_POOL_SIZE", "8"), ("SCIMLEDGER_DATABASE_URL", "postgres://x@h/db")]);
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.pool_size, 8);
+        assert!(matches!(settings.backend().unwrap(), Backend::Postgres { pool_size: 8, .. }));
+    }
+
+    #[test]
+    fn no_database_url_means_the_embedded_file() {
+        assert!(matches!(Settings::default().backend().unwrap(), Backend::Sqlite { .. }));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Settings::default().apply_env(|k| (k == "SCIMLEDGER_LISTEN").then(|| "nowhere".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("SCIMLEDGER_LISTEN"));
+    }
+}

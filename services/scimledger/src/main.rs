@@ -1,0 +1,112 @@
+//! scimledger: the server (`serve`) and the operator CLI, in one binary.
+//!
+//! - `config`: settings from defaults, a file and the environment.
+//! - `api`: the SCIM HTTP API.
+//! - `cli`: tenants and connections.
+//! - `serve`: the server's life cycle.
+//! - `token`: connection tokens.
+
+mod api;
+mod cli;
+mod config;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::{LogFormat, Settings};
+
+#[derive(Parser)]
+#[command(name = "scimledger", version, about = "Event-sourced SCIM 2.0 provisioning server")]
+struct Cli {
+    /// A TOML settings file (also SCIMLEDGER_CONFIG); environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SCIM server.
+    Serve {
+        /// Create a `demo` tenant if missing and print a fresh connection's URL and token.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage provisioning connections (one per IdP app; each has its own token).
+    Connection {
+        #[command(subcommand)]
+        command: ConnectionCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant: lower-case letters, digits and dashes.
+    Create {
+        slug: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum ConnectionCommand {
+    /// Create a connection and print its base URL and token (shown once).
+    Create {
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// Print {"tenant","connection_id","name","base_url","token"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        tenant: String,
+    },
+}
+
+fn api_time(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scimledger: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(match settings.log_format {
+        LogFormat::Text => telemetry::Format::Text,
+        LogFormat::Json => telemetry::Format::Json,
+    });
+    if let Command::Serve { demo } = cli.command {
+        return serve::run(settings, demo).await;
+    }
+    let store = store::open(&settings.backend()?).await?;
+    match cli.command {
+        Command::Serve { .. } => unreachable!("handled above"),
+        Command::Tenant { command: TenantCommand::Create { slug } } => cli::tenant::create(&*store, &slug).await,
+        Command::Tenant { command: TenantCommand::List } => cli::tenant::list(&*store).await,
+        Command::Connection { command: ConnectionCommand::Create { tenant, name, json } } => {
+            cli::connection::create(&*store, &settings, &tenant, &name, json).await
+        }
+        Command::Connection { command: ConnectionCommand::List { tenant } } => cli::connection::list(&*store, &tenant).await,
+    }
+}

@@ -1,0 +1,57 @@
+//! `scimledger serve`: the API, until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use store::sqlite::SqliteStore;
+use store::Backend;
+use tokio::net::TcpListener;
+
+use crate::api::{self, ApiState};
+use crate::cli::demo;
+use crate::config::Settings;
+
+pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
+    let backend = settings.backend()?;
+    // The embedded file serves one server process; the lock is held until this returns.
+    let _lock = match &backend {
+        Backend::Sqlite { data_dir } => Some(SqliteStore::lock_for_server(data_dir)?),
+        Backend::Postgres { .. } => None,
+    };
+    let store = store::open(&backend).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let mut settings = settings;
+    settings.listen = address;
+    tracing::info!(%address, backend = %backend.describe(), "scimledger listening");
+    // Tests and scripts read this line to find the port when listening on port 0.
+    println!("scimledger listening on http://{address}");
+    if demo_tenant {
+        demo::print_demo_connection(&*store, &settings).await?;
+    } else if store.tenants().await?.is_empty() {
+        demo::print_first_start_help(&settings);
+    }
+    let state = ApiState { store, settings: Arc::new(settings) };
+    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("scimledger stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
