@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio_postgres::NoTls;
-
 /// Where a test's server keeps its data.
 pub enum Backend {
     Postgres { url: String },
@@ -12,25 +10,8 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// A new, empty PostgreSQL database. Without `SCIMLEDGER_TEST_DATABASE_URL` the test fails:
-    /// `make test` always provides a server.
     pub async fn postgres() -> Self {
-        let admin = std::env::var("SCIMLEDGER_TEST_DATABASE_URL").expect(
-            "SCIMLEDGER_TEST_DATABASE_URL is not set: run the tests with `make test` (scripts/with-test-services.sh starts PostgreSQL)",
-        );
-        let (client, connection) = tokio_postgres::connect(&admin, NoTls).await.expect("connecting to the test PostgreSQL server");
-        tokio::spawn(connection);
-        let name = format!("scimledger_e2e_{}", uuid::Uuid::new_v4().simple());
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("creating a test database");
-        let mut config: tokio_postgres::Config = admin.parse().expect("a valid test database URL");
-        config.dbname(&name);
-        let host = match config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => "127.0.0.1".to_owned(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let user = config.get_user().unwrap_or("postgres");
-        Backend::Postgres { url: format!("postgres://{user}@{host}:{port}/{name}") }
+        Backend::Postgres { url: store::testing::fresh_postgres_url().await }
     }
 
     pub fn sqlite() -> Self {

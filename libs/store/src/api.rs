@@ -165,7 +165,7 @@ pub struct Page {
     pub records: Vec<ResourceRecord>,
 }
 
-/// A group a user belongs to, or a member of a group, with its display name.
+/// A group a user belongs to (with its display name), or a member of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
     pub id: ResourceId,
@@ -218,6 +218,10 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Changes to the last log position this process appended, so followers of the log wake
+    /// at once; appends by other processes are seen by polling.
+    fn appended(&self) -> tokio::sync::watch::Receiver<i64>;
+
     // --- tenants and connections ---
     async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant>;
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
@@ -248,7 +252,7 @@ pub trait Store: Send + Sync + 'static {
     async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page>;
     /// The groups each of `users` belongs to.
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
-    /// The members of each of `groups` that still exist, with their display names.
+    /// The members of each of `groups` that still exist, and what kind each is.
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
     /// Which of `ids` are live users or groups of the tenant, and which kind each is.
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>>;

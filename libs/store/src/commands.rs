@@ -40,8 +40,6 @@ pub enum CommandError {
     /// The client's If-Match names a version the resource has moved past.
     #[error("the resource is at version {current}, not {expected}")]
     PreconditionFailed { expected: i64, current: i64 },
-    #[error("member {0} does not exist in this tenant")]
-    UnknownMember(ResourceId),
 }
 
 /// A command's result: the resource after it, and its version and times.
@@ -145,12 +143,13 @@ async fn decide_and_commit<A: Resource>(
         Expect::New => Vec::new(),
         Expect::Existing | Expect::Version(_) => store.stream(tenant, id).await?,
     };
-    let mut aggregate = A::default();
-    for recorded in &history {
-        let event =
-            decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))?;
-        aggregate.apply(event);
-    }
+    let past: Vec<A::Event> = history
+        .iter()
+        .map(|recorded| {
+            decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut aggregate = fold::<A>(&past, &[]);
     let version = history.len() as i64;
     if !matches!(expect, Expect::New) && aggregate.document().is_none() {
         return Err(DomainError::NotFound.into());
@@ -162,14 +161,18 @@ async fn decide_and_commit<A: Resource>(
     }
     let sink = EventSink::default();
     aggregate.handle(command, &(), &sink).await?;
-    let events = sink.collect().await;
+    let mut events = sink.collect().await;
+    let unknown = unknown_references::<A>(store, tenant, &events).await?;
+    if !unknown.is_empty() {
+        events = A::without_references(events, &unknown);
+        aggregate = fold::<A>(&past, &events);
+    }
     let now = crate::api::now();
     let created = history.first().map_or(now, |e| e.recorded_at);
     if events.is_empty() {
         let last_modified = history.last().map_or(now, |e| e.recorded_at);
         return Ok(Outcome { id, aggregate, version, created, last_modified, changed: false });
     }
-    check_references::<A>(store, tenant, &events).await?;
     let (reservations, read_model) = A::commit_parts(&events, &aggregate);
     let appended = store
         .append(Commit {
@@ -187,17 +190,28 @@ async fn decide_and_commit<A: Resource>(
     Ok(Outcome { id, aggregate, version: appended.version, created, last_modified: now, changed: true })
 }
 
-/// Group members must be users or groups of the same tenant.
-async fn check_references<A: Resource>(store: &dyn Store, tenant: &TenantSlug, events: &[A::Event]) -> Result<(), CommandError> {
+fn fold<A: Resource>(past: &[A::Event], new: &[A::Event]) -> A {
+    let mut aggregate = A::default();
+    for event in past.iter().chain(new) {
+        aggregate.apply(event.clone());
+    }
+    aggregate
+}
+
+/// Ids the new events refer to that are no user or group of the tenant. They are left out of
+/// the commit rather than failing it: an IdP that pushes a membership for a user it failed to
+/// create should not lose the rest of the group.
+async fn unknown_references<A: Resource>(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    events: &[A::Event],
+) -> Result<Vec<ResourceId>, CommandError> {
     let referenced = A::referenced(events);
     if referenced.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let known = store.resource_kinds(tenant, &referenced).await?;
-    match referenced.into_iter().find(|id| !known.contains_key(id)) {
-        Some(missing) => Err(CommandError::UnknownMember(missing)),
-        None => Ok(()),
-    }
+    Ok(referenced.into_iter().filter(|id| !known.contains_key(id)).collect())
 }
 
 /// What the executor needs of an aggregate beyond cqrs-es's `Aggregate`.
@@ -207,6 +221,8 @@ pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone
     fn commit_parts(events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
     /// Resources the new events refer to, which must exist in the tenant.
     fn referenced(events: &[Self::Event]) -> Vec<ResourceId>;
+    /// The events without their references to `unknown` resources.
+    fn without_references(events: Vec<Self::Event>, unknown: &[ResourceId]) -> Vec<Self::Event>;
     /// The current SCIM document, unless the resource does not exist (or was deleted).
     fn document(&self) -> Option<Document>;
 }
@@ -220,6 +236,10 @@ impl Resource for User {
 
     fn referenced(_: &[UserEvent]) -> Vec<ResourceId> {
         Vec::new()
+    }
+
+    fn without_references(events: Vec<UserEvent>, _: &[ResourceId]) -> Vec<UserEvent> {
+        events
     }
 
     fn document(&self) -> Option<Document> {
@@ -242,6 +262,10 @@ impl Resource for Group {
                 _ => Vec::new(),
             })
             .collect()
+    }
+
+    fn without_references(events: Vec<GroupEvent>, unknown: &[ResourceId]) -> Vec<GroupEvent> {
+        events.into_iter().filter_map(|e| e.without_members(unknown)).collect()
     }
 
     fn document(&self) -> Option<Document> {

@@ -9,6 +9,7 @@
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
 //! - [`sqlite`]: one SQLite file (the embedded default).
+//! - `testing` (feature): fresh databases for tests.
 //! - [`open`]: choosing the backend from a URL or a data directory.
 //!
 //! Every command's events, its read-model changes and its unique-value reservations commit in
@@ -22,6 +23,8 @@ pub mod postgres;
 pub mod projection;
 pub mod query;
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use api::*;
 pub use open::{open, Backend};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Member;
 use crate::event::CURRENT_VERSION;
-use crate::GroupName;
+use crate::{GroupName, ResourceId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -33,5 +33,23 @@ impl DomainEvent for GroupEvent {
 
     fn event_version(&self) -> String {
         CURRENT_VERSION.to_string()
+    }
+}
+
+impl GroupEvent {
+    /// The event without the members in `unknown` (ids that are no user or group of the
+    /// tenant); `None` when nothing is left of it.
+    pub fn without_members(self, unknown: &[ResourceId]) -> Option<Self> {
+        let keep = |members: Vec<Member>| members.into_iter().filter(|m| !unknown.contains(&m.value)).collect::<Vec<_>>();
+        match self {
+            GroupEvent::Created { display_name, profile, members } => {
+                Some(GroupEvent::Created { display_name, profile, members: keep(members) })
+            }
+            GroupEvent::MembersAdded { members } => {
+                let members = keep(members);
+                (!members.is_empty()).then_some(GroupEvent::MembersAdded { members })
+            }
+            other => Some(other),
+        }
     }
 }

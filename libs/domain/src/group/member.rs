@@ -33,29 +33,30 @@ impl Member {
         }
     }
 
-    /// The members of a canonical document's `members` attribute, each id once.
+    /// The members of a canonical document's `members` attribute, each id once. A value that is
+    /// not an id scimledger hands out names nothing here, and is left out rather than failing
+    /// the IdP's whole group push.
     pub fn list_from(members: Option<Value>) -> Result<Vec<Self>, DomainError> {
         let mut out: Vec<Member> = Vec::new();
         for element in members.as_ref().and_then(Value::as_array).into_iter().flatten() {
-            let member = Self::from_json(element)?;
-            if !out.iter().any(|m| m.value == member.value) {
-                out.push(member);
+            if let Some(member) = Self::from_json(element)? {
+                if !out.iter().any(|m| m.value == member.value) {
+                    out.push(member);
+                }
             }
         }
         Ok(out)
     }
 
-    fn from_json(element: &Value) -> Result<Self, DomainError> {
+    fn from_json(element: &Value) -> Result<Option<Self>, DomainError> {
         let text = element.get("value").and_then(Value::as_str).ok_or_else(|| DomainError::invalid("a member needs a 'value'"))?;
-        let value = text
-            .parse::<ResourceId>()
-            .map_err(|_| DomainError::invalid(format!("member '{text}' is not a user or group of this tenant")))?;
+        let Ok(value) = text.parse::<ResourceId>() else { return Ok(None) };
         let kind = match element.get("type").and_then(Value::as_str) {
             Some(t) if t.eq_ignore_ascii_case("user") => Some(MemberKind::User),
             Some(t) if t.eq_ignore_ascii_case("group") => Some(MemberKind::Group),
             Some(t) => return Err(DomainError::invalid(format!("'{t}' is not a member type (User, Group)"))),
             None => None,
         };
-        Ok(Self { value, kind })
+        Ok(Some(Self { value, kind }))
     }
 }

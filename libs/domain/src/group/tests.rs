@@ -63,12 +63,20 @@ fn create_twice_is_refused() {
 }
 
 #[test]
-fn create_with_a_member_that_is_not_an_id_is_refused() {
-    let result = Given::with(())
+fn a_member_value_that_is_not_an_id_names_nothing_and_is_left_out() {
+    Given::with(())
         .given_no_previous_events()
-        .when(GroupCommand::Create { resource: doc(json!({"displayName": "G", "members": [{"value": "not-an-id"}]})) })
-        .inspect_result();
-    assert_eq!(refusal(result), ScimType::InvalidValue);
+        .when(GroupCommand::Create { resource: doc(json!({"displayName": "Engineering", "members": [{"value": "fake-member-id"}]})) })
+        .then_expect_events(vec![created(&[])]);
+}
+
+#[test]
+fn unknown_members_are_dropped_from_the_decided_events() {
+    let [known, unknown] = ids();
+    let added = GroupEvent::MembersAdded { members: vec![Member::user(known), Member::user(unknown)] };
+    assert_eq!(added.without_members(&[unknown]), Some(GroupEvent::MembersAdded { members: vec![Member::user(known)] }));
+    let only_unknown = GroupEvent::MembersAdded { members: vec![Member::user(unknown)] };
+    assert_eq!(only_unknown.without_members(&[unknown]), None);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::request::{PatchOp, PatchOperation, PatchRequest};
 use crate::document::{normalize_attribute, normalize_element, Document};
 use crate::filter::{CompValue, CompareOp, Filter, PatchPath};
 use crate::path::AttrPath;
-use crate::schema::{AttrType, AttributeDef, Mutability, ResourceType};
+use crate::schema::{AttrType, AttributeDef, Mutability, ResourceType, SchemaDef};
 use crate::ScimError;
 
 /// How an operation treats attributes it cannot change: an explicit `path` is an error, a key in
@@ -36,11 +36,46 @@ impl PatchRequest {
 }
 
 fn apply_operation(doc: &mut Map<String, Value>, operation: &PatchOperation, resource: &ResourceType) -> Result<(), ScimError> {
+    if let Some(extension) = operation.path.as_ref().and_then(|p| extension_named(p, resource)) {
+        return apply_to_extension(doc, operation, extension, resource);
+    }
     match (operation.path.as_ref(), operation.value.as_ref()) {
         (Some(path), value) => apply_at(doc, operation.op, path, value, resource, Origin::Path),
         (None, Some(Value::Object(values))) => apply_pathless(doc, operation.op, values, resource),
         // PatchOperation::parse refuses the other shapes.
         (None, _) => Err(ScimError::no_target("the operation has no path")),
+    }
+}
+
+/// The extension a path names as a whole (`"path": "urn:…:enterprise:2.0:User"`), if any.
+fn extension_named(path: &PatchPath, resource: &ResourceType) -> Option<&'static SchemaDef> {
+    let schema = path.attr.schema.as_deref()?;
+    if path.filter.is_some() || path.sub_attr.is_some() || path.attr.sub_attr.is_some() {
+        return None;
+    }
+    resource.extension_by_urn(&format!("{schema}:{}", path.attr.name))
+}
+
+/// An operation on a whole extension: its value is an object of the extension's attributes.
+fn apply_to_extension(
+    doc: &mut Map<String, Value>,
+    operation: &PatchOperation,
+    extension: &SchemaDef,
+    resource: &ResourceType,
+) -> Result<(), ScimError> {
+    match (operation.op, &operation.value) {
+        (PatchOp::Remove, _) => {
+            doc.remove(extension.id);
+            Ok(())
+        }
+        (op, Some(Value::Object(attrs))) => {
+            if op == PatchOp::Replace {
+                doc.remove(extension.id);
+            }
+            let values = Map::from_iter([(extension.id.to_owned(), Value::Object(attrs.clone()))]);
+            apply_pathless(doc, op, &values, resource)
+        }
+        _ => Err(ScimError::invalid_value(format!("'{}' takes an object of its attributes", extension.id))),
     }
 }
 
@@ -245,7 +280,8 @@ fn apply_filtered(
     };
     let elements = elements_mut(container, attr);
     let mut matched: Vec<usize> = (0..elements.len()).filter(|&i| filter.matches_element(&elements[i], attr)).collect();
-    if matched.is_empty() {
+    let created = matched.is_empty();
+    if created {
         // Entra ID: an add or replace on a filter path that matches nothing creates the element
         // the filter describes.
         let seed = element_from_filter(filter).ok_or_else(|| {
@@ -264,7 +300,8 @@ fn apply_filtered(
                 set_field(element, sub.name, new.clone());
             }
             None => match (&new, op) {
-                (Some(new), PatchOp::Add) => merge_objects(element, new.clone()),
+                // A created element keeps what the filter said of it (`type eq "work"`).
+                (Some(new), op) if created || op == PatchOp::Add => merge_objects(element, new.clone()),
                 (Some(new), _) => *element = new.clone(),
                 (None, _) => {}
             },

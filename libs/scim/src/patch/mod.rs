@@ -10,3 +10,6 @@ mod apply;
 mod request;
 
 pub use request::{PatchOp, PatchOperation, PatchRequest, PATCH_OP_SCHEMA};
+
+#[cfg(test)]
+mod tests;

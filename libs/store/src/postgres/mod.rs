@@ -27,6 +27,7 @@ use crate::query::Target;
 
 pub struct PgStore {
     pool: Pool,
+    appended: tokio::sync::watch::Sender<i64>,
 }
 
 impl PgStore {
@@ -35,7 +36,7 @@ impl PgStore {
         let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Backend(e.to_string()))?;
-        let store = Self { pool };
+        let store = Self { pool, appended: tokio::sync::watch::Sender::new(0) };
         store.migrate().await?;
         Ok(store)
     }
@@ -71,6 +72,10 @@ impl Store for PgStore {
         "postgres"
     }
 
+    fn appended(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.appended.subscribe()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.client().await?.simple_query("SELECT 1").await.map_err(backend)?;
         Ok(())
@@ -97,7 +102,9 @@ impl Store for PgStore {
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
-        append::append(&mut self.client().await?, commit).await
+        let appended = append::append(&mut self.client().await?, commit).await?;
+        self.appended.send_replace(appended.last_position);
+        Ok(appended)
     }
 
     async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {

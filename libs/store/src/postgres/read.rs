@@ -111,8 +111,7 @@ pub async fn members_of(client: &Client, tenant: &TenantSlug, groups: &[Resource
     let ids: Vec<Uuid> = groups.iter().map(ResourceId::as_uuid).collect();
     let stmt = client
         .prepare_cached(
-            "SELECT m.group_id, m.member_id, u.id IS NOT NULL AS is_user,
-                    COALESCE(u.document ->> 'displayName', u.user_name, g.display_name) AS display
+            "SELECT m.group_id, m.member_id, u.id IS NOT NULL AS is_user
              FROM memberships m
              LEFT JOIN users u ON u.tenant = m.tenant AND u.id = m.member_id
              LEFT JOIN groups g ON g.tenant = m.tenant AND g.id = m.member_id
@@ -126,7 +125,7 @@ pub async fn members_of(client: &Client, tenant: &TenantSlug, groups: &[Resource
         out.entry(ResourceId::from_uuid(row.get(0))).or_default().push(Reference {
             id: ResourceId::from_uuid(row.get(1)),
             kind: if row.get::<_, bool>(2) { MemberKind::User } else { MemberKind::Group },
-            display: row.get(3),
+            display: None,
         });
     }
     Ok(out)

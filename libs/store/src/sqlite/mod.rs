@@ -39,6 +39,7 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     writer: ConnectionThreads,
     readers: ConnectionThreads,
+    appended: tokio::sync::watch::Sender<i64>,
 }
 
 /// Held by `serve` for its lifetime: a second server on the same file is refused.
@@ -54,7 +55,7 @@ impl SqliteStore {
         let writer = ConnectionThreads::start("sqlite-writer", 1, || connect(&path))?;
         writer.run(migrations::run).await?;
         let readers = ConnectionThreads::start("sqlite-reader", READERS, || connect(&path))?;
-        Ok(Self { writer, readers })
+        Ok(Self { writer, readers, appended: tokio::sync::watch::Sender::new(0) })
     }
 
     /// Takes the server lock of `data_dir`, or says clearly who holds it.
@@ -107,6 +108,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn appended(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.appended.subscribe()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.readers.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
@@ -136,7 +141,9 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
-        self.writer.run(move |c| append::append(c, &commit)).await
+        let appended = self.writer.run(move |c| append::append(c, &commit)).await?;
+        self.appended.send_replace(appended.last_position);
+        Ok(appended)
     }
 
     async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {

@@ -140,8 +140,7 @@ pub fn groups_of(db: &mut Connection, tenant: &TenantSlug, users: &[ResourceId])
 pub fn members_of(db: &mut Connection, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let mut stmt = db
         .prepare_cached(
-            "SELECT m.group_id, m.member_id, u.id IS NOT NULL,
-                    COALESCE(json_extract(u.document, '$.displayName'), u.user_name, g.display_name)
+            "SELECT m.group_id, m.member_id, u.id IS NOT NULL
              FROM memberships m
              LEFT JOIN users u ON u.tenant = m.tenant AND u.id = m.member_id
              LEFT JOIN groups g ON g.tenant = m.tenant AND g.id = m.member_id
@@ -158,7 +157,7 @@ pub fn members_of(db: &mut Connection, tenant: &TenantSlug, groups: &[ResourceId
         out.entry(id(&group)?).or_default().push(Reference {
             id: id(&member)?,
             kind: if is_user { MemberKind::User } else { MemberKind::Group },
-            display: row.get(3).map_err(backend)?,
+            display: None,
         });
     }
     Ok(out)

@@ -1,5 +1,4 @@
-//! Fresh stores for the cross-backend suite: a new PostgreSQL database per test (on the server
-//! `SCIMLEDGER_TEST_DATABASE_URL` names; `make test` provides one) or a new SQLite directory.
+//! Fixtures for the cross-backend suite: a fresh store (see `store::testing`) with a tenant.
 
 use std::sync::Arc;
 
@@ -10,10 +9,7 @@ use scim::document::Document;
 use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use serde_json::Value;
 use store::commands::{self, CommandError};
-use store::postgres::PgStore;
-use store::sqlite::SqliteStore;
 use store::{Actor, EventMetadata, Store};
-use tokio_postgres::NoTls;
 
 /// A store under test, and what keeps its database alive.
 pub struct Fixture {
@@ -22,41 +18,13 @@ pub struct Fixture {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// The PostgreSQL server tests create their databases on. Missing is a failure, not a skip:
-/// `make test` always provides one.
-pub fn postgres_admin_url() -> String {
-    std::env::var("SCIMLEDGER_TEST_DATABASE_URL")
-        .expect("SCIMLEDGER_TEST_DATABASE_URL is not set: run the tests with `make test` (scripts/with-test-services.sh starts PostgreSQL)")
-}
-
-/// Creates an empty database and returns its URL.
-pub async fn fresh_postgres_database() -> String {
-    let admin = postgres_admin_url();
-    let (client, connection) = tokio_postgres::connect(&admin, NoTls).await.expect("connecting to the test PostgreSQL server");
-    tokio::spawn(connection);
-    let name = format!("scimledger_test_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("creating a test database");
-    let mut config: tokio_postgres::Config = admin.parse().expect("a valid test database URL");
-    config.dbname(&name);
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    format!("postgres://{user}@{host}:{port}/{name}")
-}
-
 pub async fn postgres() -> Fixture {
-    let url = fresh_postgres_database().await;
-    let store = PgStore::connect(&url, 32).await.expect("opening the PostgreSQL store");
-    with_tenant(Arc::new(store), None).await
+    with_tenant(store::testing::postgres().await, None).await
 }
 
 pub async fn sqlite() -> Fixture {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = SqliteStore::open(dir.path()).await.expect("opening the SQLite store");
-    with_tenant(Arc::new(store), Some(dir)).await
+    let (store, dir) = store::testing::sqlite().await;
+    with_tenant(store, Some(dir)).await
 }
 
 async fn with_tenant(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Fixture {

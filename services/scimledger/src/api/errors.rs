@@ -27,6 +27,5 @@ pub fn to_scim(error: &CommandError, resource_name: &str, id: Option<ResourceId>
         CommandError::PreconditionFailed { expected, current } => {
             ScimError::precondition_failed(format!("the {resource_name} is at version W/\"{current}\", not W/\"{expected}\""))
         }
-        CommandError::UnknownMember(member) => ScimError::invalid_value(format!("member {member} is not a user or group of this tenant")),
     }
 }

@@ -67,6 +67,7 @@ pub fn router(state: ApiState) -> Router {
                 .patch(resources::patch::<Group>)
                 .delete(resources::remove::<Group>),
         )
+        .route("/.search", post(resources::search_all))
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type))

@@ -60,11 +60,17 @@ fn reference(base: &str, r: &Reference, attribute: &str) -> Value {
         MemberKind::Group => ("Groups", "Group"),
     };
     let mut out = json!({"value": r.id.to_string(), "$ref": format!("{base}/{endpoint}/{}", r.id)});
-    if let Some(display) = &r.display {
-        out["display"] = display.clone().into();
+    if attribute == "groups" {
+        // A user's groups name the group and say how the membership came about.
+        if let Some(display) = &r.display {
+            out["display"] = display.clone().into();
+        }
+        out["type"] = "direct".into();
+    } else {
+        // A group's members say what they are; `display` is left out so that a member reads
+        // back exactly as the IdP wrote it.
+        out["type"] = kind.into();
     }
-    // A user's groups say how the membership came about; a group's members say what they are.
-    out["type"] = if attribute == "groups" { "direct" } else { kind }.into();
     out
 }
 

@@ -6,6 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::{HOST, IF_MATCH, IF_NONE_MATCH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
+use domain::group::Group;
+use domain::user::User;
 use domain::ResourceId;
 use scim::document::Document;
 use scim::list::{list_response, ListQuery};
@@ -93,13 +95,57 @@ fn render_record<E: Endpoint>(
     Value::Object(selection.apply(E::RESOURCE, resource))
 }
 
-async fn page<E: Endpoint>(state: &ApiState, headers: &HeaderMap, caller: &Caller, query: ListQuery) -> Reply {
-    let page = E::list(&*state.store, &caller.tenant, &query).await.map_err(|e| failed::<E>(e.into(), None))?;
+/// One page of `E` rendered, and the total.
+async fn rendered_page<E: Endpoint>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    query: &ListQuery,
+) -> Result<(u64, Vec<Value>), ScimReply> {
+    let page = E::list(&*state.store, &caller.tenant, query).await.map_err(|e| failed::<E>(e.into(), None))?;
     let ids: Vec<ResourceId> = page.records.iter().map(|r| r.id).collect();
     let related = related_for::<E>(state, caller, &query.selection, &ids).await?;
     let base = base_url(state, headers, caller);
     let resources = page.records.into_iter().map(|r| render_record::<E>(&base, r, related.as_ref(), &query.selection)).collect();
-    Ok(ScimReply::ok(list_response(page.total, query.start_index, resources)))
+    Ok((page.total, resources))
+}
+
+async fn page<E: Endpoint>(state: &ApiState, headers: &HeaderMap, caller: &Caller, query: ListQuery) -> Reply {
+    let (total, resources) = rendered_page::<E>(state, headers, caller, &query).await?;
+    Ok(ScimReply::ok(list_response(total, query.start_index, resources)))
+}
+
+/// POST /.search: Users, then Groups, as one list. A filter naming attributes that only one
+/// resource type has searches that type alone.
+pub async fn search_all(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Reply {
+    let users = ListQuery::from_search_request(&body, User::RESOURCE);
+    let groups = ListQuery::from_search_request(&body, Group::RESOURCE);
+    let (users, groups) = match (users, groups) {
+        (Err(e), Err(_)) => return Err(e.into()),
+        (users, groups) => (users.ok(), groups.ok()),
+    };
+    let (start, count) = users.as_ref().or(groups.as_ref()).map(|q| (q.start_index, q.count)).expect("one of the two parsed");
+    let mut resources = Vec::new();
+    let mut total = 0;
+    if let Some(query) = users {
+        let (found, page) = rendered_page::<User>(&state, &headers, &caller, &query).await?;
+        total += found;
+        resources.extend(page);
+    }
+    if let Some(mut query) = groups {
+        // The window continues into the groups where the users end.
+        query.start_index = start.saturating_sub(total).max(1);
+        query.count = count.saturating_sub(resources.len() as u32);
+        let (found, page) = rendered_page::<Group>(&state, &headers, &caller, &query).await?;
+        total += found;
+        resources.extend(page);
+    }
+    Ok(ScimReply::ok(list_response(total, start, resources)))
 }
 
 /// GET /Users, GET /Groups.

@@ -1,0 +1,99 @@
+//! The CloudEvents 1.0 envelope (JSON format) of an identity event.
+//!
+//! Besides the required attributes it carries extensions consumers need to order, dedupe and
+//! attribute events: `position` (log position), `tenant`, `actor` and `resourceversion` (the
+//! resource's version after the event). `data` is the event's payload plus the resource `id`,
+//! enough to act without calling back.
+
+use serde_json::{json, Value};
+use store::{RecordedEvent, StoreError};
+use time::format_description::well_known::Rfc3339;
+
+use crate::subject::subject;
+
+pub const SPEC_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// `scimledger.<tenant>.<resource>.<event>`, where it is published on NATS.
+    pub subject: String,
+    /// The event id, which is also the deduplication id (`Nats-Msg-Id`).
+    pub id: String,
+    pub json: Value,
+}
+
+impl Envelope {
+    pub fn of(event: &RecordedEvent) -> Result<Self, StoreError> {
+        let event_type = &event.payload.event_type;
+        let resource = event.kind.as_str();
+        let mut data = match &event.payload.data {
+            Value::Object(fields) => fields.clone(),
+            _ => serde_json::Map::new(),
+        };
+        data.insert("id".into(), event.stream.to_string().into());
+        let time = event.recorded_at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let json = json!({
+            "specversion": SPEC_VERSION,
+            "id": event.event_id.to_string(),
+            "source": format!("/scimledger/tenants/{}", event.tenant),
+            "type": format!("scimledger.{event_type}.v{}", event.payload.type_version),
+            "subject": format!("{resource}s/{}", event.stream),
+            "time": time,
+            "datacontenttype": "application/json",
+            "position": event.position,
+            "tenant": event.tenant.as_str(),
+            "actor": actor(&event.metadata),
+            "resourceversion": event.stream_version,
+            "data": Value::Object(data),
+        });
+        Ok(Self { subject: subject(event.tenant.as_str(), event_type), id: event.event_id.to_string(), json })
+    }
+}
+
+/// `connection:<id>` or `operator:<name>`: who caused the event.
+fn actor(metadata: &Value) -> Value {
+    if let Some(id) = metadata.get("connection_id").and_then(Value::as_str) {
+        return format!("connection:{id}").into();
+    }
+    if let Some(name) = metadata.get("operator").and_then(Value::as_str) {
+        return format!("operator:{name}").into();
+    }
+    Value::Null
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+
+    #[test]
+    fn a_deactivation_carries_what_a_consumer_needs() {
+        let stream = ResourceId::new();
+        let event = RecordedEvent {
+            position: 42,
+            event_id: uuid::Uuid::now_v7(),
+            tenant: TenantSlug::parse("acme").unwrap(),
+            kind: StreamKind::User,
+            stream,
+            stream_version: 3,
+            payload: EventPayload {
+                event_type: "user.deactivated".into(),
+                type_version: 1,
+                data: json!({"user_name": "bjensen", "emails": ["b@example.com"], "manager": "m-1"}),
+            },
+            metadata: json!({"connection_id": "c-1", "request_id": "r-1"}),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let envelope = Envelope::of(&event).unwrap();
+        assert_eq!(envelope.subject, "scimledger.acme.user.deactivated");
+        assert_eq!(envelope.json["specversion"], "1.0");
+        assert_eq!(envelope.json["type"], "scimledger.user.deactivated.v1");
+        assert_eq!(envelope.json["subject"], format!("users/{stream}"));
+        assert_eq!(envelope.json["time"], "1970-01-01T00:00:00Z");
+        assert_eq!(envelope.json["actor"], "connection:c-1");
+        assert_eq!((envelope.json["position"].clone(), envelope.json["resourceversion"].clone()), (json!(42), json!(3)));
+        assert_eq!(envelope.json["data"]["id"], stream.to_string());
+        assert_eq!(envelope.json["data"]["manager"], "m-1");
+        assert_eq!(envelope.id, event.event_id.to_string());
+    }
+}
