@@ -87,7 +87,8 @@ impl fmt::Display for AttrPath {
 
 /// Splits a URN prefix off a path: the schema is everything before the last `:`.
 pub(crate) fn split_urn(text: &str) -> (Option<&str>, &str) {
-    if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+    // `get`, not slicing: the fourth byte may fall inside a multi-byte character.
+    if text.len() > 4 && text.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("urn:")) {
         if let Some(i) = text.rfind(':') {
             return (Some(&text[..i]), &text[i + 1..]);
         }
@@ -120,7 +121,7 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_path() {
-        for bad in ["", "1abc", "name..x", "a b", "emails[type"] {
+        for bad in ["", "1abc", "name..x", "a b", "emails[type", "abcé"] {
             assert!(AttrPath::parse(bad).is_err(), "{bad}");
         }
     }

@@ -31,7 +31,7 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
     } else if store.tenants().await?.is_empty() {
         demo::print_first_start_help(&settings);
     }
-    let state = ApiState { store, settings: Arc::new(settings) };
+    let state = ApiState { store, tokens: Default::default(), settings: Arc::new(settings) };
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("scimledger stopped");
     Ok(())

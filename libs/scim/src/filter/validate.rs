@@ -1,82 +1,165 @@
-//! Checking a filter against a resource type before it is run.
+//! Checking a filter against a resource type before it is run: every path names an attribute,
+//! and every operator and value fit that attribute's type.
 
 use super::ast::{CompValue, CompareOp, Filter};
+use super::eval::{instant, is_schemas, SCHEMAS};
 use crate::path::AttrPath;
 use crate::schema::{AttrType, AttributeDef, ResourceType};
 use crate::ScimError;
 
 impl Filter {
-    /// Every path names an attribute of `resource`; operators fit the attribute's type.
+    /// Every path resolves in `resource` (inside a value filter, to a sub-attribute of the
+    /// filtered attribute), and the operators and values fit; else `invalidFilter`.
     pub fn validate(&self, resource: &ResourceType) -> Result<(), ScimError> {
-        match self {
-            Filter::And(a, b) | Filter::Or(a, b) => {
-                a.validate(resource)?;
-                b.validate(resource)
-            }
-            Filter::Not(inner) => inner.validate(resource),
-            Filter::Present(path) => resolve(path, resource).map(|_| ()),
-            Filter::Compare { path, op, value } => {
-                if path.schema.is_none() && path.name.eq_ignore_ascii_case("schemas") {
-                    return Ok(());
-                }
-                check_operator(resolve(path, resource)?, *op, value, path)
-            }
-            Filter::ValuePath { path, filter } => {
-                let attr = resolve(path, resource)?;
-                if !attr.multi_valued {
-                    return Err(ScimError::invalid_filter(format!("'{path}' is not multi-valued and takes no value filter")));
-                }
-                filter.validate_within(attr)
-            }
-        }
+        self.check(Scope::Resource(resource))
     }
 
-    fn validate_within(&self, attr: &AttributeDef) -> Result<(), ScimError> {
-        let sub = |path: &AttrPath| -> Result<&AttributeDef, ScimError> {
-            if attr.kind != AttrType::Complex && path.name.eq_ignore_ascii_case("value") {
-                return Ok(attr);
+    fn check(&self, scope: Scope<'_>) -> Result<(), ScimError> {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.check(scope)?;
+                b.check(scope)
             }
-            attr.sub_attribute(&path.name)
-                .filter(|_| path.schema.is_none() && path.sub_attr.is_none())
-                .ok_or_else(|| ScimError::invalid_filter(format!("'{path}' is not a sub-attribute of '{}'", attr.name)))
+            Filter::Not(inner) => inner.check(scope),
+            Filter::Present(path) => scope.definition(path).map(drop),
+            Filter::Compare { path, op, value } => check_comparison(scope.definition(path)?, path, *op, value),
+            Filter::ValuePath { path, filter } => match scope {
+                Scope::Resource(_) => {
+                    let attr = scope.definition(path)?;
+                    if !attr.multi_valued {
+                        return Err(ScimError::invalid_filter(format!("'{path}' is not multi-valued and takes no value filter")));
+                    }
+                    filter.check(Scope::Element(attr))
+                }
+                Scope::Element(_) => Err(ScimError::invalid_filter(format!("value filters cannot nest ('{path}[…]')"))),
+            },
+        }
+    }
+}
+
+/// What paths name: the resource type's attributes, or the sub-attributes of the attribute a
+/// value filter is on.
+#[derive(Clone, Copy)]
+enum Scope<'r> {
+    Resource(&'r ResourceType),
+    Element(&'static AttributeDef),
+}
+
+impl Scope<'_> {
+    fn definition(self, path: &AttrPath) -> Result<&'static AttributeDef, ScimError> {
+        let found = match self {
+            Scope::Resource(_) if is_schemas(path) => Some(&SCHEMAS),
+            Scope::Resource(rt) => path.resolve(rt).map(|resolved| resolved.target()),
+            Scope::Element(_) if path.schema.is_some() || path.sub_attr.is_some() => None,
+            Scope::Element(attr) if attr.kind != AttrType::Complex => path.name.eq_ignore_ascii_case("value").then_some(attr),
+            Scope::Element(attr) => attr.sub_attribute(&path.name),
         };
-        match self {
-            Filter::And(a, b) | Filter::Or(a, b) => {
-                a.validate_within(attr)?;
-                b.validate_within(attr)
-            }
-            Filter::Not(inner) => inner.validate_within(attr),
-            Filter::Present(path) => sub(path).map(|_| ()),
-            Filter::Compare { path, op, value } => check_operator(sub(path)?, *op, value, path),
-            Filter::ValuePath { .. } => Err(ScimError::invalid_filter("value filters cannot nest")),
-        }
+        found.ok_or_else(|| match self {
+            Scope::Resource(rt) => ScimError::invalid_filter(format!("'{path}' is not an attribute of {}", rt.name)),
+            Scope::Element(attr) => ScimError::invalid_filter(format!("'{path}' is not a sub-attribute of '{}'", attr.name)),
+        })
     }
 }
 
-fn resolve(path: &AttrPath, resource: &ResourceType) -> Result<&'static AttributeDef, ScimError> {
-    path.resolve(resource)
-        .map(|r| r.target())
-        .ok_or_else(|| ScimError::invalid_filter(format!("'{path}' is not an attribute of {}", resource.name)))
-}
-
-fn check_operator(def: &AttributeDef, op: CompareOp, value: &CompValue, path: &AttrPath) -> Result<(), ScimError> {
-    let ordering = matches!(op, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le);
-    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    // A bare complex attribute compares its `value` sub-attribute (`emails co "x"`).
+fn check_comparison(def: &AttributeDef, path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<(), ScimError> {
+    let refuse = |why: &str| Err(ScimError::invalid_filter(format!("'{path} {op} {value}': {why}")));
+    // A bare complex attribute compares its `value` sub-attribute (`emails co "x"`), but is not
+    // ordered by it.
     let def = match def.kind {
-        AttrType::Complex => def
-            .sub_attribute("value")
-            .ok_or_else(|| ScimError::invalid_filter(format!("'{path}' is a complex attribute; name one of its sub-attributes")))?,
+        AttrType::Complex if op.is_ordering() => return refuse("a complex attribute is not ordered; name one of its sub-attributes"),
+        AttrType::Complex => match def.sub_attribute("value") {
+            Some(value) => value,
+            None => return refuse("a complex attribute compares through a sub-attribute; name one"),
+        },
         _ => def,
     };
-    if def.kind == AttrType::Boolean && (ordering || substring) {
-        return Err(ScimError::invalid_filter(format!("'{path}' is a boolean: only eq, ne and pr apply")));
+    if def.kind == AttrType::Boolean && (op.is_ordering() || op.is_substring()) {
+        return refuse("a boolean takes eq, ne and pr only");
     }
-    if substring && !matches!(value, CompValue::String(_)) {
-        return Err(ScimError::invalid_filter(format!("co, sw and ew compare '{path}' with a string")));
+    if op.is_substring() && !matches!(value, CompValue::String(_)) {
+        return refuse("co, sw and ew take a string");
     }
-    if ordering && matches!(value, CompValue::Null | CompValue::Bool(_)) {
-        return Err(ScimError::invalid_filter(format!("gt, ge, lt and le need a string, number or dateTime for '{path}'")));
+    if op.is_ordering() && matches!(value, CompValue::Null | CompValue::Bool(_)) {
+        return refuse("gt, ge, lt and le take a string, a number or a date-time");
+    }
+    // A malformed date-time would otherwise match nothing, silently.
+    let date_time = |v: &CompValue| matches!(v, CompValue::Null) || matches!(v, CompValue::String(s) if instant(s).is_some());
+    if def.kind == AttrType::DateTime && !op.is_substring() && !date_time(value) {
+        return refuse("a dateTime compares with an RFC 3339 date-time such as \"2011-05-13T04:42:34Z\"");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{GROUP_RESOURCE, USER_RESOURCE};
+    use crate::ScimType;
+
+    fn validate(text: &str, rt: &ResourceType) -> Result<(), ScimError> {
+        Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}")).validate(rt)
+    }
+
+    #[test]
+    fn accepts_what_the_schemas_have() {
+        for text in [
+            r#"userName eq "bjensen""#,
+            r#"name.familyName co "O'Malley""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
+            r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+            r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+            r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+            r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
+            r#"emails[type eq "work"].value eq "user@x.com""#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "x""#,
+            r#"employeeNumber eq "1" and manager pr and manager eq "x""#,
+            r#"externalId eq "x" and id eq "y" and active eq false and active ne "True""#,
+            "meta.created eq null and title ne null",
+            r#"meta.created sw "2011""#,
+            r#"groups[$ref pr]"#,
+            r#"EMAILS[TYPE eq "work"]"#,
+        ] {
+            assert_eq!(validate(text, &USER_RESOURCE), Ok(()), "{text}");
+        }
+        assert_eq!(validate(r#"displayName eq "x" and members[value eq "1"] and members.display co "a""#, &GROUP_RESOURCE), Ok(()));
+    }
+
+    #[test]
+    fn refuses_unknown_attributes_and_operators_that_do_not_fit() {
+        for (text, detail) in [
+            (r#"nope eq "x""#, "'nope' is not an attribute of User"),
+            ("name.nope pr", "'name.nope' is not an attribute of User"),
+            (r#"urn:x:y:userName eq "x""#, "'urn:x:y:userName' is not an attribute of User"),
+            (r#"emails[nope eq "x"]"#, "'nope' is not a sub-attribute of 'emails'"),
+            (r#"emails[emails.type eq "x"]"#, "'emails.type' is not a sub-attribute of 'emails'"),
+            (r#"emails[type eq "work"].nope eq "x""#, "'nope' is not a sub-attribute of 'emails'"),
+            (r#"name[givenName eq "x"]"#, "'name' is not multi-valued"),
+            (r#"userName[value eq "x"]"#, "'userName' is not multi-valued"),
+            ("active gt true", "'active gt true': a boolean takes eq, ne and pr only"),
+            (r#"active co "t""#, "'active co \"t\"': a boolean takes eq, ne and pr only"),
+            (r#"emails[primary sw "t"]"#, "'primary sw \"t\"': a boolean"),
+            (r#"emails gt "a""#, "'emails gt \"a\"': a complex attribute is not ordered"),
+            (r#"name eq "x""#, "'name eq \"x\"': a complex attribute compares through a sub-attribute"),
+            ("userName co 1", "'userName co 1': co, sw and ew take a string"),
+            ("title ew null", "'title ew null': co, sw and ew take a string"),
+            ("title gt null", "'title gt null': gt, ge, lt and le take"),
+            ("title le false", "'title le false': gt, ge, lt and le take"),
+            (r#"meta.created gt "yesterday""#, "'meta.created gt \"yesterday\"': a dateTime compares with an RFC 3339"),
+            ("meta.lastModified eq 2011", "'meta.lastModified eq 2011': a dateTime"),
+        ] {
+            let err = validate(text, &USER_RESOURCE).unwrap_err();
+            assert_eq!((err.status, err.scim_type), (400, Some(ScimType::InvalidFilter)), "{text}");
+            assert!(err.detail.starts_with(detail), "{text}: {}", err.detail);
+        }
+        let err = validate(r#"userName eq "x""#, &GROUP_RESOURCE).unwrap_err();
+        assert_eq!(err.detail, "'userName' is not an attribute of Group");
+    }
+
+    #[test]
+    fn value_filters_built_by_hand_cannot_nest() {
+        let inner = Filter::parse(r#"x[type eq "work"]"#).unwrap();
+        let nested = Filter::ValuePath { path: AttrPath::new("emails"), filter: Box::new(inner) };
+        let err = nested.validate(&USER_RESOURCE).unwrap_err();
+        assert_eq!(err.detail, "value filters cannot nest ('x[…]')");
+    }
 }

@@ -1,210 +1,246 @@
 //! Appending a commit: reservations, events and the read-model change in one transaction.
+//!
+//! The statements are pipelined: all are sent at once and PostgreSQL runs them in order, so a
+//! commit costs three round trips (BEGIN, the batch, COMMIT) whatever it holds. A failing
+//! statement aborts the transaction; the ones after it fail too, and the first error, which
+//! arrives first, is the one reported.
 
 use deadpool_postgres::{Client, Transaction};
-use domain::group::MemberKind;
-
-use crate::projection::member_kind_name;
-use domain::ResourceId;
+use futures::future::{try_join_all, BoxFuture};
+use futures::FutureExt;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{backend, violated_constraint};
 use crate::api::*;
+use crate::projection::member_kind_name;
+
+type Step<'a> = BoxFuture<'a, StoreResult<Option<i64>>>;
 
 pub async fn append(client: &mut Client, commit: Commit) -> StoreResult<Appended> {
     let tx = client.transaction().await.map_err(backend)?;
-    reserve(&tx, &commit).await?;
-    let first_position = insert_events(&tx, &commit).await?;
-    let version = commit.expected_version + commit.events.len() as i64;
-    let last_position = first_position + commit.events.len() as i64 - 1;
-    apply_read_model(&tx, &commit, version, first_position).await?;
+    let statements = Statements::prepare(&tx).await?;
+    let rows = Rows::of(&commit);
+    let results = try_join_all(steps(&tx, &statements, &commit, &rows)).await?;
     tx.commit().await.map_err(backend)?;
-    Ok(Appended { version, last_position })
+    let first_position = results.into_iter().flatten().next().ok_or_else(|| StoreError::Backend("a commit without events".into()))?;
+    let version = commit.expected_version + commit.events.len() as i64;
+    Ok(Appended { version, last_position: first_position + commit.events.len() as i64 - 1 })
 }
 
-async fn reserve(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<()> {
-    let tenant = commit.tenant.as_str();
-    let owner = commit.stream.as_uuid();
+/// The prepared statements an append may use (cached per connection after the first use).
+struct Statements {
+    release: tokio_postgres::Statement,
+    claim: tokio_postgres::Statement,
+    event: tokio_postgres::Statement,
+    upsert_user: tokio_postgres::Statement,
+    clear_user_values: tokio_postgres::Statement,
+    insert_user_values: tokio_postgres::Statement,
+    upsert_group: tokio_postgres::Statement,
+    remove_members: tokio_postgres::Statement,
+    add_members: tokio_postgres::Statement,
+}
+
+impl Statements {
+    async fn prepare(tx: &Transaction<'_>) -> StoreResult<Self> {
+        let p = |sql: &'static str| async move { tx.prepare_cached(sql).await.map_err(backend) };
+        Ok(Self {
+            release: p("DELETE FROM reservations WHERE tenant = $1 AND kind = $2 AND key = $3 AND owner = $4").await?,
+            claim: p("INSERT INTO reservations (tenant, kind, key, owner) VALUES ($1, $2, $3, $4)").await?,
+            event: p("INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING position")
+            .await?,
+            // `seq` is the position of the stream's first event: lastval() is the position
+            // this transaction took last, and the events go before the rows in the batch.
+            upsert_user: p("INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified)
+                            VALUES ($1, $2, lastval(), $3, $4, $5, $6, $7, $8, $9, $9)
+                            ON CONFLICT (tenant, id) DO UPDATE SET user_name = EXCLUDED.user_name, user_name_key = EXCLUDED.user_name_key,
+                              external_id = EXCLUDED.external_id, active = EXCLUDED.active, document = EXCLUDED.document,
+                              version = EXCLUDED.version, last_modified = EXCLUDED.last_modified")
+            .await?,
+            clear_user_values: p("DELETE FROM user_values WHERE tenant = $1 AND user_id = $2").await?,
+            insert_user_values: p("INSERT INTO user_values (tenant, user_id, attribute, value_type, value_key)
+                                   SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])")
+            .await?,
+            upsert_group: p("INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified)
+                             VALUES ($1, $2, lastval(), $3, $4, $5, $6, $7, $8, $8)
+                             ON CONFLICT (tenant, id) DO UPDATE SET display_name = EXCLUDED.display_name, display_name_key = EXCLUDED.display_name_key,
+                               external_id = EXCLUDED.external_id, document = EXCLUDED.document, version = EXCLUDED.version, last_modified = EXCLUDED.last_modified")
+            .await?,
+            remove_members: p("DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)").await?,
+            add_members: p("INSERT INTO memberships (tenant, group_id, member_id, member_kind)
+                            SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[]) ON CONFLICT DO NOTHING")
+            .await?,
+        })
+    }
+}
+
+/// Values the statements borrow, computed before the batch is built.
+struct Rows<'c> {
+    tenant: &'c str,
+    id: Uuid,
+    owner: Uuid,
+    metadata: serde_json::Value,
+    event_ids: Vec<Uuid>,
+    versions: Vec<i64>,
+    version: i64,
+    value_attributes: Vec<&'c str>,
+    value_types: Vec<Option<&'c str>>,
+    value_keys: Vec<&'c str>,
+    removed: Vec<Uuid>,
+    added: Vec<Uuid>,
+    added_kinds: Vec<Option<&'static str>>,
+}
+
+impl<'c> Rows<'c> {
+    fn of(commit: &'c Commit) -> Self {
+        let (mut value_attributes, mut value_types, mut value_keys) = (Vec::new(), Vec::new(), Vec::new());
+        if let ReadModelChange::UpsertUser(row) = &commit.read_model {
+            for v in &row.values {
+                value_attributes.push(v.attribute);
+                value_types.push(v.value_type.as_deref());
+                value_keys.push(v.key.as_str());
+            }
+        }
+        let (removed, added, added_kinds) = match &commit.read_model {
+            ReadModelChange::Group { added, removed, .. } => (
+                removed.iter().map(|id| id.as_uuid()).collect(),
+                added.iter().map(|(id, _)| id.as_uuid()).collect(),
+                added.iter().map(|(_, kind)| kind.map(member_kind_name)).collect(),
+            ),
+            _ => (Vec::new(), Vec::new(), Vec::new()),
+        };
+        Self {
+            tenant: commit.tenant.as_str(),
+            id: commit.stream.as_uuid(),
+            owner: commit.stream.as_uuid(),
+            metadata: commit.metadata.to_json(),
+            event_ids: commit.events.iter().map(|_| Uuid::now_v7()).collect(),
+            versions: (1..=commit.events.len() as i64).map(|i| commit.expected_version + i).collect(),
+            version: commit.expected_version + commit.events.len() as i64,
+            value_attributes,
+            value_types,
+            value_keys,
+            removed,
+            added,
+            added_kinds,
+        }
+    }
+}
+
+/// Every statement of the commit, in the order PostgreSQL must run them.
+fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: &'a Rows<'a>) -> Vec<Step<'a>> {
+    let mut steps: Vec<Step<'a>> = Vec::new();
+    let execute = |statement: &'a tokio_postgres::Statement, params: Vec<&'a (dyn ToSql + Sync)>| -> Step<'a> {
+        async move { tx.execute(statement, &params).await.map(|_| None).map_err(backend) }.boxed()
+    };
     // Releases first: a rename that only changes case releases and claims the same key.
     for reservation in &commit.reservations {
         if let Reservation::Release { kind, key } = reservation {
-            let stmt = tx
-                .prepare_cached("DELETE FROM reservations WHERE tenant = $1 AND kind = $2 AND key = $3 AND owner = $4")
-                .await
-                .map_err(backend)?;
-            tx.execute(&stmt, &[&tenant, kind, key, &owner]).await.map_err(backend)?;
+            steps.push(execute(&s.release, vec![&r.tenant, kind, key, &r.owner]));
         }
     }
     for reservation in &commit.reservations {
         if let Reservation::Claim { kind, key } = reservation {
-            let stmt =
-                tx.prepare_cached("INSERT INTO reservations (tenant, kind, key, owner) VALUES ($1, $2, $3, $4)").await.map_err(backend)?;
-            tx.execute(&stmt, &[&tenant, kind, key, &owner]).await.map_err(|e| match violated_constraint(&e) {
-                Some("reservations_unique") => StoreError::Uniqueness { kind, value: key.clone() },
-                _ => backend(e),
-            })?;
+            let kind: &'static str = kind;
+            steps.push(
+                async move {
+                    tx.execute(&s.claim, &[&r.tenant, &kind, key, &r.owner]).await.map(|_| None).map_err(|e| {
+                        match violated_constraint(&e) {
+                            Some("reservations_unique") => StoreError::Uniqueness { kind, value: key.clone() },
+                            _ => backend(e),
+                        }
+                    })
+                }
+                .boxed(),
+            );
         }
     }
-    Ok(())
-}
-
-/// Inserts the events; returns the position of the first.
-async fn insert_events(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<i64> {
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING position",
-        )
-        .await
-        .map_err(backend)?;
-    let metadata = commit.metadata.to_json();
-    let mut first = None;
     for (i, event) in commit.events.iter().enumerate() {
-        let version = commit.expected_version + 1 + i as i64;
-        let row = tx
-            .query_one(
-                &stmt,
-                &[
-                    &Uuid::now_v7(),
-                    &commit.tenant.as_str(),
+        steps.push(
+            async move {
+                let params: [&(dyn ToSql + Sync); 10] = [
+                    &r.event_ids[i],
+                    &r.tenant,
                     &commit.kind.as_str(),
-                    &commit.stream.as_uuid(),
-                    &version,
+                    &r.id,
+                    &r.versions[i],
                     &event.event_type,
                     &event.type_version,
                     &event.data,
-                    &metadata,
+                    &r.metadata,
                     &commit.recorded_at,
-                ],
-            )
-            .await
-            .map_err(|e| match violated_constraint(&e) {
-                Some("events_stream_version_unique") => StoreError::Conflict,
-                _ => backend(e),
-            })?;
-        first.get_or_insert(row.get::<_, i64>(0));
+                ];
+                let row = tx.query_one(&s.event, &params).await.map_err(|e| match violated_constraint(&e) {
+                    Some("events_stream_version_unique") => StoreError::Conflict,
+                    _ => backend(e),
+                })?;
+                Ok(Some(row.get::<_, i64>(0)))
+            }
+            .boxed(),
+        );
     }
-    first.ok_or_else(|| StoreError::Backend("a commit without events".into()))
-}
-
-async fn apply_read_model(tx: &Transaction<'_>, commit: &Commit, version: i64, first_position: i64) -> StoreResult<()> {
-    let tenant = commit.tenant.as_str();
-    let id = commit.stream.as_uuid();
     match &commit.read_model {
         ReadModelChange::UpsertUser(row) => {
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-                     ON CONFLICT (tenant, id) DO UPDATE SET user_name = EXCLUDED.user_name, user_name_key = EXCLUDED.user_name_key,
-                       external_id = EXCLUDED.external_id, active = EXCLUDED.active, document = EXCLUDED.document,
-                       version = EXCLUDED.version, last_modified = EXCLUDED.last_modified",
-                )
-                .await
-                .map_err(backend)?;
-            tx.execute(
-                &stmt,
-                &[
-                    &tenant,
-                    &id,
-                    &first_position,
+            steps.push(execute(
+                &s.upsert_user,
+                vec![
+                    &r.tenant,
+                    &r.id,
                     &row.user_name,
                     &row.user_name_key,
                     &row.external_id,
                     &row.active,
                     &row.document,
-                    &version,
+                    &r.version,
                     &commit.recorded_at,
                 ],
-            )
-            .await
-            .map_err(backend)?;
+            ));
             if commit.expected_version > 0 {
-                let stmt = tx.prepare_cached("DELETE FROM user_values WHERE tenant = $1 AND user_id = $2").await.map_err(backend)?;
-                tx.execute(&stmt, &[&tenant, &id]).await.map_err(backend)?;
+                steps.push(execute(&s.clear_user_values, vec![&r.tenant, &r.id]));
             }
             if !row.values.is_empty() {
-                let attributes: Vec<&str> = row.values.iter().map(|v| v.attribute).collect();
-                let types: Vec<Option<&str>> = row.values.iter().map(|v| v.value_type.as_deref()).collect();
-                let keys: Vec<&str> = row.values.iter().map(|v| v.key.as_str()).collect();
-                let stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO user_values (tenant, user_id, attribute, value_type, value_key)
-                         SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])",
-                    )
-                    .await
-                    .map_err(backend)?;
-                tx.execute(&stmt, &[&tenant, &id, &attributes, &types, &keys]).await.map_err(backend)?;
+                steps.push(execute(&s.insert_user_values, vec![&r.tenant, &r.id, &r.value_attributes, &r.value_types, &r.value_keys]));
             }
         }
         ReadModelChange::DeleteUser => {
-            tx.execute("DELETE FROM users WHERE tenant = $1 AND id = $2", &[&tenant, &id]).await.map_err(backend)?;
-            tx.execute("DELETE FROM user_values WHERE tenant = $1 AND user_id = $2", &[&tenant, &id]).await.map_err(backend)?;
-            tx.execute("DELETE FROM memberships WHERE tenant = $1 AND member_id = $2", &[&tenant, &id]).await.map_err(backend)?;
+            for sql in [
+                "DELETE FROM users WHERE tenant = $1 AND id = $2",
+                "DELETE FROM user_values WHERE tenant = $1 AND user_id = $2",
+                "DELETE FROM memberships WHERE tenant = $1 AND member_id = $2",
+            ] {
+                steps.push(async move { tx.execute(sql, &[&r.tenant, &r.id]).await.map(|_| None).map_err(backend) }.boxed());
+            }
         }
-        ReadModelChange::Group { row: Some(row), added, removed } => {
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-                     ON CONFLICT (tenant, id) DO UPDATE SET display_name = EXCLUDED.display_name, display_name_key = EXCLUDED.display_name_key,
-                       external_id = EXCLUDED.external_id, document = EXCLUDED.document, version = EXCLUDED.version, last_modified = EXCLUDED.last_modified",
-                )
-                .await
-                .map_err(backend)?;
-            tx.execute(
-                &stmt,
-                &[
-                    &tenant,
-                    &id,
-                    &first_position,
+        ReadModelChange::Group { row: Some(row), .. } => {
+            steps.push(execute(
+                &s.upsert_group,
+                vec![
+                    &r.tenant,
+                    &r.id,
                     &row.display_name,
                     &row.display_name_key,
                     &row.external_id,
                     &row.document,
-                    &version,
+                    &r.version,
                     &commit.recorded_at,
                 ],
-            )
-            .await
-            .map_err(backend)?;
-            change_members(tx, tenant, id, added, removed).await?;
+            ));
+            if !r.removed.is_empty() {
+                steps.push(execute(&s.remove_members, vec![&r.tenant, &r.id, &r.removed]));
+            }
+            if !r.added.is_empty() {
+                steps.push(execute(&s.add_members, vec![&r.tenant, &r.id, &r.added, &r.added_kinds]));
+            }
         }
         ReadModelChange::Group { row: None, .. } => {
-            tx.execute("DELETE FROM groups WHERE tenant = $1 AND id = $2", &[&tenant, &id]).await.map_err(backend)?;
-            tx.execute("DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)", &[&tenant, &id])
-                .await
-                .map_err(backend)?;
+            for sql in [
+                "DELETE FROM groups WHERE tenant = $1 AND id = $2",
+                "DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)",
+            ] {
+                steps.push(async move { tx.execute(sql, &[&r.tenant, &r.id]).await.map(|_| None).map_err(backend) }.boxed());
+            }
         }
     }
-    Ok(())
-}
-
-async fn change_members(
-    tx: &Transaction<'_>,
-    tenant: &str,
-    group: Uuid,
-    added: &[(ResourceId, Option<MemberKind>)],
-    removed: &[ResourceId],
-) -> StoreResult<()> {
-    if !removed.is_empty() {
-        let ids: Vec<Uuid> = removed.iter().map(ResourceId::as_uuid).collect();
-        let stmt = tx
-            .prepare_cached("DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)")
-            .await
-            .map_err(backend)?;
-        tx.execute(&stmt, &[&tenant, &group, &ids]).await.map_err(backend)?;
-    }
-    if !added.is_empty() {
-        let ids: Vec<Uuid> = added.iter().map(|(id, _)| id.as_uuid()).collect();
-        let kinds: Vec<Option<&str>> = added.iter().map(|(_, kind)| kind.map(member_kind_name)).collect();
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO memberships (tenant, group_id, member_id, member_kind)
-                 SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[]) ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(backend)?;
-        tx.execute(&stmt, &[&tenant, &group, &ids, &kinds]).await.map_err(backend)?;
-    }
-    Ok(())
+    steps
 }

@@ -90,9 +90,10 @@ pub async fn groups_of(client: &Client, tenant: &TenantSlug, users: &[ResourceId
     let ids: Vec<Uuid> = users.iter().map(ResourceId::as_uuid).collect();
     let stmt = client
         .prepare_cached(
-            "SELECT m.member_id, g.id, g.display_name FROM memberships m
-             JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
-             WHERE m.tenant = $1 AND m.member_id = ANY($2) ORDER BY m.added",
+            // Materialised so the plan starts from the members' index, whatever the statistics say.
+            "WITH m AS MATERIALIZED (SELECT member_id, group_id, added FROM memberships WHERE tenant = $1 AND member_id = ANY($2))
+             SELECT m.member_id, g.id, g.display_name FROM m JOIN groups g ON g.tenant = $1 AND g.id = m.group_id
+             ORDER BY m.added",
         )
         .await
         .map_err(backend)?;
@@ -111,11 +112,12 @@ pub async fn members_of(client: &Client, tenant: &TenantSlug, groups: &[Resource
     let ids: Vec<Uuid> = groups.iter().map(ResourceId::as_uuid).collect();
     let stmt = client
         .prepare_cached(
-            "SELECT m.group_id, m.member_id, u.id IS NOT NULL AS is_user
-             FROM memberships m
-             LEFT JOIN users u ON u.tenant = m.tenant AND u.id = m.member_id
-             LEFT JOIN groups g ON g.tenant = m.tenant AND g.id = m.member_id
-             WHERE m.tenant = $1 AND m.group_id = ANY($2) AND (u.id IS NOT NULL OR g.id IS NOT NULL)
+            "WITH m AS MATERIALIZED (SELECT group_id, member_id, added FROM memberships WHERE tenant = $1 AND group_id = ANY($2))
+             SELECT m.group_id, m.member_id, u.id IS NOT NULL AS is_user
+             FROM m
+             LEFT JOIN users u ON u.tenant = $1 AND u.id = m.member_id
+             LEFT JOIN groups g ON g.tenant = $1 AND g.id = m.member_id
+             WHERE u.id IS NOT NULL OR g.id IS NOT NULL
              ORDER BY m.added",
         )
         .await

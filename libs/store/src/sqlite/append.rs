@@ -1,25 +1,96 @@
-//! Appending a commit: reservations, events and the read-model change in one transaction, on
-//! the writer thread.
+//! Appending commits, with group commit: the appender thread takes every commit waiting for it
+//! into one transaction, each inside its own savepoint (a refused commit rolls back alone),
+//! syncs once, and only then answers each caller. Under load one fsync serves many commits;
+//! alone, a commit is its own group.
 
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use rusqlite::{params, Connection, TransactionBehavior};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{backend, time_text, violated};
 use crate::api::*;
 use crate::projection::member_kind_name;
 
-pub fn append(db: &mut Connection, commit: &Commit) -> StoreResult<Appended> {
-    let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-    reserve(&tx, commit)?;
-    let first_position = insert_events(&tx, commit)?;
+/// The most commits one transaction takes.
+const GROUP_LIMIT: usize = 256;
+
+type Job = (Commit, oneshot::Sender<StoreResult<Appended>>);
+
+pub struct Appender {
+    jobs: Sender<Job>,
+}
+
+impl Appender {
+    pub fn start(connection: Connection) -> StoreResult<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-appender".into())
+            .spawn(move || serve(connection, &queue))
+            .map_err(|e| StoreError::Backend(format!("starting the appender thread: {e}")))?;
+        Ok(Self { jobs })
+    }
+
+    pub async fn append(&self, commit: Commit) -> StoreResult<Appended> {
+        let (reply, result) = oneshot::channel();
+        self.jobs.send((commit, reply)).map_err(|_| StoreError::Backend("the appender has stopped".into()))?;
+        result.await.map_err(|_| StoreError::Backend("the appender stopped mid-commit".into()))?
+    }
+}
+
+fn serve(mut connection: Connection, queue: &Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_LIMIT {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let (commits, replies): (Vec<Commit>, Vec<_>) = group.into_iter().unzip();
+        for (reply, result) in replies.into_iter().zip(append_group(&mut connection, &commits)) {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// One transaction for the group; each commit's result, valid only once the group committed.
+fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
+    let mut tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return failed_group(commits.len(), &e),
+    };
+    let mut results = Vec::with_capacity(commits.len());
+    for commit in commits {
+        let result = tx.savepoint().map_err(backend).and_then(|savepoint| {
+            let appended = append_one(&savepoint, commit)?;
+            savepoint.commit().map_err(backend)?;
+            Ok(appended)
+        });
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => failed_group(results.len(), &e),
+    }
+}
+
+/// The group could not begin or commit: none of it is written.
+fn failed_group(size: usize, error: &rusqlite::Error) -> Vec<StoreResult<Appended>> {
+    (0..size).map(|_| Err(StoreError::Backend(error.to_string()))).collect()
+}
+
+fn append_one(db: &Connection, commit: &Commit) -> StoreResult<Appended> {
+    reserve(db, commit)?;
+    let first_position = insert_events(db, commit)?;
     let version = commit.expected_version + commit.events.len() as i64;
     let last_position = first_position + commit.events.len() as i64 - 1;
-    apply_read_model(&tx, commit, version, first_position)?;
-    tx.commit().map_err(backend)?;
+    apply_read_model(db, commit, version, first_position)?;
     Ok(Appended { version, last_position })
 }
 
-fn reserve(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<()> {
+fn reserve(tx: &Connection, commit: &Commit) -> StoreResult<()> {
     let tenant = commit.tenant.as_str();
     let owner = commit.stream.to_string();
     // Releases first: a rename that only changes case releases and claims the same key.
@@ -44,7 +115,7 @@ fn reserve(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<()> {
     Ok(())
 }
 
-fn insert_events(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<i64> {
+fn insert_events(tx: &Connection, commit: &Commit) -> StoreResult<i64> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
@@ -78,7 +149,7 @@ fn insert_events(tx: &Transaction<'_>, commit: &Commit) -> StoreResult<i64> {
     first.ok_or_else(|| StoreError::Backend("a commit without events".into()))
 }
 
-fn apply_read_model(tx: &Transaction<'_>, commit: &Commit, version: i64, first_position: i64) -> StoreResult<()> {
+fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_position: i64) -> StoreResult<()> {
     let tenant = commit.tenant.as_str();
     let id = commit.stream.to_string();
     let at = time_text::format(commit.recorded_at);

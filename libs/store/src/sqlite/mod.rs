@@ -1,8 +1,8 @@
 //! The embedded backend: one SQLite file (ADR 0004).
 //!
-//! - `threads`: connections owned by dedicated threads (one writer, a few readers).
+//! - `threads`: connections owned by dedicated threads (a writer, a few readers).
 //! - `migrations`: the schema, applied at open.
-//! - `append`: a commit in one `BEGIN IMMEDIATE` transaction.
+//! - `append`: the appender thread: commits in groups, one transaction and one sync each.
 //! - `read`: the read models, the log, checkpoints.
 //! - `directory`: tenants and connections.
 //! - [`dialect`]: the filter compiler's SQLite spelling.
@@ -37,6 +37,7 @@ const LOCK_FILE: &str = "scimledger.lock";
 const READERS: usize = 4;
 
 pub struct SqliteStore {
+    appender: append::Appender,
     writer: ConnectionThreads,
     readers: ConnectionThreads,
     appended: tokio::sync::watch::Sender<i64>,
@@ -54,8 +55,9 @@ impl SqliteStore {
         let path = data_dir.join(DB_FILE);
         let writer = ConnectionThreads::start("sqlite-writer", 1, || connect(&path))?;
         writer.run(migrations::run).await?;
+        let appender = append::Appender::start(connect(&path)?)?;
         let readers = ConnectionThreads::start("sqlite-reader", READERS, || connect(&path))?;
-        Ok(Self { writer, readers, appended: tokio::sync::watch::Sender::new(0) })
+        Ok(Self { appender, writer, readers, appended: tokio::sync::watch::Sender::new(0) })
     }
 
     /// Takes the server lock of `data_dir`, or says clearly who holds it.
@@ -141,7 +143,7 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
-        let appended = self.writer.run(move |c| append::append(c, &commit)).await?;
+        let appended = self.appender.append(commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
     }

@@ -4,6 +4,10 @@
 //! A missing token, a wrong one, another tenant's, and an unknown tenant all get the same 401:
 //! nothing tells a caller which tenants exist.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -71,6 +75,9 @@ async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, Sc
     let (Some(tenant), Some(token_sha256)) = (tenant, token_sha256) else {
         return Err(unauthorized());
     };
+    if let Some(connection) = state.tokens.get(&tenant, &token_sha256) {
+        return Ok(Caller { tenant, connection, request_id });
+    }
     let connection = state
         .store
         .authenticate(&tenant, token_sha256)
@@ -80,5 +87,36 @@ async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, Sc
             ScimError::new(503, None, "the store is unavailable; retry")
         })?
         .ok_or_else(unauthorized)?;
+    state.tokens.put(&tenant, token_sha256, &connection);
     Ok(Caller { tenant, connection, request_id })
+}
+
+/// Recently authenticated tokens, so a sync's thousands of requests do not each cost a look-up.
+/// Only successes are kept, for [`TOKEN_TTL`]: a disabled connection stops working within that.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<TokenKey, (Connection, Instant)>>,
+}
+
+/// A tenant and the SHA-256 of a token presented for it.
+type TokenKey = (TenantSlug, [u8; 32]);
+
+pub const TOKEN_TTL: Duration = Duration::from_secs(30);
+/// More entries than any deployment has live connections; past it the cache starts afresh.
+const TOKEN_CACHE_LIMIT: usize = 10_000;
+
+impl TokenCache {
+    fn get(&self, tenant: &TenantSlug, token_sha256: &[u8; 32]) -> Option<Connection> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (connection, since) = entries.get(&(tenant.clone(), *token_sha256))?;
+        (since.elapsed() < TOKEN_TTL).then(|| connection.clone())
+    }
+
+    fn put(&self, tenant: &TenantSlug, token_sha256: [u8; 32], connection: &Connection) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= TOKEN_CACHE_LIMIT {
+            entries.clear();
+        }
+        entries.insert((tenant.clone(), token_sha256), (connection.clone(), Instant::now()));
+    }
 }

@@ -46,6 +46,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn Store>,
+    pub tokens: Arc<auth::TokenCache>,
     pub settings: Arc<Settings>,
 }
 
