@@ -35,6 +35,7 @@ cleaned=0
 cleanup() {
   [ "$cleaned" = 1 ] && return 0
   cleaned=1
+  drop_scratch_databases
   if [ -n "$nats_pid" ]; then
     kill "$nats_pid" 2>/dev/null || true
     wait "$nats_pid" 2>/dev/null || true
@@ -48,6 +49,18 @@ cleanup() {
   fi
   if [ -n "$nats_dir" ]; then rm -rf "$nats_dir"; fi
   if [ -n "$pg_dir" ]; then rm -rf "$pg_dir"; fi
+}
+# Tests, benchmarks and conformance runs each make their own databases (scimledger_test_…,
+# scimledger_e2e_…, scimledger_bench_…, scimledger_conformance_…). Dropped when the run ends, so
+# they do not pile up on a shared server, where autovacuum would visit every one of them.
+# shellcheck disable=SC2329  # invoked by cleanup
+drop_scratch_databases() {
+  [ -n "${SCIMLEDGER_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null || return 0
+  psql "$SCIMLEDGER_TEST_DATABASE_URL" -Atqc \
+    "select datname from pg_database where datname ~ '^scimledger_(test|e2e|bench|conformance|prof)_'" 2>/dev/null |
+    while read -r name; do
+      psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
+    done
 }
 child_pid=""   # the command being run
 # On INT/TERM: pass the signal on to the command, let it finish, then clean up and exit.

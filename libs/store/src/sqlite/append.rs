@@ -1,65 +1,21 @@
-//! Appending commits, with group commit: the appender thread takes every commit waiting for it
-//! into one transaction, each inside its own savepoint (a refused commit rolls back alone),
-//! syncs once, and only then answers each caller. Under load one fsync serves many commits;
-//! alone, a commit is its own group.
-
-use std::sync::mpsc::{self, Receiver, Sender};
+//! Appending commits: a group of them in one `BEGIN IMMEDIATE` transaction on the writer
+//! thread, each inside its own savepoint, so that a refused commit rolls back alone. Each
+//! commit does what postgres/append.rs does, in the same order: reservations (releases, then
+//! claims), events, then the read-model change. Callers hear of their commit only once the
+//! whole group is durably committed.
 
 use rusqlite::{params, Connection, TransactionBehavior};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{backend, time_text, violated};
+use super::{backend, time_text, violation, Violation};
 use crate::api::*;
 use crate::projection::member_kind_name;
 
-/// The most commits one transaction takes.
-const GROUP_LIMIT: usize = 256;
-
-type Job = (Commit, oneshot::Sender<StoreResult<Appended>>);
-
-pub struct Appender {
-    jobs: Sender<Job>,
-}
-
-impl Appender {
-    pub fn start(connection: Connection) -> StoreResult<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("sqlite-appender".into())
-            .spawn(move || serve(connection, &queue))
-            .map_err(|e| StoreError::Backend(format!("starting the appender thread: {e}")))?;
-        Ok(Self { jobs })
-    }
-
-    pub async fn append(&self, commit: Commit) -> StoreResult<Appended> {
-        let (reply, result) = oneshot::channel();
-        self.jobs.send((commit, reply)).map_err(|_| StoreError::Backend("the appender has stopped".into()))?;
-        result.await.map_err(|_| StoreError::Backend("the appender stopped mid-commit".into()))?
-    }
-}
-
-fn serve(mut connection: Connection, queue: &Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < GROUP_LIMIT {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let (commits, replies): (Vec<Commit>, Vec<_>) = group.into_iter().unzip();
-        for (reply, result) in replies.into_iter().zip(append_group(&mut connection, &commits)) {
-            let _ = reply.send(result);
-        }
-    }
-}
-
 /// One transaction for the group; each commit's result, valid only once the group committed.
-fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
+pub fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
     let mut tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => return failed_group(commits.len(), &e),
+        Err(e) => return failed_group(commits.len(), &e.to_string()),
     };
     let mut results = Vec::with_capacity(commits.len());
     for commit in commits {
@@ -68,17 +24,25 @@ fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreRes
             savepoint.commit().map_err(backend)?;
             Ok(appended)
         });
+        if let Err(error) = &result {
+            // Some failures (a full disk, an I/O error) make SQLite roll back the whole
+            // transaction, not just the statement. The commits before are then gone, and a
+            // savepoint opened now would begin (and its release commit) a transaction of its own.
+            if tx.is_autocommit() {
+                return failed_group(commits.len(), &format!("the transaction was rolled back: {error}"));
+            }
+        }
         results.push(result);
     }
     match tx.commit() {
         Ok(()) => results,
-        Err(e) => failed_group(results.len(), &e),
+        Err(e) => failed_group(commits.len(), &e.to_string()),
     }
 }
 
-/// The group could not begin or commit: none of it is written.
-fn failed_group(size: usize, error: &rusqlite::Error) -> Vec<StoreResult<Appended>> {
-    (0..size).map(|_| Err(StoreError::Backend(error.to_string()))).collect()
+/// None of the group is written.
+fn failed_group(size: usize, error: &str) -> Vec<StoreResult<Appended>> {
+    (0..size).map(|_| Err(StoreError::Backend(error.to_owned()))).collect()
 }
 
 fn append_one(db: &Connection, commit: &Commit) -> StoreResult<Appended> {
@@ -106,8 +70,10 @@ fn reserve(tx: &Connection, commit: &Commit) -> StoreResult<()> {
         if let Reservation::Claim { kind, key } = reservation {
             let mut stmt =
                 tx.prepare_cached("INSERT INTO reservations (tenant, kind, key, owner) VALUES (?1, ?2, ?3, ?4)").map_err(backend)?;
-            stmt.execute(params![tenant, kind, key, owner]).map_err(|e| match violated(&e) {
-                Some(m) if m.contains("reservations.") => StoreError::Uniqueness { kind, value: key.clone() },
+            stmt.execute(params![tenant, kind, key, owner]).map_err(|e| match violation(&e) {
+                Some(Violation::Unique("reservations.tenant, reservations.kind, reservations.key")) => {
+                    StoreError::Uniqueness { kind, value: key.clone() }
+                }
                 _ => backend(e),
             })?;
         }
@@ -140,8 +106,8 @@ fn insert_events(tx: &Connection, commit: &Commit) -> StoreResult<i64> {
             metadata,
             recorded_at,
         ])
-        .map_err(|e| match violated(&e) {
-            Some(m) if m.contains("events.stream_version") => StoreError::Conflict,
+        .map_err(|e| match violation(&e) {
+            Some(Violation::Unique("events.tenant, events.stream_id, events.stream_version")) => StoreError::Conflict,
             _ => backend(e),
         })?;
         first.get_or_insert(tx.last_insert_rowid());
@@ -222,7 +188,9 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
                 remove.execute(params![tenant, id, member.to_string()]).map_err(backend)?;
             }
             let mut add = tx
-                .prepare_cached("INSERT OR IGNORE INTO memberships (tenant, group_id, member_id, member_kind) VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached(
+                    "INSERT INTO memberships (tenant, group_id, member_id, member_kind) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                )
                 .map_err(backend)?;
             for (member, kind) in added {
                 add.execute(params![tenant, id, member.to_string(), kind.map(member_kind_name)]).map_err(backend)?;

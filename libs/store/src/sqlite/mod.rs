@@ -1,49 +1,63 @@
-//! The embedded backend: one SQLite file (ADR 0004).
+//! The embedded backend: one SQLite file (ADR 0004), with the PostgreSQL backend's semantics.
 //!
-//! - `threads`: connections owned by dedicated threads (a writer, a few readers).
+//! - `writer`: the one writer connection, on its own thread; commits waiting together share a
+//!   transaction (group commit).
+//! - `readers`: a few reader connections, each on its own thread, reading WAL snapshots.
 //! - `migrations`: the schema, applied at open.
-//! - `append`: the appender thread: commits in groups, one transaction and one sync each.
+//! - `append`: a group of commits in one `BEGIN IMMEDIATE` transaction, each in a savepoint.
 //! - `read`: the read models, the log, checkpoints.
 //! - `directory`: tenants and connections.
 //! - [`dialect`]: the filter compiler's SQLite spelling.
-//! - `time_text`: sortable time text.
+//! - `time_text`: times as fixed-width text that sorts like the instants.
 //! - [`ServerLock`]: one server per file.
+//!
+//! Another process (the CLI creating a tenant while a server runs) may write the same file:
+//! SQLite's own locking (WAL, a busy timeout) serialises the writers, and nothing here caches
+//! what another process's write could change.
 
 mod append;
 pub mod dialect;
 mod directory;
 mod migrations;
 mod read;
-mod threads;
+mod readers;
 mod time_text;
+mod writer;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::group::MemberKind;
 use domain::{ResourceId, TenantSlug};
 use fs2::FileExt;
+use rusqlite::ffi;
 use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value, ValueRef};
 use scim::list::ListQuery;
 
 use crate::api::*;
 use crate::query::Target;
-use threads::ConnectionThreads;
+use readers::Readers;
+use writer::Writer;
 
 pub const DB_FILE: &str = "scimledger.db";
 const LOCK_FILE: &str = "scimledger.lock";
+/// Enough for the API's concurrent look-ups on a laptop; each is a short indexed query.
 const READERS: usize = 4;
+/// How long a statement waits for another connection's (or process's) write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
-    appender: append::Appender,
-    writer: ConnectionThreads,
-    readers: ConnectionThreads,
+    writer: Writer,
+    readers: Readers,
     appended: tokio::sync::watch::Sender<i64>,
 }
 
-/// Held by `serve` for its lifetime: a second server on the same file is refused.
+/// Held by `serve` for its lifetime (the lock is released when it is dropped): a second server
+/// on the same file is refused.
 pub struct ServerLock {
     _file: File,
 }
@@ -51,41 +65,69 @@ pub struct ServerLock {
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/scimledger.db` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Backend(format!("creating {}: {e}", data_dir.display())))?;
+        create_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
-        let writer = ConnectionThreads::start("sqlite-writer", 1, || connect(&path))?;
+        let writer = Writer::start(connect(&path)?)?;
         writer.run(migrations::run).await?;
-        let appender = append::Appender::start(connect(&path)?)?;
-        let readers = ConnectionThreads::start("sqlite-reader", READERS, || connect(&path))?;
-        Ok(Self { appender, writer, readers, appended: tokio::sync::watch::Sender::new(0) })
+        let readers = Readers::start(READERS, || {
+            let connection = connect(&path)?;
+            // A reader that tried to write would take the write lock behind the writer's back.
+            connection.pragma_update(None, "query_only", true).map_err(backend)?;
+            Ok(connection)
+        })?;
+        Ok(Self { writer, readers, appended: tokio::sync::watch::Sender::new(0) })
     }
 
-    /// Takes the server lock of `data_dir`, or says clearly who holds it.
+    /// Takes the server lock of `data_dir`, or says clearly that another server holds it.
     pub fn lock_for_server(data_dir: &Path) -> StoreResult<ServerLock> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Backend(format!("creating {}: {e}", data_dir.display())))?;
-        let lock_path: PathBuf = data_dir.join(LOCK_FILE);
-        let file = File::create(&lock_path).map_err(|e| StoreError::Backend(format!("opening {}: {e}", lock_path.display())))?;
-        file.try_lock_exclusive().map_err(|_| {
-            StoreError::Backend(format!(
-                "another scimledger server is already using {} (the lock {} is held); stop it or choose another SCIMLEDGER_DATA_DIR",
+        create_dir(data_dir)?;
+        let lock_path = data_dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Backend(format!("opening {}: {e}", lock_path.display())))?;
+        match file.try_lock_exclusive() {
+            Ok(()) => Ok(ServerLock { _file: file }),
+            Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Err(StoreError::Backend(format!(
+                "another scimledger server is already using {} (lock {} is held); stop it or choose another SCIMLEDGER_DATA_DIR",
                 data_dir.join(DB_FILE).display(),
                 lock_path.display()
-            ))
-        })?;
-        Ok(ServerLock { _file: file })
+            ))),
+            Err(e) => Err(StoreError::Backend(format!("locking {}: {e}", lock_path.display()))),
+        }
     }
+}
+
+fn create_dir(dir: &Path) -> StoreResult<()> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))
 }
 
 fn connect(path: &Path) -> StoreResult<rusqlite::Connection> {
     let connection = rusqlite::Connection::open(path).map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
-    // FULL: an acknowledged commit is on disk before the API answers (ADR 0004).
-    connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-        .map_err(backend)?;
+    // First, so that every statement after it (the journal mode switch included) waits for
+    // another process's lock instead of failing at once.
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    // WAL: readers never block the writer, nor it them. The mode is kept in the file; a file
+    // system that cannot do WAL answers with another mode, which would change those promises.
+    let mode: String = connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).map_err(backend)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!("{} cannot use write-ahead logging (journal mode {mode})", path.display())));
+    }
+    // FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on power loss, and an
+    // acknowledged write must survive it (ADR 0004).
+    connection.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+    connection.pragma_update(None, "foreign_keys", true).map_err(backend)?;
+    // SQLite's lower() folds only ASCII; filters compare keys folded by the domain's rule.
+    // Like lower(), it passes anything but text through: sorting by `emails.primary` folds the
+    // JSON boolean that json_extract() gives as 1 or 0.
     connection
         .create_scalar_function("scim_fold", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-            let text: Option<String> = ctx.get(0)?;
-            Ok(text.map(|t| domain::names::fold_case(&t)))
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(_) => Value::Text(domain::names::fold_case(&ctx.get::<String>(0)?)),
+                other => Value::from(other),
+            })
         })
         .map_err(backend)?;
     Ok(connection)
@@ -95,11 +137,22 @@ pub(crate) fn backend(error: rusqlite::Error) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
-/// The constraint a failed statement violated, from SQLite's message
-/// (`UNIQUE constraint failed: reservations.tenant, …`).
-pub(crate) fn violated(error: &rusqlite::Error) -> Option<&str> {
-    match error {
-        rusqlite::Error::SqliteFailure(e, Some(message)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Some(message.as_str()),
+/// A constraint a failed statement violated. SQLite names a unique constraint (or a primary
+/// key) by its columns, not by the name the schema gives it: `reservations.tenant,
+/// reservations.kind, reservations.key`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Violation<'e> {
+    Unique(&'e str),
+    ForeignKey,
+}
+
+pub(crate) fn violation(error: &rusqlite::Error) -> Option<Violation<'_>> {
+    let rusqlite::Error::SqliteFailure(failure, message) = error else { return None };
+    match failure.extended_code {
+        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            message.as_deref()?.strip_prefix("UNIQUE constraint failed: ").map(Violation::Unique)
+        }
+        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Violation::ForeignKey),
         _ => None,
     }
 }
@@ -143,7 +196,7 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
-        let appended = self.appender.append(commit).await?;
+        let appended = self.writer.append(commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
     }
@@ -157,6 +210,10 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::log(c, after_position, limit)).await
     }
 
+    /// SQLite has one writer at a time, across processes, and a commit's positions are taken
+    /// inside its write transaction: position order is commit order, and no event can commit
+    /// below a position already visible. So the cursor's transaction is the position, and no
+    /// transaction id column is needed.
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
         let events = self.readers.run(move |c| read::log(c, after.position, limit)).await?;
         Ok(events.into_iter().map(|e| (LogCursor { transaction: e.position, position: e.position }, e)).collect())
@@ -209,23 +266,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_second_server_lock_is_refused_with_a_clear_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let _first = SqliteStore::lock_for_server(dir.path()).unwrap();
-        let Err(StoreError::Backend(message)) = SqliteStore::lock_for_server(dir.path()) else { panic!("the lock was taken twice") };
-        assert!(message.contains("another scimledger server is already using"), "{message}");
-    }
-
-    #[tokio::test]
-    async fn scim_fold_folds_beyond_ascii() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).await.unwrap();
-        let folded: String =
-            store.readers.run(|c| c.query_row("SELECT scim_fold('ÄRGER@X')", [], |r| r.get(0)).map_err(backend)).await.unwrap();
-        assert_eq!(folded, "ärger@x");
-    }
-}
+mod tests;

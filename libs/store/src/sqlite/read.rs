@@ -58,7 +58,7 @@ impl RawRecord {
     }
 }
 
-pub fn one(db: &mut Connection, target: Target, tenant: &TenantSlug, resource: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+pub fn one(db: &Connection, target: Target, tenant: &TenantSlug, resource: ResourceId) -> StoreResult<Option<ResourceRecord>> {
     let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = ?1 AND id = ?2", table(target));
     let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
     let raw = stmt.query_row(params![tenant.as_str(), resource.to_string()], RawRecord::from_row).optional().map_err(backend)?;
@@ -78,7 +78,7 @@ fn to_param(value: SqlValue) -> SqlParam {
 
 /// One page and the total, as postgres/read.rs does it: the total rides along as a window
 /// count; only a page past the end needs a second query.
-pub fn page(db: &mut Connection, target: Target, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
     let mut compiler = Compiler::new(&Sqlite, target, 1);
     let condition = match &query.filter {
         Some(filter) => compiler.filter(filter)?,
@@ -119,12 +119,13 @@ pub fn page(db: &mut Connection, target: Target, tenant: &TenantSlug, query: &Li
     Ok(Page { total, records })
 }
 
-pub fn groups_of(db: &mut Connection, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+pub fn groups_of(db: &Connection, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let mut stmt = db
         .prepare_cached(
             // CROSS JOIN fixes the join order, INDEXED BY the index: from the wanted ids into
-            // the members' index, whatever the statistics say.
-            "SELECT m.member_id, g.id, g.display_name FROM json_each(?2) AS wanted
+            // the members' index, whatever the statistics say. DISTINCT, as `= ANY` on
+            // PostgreSQL: an id asked for twice yields its groups once.
+            "SELECT m.member_id, g.id, g.display_name FROM (SELECT DISTINCT value FROM json_each(?2)) AS wanted
              CROSS JOIN memberships m INDEXED BY memberships_member ON m.tenant = ?1 AND m.member_id = wanted.value
              JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
              ORDER BY m.added",
@@ -140,11 +141,11 @@ pub fn groups_of(db: &mut Connection, tenant: &TenantSlug, users: &[ResourceId])
     Ok(out)
 }
 
-pub fn members_of(db: &mut Connection, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+pub fn members_of(db: &Connection, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let mut stmt = db
         .prepare_cached(
             "SELECT m.group_id, m.member_id, u.id IS NOT NULL
-             FROM json_each(?2) AS wanted
+             FROM (SELECT DISTINCT value FROM json_each(?2)) AS wanted
              CROSS JOIN memberships m ON m.tenant = ?1 AND m.group_id = wanted.value
              LEFT JOIN users u ON u.tenant = m.tenant AND u.id = m.member_id
              LEFT JOIN groups g ON g.tenant = m.tenant AND g.id = m.member_id
@@ -167,7 +168,7 @@ pub fn members_of(db: &mut Connection, tenant: &TenantSlug, groups: &[ResourceId
     Ok(out)
 }
 
-pub fn resource_kinds(db: &mut Connection, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
+pub fn resource_kinds(db: &Connection, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
     let mut stmt = db
         .prepare_cached(
             "SELECT id, 1 FROM users WHERE tenant = ?1 AND id IN (SELECT value FROM json_each(?2))
@@ -204,7 +205,7 @@ fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     })
 }
 
-fn events(db: &mut Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<RecordedEvent>> {
+fn events(db: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<RecordedEvent>> {
     let mut stmt = db.prepare_cached(sql).map_err(backend)?;
     let mut rows = stmt.query(params).map_err(backend)?;
     let mut out = Vec::new();
@@ -214,25 +215,25 @@ fn events(db: &mut Connection, sql: &str, params: impl rusqlite::Params) -> Stor
     Ok(out)
 }
 
-pub fn stream(db: &mut Connection, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+pub fn stream(db: &Connection, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND stream_id = ?2 ORDER BY stream_version");
     events(db, &sql, params![tenant.as_str(), stream.to_string()])
 }
 
 /// One writer commits at a time, so position order is commit order: following the log by
 /// position never skips a late commit.
-pub fn log(db: &mut Connection, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
+pub fn log(db: &Connection, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2");
     events(db, &sql, params![after_position, i64::from(limit)])
 }
 
-pub fn checkpoint(db: &mut Connection, name: &str) -> StoreResult<LogCursor> {
+pub fn checkpoint(db: &Connection, name: &str) -> StoreResult<LogCursor> {
     let mut stmt = db.prepare_cached("SELECT transaction_id, position FROM checkpoints WHERE name = ?1").map_err(backend)?;
     let cursor = stmt.query_row([name], |r| Ok(LogCursor { transaction: r.get(0)?, position: r.get(1)? })).optional().map_err(backend)?;
     Ok(cursor.unwrap_or_default())
 }
 
-pub fn save_checkpoint(db: &mut Connection, name: &str, cursor: LogCursor) -> StoreResult<()> {
+pub fn save_checkpoint(db: &Connection, name: &str, cursor: LogCursor) -> StoreResult<()> {
     let mut stmt = db
         .prepare_cached(
             "INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES (?1, ?2, ?3, ?4)
