@@ -9,6 +9,7 @@
 //! - [`resources`]: the handlers both share: list, search, get, create, replace, patch, delete.
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
 //! - [`health`]: /healthz and /readyz.
+//! - [`request_id`]: cheap unique request ids.
 
 mod auth;
 mod body;
@@ -18,6 +19,7 @@ mod errors;
 mod health;
 mod render;
 mod reply;
+mod request_id;
 mod resources;
 
 use std::sync::Arc;
@@ -30,7 +32,7 @@ use domain::group::Group;
 use domain::user::User;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -84,10 +86,13 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, request_id::SequentialRequestIds::new()))
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                    // Only the request id at INFO: formatting method and path into every span cost
+                    // a fifth of look-up throughput (docs/benchmarks.md); they are logged at DEBUG.
                     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                    tracing::debug!(method = %request.method(), path = %request.uri().path(), request_id, "request");
+                    tracing::info_span!("request", request_id)
                 }))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(reply::panicked))
