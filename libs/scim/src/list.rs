@@ -45,17 +45,9 @@ impl ListQuery {
     pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>, resource: &ResourceType) -> Result<Self, ScimError> {
         let mut raw = RawQuery::default();
         for (name, value) in params {
-            let slot = match name.to_ascii_lowercase().as_str() {
-                "filter" => &mut raw.filter,
-                "startindex" => &mut raw.start_index,
-                "count" => &mut raw.count,
-                "sortby" => &mut raw.sort_by,
-                "sortorder" => &mut raw.sort_order,
-                "attributes" => &mut raw.attributes,
-                "excludedattributes" => &mut raw.excluded,
-                _ => continue,
-            };
-            *slot = Some(Value::String(value.to_owned()));
+            if let Some(slot) = raw.slot(name) {
+                *slot = Some(Value::String(value.to_owned()));
+            }
         }
         raw.into_query(resource)
     }
@@ -67,17 +59,9 @@ impl ListQuery {
         };
         let mut raw = RawQuery::default();
         for (name, value) in fields {
-            let slot = match name.to_ascii_lowercase().as_str() {
-                "filter" => &mut raw.filter,
-                "startindex" => &mut raw.start_index,
-                "count" => &mut raw.count,
-                "sortby" => &mut raw.sort_by,
-                "sortorder" => &mut raw.sort_order,
-                "attributes" => &mut raw.attributes,
-                "excludedattributes" => &mut raw.excluded,
-                _ => continue,
-            };
-            *slot = Some(value.clone());
+            if let Some(slot) = raw.slot(name) {
+                *slot = Some(value.clone());
+            }
         }
         raw.into_query(resource)
     }
@@ -95,6 +79,21 @@ struct RawQuery {
 }
 
 impl RawQuery {
+    /// Where a parameter of this name goes (names are matched case-insensitively); `None` for
+    /// parameters SCIM does not define, which are ignored.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "filter" => &mut self.filter,
+            "startindex" => &mut self.start_index,
+            "count" => &mut self.count,
+            "sortby" => &mut self.sort_by,
+            "sortorder" => &mut self.sort_order,
+            "attributes" => &mut self.attributes,
+            "excludedattributes" => &mut self.excluded,
+            _ => return None,
+        })
+    }
+
     fn into_query(self, resource: &ResourceType) -> Result<ListQuery, ScimError> {
         let filter = match self.filter.as_ref().map(text) {
             Some(Some(f)) if !f.trim().is_empty() => {
