@@ -24,38 +24,18 @@ CARGO_TARGET_DIR="$PWD/target/scimload" cargo build --release --manifest-path "$
 server_bin="$PWD/target/release/scimledger"
 scimload_bin="$PWD/target/scimload/release/scimload"
 
-server_pid=""
-stop_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi; }
+# shellcheck source=scripts/scratch-server.sh
+. scripts/scratch-server.sh
 trap stop_server EXIT
 
-fresh_postgres_url() {
-  local name="scimledger_bench_$(date +%s)_$$"
-  psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "CREATE DATABASE $name" >/dev/null
-  echo "${SCIMLEDGER_TEST_DATABASE_URL%/*}/$name"
-}
-
 run_backend() {
-  local backend="$1" env_args=() data_dir
-  case "$backend" in
-    sqlite) data_dir="$(mktemp -d)"; env_args=(SCIMLEDGER_DATA_DIR="$data_dir" SCIMLEDGER_DATABASE_URL=) ;;
-    postgres) env_args=(SCIMLEDGER_DATABASE_URL="$(fresh_postgres_url)") ;;
-  esac
-  local log="$out_dir/server-$backend.log"
-  env "${env_args[@]}" SCIMLEDGER_LISTEN=127.0.0.1:0 RUST_LOG=warn "$server_bin" serve >"$log" 2>&1 &
-  server_pid=$!
-  local base=""
-  for _ in $(seq 1 100); do
-    base="$(sed -n 's/^scimledger listening on //p' "$log" | head -n1)"
-    [ -n "$base" ] && break
-    sleep 0.1
-  done
-  [ -n "$base" ] || { cat "$log" >&2; echo "bench: the $backend server did not start" >&2; exit 1; }
-  env "${env_args[@]}" "$server_bin" tenant create bench >/dev/null
-  local issued token
-  issued="$(env "${env_args[@]}" SCIMLEDGER_PUBLIC_URL="$base" "$server_bin" connection create bench --name scimload --json)"
-  token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$issued")"
+  local backend="$1"
+  scratch_database "$backend" bench
+  start_server "$server_bin" "$out_dir/server-$backend.log"
+  local token
+  token="$(tenant_token "$server_bin" bench scimload)"
   echo "bench: $backend: $users users, concurrency $concurrency" >&2
-  SCIM_TOKEN="$token" "$scimload_bin" --base-url "$base/scim/v2/bench" --token "$token" \
+  "$scimload_bin" --base-url "$server_base/scim/v2/bench" --token "$token" \
     --users "$users" --concurrency "$concurrency" --lookups "$lookups" --json "$out_dir/$backend.json" \
     | tee "$out_dir/$backend.txt"
   stop_server
