@@ -118,6 +118,23 @@ pub struct Commit {
     pub read_model: ReadModelChange,
 }
 
+impl Commit {
+    /// The stream version of the `i`th event (0-based) of this commit.
+    pub fn event_version(&self, i: usize) -> i64 {
+        self.expected_version + 1 + i as i64
+    }
+
+    /// The stream's version once this commit is appended.
+    pub fn version_after(&self) -> i64 {
+        self.expected_version + self.events.len() as i64
+    }
+
+    /// What the append returns once its events took positions from `first_position` on.
+    pub fn appended_at(&self, first_position: i64) -> Appended {
+        Appended { version: self.version_after(), last_position: first_position + self.events.len() as i64 - 1 }
+    }
+}
+
 /// What a successful append returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {

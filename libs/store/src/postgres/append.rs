@@ -24,8 +24,7 @@ pub async fn append(client: &mut Client, commit: Commit) -> StoreResult<Appended
     let results = try_join_all(steps(&tx, &statements, &commit, &rows)).await?;
     tx.commit().await.map_err(backend)?;
     let first_position = results.into_iter().flatten().next().ok_or_else(|| StoreError::Backend("a commit without events".into()))?;
-    let version = commit.expected_version + commit.events.len() as i64;
-    Ok(Appended { version, last_position: first_position + commit.events.len() as i64 - 1 })
+    Ok(commit.appended_at(first_position))
 }
 
 /// The prepared statements an append may use (cached per connection after the first use).
@@ -79,7 +78,6 @@ impl Statements {
 struct Rows<'c> {
     tenant: &'c str,
     id: Uuid,
-    owner: Uuid,
     metadata: serde_json::Value,
     event_ids: Vec<Uuid>,
     versions: Vec<i64>,
@@ -113,11 +111,10 @@ impl<'c> Rows<'c> {
         Self {
             tenant: commit.tenant.as_str(),
             id: commit.stream.as_uuid(),
-            owner: commit.stream.as_uuid(),
             metadata: commit.metadata.to_json(),
             event_ids: commit.events.iter().map(|_| Uuid::now_v7()).collect(),
-            versions: (1..=commit.events.len() as i64).map(|i| commit.expected_version + i).collect(),
-            version: commit.expected_version + commit.events.len() as i64,
+            versions: (0..commit.events.len()).map(|i| commit.event_version(i)).collect(),
+            version: commit.version_after(),
             value_attributes,
             value_types,
             value_keys,
@@ -137,7 +134,7 @@ fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: 
     // Releases first: a rename that only changes case releases and claims the same key.
     for reservation in &commit.reservations {
         if let Reservation::Release { kind, key } = reservation {
-            steps.push(execute(&s.release, vec![&r.tenant, kind, key, &r.owner]));
+            steps.push(execute(&s.release, vec![&r.tenant, kind, key, &r.id]));
         }
     }
     for reservation in &commit.reservations {
@@ -145,11 +142,9 @@ fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: 
             let kind: &'static str = kind;
             steps.push(
                 async move {
-                    tx.execute(&s.claim, &[&r.tenant, &kind, key, &r.owner]).await.map(|_| None).map_err(|e| {
-                        match violated_constraint(&e) {
-                            Some("reservations_unique") => StoreError::Uniqueness { kind, value: key.clone() },
-                            _ => backend(e),
-                        }
+                    tx.execute(&s.claim, &[&r.tenant, &kind, key, &r.id]).await.map(|_| None).map_err(|e| match violated_constraint(&e) {
+                        Some("reservations_unique") => StoreError::Uniqueness { kind, value: key.clone() },
+                        _ => backend(e),
                     })
                 }
                 .boxed(),

@@ -48,10 +48,9 @@ fn failed_group(size: usize, error: &str) -> Vec<StoreResult<Appended>> {
 fn append_one(db: &Connection, commit: &Commit) -> StoreResult<Appended> {
     reserve(db, commit)?;
     let first_position = insert_events(db, commit)?;
-    let version = commit.expected_version + commit.events.len() as i64;
-    let last_position = first_position + commit.events.len() as i64 - 1;
-    apply_read_model(db, commit, version, first_position)?;
-    Ok(Appended { version, last_position })
+    let appended = commit.appended_at(first_position);
+    apply_read_model(db, commit, appended.version, first_position)?;
+    Ok(appended)
 }
 
 fn reserve(tx: &Connection, commit: &Commit) -> StoreResult<()> {
@@ -93,7 +92,7 @@ fn insert_events(tx: &Connection, commit: &Commit) -> StoreResult<i64> {
     let stream = commit.stream.to_string();
     let mut first = None;
     for (i, event) in commit.events.iter().enumerate() {
-        let version = commit.expected_version + 1 + i as i64;
+        let version = commit.event_version(i);
         stmt.execute(params![
             Uuid::now_v7().to_string(),
             commit.tenant.as_str(),

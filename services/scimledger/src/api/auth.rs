@@ -87,19 +87,18 @@ async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, Sc
             ScimError::new(503, None, "the store is unavailable; retry")
         })?
         .ok_or_else(unauthorized)?;
-    state.tokens.put(&tenant, token_sha256, &connection);
+    state.tokens.put(token_sha256, &connection);
     Ok(Caller { tenant, connection, request_id })
 }
 
 /// Recently authenticated tokens, so a sync's thousands of requests do not each cost a look-up.
 /// Only successes are kept, for [`TOKEN_TTL`]: a disabled connection stops working within that.
+/// Keyed by the token's hash, which is unique across connections; the tenant is checked
+/// against the connection's own.
 #[derive(Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<TokenKey, (Connection, Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], (Connection, Instant)>>,
 }
-
-/// A tenant and the SHA-256 of a token presented for it.
-type TokenKey = (TenantSlug, [u8; 32]);
 
 pub const TOKEN_TTL: Duration = Duration::from_secs(30);
 /// More entries than any deployment has live connections; past it the cache starts afresh.
@@ -108,15 +107,15 @@ const TOKEN_CACHE_LIMIT: usize = 10_000;
 impl TokenCache {
     fn get(&self, tenant: &TenantSlug, token_sha256: &[u8; 32]) -> Option<Connection> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (connection, since) = entries.get(&(tenant.clone(), *token_sha256))?;
-        (since.elapsed() < TOKEN_TTL).then(|| connection.clone())
+        let (connection, since) = entries.get(token_sha256)?;
+        (connection.tenant == *tenant && since.elapsed() < TOKEN_TTL).then(|| connection.clone())
     }
 
-    fn put(&self, tenant: &TenantSlug, token_sha256: [u8; 32], connection: &Connection) {
+    fn put(&self, token_sha256: [u8; 32], connection: &Connection) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= TOKEN_CACHE_LIMIT {
             entries.clear();
         }
-        entries.insert((tenant.clone(), token_sha256), (connection.clone(), Instant::now()));
+        entries.insert(token_sha256, (connection.clone(), Instant::now()));
     }
 }
