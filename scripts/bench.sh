@@ -21,7 +21,7 @@ fi
 
 cargo build --release -p scimledger
 CARGO_TARGET_DIR="$PWD/target/scimload" cargo build --release --manifest-path "$scimload_dir/Cargo.toml"
-server_bin="$PWD/target/release/scimledger"
+server_bin="${CARGO_TARGET_DIR:-$PWD/target}/release/scimledger"
 scimload_bin="$PWD/target/scimload/release/scimload"
 
 # shellcheck source=scripts/scratch-server.sh

@@ -10,7 +10,7 @@ fi
 
 backends="${CONFORMANCE_BACKENDS:-sqlite postgres}"
 cargo build -p scimledger
-server_bin="$PWD/target/debug/scimledger"
+server_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/scimledger"
 # shellcheck source=scripts/scratch-server.sh
 . scripts/scratch-server.sh
 trap stop_server EXIT

@@ -11,7 +11,7 @@ scratch_database() {
   case "$1" in
     sqlite) scratch_env=(SCIMLEDGER_DATA_DIR="$(mktemp -d)" SCIMLEDGER_DATABASE_URL=) ;;
     postgres)
-      local name="scimledger_${2}_$(date +%s)_$$"
+      local name="scimledger_${2}_${SCIMLEDGER_TEST_RUN}_$$"
       psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "CREATE DATABASE $name" >/dev/null
       scratch_env=(SCIMLEDGER_DATABASE_URL="${SCIMLEDGER_TEST_DATABASE_URL%/*}/$name") ;;
     *) echo "unknown backend $1" >&2; return 2 ;;

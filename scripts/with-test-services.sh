@@ -50,14 +50,15 @@ cleanup() {
   if [ -n "$nats_dir" ]; then rm -rf "$nats_dir"; fi
   if [ -n "$pg_dir" ]; then rm -rf "$pg_dir"; fi
 }
-# Tests, benchmarks and conformance runs each make their own databases (scimledger_test_…,
-# scimledger_e2e_…, scimledger_bench_…, scimledger_conformance_…). Dropped when the run ends, so
-# they do not pile up on a shared server, where autovacuum would visit every one of them.
+# Tests, benchmarks and conformance runs each make their own databases
+# (scimledger_<purpose>_<run>_…, <run> being SCIMLEDGER_TEST_RUN). Dropped when the run ends, so
+# they do not pile up on a shared server, where autovacuum would visit every one of them; only
+# this run's, so that runs side by side on one server do not pull databases from under each other.
 # shellcheck disable=SC2329  # invoked by cleanup
 drop_scratch_databases() {
   [ -n "${SCIMLEDGER_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null || return 0
   psql "$SCIMLEDGER_TEST_DATABASE_URL" -Atqc \
-    "select datname from pg_database where datname ~ '^scimledger_(test|e2e|bench|conformance|prof)_'" 2>/dev/null |
+    "select datname from pg_database where datname ~ '^scimledger_(test|e2e|bench|conformance|prof)_${SCIMLEDGER_TEST_RUN}_'" 2>/dev/null |
     while read -r name; do
       psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
@@ -72,6 +73,8 @@ on_signal() {
   fi
   exit "$2"
 }
+# Names this run's scratch databases (see drop_scratch_databases).
+export SCIMLEDGER_TEST_RUN="${SCIMLEDGER_TEST_RUN:-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')}"
 trap cleanup EXIT
 trap 'on_signal INT 130' INT
 trap 'on_signal TERM 143' TERM

@@ -17,7 +17,10 @@ pub async fn fresh_postgres_url() -> String {
     );
     let (client, connection) = tokio_postgres::connect(&admin, NoTls).await.expect("connecting to the test PostgreSQL server");
     tokio::spawn(connection);
-    let name = format!("scimledger_test_{}", uuid::Uuid::new_v4().simple());
+    // The run's id goes into the name so that `make test` drops only its own databases when it
+    // ends, not those of another run on the same server.
+    let run = std::env::var("SCIMLEDGER_TEST_RUN").unwrap_or_else(|_| "adhoc".to_owned());
+    let name = format!("scimledger_test_{run}_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
     client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("creating a test database");
     let mut config: tokio_postgres::Config = admin.parse().expect("a valid test database URL");
     config.dbname(&name);
