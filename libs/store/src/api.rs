@@ -180,6 +180,9 @@ pub struct ResourceRecord {
 pub struct Page {
     pub total: u64,
     pub records: Vec<ResourceRecord>,
+    /// The groups of each user on the page, when they were asked for with it (users in no
+    /// group have no entry).
+    pub groups: Option<HashMap<ResourceId, Vec<Reference>>>,
 }
 
 /// A group a user belongs to (with its display name), or a member of a group.
@@ -264,7 +267,9 @@ pub trait Store: Send + Sync + 'static {
 
     // --- read models ---
     async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
-    async fn users(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page>;
+    /// A page of users; with `with_groups`, each one's groups too, read with the page (an IdP
+    /// look-up asks for them on every sign-in, and a second query would cost a round trip).
+    async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page>;
     async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
     async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page>;
     /// The groups each of `users` belongs to.

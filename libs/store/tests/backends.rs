@@ -22,7 +22,7 @@ fn query(params: &[(&str, &str)]) -> ListQuery {
 }
 
 async fn user_names(fixture: &Fixture, filter: &str) -> BTreeSet<String> {
-    let page = fixture.store.users(&fixture.tenant, &query(&[("filter", filter), ("count", "1000")])).await.expect(filter);
+    let page = fixture.store.users(&fixture.tenant, &query(&[("filter", filter), ("count", "1000")]), false).await.expect(filter);
     page.records.iter().map(|r| r.document["userName"].as_str().unwrap().to_owned()).collect()
 }
 
@@ -98,7 +98,7 @@ on_both_backends! {
         let refused = results.iter().filter(|r| matches!(r, Err(CommandError::Store(StoreError::Uniqueness { .. })))).count();
         assert_eq!((created, refused), (1, 19), "{results:?}");
         assert_eq!(fixture.event_count().await, 1);
-        assert_eq!(fixture.store.users(&fixture.tenant, &query(&[])).await.unwrap().total, 1);
+        assert_eq!(fixture.store.users(&fixture.tenant, &query(&[]), false).await.unwrap().total, 1);
     }
 
     async fn renaming_and_deleting_free_the_name(fixture: Fixture) {
@@ -175,17 +175,17 @@ on_both_backends! {
         }
         let mut seen = Vec::new();
         for start in ["1", "11", "21"] {
-            let page = fixture.store.users(&fixture.tenant, &query(&[("startIndex", start), ("count", "10")])).await.unwrap();
+            let page = fixture.store.users(&fixture.tenant, &query(&[("startIndex", start), ("count", "10")]), false).await.unwrap();
             assert_eq!(page.total, 25);
             seen.extend(page.records.iter().map(|r| r.document["userName"].as_str().unwrap().to_owned()));
         }
         let expected: Vec<String> = (0..25).map(|i| format!("user{i:02}")).collect();
         assert_eq!(seen, expected, "creation order, each user once");
-        let past_end = fixture.store.users(&fixture.tenant, &query(&[("startIndex", "26")])).await.unwrap();
+        let past_end = fixture.store.users(&fixture.tenant, &query(&[("startIndex", "26")]), false).await.unwrap();
         assert_eq!((past_end.total, past_end.records.len()), (25, 0));
-        let count_only = fixture.store.users(&fixture.tenant, &query(&[("count", "0"), ("filter", "userName sw \"user1\"")])).await.unwrap();
+        let count_only = fixture.store.users(&fixture.tenant, &query(&[("count", "0"), ("filter", "userName sw \"user1\"")]), false).await.unwrap();
         assert_eq!((count_only.total, count_only.records.len()), (10, 0));
-        let sorted = fixture.store.users(&fixture.tenant, &query(&[("sortBy", "userName"), ("sortOrder", "descending"), ("count", "2")])).await.unwrap();
+        let sorted = fixture.store.users(&fixture.tenant, &query(&[("sortBy", "userName"), ("sortOrder", "descending"), ("count", "2")]), false).await.unwrap();
         let names: Vec<&str> = sorted.records.iter().map(|r| r.document["userName"].as_str().unwrap()).collect();
         assert_eq!(names, ["user24", "user23"]);
     }
@@ -206,6 +206,29 @@ on_both_backends! {
         assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), vec![alice], "a deleted user is no member");
         let kinds = fixture.store.resource_kinds(&fixture.tenant, &[alice, bob, group]).await.unwrap();
         assert_eq!(kinds.len(), 2);
+    }
+
+    async fn a_page_read_with_groups_carries_each_users_groups(fixture: Fixture) {
+        let alice = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+        let bob = fixture.provision(json!({"userName": "bob"})).await.unwrap();
+        let carol = fixture.provision(json!({"userName": "carol"})).await.unwrap();
+        let staff = fixture.create_group(json!({"displayName": "Staff", "members": [{"value": alice.to_string()}, {"value": bob.to_string()}]})).await.unwrap();
+        let admins = fixture.create_group(json!({"displayName": "Admins", "members": [{"value": alice.to_string()}]})).await.unwrap();
+        let sorted = query(&[("sortBy", "userName"), ("sortOrder", "descending")]);
+        let page = fixture.store.users(&fixture.tenant, &sorted, true).await.unwrap();
+        let order: Vec<ResourceId> = page.records.iter().map(|r| r.id).collect();
+        assert_eq!(order, vec![carol, bob, alice], "the page keeps its order");
+        let groups = page.groups.expect("groups were asked for");
+        let of = |id: ResourceId| groups.get(&id).map(|refs| refs.iter().map(|r| (r.id, r.display.clone().unwrap())).collect::<Vec<_>>());
+        assert_eq!(of(alice), Some(vec![(staff, "Staff".to_owned()), (admins, "Admins".to_owned())]), "in the order joined");
+        assert_eq!(of(bob), Some(vec![(staff, "Staff".to_owned())]));
+        assert_eq!(of(carol), None, "a user in no group has no entry");
+        assert_eq!(groups, fixture.store.groups_of(&fixture.tenant, &[alice, bob, carol]).await.unwrap(), "the same as read on their own");
+        let without = fixture.store.users(&fixture.tenant, &sorted, false).await.unwrap();
+        assert_eq!((without.records.len(), without.groups), (3, None));
+        let second = fixture.store.users(&fixture.tenant, &query(&[("startIndex", "2"), ("count", "1")]), true).await.unwrap();
+        assert_eq!(second.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![bob], "only the page's rows");
+        assert_eq!(second.groups.unwrap().keys().collect::<Vec<_>>(), vec![&bob]);
     }
 
     async fn members_that_do_not_exist_are_left_out(fixture: Fixture) {
@@ -229,7 +252,7 @@ on_both_backends! {
         let other = domain::TenantSlug::parse("globex").unwrap();
         fixture.store.create_tenant(&other).await.unwrap();
         assert!(fixture.store.user(&other, id).await.unwrap().is_none());
-        assert_eq!(fixture.store.users(&other, &query(&[])).await.unwrap().total, 0);
+        assert_eq!(fixture.store.users(&other, &query(&[]), false).await.unwrap().total, 0);
         // The same userName is free in another tenant.
         let outcome = commands::create::<User>(&*fixture.store, &other, UserCommand::Provision { resource: user_doc(json!({"userName": "alice"})) }, operator()).await;
         assert!(outcome.is_ok());

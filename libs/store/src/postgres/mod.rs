@@ -131,8 +131,8 @@ impl Store for PgStore {
         read::one(&self.client().await?, Target::Users, tenant, id).await
     }
 
-    async fn users(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Users, tenant, query).await
+    async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
+        read::page(&self.client().await?, Target::Users, tenant, query, with_groups).await
     }
 
     async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
@@ -140,7 +140,7 @@ impl Store for PgStore {
     }
 
     async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Groups, tenant, query).await
+        read::page(&self.client().await?, Target::Groups, tenant, query, false).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

@@ -98,7 +98,7 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
         stmt.query_row(params_from_iter(count_params.iter()), |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend)
     };
     if query.count == 0 {
-        return Ok(Page { total: count(db)?, records: vec![] });
+        return Ok(Page { total: count(db)?, records: vec![], groups: None });
     }
     let sql = format!("SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER () {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
     let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
@@ -116,7 +116,7 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
         None if query.start_index > 1 => count(db)?,
         None => 0,
     };
-    Ok(Page { total, records })
+    Ok(Page { total, records, groups: None })
 }
 
 pub fn groups_of(db: &Connection, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

@@ -112,7 +112,7 @@ async fn a_refused_commit_in_a_group_rolls_back_alone() {
         .unwrap();
     assert_eq!(reservations, vec![("alice".to_owned(), a.to_string()), ("carol".to_owned(), d.to_string())]);
     let everyone = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &scim::schema::USER_RESOURCE).unwrap();
-    assert_eq!(store.users(&tenant(), &everyone).await.unwrap().total, 2);
+    assert_eq!(store.users(&tenant(), &everyone, false).await.unwrap().total, 2);
 }
 
 #[tokio::test]

@@ -25,7 +25,14 @@ pub trait Endpoint: Resource + Send + Sync + 'static {
     fn delete() -> Self::Command;
 
     fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> impl Future<Output = StoreResult<Option<ResourceRecord>>> + Send;
-    fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery) -> impl Future<Output = StoreResult<Page>> + Send;
+    /// A page; with `with_related`, the derived attribute too where the store can read it with
+    /// the page (`Page::groups`).
+    fn list(
+        store: &dyn Store,
+        tenant: &TenantSlug,
+        query: &ListQuery,
+        with_related: bool,
+    ) -> impl Future<Output = StoreResult<Page>> + Send;
     fn related(
         store: &dyn Store,
         tenant: &TenantSlug,
@@ -53,8 +60,8 @@ impl Endpoint for User {
     async fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         store.user(tenant, id).await
     }
-    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
-        store.users(tenant, query).await
+    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery, with_related: bool) -> StoreResult<Page> {
+        store.users(tenant, query, with_related).await
     }
     async fn related(store: &dyn Store, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
         store.groups_of(tenant, ids).await
@@ -81,7 +88,8 @@ impl Endpoint for Group {
     async fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         store.group(tenant, id).await
     }
-    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+    /// Members are read on their own: a group's can run to many thousands.
+    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery, _with_related: bool) -> StoreResult<Page> {
         store.groups(tenant, query).await
     }
     async fn related(store: &dyn Store, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

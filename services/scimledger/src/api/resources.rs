@@ -102,9 +102,12 @@ async fn rendered_page<E: Endpoint>(
     caller: &Caller,
     query: &ListQuery,
 ) -> Result<(u64, Vec<Value>), ScimReply> {
-    let page = E::list(&*state.store, &caller.tenant, query).await.map_err(|e| failed::<E>(e.into(), None))?;
-    let ids: Vec<ResourceId> = page.records.iter().map(|r| r.id).collect();
-    let related = related_for::<E>(state, caller, &query.selection, &ids).await?;
+    let with_related = query.selection.includes(E::RESOURCE, E::RELATED);
+    let page = E::list(&*state.store, &caller.tenant, query, with_related).await.map_err(|e| failed::<E>(e.into(), None))?;
+    let related = match page.groups {
+        Some(groups) => Some(groups),
+        None => related_for::<E>(state, caller, &query.selection, &page.records.iter().map(|r| r.id).collect::<Vec<_>>()).await?,
+    };
     let base = base_url(state, headers, caller);
     let resources = page.records.into_iter().map(|r| render_record::<E>(&base, r, related.as_ref(), &query.selection)).collect();
     Ok((page.total, resources))
