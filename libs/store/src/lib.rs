@@ -7,6 +7,7 @@
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
+//! - [`user_groups`]: each user's groups as its read-model row keeps them.
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
 //! - [`sqlite`]: one SQLite file (the embedded default).
 //! - `testing` (feature): fresh databases for tests.
@@ -25,6 +26,7 @@ pub mod query;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod user_groups;
 
 pub use api::*;
 pub use open::{open, Backend};

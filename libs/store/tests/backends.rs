@@ -5,7 +5,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use domain::event::encode;
-use domain::group::MemberKind;
+use domain::group::{Group, GroupCommand, MemberKind};
 use domain::user::{User, UserCommand, UserEvent};
 use domain::{ResourceId, UserName};
 use futures::future::join_all;
@@ -15,7 +15,7 @@ use serde_json::json;
 use store::commands::{self, CommandError};
 use store::projection::user_commit;
 use store::{Commit, StoreError, USER_NAME};
-use support::{operator, user_doc, Fixture};
+use support::{group_doc, operator, user_doc, Fixture};
 
 fn query(params: &[(&str, &str)]) -> ListQuery {
     ListQuery::from_params(params.iter().copied(), &USER_RESOURCE).expect("a valid query")
@@ -229,6 +229,41 @@ on_both_backends! {
         let second = fixture.store.users(&fixture.tenant, &query(&[("startIndex", "2"), ("count", "1")]), true).await.unwrap();
         assert_eq!(second.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![bob], "only the page's rows");
         assert_eq!(second.groups.unwrap().keys().collect::<Vec<_>>(), vec![&bob]);
+    }
+
+    async fn each_users_groups_follow_joins_leaves_renames_and_deletions(fixture: Fixture) {
+        let [a, b, c] = [
+            fixture.provision(json!({"userName": "a"})).await.unwrap(),
+            fixture.provision(json!({"userName": "b"})).await.unwrap(),
+            fixture.provision(json!({"userName": "c"})).await.unwrap(),
+        ];
+        let members = |ids: &[ResourceId]| ids.iter().map(|id| json!({"value": id.to_string()})).collect::<Vec<_>>();
+        let one = fixture.create_group(json!({"displayName": "One", "members": members(&[a, b])})).await.unwrap();
+        let two = fixture.create_group(json!({"displayName": "Two", "members": members(&[a])})).await.unwrap();
+        let replace = |name: &str, ids: &[ResourceId]| GroupCommand::Replace { resource: group_doc(json!({"displayName": name, "members": members(ids)})) };
+        let groups = |fixture: &Fixture| {
+            let (store, tenant) = (fixture.store.clone(), fixture.tenant.clone());
+            async move {
+                let of = store.groups_of(&tenant, &[a, b, c]).await.unwrap();
+                [a, b, c].map(|u| of.get(&u).map_or_else(Vec::new, |refs| refs.iter().map(|r| (r.id, r.display.clone().unwrap())).collect()))
+            }
+        };
+        let named = |id: ResourceId, name: &str| (id, name.to_owned());
+        assert_eq!(groups(&fixture).await, [vec![named(one, "One"), named(two, "Two")], vec![named(one, "One")], vec![]]);
+
+        // One PUT: renamed, a leaves, c joins; b, who stays, sees the new name.
+        commands::change::<Group>(&*fixture.store, &fixture.tenant, one, replace("Uno", &[b, c]), operator(), None).await.unwrap();
+        assert_eq!(groups(&fixture).await, [vec![named(two, "Two")], vec![named(one, "Uno")], vec![named(one, "Uno")]]);
+
+        commands::change::<Group>(&*fixture.store, &fixture.tenant, two, GroupCommand::Delete, operator(), None).await.unwrap();
+        commands::change::<Group>(&*fixture.store, &fixture.tenant, one, replace("Uno", &[b, c, a]), operator(), None).await.unwrap();
+        assert_eq!(groups(&fixture).await, [vec![named(one, "Uno")], vec![named(one, "Uno")], vec![named(one, "Uno")]]);
+
+        // The rows agree with the memberships they are kept beside.
+        let from_memberships = fixture.store.members_of(&fixture.tenant, &[one]).await.unwrap().remove(&one).unwrap();
+        assert_eq!(from_memberships.iter().map(|m| m.id).collect::<Vec<_>>(), vec![b, c, a]);
+        let page = fixture.store.users(&fixture.tenant, &query(&[]), true).await.unwrap();
+        assert_eq!(page.groups.unwrap(), fixture.store.groups_of(&fixture.tenant, &[a, b, c]).await.unwrap());
     }
 
     async fn members_that_do_not_exist_are_left_out(fixture: Fixture) {

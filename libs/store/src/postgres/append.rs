@@ -38,11 +38,22 @@ struct Statements {
     upsert_group: tokio_postgres::Statement,
     remove_members: tokio_postgres::Statement,
     add_members: tokio_postgres::Statement,
+    rename_in_users: tokio_postgres::Statement,
+    leave_in_users: tokio_postgres::Statement,
+    join_in_users: tokio_postgres::Statement,
+    leave_deleted_in_users: tokio_postgres::Statement,
 }
+
+/// Removes group `$2` from a user row's `groups` array (user_groups.rs), keeping the order.
+const WITHOUT_GROUP: &str =
+    "coalesce((SELECT jsonb_agg(e ORDER BY o) FROM jsonb_array_elements(u.groups) WITH ORDINALITY AS x(e, o) WHERE e->>0 <> $2::uuid::text), '[]')";
 
 impl Statements {
     async fn prepare(tx: &Transaction<'_>) -> StoreResult<Self> {
-        let p = |sql: &'static str| async move { tx.prepare_cached(sql).await.map_err(backend) };
+        let p = |sql: &str| {
+            let sql = sql.to_owned();
+            async move { tx.prepare_cached(&sql).await.map_err(backend) }
+        };
         Ok(Self {
             release: p("DELETE FROM reservations WHERE tenant = $1 AND kind = $2 AND key = $3 AND owner = $4").await?,
             claim: p("INSERT INTO reservations (tenant, kind, key, owner) VALUES ($1, $2, $3, $4)").await?,
@@ -69,6 +80,23 @@ impl Statements {
             remove_members: p("DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)").await?,
             add_members: p("INSERT INTO memberships (tenant, group_id, member_id, member_kind)
                             SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[]) ON CONFLICT DO NOTHING")
+            .await?,
+            // Runs before the group row is written, so it sees the old name: only a renamed
+            // group rewrites its members' rows.
+            rename_in_users: p("UPDATE users u SET groups = (SELECT jsonb_agg(CASE WHEN e->>0 = $2::uuid::text THEN jsonb_build_array($2::uuid::text, $3::text) ELSE e END ORDER BY o)
+                                                      FROM jsonb_array_elements(u.groups) WITH ORDINALITY AS x(e, o))
+                                WHERE u.tenant = $1 AND u.id IN (SELECT member_id FROM memberships WHERE tenant = $1 AND group_id = $2)
+                                  AND EXISTS (SELECT 1 FROM groups WHERE tenant = $1 AND id = $2 AND display_name <> $3)")
+            .await?,
+            leave_in_users: p(&format!("UPDATE users u SET groups = {WITHOUT_GROUP} WHERE u.tenant = $1 AND u.id = ANY($3)")).await?,
+            join_in_users: p("UPDATE users u SET groups = u.groups || jsonb_build_array(jsonb_build_array($2::uuid::text, $3::text))
+                              WHERE u.tenant = $1 AND u.id = ANY($4)
+                                AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(u.groups) e WHERE e->>0 = $2::uuid::text)")
+            .await?,
+            leave_deleted_in_users: p(&format!(
+                "UPDATE users u SET groups = {WITHOUT_GROUP}
+                 WHERE u.tenant = $1 AND u.id IN (SELECT member_id FROM memberships WHERE tenant = $1 AND group_id = $2)"
+            ))
             .await?,
         })
     }
@@ -208,6 +236,7 @@ fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: 
             }
         }
         ReadModelChange::Group { row: Some(row), .. } => {
+            steps.push(execute(&s.rename_in_users, vec![&r.tenant, &r.id, &row.display_name]));
             steps.push(execute(
                 &s.upsert_group,
                 vec![
@@ -223,12 +252,15 @@ fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: 
             ));
             if !r.removed.is_empty() {
                 steps.push(execute(&s.remove_members, vec![&r.tenant, &r.id, &r.removed]));
+                steps.push(execute(&s.leave_in_users, vec![&r.tenant, &r.id, &r.removed]));
             }
             if !r.added.is_empty() {
+                steps.push(execute(&s.join_in_users, vec![&r.tenant, &r.id, &row.display_name, &r.added]));
                 steps.push(execute(&s.add_members, vec![&r.tenant, &r.id, &r.added, &r.added_kinds]));
             }
         }
         ReadModelChange::Group { row: None, .. } => {
+            steps.push(execute(&s.leave_deleted_in_users, vec![&r.tenant, &r.id]));
             for sql in [
                 "DELETE FROM groups WHERE tenant = $1 AND id = $2",
                 "DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)",

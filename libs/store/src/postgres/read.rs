@@ -15,6 +15,7 @@ use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
 use crate::query::{Compiler, SqlValue, Target};
+use crate::user_groups;
 
 fn table(target: Target) -> &'static str {
     match target {
@@ -53,7 +54,7 @@ fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {
 
 /// One page of a filtered, sorted list, and the total. The total rides along as a window
 /// count, so a look-up is one round trip; only a page past the end needs a second query.
-/// `with_groups` (users only) brings each user's groups along in the same query.
+/// `with_groups` (users only) brings each user's groups along from the same rows.
 pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
     let mut compiler = Compiler::new(&Postgres, target, 1);
     let condition = match &query.filter {
@@ -74,12 +75,10 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
         let row = client.query_one(&count_sql, count_refs).await.map_err(backend)?;
         return Ok(Page { total: row.get::<_, i64>(0) as u64, records: vec![], groups: with_groups.then(HashMap::new) });
     }
-    let mut sql = format!(
-        "SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER () AS total {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    let groups = if with_groups { ", r.groups" } else { "" };
+    let sql = format!(
+        "SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER () AS total{groups} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     );
-    if with_groups {
-        sql = with_groups_of_each(&sql);
-    }
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
     let rows = client.query(&stmt, &refs).await.map_err(backend)?;
     let total = match rows.first() {
@@ -91,61 +90,22 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
     Ok(Page { total, records: rows.iter().map(record).collect(), groups })
 }
 
-/// Wraps a page query so that each user's groups come with it, as a JSON array of
-/// `[id, displayName]` pairs, looked up only for the rows of the page (after LIMIT). The page's
-/// order survives as `ord`, numbered over the page as it came out of its ORDER BY. A subquery in
-/// the page's own select list would be run for every row OFFSET skips too, and numbering with
-/// `row_number() OVER (ORDER BY …)` steers the planner to walk the order index instead of the
-/// filter's; both measured several times slower.
-fn with_groups_of_each(page_sql: &str) -> String {
-    format!(
-        "SELECT n.*, grp.groups FROM (SELECT q.*, row_number() OVER () AS ord FROM ({page_sql}) q) n
-         LEFT JOIN LATERAL (SELECT json_agg(json_build_array(g.id, g.display_name) ORDER BY m.added) AS groups
-                            FROM memberships m JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
-                            WHERE m.tenant = $1 AND m.member_id = n.id) grp ON TRUE
-         ORDER BY n.ord"
-    )
-}
-
+/// Each row's `groups` column (user_groups.rs); users in no group have no entry.
 fn groups_column(rows: &[Row]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let mut out = HashMap::new();
     for row in rows {
-        let Some(serde_json::Value::Array(pairs)) = row.get::<_, Option<serde_json::Value>>("groups") else { continue };
-        let references = pairs
-            .iter()
-            .map(|pair| {
-                let (Some(id), Some(display)) = (pair.get(0).and_then(|v| v.as_str()), pair.get(1).and_then(|v| v.as_str())) else {
-                    return Err(StoreError::Backend(format!("bad group reference {pair}")));
-                };
-                let id = Uuid::parse_str(id).map_err(|e| StoreError::Backend(format!("bad group id '{id}': {e}")))?;
-                Ok(Reference { id: ResourceId::from_uuid(id), kind: MemberKind::Group, display: Some(display.to_owned()) })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        out.insert(ResourceId::from_uuid(row.get("id")), references);
+        let groups = user_groups::parse(&row.get::<_, serde_json::Value>("groups"))?;
+        if !groups.is_empty() {
+            out.insert(ResourceId::from_uuid(row.get("id")), groups);
+        }
     }
     Ok(out)
 }
 
 pub async fn groups_of(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let ids: Vec<Uuid> = users.iter().map(ResourceId::as_uuid).collect();
-    let stmt = client
-        .prepare_cached(
-            // Materialised so the plan starts from the members' index, whatever the statistics say.
-            "WITH m AS MATERIALIZED (SELECT member_id, group_id, added FROM memberships WHERE tenant = $1 AND member_id = ANY($2))
-             SELECT m.member_id, g.id, g.display_name FROM m JOIN groups g ON g.tenant = $1 AND g.id = m.group_id
-             ORDER BY m.added",
-        )
-        .await
-        .map_err(backend)?;
-    let mut out: HashMap<ResourceId, Vec<Reference>> = HashMap::new();
-    for row in client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)? {
-        out.entry(ResourceId::from_uuid(row.get(0))).or_default().push(Reference {
-            id: ResourceId::from_uuid(row.get(1)),
-            kind: MemberKind::Group,
-            display: Some(row.get(2)),
-        });
-    }
-    Ok(out)
+    let stmt = client.prepare_cached("SELECT id, groups FROM users WHERE tenant = $1 AND id = ANY($2)").await.map_err(backend)?;
+    groups_column(&client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)?)
 }
 
 pub async fn members_of(client: &Client, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

@@ -45,6 +45,10 @@ fn failed_group(size: usize, error: &str) -> Vec<StoreResult<Appended>> {
     (0..size).map(|_| Err(StoreError::Backend(error.to_owned()))).collect()
 }
 
+/// Removes group `?2` from a user row's `groups` array (user_groups.rs), keeping the order.
+const WITHOUT_GROUP: &str =
+    "(SELECT json_group_array(json(e.value) ORDER BY e.key) FROM json_each(users.groups) e WHERE e.value ->> 0 <> ?2)";
+
 fn append_one(db: &Connection, commit: &Commit) -> StoreResult<Appended> {
     reserve(db, commit)?;
     let first_position = insert_events(db, commit)?;
@@ -161,6 +165,17 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
             tx.execute("DELETE FROM memberships WHERE tenant = ?1 AND member_id = ?2", params![tenant, id]).map_err(backend)?;
         }
         ReadModelChange::Group { row: Some(row), added, removed } => {
+            // Before the group row is written, so it sees the old name: only a renamed group
+            // rewrites its members' rows.
+            tx.prepare_cached(
+                "UPDATE users SET groups = (SELECT json_group_array(CASE WHEN e.value ->> 0 = ?2 THEN json_array(?2, ?3) ELSE json(e.value) END ORDER BY e.key)
+                                            FROM json_each(users.groups) e)
+                 WHERE tenant = ?1 AND id IN (SELECT member_id FROM memberships WHERE tenant = ?1 AND group_id = ?2)
+                   AND EXISTS (SELECT 1 FROM groups WHERE tenant = ?1 AND id = ?2 AND display_name <> ?3)",
+            )
+            .map_err(backend)?
+            .execute(params![tenant, id, row.display_name])
+            .map_err(backend)?;
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified)
@@ -183,19 +198,37 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
             .map_err(backend)?;
             let mut remove =
                 tx.prepare_cached("DELETE FROM memberships WHERE tenant = ?1 AND group_id = ?2 AND member_id = ?3").map_err(backend)?;
+            let mut leave =
+                tx.prepare_cached(&format!("UPDATE users SET groups = {WITHOUT_GROUP} WHERE tenant = ?1 AND id = ?3")).map_err(backend)?;
             for member in removed {
                 remove.execute(params![tenant, id, member.to_string()]).map_err(backend)?;
+                leave.execute(params![tenant, id, member.to_string()]).map_err(backend)?;
             }
             let mut add = tx
                 .prepare_cached(
                     "INSERT INTO memberships (tenant, group_id, member_id, member_kind) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 )
                 .map_err(backend)?;
+            let mut join = tx
+                .prepare_cached(
+                    "UPDATE users SET groups = json_insert(groups, '$[#]', json_array(?2, ?3))
+                     WHERE tenant = ?1 AND id = ?4 AND NOT EXISTS (SELECT 1 FROM json_each(users.groups) e WHERE e.value ->> 0 = ?2)",
+                )
+                .map_err(backend)?;
             for (member, kind) in added {
                 add.execute(params![tenant, id, member.to_string(), kind.map(member_kind_name)]).map_err(backend)?;
+                join.execute(params![tenant, id, row.display_name, member.to_string()]).map_err(backend)?;
             }
         }
         ReadModelChange::Group { row: None, .. } => {
+            tx.execute(
+                &format!(
+                    "UPDATE users SET groups = {WITHOUT_GROUP}
+                     WHERE tenant = ?1 AND id IN (SELECT member_id FROM memberships WHERE tenant = ?1 AND group_id = ?2)"
+                ),
+                params![tenant, id],
+            )
+            .map_err(backend)?;
             tx.execute("DELETE FROM groups WHERE tenant = ?1 AND id = ?2", params![tenant, id]).map_err(backend)?;
             tx.execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
                 .map_err(backend)?;

@@ -240,17 +240,7 @@ impl Store for SqliteStore {
 
     async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        // One job for both queries: the reader thread is handed the request once.
-        self.readers
-            .run(move |c| {
-                let mut page = read::page(c, Target::Users, &tenant, &query)?;
-                if with_groups {
-                    let ids: Vec<ResourceId> = page.records.iter().map(|r| r.id).collect();
-                    page.groups = Some(if ids.is_empty() { HashMap::new() } else { read::groups_of(c, &tenant, &ids)? });
-                }
-                Ok(page)
-            })
-            .await
+        self.readers.run(move |c| read::page(c, Target::Users, &tenant, &query, with_groups)).await
     }
 
     async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
@@ -260,7 +250,7 @@ impl Store for SqliteStore {
 
     async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, &query)).await
+        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, &query, false)).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

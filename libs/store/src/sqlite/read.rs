@@ -13,6 +13,7 @@ use super::dialect::Sqlite;
 use super::{backend, time_text};
 use crate::api::*;
 use crate::query::{Compiler, SqlValue, Target};
+use crate::user_groups;
 
 fn table(target: Target) -> &'static str {
     match target {
@@ -77,8 +78,9 @@ fn to_param(value: SqlValue) -> SqlParam {
 }
 
 /// One page and the total, as postgres/read.rs does it: the total rides along as a window
-/// count; only a page past the end needs a second query.
-pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+/// count; only a page past the end needs a second query. `with_groups` (users only) brings
+/// each user's groups along from the same rows.
+pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
     let mut compiler = Compiler::new(&Sqlite, target, 1);
     let condition = match &query.filter {
         Some(filter) => compiler.filter(filter)?,
@@ -98,16 +100,27 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
         stmt.query_row(params_from_iter(count_params.iter()), |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend)
     };
     if query.count == 0 {
-        return Ok(Page { total: count(db)?, records: vec![], groups: None });
+        return Ok(Page { total: count(db)?, records: vec![], groups: with_groups.then(HashMap::new) });
     }
-    let sql = format!("SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER () {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+    let groups_column = if with_groups { ", r.groups" } else { "" };
+    let sql = format!(
+        "SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER (){groups_column} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    );
     let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
     let mut total = None;
     let mut records = Vec::new();
+    let mut groups = with_groups.then(HashMap::new);
     let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {
         total.get_or_insert(row.get::<_, i64>(5).map_err(backend)? as u64);
-        records.push(RawRecord::from_row(row).map_err(backend)?.parse()?);
+        let record = RawRecord::from_row(row).map_err(backend)?.parse()?;
+        if let Some(groups) = &mut groups {
+            let of_user = user_groups::parse(&json(&row.get::<_, String>(6).map_err(backend)?)?)?;
+            if !of_user.is_empty() {
+                groups.insert(record.id, of_user);
+            }
+        }
+        records.push(record);
     }
     drop(rows);
     drop(stmt);
@@ -116,27 +129,19 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
         None if query.start_index > 1 => count(db)?,
         None => 0,
     };
-    Ok(Page { total, records, groups: None })
+    Ok(Page { total, records, groups })
 }
 
+/// Each user's `groups` column (user_groups.rs); users in no group have no entry.
 pub fn groups_of(db: &Connection, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let mut stmt = db
-        .prepare_cached(
-            // CROSS JOIN fixes the join order, INDEXED BY the index: from the wanted ids into
-            // the members' index, whatever the statistics say. DISTINCT, as `= ANY` on
-            // PostgreSQL: an id asked for twice yields its groups once.
-            "SELECT m.member_id, g.id, g.display_name FROM (SELECT DISTINCT value FROM json_each(?2)) AS wanted
-             CROSS JOIN memberships m INDEXED BY memberships_member ON m.tenant = ?1 AND m.member_id = wanted.value
-             JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
-             ORDER BY m.added",
-        )
+        .prepare_cached("SELECT id, groups FROM users WHERE tenant = ?1 AND id IN (SELECT value FROM json_each(?2)) AND groups <> '[]'")
         .map_err(backend)?;
     let mut rows = stmt.query(params![tenant.as_str(), id_list(users)]).map_err(backend)?;
-    let mut out: HashMap<ResourceId, Vec<Reference>> = HashMap::new();
+    let mut out = HashMap::new();
     while let Some(row) = rows.next().map_err(backend)? {
-        let (member, group, display): (String, String, String) =
-            (row.get(0).map_err(backend)?, row.get(1).map_err(backend)?, row.get(2).map_err(backend)?);
-        out.entry(id(&member)?).or_default().push(Reference { id: id(&group)?, kind: MemberKind::Group, display: Some(display) });
+        let (user, groups): (String, String) = (row.get(0).map_err(backend)?, row.get(1).map_err(backend)?);
+        out.insert(id(&user)?, user_groups::parse(&json(&groups)?)?);
     }
     Ok(out)
 }
