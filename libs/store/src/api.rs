@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::group::MemberKind;
 use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+use scim::cursor::Position;
 use scim::list::ListQuery;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -180,6 +181,10 @@ pub struct ResourceRecord {
 pub struct Page {
     pub total: u64,
     pub records: Vec<ResourceRecord>,
+    /// Cursor pages: where the next page starts (`None` on the last page).
+    pub next: Option<Position>,
+    /// Cursor pages: where the previous page ends (`None` on the first page).
+    pub previous: Option<Position>,
 }
 
 /// A group a user belongs to (with its display name), or a member of a group.

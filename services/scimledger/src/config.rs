@@ -32,6 +32,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_secs: u64,
+    /// Most operations in one /Bulk request (maxOperations); 0 turns /Bulk off.
+    pub bulk_max_operations: usize,
+    /// Largest /Bulk request body (maxPayloadSize), apart from `max_body_bytes`.
+    pub bulk_max_payload_bytes: usize,
 }
 
 impl Default for Settings {
@@ -45,6 +49,8 @@ impl Default for Settings {
             public_url: None,
             log_format: LogFormat::Text,
             request_timeout_secs: 30,
+            bulk_max_operations: 1000,
+            bulk_max_payload_bytes: 1024 * 1024,
         }
     }
 }
@@ -99,6 +105,12 @@ impl Settings {
         }
         if let Some(v) = var("SCIMLEDGER_REQUEST_TIMEOUT_SECS") {
             self.request_timeout_secs = parse("SCIMLEDGER_REQUEST_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_BULK_MAX_OPERATIONS") {
+            self.bulk_max_operations = parse("SCIMLEDGER_BULK_MAX_OPERATIONS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES") {
+            self.bulk_max_payload_bytes = parse("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES", v)?;
         }
         Ok(())
     }

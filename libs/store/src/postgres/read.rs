@@ -14,14 +14,8 @@ use uuid::Uuid;
 use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
-use crate::query::{Compiler, SqlValue, Target};
-
-fn table(target: Target) -> &'static str {
-    match target {
-        Target::Users => "users",
-        Target::Groups => "groups",
-    }
-}
+use crate::paging::PagePlan;
+use crate::query::{SqlValue, Target};
 
 fn record(row: &Row) -> ResourceRecord {
     ResourceRecord {
@@ -34,7 +28,7 @@ fn record(row: &Row) -> ResourceRecord {
 }
 
 pub async fn one(client: &Client, target: Target, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = $1 AND id = $2", table(target));
+    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = $1 AND id = $2", target.table());
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
     let row = client.query_opt(&stmt, &[&tenant.as_str(), &id.as_uuid()]).await.map_err(backend)?;
     Ok(row.as_ref().map(record))
@@ -51,39 +45,31 @@ fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {
     }
 }
 
-/// One page of a filtered, sorted list, and the total. The total rides along as a window
-/// count, so a look-up is one round trip; only a page past the end needs a second query.
+/// One page of a filtered, sorted list, and the total (`paging::PagePlan` says how).
 pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
-    let mut compiler = Compiler::new(&Postgres, target, 1);
-    let condition = match &query.filter {
-        Some(filter) => compiler.filter(filter)?,
-        None => "TRUE".to_owned(),
-    };
-    let order = compiler.order_by(query.sort.as_ref())?;
-    let from = format!("FROM {} r WHERE r.tenant = $1 AND {condition}", table(target));
-    let count_sql = format!("SELECT count(*) {from}");
-    // LIMIT and OFFSET bind last, so the count query takes the same parameters less those two.
-    let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
-    let offset = compiler.bind(SqlValue::Int(query.start_index as i64 - 1));
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(tenant.as_str().to_owned())];
-    params.extend(compiler.into_params().iter().map(to_sql));
+    let plan = PagePlan::new(&Postgres, target, tenant, query)?;
+    let params: Vec<Box<dyn ToSql + Sync + Send>> = plan.params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-    let count_refs = &refs[..refs.len() - 2];
-    if query.count == 0 {
-        let row = client.query_one(&count_sql, count_refs).await.map_err(backend)?;
-        return Ok(Page { total: row.get::<_, i64>(0) as u64, records: vec![] });
+    let mut rows = Vec::new();
+    let mut total = None;
+    if let Some(sql) = &plan.rows_sql {
+        let stmt = client.prepare_cached(sql).await.map_err(backend)?;
+        for row in client.query(&stmt, &refs).await.map_err(backend)? {
+            if plan.window_total {
+                total.get_or_insert(row.get::<_, i64>("total") as u64);
+            }
+            rows.push((record(&row), row.get::<_, i64>("seq")));
+        }
     }
-    let sql = format!(
-        "SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER () AS total {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-    );
-    let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
-    let rows = client.query(&stmt, &refs).await.map_err(backend)?;
-    let total = match rows.first() {
-        Some(row) => row.get::<_, i64>("total") as u64,
-        None if query.start_index > 1 => client.query_one(&count_sql, count_refs).await.map_err(backend)?.get::<_, i64>(0) as u64,
+    let total = match total {
+        Some(total) => total,
+        None if plan.needs_count(rows.len()) => {
+            let stmt = client.prepare_cached(&plan.count_sql).await.map_err(backend)?;
+            client.query_one(&stmt, &refs[..plan.count_params]).await.map_err(backend)?.get::<_, i64>(0) as u64
+        }
         None => 0,
     };
-    Ok(Page { total, records: rows.iter().map(record).collect() })
+    Ok(plan.finish(rows, total))
 }
 
 pub async fn groups_of(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
