@@ -1,10 +1,15 @@
 //! List pages for either backend: the SQL of a page and of its total, and, for cursor pages,
 //! where the pages before and after it start.
 //!
-//! Index pages (`startIndex`) are `LIMIT … OFFSET …` with the total as a window count.
-//! Cursor pages (RFC 9865, ADR 0011) are keyset pages over the creation order: `seq > k`
-//! (or `seq < k` going back), read from the `(tenant, seq)` index, so a page costs the same
-//! at any depth; one row more than the page is read to learn whether another page follows.
+//! Index pages (`startIndex`) are `LIMIT … OFFSET …`: the cost of OFFSET grows with the depth
+//! (ADR 0010). Cursor pages (RFC 9865, ADR 0011) are keyset pages over the creation order:
+//! `seq > k` (or `seq < k` going back), read from the `(tenant, seq)` index, so a page costs
+//! the same at any depth; one row more than the page is read to learn whether another follows.
+//!
+//! The total rides along in the page's own query as an uncorrelated scalar subquery, counted
+//! once, so a look-up is one round trip; only an empty page needs the count query on its own.
+//! (A `count(*) OVER ()` window would make every page read every matching row with its
+//! document, page 1 as much as page 901.)
 
 use domain::TenantSlug;
 use scim::cursor::Position;
@@ -13,21 +18,19 @@ use scim::list::{ListQuery, Paging};
 use crate::api::{Page, ResourceRecord};
 use crate::query::{Compiler, Dialect, SqlValue, Target};
 
-/// The columns every page query selects, in this order; index pages add the window total.
+/// The columns every page query selects, in this order, before the total.
 pub const ROW_COLUMNS: &str = "r.id, r.document, r.version, r.created_at, r.last_modified, r.seq";
 
 /// A page query, ready to run on the dialect it was planned for.
 pub struct PagePlan {
-    /// The page's rows ([`ROW_COLUMNS`], then the total for index pages); `None` when the
-    /// client asked only for the total (`count=0`).
+    /// The page's rows ([`ROW_COLUMNS`], then the total); `None` when the client asked only
+    /// for the total (`count=0`).
     pub rows_sql: Option<String>,
     pub count_sql: String,
     /// The tenant, the filter's parameters, then the page's own.
     pub params: Vec<SqlValue>,
     /// How many of `params` the count query takes.
     pub count_params: usize,
-    /// Whether `rows_sql` carries the total in its last column (index pages).
-    pub window_total: bool,
     paging: Paging,
     count: u32,
 }
@@ -41,16 +44,15 @@ impl PagePlan {
         };
         let from = format!("FROM {} r WHERE r.tenant = {} AND {condition}", target.table(), dialect.param(1));
         let count_sql = format!("SELECT count(*) {from}");
-        let mut window_total = false;
-        // The page's parameters bind after the filter's, so the count query takes a prefix.
+        // The page's parameters bind after the filter's, so the count query takes a prefix, and
+        // the subquery of the total reuses the filter's placeholders.
         let rows_sql = match query.paging {
             _ if query.count == 0 => None,
             Paging::Index { start_index } => {
-                window_total = true;
                 let order = compiler.order_by(query.sort.as_ref())?;
                 let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
                 let offset = compiler.bind(SqlValue::Int(start_index as i64 - 1));
-                Some(format!("SELECT {ROW_COLUMNS}, count(*) OVER () AS total {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"))
+                Some(format!("SELECT {ROW_COLUMNS}, ({count_sql}) AS total {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"))
             }
             Paging::Cursor(position) => {
                 let (op, direction, key) = match position {
@@ -60,31 +62,25 @@ impl PagePlan {
                 };
                 let key = compiler.bind(SqlValue::Int(key));
                 let limit = compiler.bind(SqlValue::Int(i64::from(query.count) + 1));
-                Some(format!("SELECT {ROW_COLUMNS} {from} AND r.seq {op} {key} ORDER BY r.seq {direction} LIMIT {limit}"))
+                Some(format!(
+                    "SELECT {ROW_COLUMNS}, ({count_sql}) AS total {from} AND r.seq {op} {key} ORDER BY r.seq {direction} LIMIT {limit}"
+                ))
             }
         };
         let bound = compiler.into_params();
         let filter_params = bound.len() - if rows_sql.is_some() { 2 } else { 0 };
         let mut params = vec![SqlValue::Text(tenant.as_str().to_owned())];
         params.extend(bound);
-        Ok(PagePlan {
-            rows_sql,
-            count_sql,
-            params,
-            count_params: 1 + filter_params,
-            window_total,
-            paging: query.paging,
-            count: query.count,
-        })
+        Ok(PagePlan { rows_sql, count_sql, params, count_params: 1 + filter_params, paging: query.paging, count: query.count })
     }
 
-    /// Whether the total needs the count query: always for cursor pages (their rows stop at
-    /// the page), for index pages only when the page came back empty past the start.
+    /// Whether the total needs the count query: when there was no page to carry it, or it came
+    /// back empty where rows may still match (past the start).
     pub fn needs_count(&self, rows: usize) -> bool {
         match self.paging {
             _ if self.rows_sql.is_none() => true,
             Paging::Index { start_index } => rows == 0 && start_index > 1,
-            Paging::Cursor(_) => true,
+            Paging::Cursor(position) => rows == 0 && position.is_some(),
         }
     }
 

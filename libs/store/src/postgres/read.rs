@@ -55,9 +55,7 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
     if let Some(sql) = &plan.rows_sql {
         let stmt = client.prepare_cached(sql).await.map_err(backend)?;
         for row in client.query(&stmt, &refs).await.map_err(backend)? {
-            if plan.window_total {
-                total.get_or_insert(row.get::<_, i64>("total") as u64);
-            }
+            total.get_or_insert(row.get::<_, i64>("total") as u64);
             rows.push((record(&row), row.get::<_, i64>("seq")));
         }
     }

@@ -80,9 +80,7 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
         let mut stmt = db.prepare_cached(sql).map_err(backend)?;
         let mut found = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
         while let Some(row) = found.next().map_err(backend)? {
-            if plan.window_total {
-                total.get_or_insert(row.get::<_, i64>(6).map_err(backend)? as u64);
-            }
+            total.get_or_insert(row.get::<_, i64>(6).map_err(backend)? as u64);
             let seq: i64 = row.get(5).map_err(backend)?;
             rows.push((RawRecord::from_row(row).map_err(backend)?.parse()?, seq));
         }
