@@ -20,7 +20,7 @@ use store::{Page, Reference, ResourceRecord};
 use super::body::ScimBody;
 use super::endpoint::Endpoint;
 use super::render::{self, Parts};
-use super::reply::{etag, version_in, ScimReply};
+use super::reply::{etag, EntityTags, ScimReply};
 use super::{ApiState, Caller};
 use store::commands::{self, CommandError, Outcome};
 
@@ -197,7 +197,7 @@ pub async fn fetch<E: Endpoint>(
         .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?;
     let tag = etag(record.version);
     if let Some(seen) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if seen.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
+        if EntityTags::parse(seen).names(record.version) {
             return Ok(ScimReply::status(StatusCode::NOT_MODIFIED).with_etag(tag));
         }
     }
@@ -228,8 +228,31 @@ async fn render_outcome<E: Endpoint>(
     Ok(render_record::<E>(&base_url(state, headers, caller), record, related.as_ref(), selection))
 }
 
-fn if_match(headers: &HeaderMap) -> Option<i64> {
-    headers.get(IF_MATCH).and_then(|v| v.to_str().ok()).and_then(version_in)
+fn if_match(headers: &HeaderMap) -> Option<EntityTags> {
+    headers.get(IF_MATCH).map(|v| EntityTags::parse(v.to_str().unwrap_or_default()))
+}
+
+/// The version a change must be decided on, from the client's If-Match: `None` for any.
+async fn required_version<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    id: ResourceId,
+    if_match: Option<EntityTags>,
+) -> Result<Option<i64>, ScimError> {
+    let stale = || ScimError::precondition_failed(format!("If-Match names no current version of {} {id}", E::RESOURCE.name));
+    match if_match {
+        None | Some(EntityTags::Any) => Ok(None),
+        Some(EntityTags::Versions(versions)) => match versions.as_slice() {
+            [] => Err(stale()),
+            [one] => Ok(Some(*one)),
+            // Several tags: the current version, if listed, is the one to be decided on.
+            _ => match E::read(&*state.store, &caller.tenant, id).await.map_err(|e| failed::<E>(e.into(), Some(id)))? {
+                Some(record) if versions.contains(&record.version) => Ok(Some(record.version)),
+                Some(_) => Err(stale()),
+                None => Err(failed::<E>(domain::DomainError::NotFound.into(), Some(id))),
+            },
+        },
+    }
 }
 
 /// A write to one resource, from its own endpoint or from /Bulk.
@@ -241,14 +264,18 @@ pub(super) enum Write {
 }
 
 /// Parses a write into its domain command and runs it: the one path every write takes.
-/// `if_match` is the version the client last saw. A delete has no outcome to show.
+/// `if_match` names the versions the client last saw. A delete has no outcome to show.
 pub(super) async fn write<E: Endpoint>(
     state: &ApiState,
     caller: &Caller,
     write: Write,
-    if_match: Option<i64>,
+    if_match: Option<EntityTags>,
 ) -> Result<Option<Outcome<E>>, ScimError> {
     let store = &*state.store;
+    let if_match = match &write {
+        Write::Create(_) => None,
+        Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id) => required_version::<E>(state, caller, *id, if_match).await?,
+    };
     let (id, result) = match write {
         Write::Create(body) => {
             let command = E::create(Document::parse(&body, E::RESOURCE)?);
