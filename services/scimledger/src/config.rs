@@ -147,6 +147,17 @@ mod tests {
     }
 
     #[test]
+    fn bulk_limits_default_to_the_documented_values_and_follow_the_environment() {
+        let mut settings = Settings::default();
+        assert_eq!((settings.bulk_max_operations, settings.bulk_max_payload_bytes), (1000, 1024 * 1024));
+        let env = HashMap::from([("SCIMLEDGER_BULK_MAX_OPERATIONS", "50"), ("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES", "65536")]);
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!((settings.bulk_max_operations, settings.bulk_max_payload_bytes), (50, 65536));
+        let from_file: Settings = toml::from_str("bulk_max_operations = 0").unwrap();
+        assert_eq!(from_file.bulk_max_operations, 0);
+    }
+
+    #[test]
     fn no_database_url_means_the_embedded_file() {
         assert!(matches!(Settings::default().backend().unwrap(), Backend::Sqlite { .. }));
     }
