@@ -151,4 +151,15 @@ on_both_backends! {
             assert_eq!(user_count(&scim, name).await, 0);
         }
     }
+
+    async fn bulk_turned_off_is_said_and_refused(backend: Backend) {
+        let server = Server::start_with(&backend, &[("SCIMLEDGER_BULK_MAX_OPERATIONS", "0")]).await;
+        let scim = server.tenant("acme").await;
+        let config = scim.get("/ServiceProviderConfig").await.expect(200);
+        assert_eq!(config["bulk"]["supported"], json!(false));
+        let before = backend.event_count().await;
+        let request = bulk(json!([{"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "alice"}}]), None);
+        scim.post("/Bulk", &request).await.expect_error(501, None);
+        assert_eq!(backend.event_count().await, before);
+    }
 }
