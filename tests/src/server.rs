@@ -36,10 +36,20 @@ impl Server {
         Self::try_start(backend).await.unwrap_or_else(|output| panic!("the server did not start:\n{output}"))
     }
 
+    /// Starts a server with more settings (`SCIMLEDGER_*` variables) than the backend's.
+    pub async fn start_with(backend: &Backend, settings: &[(&'static str, &str)]) -> Server {
+        Self::try_start_with(backend, settings).await.unwrap_or_else(|output| panic!("the server did not start:\n{output}"))
+    }
+
     /// Starts a server, or returns what it printed before it exited.
     pub async fn try_start(backend: &Backend) -> Result<Server, String> {
+        Self::try_start_with(backend, &[]).await
+    }
+
+    async fn try_start_with(backend: &Backend, settings: &[(&'static str, &str)]) -> Result<Server, String> {
         let mut env = backend.env();
         env.push(("SCIMLEDGER_LISTEN", "127.0.0.1:0".into()));
+        env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let mut child = Command::new(binary())
             .arg("serve")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))

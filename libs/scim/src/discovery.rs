@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::list::MAX_PAGE_SIZE;
+use crate::list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::schema::{AttributeDef, ResourceType, SchemaDef, RESOURCE_TYPES, SCHEMAS};
 
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -15,7 +15,7 @@ pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 pub struct Capabilities {
     pub sort: bool,
     pub etag: bool,
-    pub bulk_max_operations: Option<u32>,
+    pub bulk_max_operations: u32,
     pub bulk_max_payload_bytes: u64,
 }
 
@@ -25,11 +25,19 @@ pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
         "documentationUri": "https://github.com/scimledger/scimledger/blob/main/docs/scim.md",
         "patch": {"supported": true},
         "bulk": {
-            "supported": caps.bulk_max_operations.is_some(),
-            "maxOperations": caps.bulk_max_operations.unwrap_or(0),
+            "supported": caps.bulk_max_operations > 0,
+            "maxOperations": caps.bulk_max_operations,
             "maxPayloadSize": caps.bulk_max_payload_bytes,
         },
         "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},
+        // RFC 9865 §4. No cursorTimeout: cursors hold no server state and never expire.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_PAGE_SIZE,
+            "maxPageSize": MAX_PAGE_SIZE,
+        },
         "changePassword": {"supported": false},
         "sort": {"supported": caps.sort},
         "etag": {"supported": caps.etag},
@@ -124,6 +132,19 @@ mod tests {
         let password = user["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "password").unwrap();
         assert_eq!(password["returned"], "never");
         assert_eq!(password["mutability"], "writeOnly");
+    }
+
+    #[test]
+    fn service_provider_config_states_bulk_limits_and_pagination() {
+        let caps = Capabilities { sort: true, etag: true, bulk_max_operations: 1000, bulk_max_payload_bytes: 1 << 20 };
+        let config = service_provider_config("http://h/scim/v2/t", caps);
+        assert_eq!(config["bulk"], json!({"supported": true, "maxOperations": 1000, "maxPayloadSize": 1 << 20}));
+        assert_eq!(
+            config["pagination"],
+            json!({"cursor": true, "index": true, "defaultPaginationMethod": "index", "defaultPageSize": 100, "maxPageSize": 1000})
+        );
+        let off = service_provider_config("http://h/scim/v2/t", Capabilities { bulk_max_operations: 0, ..caps });
+        assert_eq!(off["bulk"]["supported"], json!(false));
     }
 
     #[test]

@@ -4,7 +4,8 @@ use serde_json::{json, Value};
 
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-/// The `scimType` values of RFC 7644 Table 9 (plus RFC 9865's invalidCursor family).
+/// The `scimType` values of RFC 7644 Table 9, and RFC 9865's `invalidCursor` (cursors here never
+/// expire, so `expiredCursor` is never answered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     InvalidFilter,
@@ -17,6 +18,7 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    InvalidCursor,
 }
 
 impl ScimType {
@@ -32,6 +34,7 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
         }
     }
 }
@@ -72,8 +75,14 @@ impl ScimError {
     pub fn mutability(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::Mutability, detail)
     }
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidCursor, detail)
+    }
     pub fn too_many(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::TooMany, detail)
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(409, None, detail)
     }
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(409, Some(ScimType::Uniqueness), detail)

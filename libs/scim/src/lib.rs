@@ -10,8 +10,13 @@
 //! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) applied to a document.
 //! - [`projection`]: `attributes` / `excludedAttributes` with the `returned` rules.
 //! - [`list`]: list and query parameters and the ListResponse message.
+//! - [`cursor`]: the opaque, checksummed cursors of RFC 9865 cursor pagination.
+//! - [`bulk`]: /Bulk requests (RFC 7644 §3.7): operations, `bulkId` references and the order
+//!   they run in, and the BulkResponse.
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes and /Schemas documents.
 
+pub mod bulk;
+pub mod cursor;
 pub mod discovery;
 pub mod document;
 pub mod error;

@@ -1,7 +1,9 @@
-//! Query parameters of list and search requests (RFC 7644 §3.4.2) and the ListResponse message.
+//! Query parameters of list and search requests (RFC 7644 §3.4.2, RFC 9865) and the
+//! ListResponse message.
 
 use serde_json::{json, Value};
 
+use crate::cursor::{self, Position};
 use crate::filter::Filter;
 use crate::path::AttrPath;
 use crate::projection::Selection;
@@ -29,15 +31,26 @@ pub struct Sort {
     pub order: SortOrder,
 }
 
+/// Which page a list request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// RFC 7644 index paging; 1-based, as SCIM counts.
+    Index { start_index: u64 },
+    /// RFC 9865 cursor paging: the first page (an empty `cursor`) or the one a cursor names.
+    Cursor(Option<Position>),
+}
+
 /// A validated list request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
-    /// 1-based, as SCIM counts.
-    pub start_index: u64,
+    pub paging: Paging,
     pub count: u32,
     pub sort: Option<Sort>,
     pub selection: Selection,
+    /// What a cursor of this query is bound to: the resource type and the filter, so that a
+    /// cursor replayed on another query is refused.
+    cursor_scope: String,
 }
 
 impl ListQuery {
@@ -65,12 +78,26 @@ impl ListQuery {
         }
         raw.into_query(resource)
     }
+
+    /// The startIndex a ListResponse reports (1 for cursor pages).
+    pub fn start_index(&self) -> u64 {
+        match self.paging {
+            Paging::Index { start_index } => start_index,
+            Paging::Cursor(_) => 1,
+        }
+    }
+
+    /// The opaque cursor of `position` in this query.
+    pub fn cursor(&self, position: Position) -> String {
+        cursor::encode(&self.cursor_scope, position)
+    }
 }
 
 #[derive(Default)]
 struct RawQuery {
     filter: Option<Value>,
     start_index: Option<Value>,
+    cursor: Option<Value>,
     count: Option<Value>,
     sort_by: Option<Value>,
     sort_order: Option<Value>,
@@ -85,6 +112,7 @@ impl RawQuery {
         Some(match name.to_ascii_lowercase().as_str() {
             "filter" => &mut self.filter,
             "startindex" => &mut self.start_index,
+            "cursor" => &mut self.cursor,
             "count" => &mut self.count,
             "sortby" => &mut self.sort_by,
             "sortorder" => &mut self.sort_order,
@@ -104,8 +132,17 @@ impl RawQuery {
             Some(Some(_)) | None => None,
             Some(None) => return Err(ScimError::invalid_filter("'filter' must be a string")),
         };
+        let cursor_scope = format!("{}|{}", resource.id, filter.as_ref().map(ToString::to_string).unwrap_or_default());
         // RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0.
-        let start_index = integer(self.start_index.as_ref(), "startIndex")?.map_or(1, |i| i.max(1) as u64);
+        let start_index = integer(self.start_index.as_ref(), "startIndex")?.map(|i| i.max(1) as u64);
+        let paging = match (self.cursor.as_ref(), start_index) {
+            (None, start_index) => Paging::Index { start_index: start_index.unwrap_or(1) },
+            (Some(_), Some(_)) => return Err(ScimError::invalid_value("give either 'startIndex' or 'cursor', not both")),
+            (Some(Value::Null), None) => Paging::Cursor(None),
+            (Some(Value::String(c)), None) if c.trim().is_empty() => Paging::Cursor(None),
+            (Some(Value::String(c)), None) => Paging::Cursor(Some(cursor::decode(&cursor_scope, c)?)),
+            (Some(_), None) => return Err(ScimError::invalid_cursor("'cursor' must be a string")),
+        };
         let count = integer(self.count.as_ref(), "count")?.map_or(DEFAULT_PAGE_SIZE, |c| c.clamp(0, MAX_PAGE_SIZE as i64) as u32);
         let sort = match self.sort_by.as_ref().and_then(text) {
             Some(by) if !by.trim().is_empty() => {
@@ -123,11 +160,16 @@ impl RawQuery {
             }
             _ => None,
         };
+        if sort.is_some() && matches!(paging, Paging::Cursor(_)) {
+            // ADR 0011: cursor pages follow the creation order, the one order every page can
+            // be read in from an index.
+            return Err(ScimError::invalid_value("cursor pages come in creation order: page a sorted list with startIndex"));
+        }
         let selection = Selection {
             attributes: attribute_list(self.attributes.as_ref(), "attributes")?,
             excluded: attribute_list(self.excluded.as_ref(), "excludedAttributes")?,
         };
-        Ok(ListQuery { filter, start_index, count, sort, selection })
+        Ok(ListQuery { filter, paging, count, sort, selection, cursor_scope })
     }
 }
 
@@ -177,6 +219,24 @@ pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>
     })
 }
 
+/// The ListResponse of a cursor page (RFC 9865 §2): no startIndex; `nextCursor` unless this is
+/// the last page, `previousCursor` unless it is the first.
+pub fn cursor_list_response(total_results: u64, resources: Vec<Value>, next: Option<String>, previous: Option<String>) -> Value {
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total_results,
+        "itemsPerPage": resources.len(),
+    });
+    if let Some(next) = next {
+        body["nextCursor"] = next.into();
+    }
+    if let Some(previous) = previous {
+        body["previousCursor"] = previous.into();
+    }
+    body["Resources"] = resources.into();
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,13 +245,13 @@ mod tests {
     #[test]
     fn defaults_when_paging_is_absent() {
         let q = ListQuery::from_params([], &USER_RESOURCE).unwrap();
-        assert_eq!((q.start_index, q.count, q.filter), (1, DEFAULT_PAGE_SIZE, None));
+        assert_eq!((q.paging, q.count, q.filter), (Paging::Index { start_index: 1 }, DEFAULT_PAGE_SIZE, None));
     }
 
     #[test]
     fn clamps_start_index_and_count() {
         let q = ListQuery::from_params([("startIndex", "-4"), ("COUNT", "100000")], &USER_RESOURCE).unwrap();
-        assert_eq!((q.start_index, q.count), (1, MAX_PAGE_SIZE));
+        assert_eq!((q.start_index(), q.count), (1, MAX_PAGE_SIZE));
         let q = ListQuery::from_params([("count", "-1")], &USER_RESOURCE).unwrap();
         assert_eq!(q.count, 0);
     }
@@ -204,6 +264,32 @@ mod tests {
         assert_eq!(err.scim_type, Some(crate::ScimType::InvalidFilter));
         let err = ListQuery::from_params([("filter", "shoeSize eq 3")], &USER_RESOURCE).unwrap_err();
         assert_eq!(err.scim_type, Some(crate::ScimType::InvalidFilter));
+    }
+
+    #[test]
+    fn cursors_start_empty_and_come_back_from_the_same_query() {
+        let first = ListQuery::from_params([("cursor", ""), ("filter", "userName sw \"a\"")], &USER_RESOURCE).unwrap();
+        assert_eq!(first.paging, Paging::Cursor(None));
+        let text = first.cursor(Position::After(7));
+        let next = ListQuery::from_params([("cursor", text.as_str()), ("filter", "userName sw \"a\"")], &USER_RESOURCE).unwrap();
+        assert_eq!(next.paging, Paging::Cursor(Some(Position::After(7))));
+        let search = ListQuery::from_search_request(&json!({"cursor": text, "filter": "userName sw \"a\""}), &USER_RESOURCE).unwrap();
+        assert_eq!(search.paging, next.paging);
+        // Another filter, or none, is another query.
+        for params in [vec![("cursor", text.as_str())], vec![("cursor", text.as_str()), ("filter", "userName sw \"b\"")]] {
+            let err = ListQuery::from_params(params, &USER_RESOURCE).unwrap_err();
+            assert_eq!(err.scim_type, Some(crate::ScimType::InvalidCursor));
+        }
+    }
+
+    #[test]
+    fn cursors_refuse_start_index_and_sorting() {
+        let err = ListQuery::from_params([("cursor", ""), ("startIndex", "1")], &USER_RESOURCE).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
+        let err = ListQuery::from_params([("cursor", ""), ("sortBy", "userName")], &USER_RESOURCE).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
+        let err = ListQuery::from_search_request(&json!({"cursor": 5}), &USER_RESOURCE).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidCursor));
     }
 
     #[test]

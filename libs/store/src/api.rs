@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::group::MemberKind;
 use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+use scim::cursor::Position;
 use scim::list::ListQuery;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -183,6 +184,10 @@ pub struct Page {
     /// The groups of each user on the page, when they were asked for with it (users in no
     /// group have no entry).
     pub groups: Option<HashMap<ResourceId, Vec<Reference>>>,
+    /// Cursor pages: where the next page starts (`None` on the last page).
+    pub next: Option<Position>,
+    /// Cursor pages: where the previous page ends (`None` on the first page).
+    pub previous: Option<Position>,
 }
 
 /// A group a user belongs to (with its display name), or a member of a group.

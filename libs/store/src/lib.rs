@@ -7,6 +7,8 @@
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
+//! - [`paging`]: list pages for either dialect: index pages, and keyset cursor pages that cost
+//!   the same at any depth.
 //! - [`user_groups`]: each user's groups as its read-model row keeps them.
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
 //! - [`sqlite`]: one SQLite file (the embedded default).
@@ -20,6 +22,7 @@
 pub mod api;
 pub mod commands;
 pub mod open;
+pub mod paging;
 pub mod postgres;
 pub mod projection;
 pub mod query;

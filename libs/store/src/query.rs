@@ -59,6 +59,13 @@ pub enum Target {
 }
 
 impl Target {
+    pub fn table(self) -> &'static str {
+        match self {
+            Target::Users => "users",
+            Target::Groups => "groups",
+        }
+    }
+
     fn resource(self) -> &'static ResourceType {
         match self {
             Target::Users => &USER_RESOURCE,

@@ -229,6 +229,9 @@ on_both_backends! {
         let second = fixture.store.users(&fixture.tenant, &query(&[("startIndex", "2"), ("count", "1")]), true).await.unwrap();
         assert_eq!(second.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![bob], "only the page's rows");
         assert_eq!(second.groups.unwrap().keys().collect::<Vec<_>>(), vec![&bob]);
+        let cursor_page = fixture.store.users(&fixture.tenant, &query(&[("count", "1"), ("cursor", "")]), true).await.unwrap();
+        assert_eq!(cursor_page.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![alice]);
+        assert_eq!(cursor_page.groups.unwrap().keys().collect::<Vec<_>>(), vec![&alice], "not the row read past the page");
     }
 
     async fn each_users_groups_follow_joins_leaves_renames_and_deletions(fixture: Fixture) {

@@ -32,6 +32,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_secs: u64,
+    /// Most operations in one /Bulk request (maxOperations); 0 turns /Bulk off.
+    pub bulk_max_operations: usize,
+    /// Largest /Bulk request body (maxPayloadSize), apart from `max_body_bytes`.
+    pub bulk_max_payload_bytes: usize,
 }
 
 impl Default for Settings {
@@ -45,6 +49,8 @@ impl Default for Settings {
             public_url: None,
             log_format: LogFormat::Text,
             request_timeout_secs: 30,
+            bulk_max_operations: 1000,
+            bulk_max_payload_bytes: 1024 * 1024,
         }
     }
 }
@@ -100,6 +106,12 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_REQUEST_TIMEOUT_SECS") {
             self.request_timeout_secs = parse("SCIMLEDGER_REQUEST_TIMEOUT_SECS", v)?;
         }
+        if let Some(v) = var("SCIMLEDGER_BULK_MAX_OPERATIONS") {
+            self.bulk_max_operations = parse("SCIMLEDGER_BULK_MAX_OPERATIONS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES") {
+            self.bulk_max_payload_bytes = parse("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES", v)?;
+        }
         Ok(())
     }
 
@@ -132,6 +144,17 @@ mod tests {
         assert_eq!(settings.listen.port(), 9000);
         assert_eq!(settings.pool_size, 8);
         assert!(matches!(settings.backend().unwrap(), Backend::Postgres { pool_size: 8, .. }));
+    }
+
+    #[test]
+    fn bulk_limits_default_to_the_documented_values_and_follow_the_environment() {
+        let mut settings = Settings::default();
+        assert_eq!((settings.bulk_max_operations, settings.bulk_max_payload_bytes), (1000, 1024 * 1024));
+        let env = HashMap::from([("SCIMLEDGER_BULK_MAX_OPERATIONS", "50"), ("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES", "65536")]);
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!((settings.bulk_max_operations, settings.bulk_max_payload_bytes), (50, 65536));
+        let from_file: Settings = toml::from_str("bulk_max_operations = 0").unwrap();
+        assert_eq!(from_file.bulk_max_operations, 0);
     }
 
     #[test]

@@ -14,15 +14,9 @@ use uuid::Uuid;
 use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
-use crate::query::{Compiler, SqlValue, Target};
+use crate::paging::PagePlan;
+use crate::query::{SqlValue, Target};
 use crate::user_groups;
-
-fn table(target: Target) -> &'static str {
-    match target {
-        Target::Users => "users",
-        Target::Groups => "groups",
-    }
-}
 
 fn record(row: &Row) -> ResourceRecord {
     ResourceRecord {
@@ -35,7 +29,7 @@ fn record(row: &Row) -> ResourceRecord {
 }
 
 pub async fn one(client: &Client, target: Target, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = $1 AND id = $2", table(target));
+    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = $1 AND id = $2", target.table());
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
     let row = client.query_opt(&stmt, &[&tenant.as_str(), &id.as_uuid()]).await.map_err(backend)?;
     Ok(row.as_ref().map(record))
@@ -52,60 +46,54 @@ fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {
     }
 }
 
-/// One page of a filtered, sorted list, and the total. The total rides along as a window
-/// count, so a look-up is one round trip; only a page past the end needs a second query.
+/// One page of a filtered, sorted list, and the total (`paging::PagePlan` says how);
 /// `with_groups` (users only) brings each user's groups along from the same rows.
 pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-    let mut compiler = Compiler::new(&Postgres, target, 1);
-    let condition = match &query.filter {
-        Some(filter) => compiler.filter(filter)?,
-        None => "TRUE".to_owned(),
-    };
-    let order = compiler.order_by(query.sort.as_ref())?;
-    let from = format!("FROM {} r WHERE r.tenant = $1 AND {condition}", table(target));
-    let count_sql = format!("SELECT count(*) {from}");
-    // LIMIT and OFFSET bind last, so the count query takes the same parameters less those two.
-    let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
-    let offset = compiler.bind(SqlValue::Int(query.start_index as i64 - 1));
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(tenant.as_str().to_owned())];
-    params.extend(compiler.into_params().iter().map(to_sql));
+    let plan = PagePlan::new(&Postgres, target, tenant, query, with_groups)?;
+    let params: Vec<Box<dyn ToSql + Sync + Send>> = plan.params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-    let count_refs = &refs[..refs.len() - 2];
-    if query.count == 0 {
-        let row = client.query_one(&count_sql, count_refs).await.map_err(backend)?;
-        return Ok(Page { total: row.get::<_, i64>(0) as u64, records: vec![], groups: with_groups.then(HashMap::new) });
-    }
-    let groups = if with_groups { ", r.groups" } else { "" };
-    let sql = format!(
-        "SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER () AS total{groups} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-    );
-    let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
-    let rows = client.query(&stmt, &refs).await.map_err(backend)?;
-    let total = match rows.first() {
-        Some(row) => row.get::<_, i64>("total") as u64,
-        None if query.start_index > 1 => client.query_one(&count_sql, count_refs).await.map_err(backend)?.get::<_, i64>(0) as u64,
-        None => 0,
-    };
-    let groups = if with_groups { Some(groups_column(&rows)?) } else { None };
-    Ok(Page { total, records: rows.iter().map(record).collect(), groups })
-}
-
-/// Each row's `groups` column (user_groups.rs); users in no group have no entry.
-fn groups_column(rows: &[Row]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
-    let mut out = HashMap::new();
-    for row in rows {
-        let groups = user_groups::parse(&row.get::<_, serde_json::Value>("groups"))?;
-        if !groups.is_empty() {
-            out.insert(ResourceId::from_uuid(row.get("id")), groups);
+    let mut rows = Vec::new();
+    let mut groups = with_groups.then(HashMap::new);
+    let mut total = None;
+    if let Some(sql) = &plan.rows_sql {
+        let stmt = client.prepare_cached(sql).await.map_err(backend)?;
+        for row in client.query(&stmt, &refs).await.map_err(backend)? {
+            total.get_or_insert(row.get::<_, i64>("total") as u64);
+            let record = record(&row);
+            if let Some(groups) = &mut groups {
+                groups_of_row(groups, record.id, &row)?;
+            }
+            rows.push((record, row.get::<_, i64>("seq")));
         }
     }
-    Ok(out)
+    let total = match total {
+        Some(total) => total,
+        None if plan.needs_count(rows.len()) => {
+            let stmt = client.prepare_cached(&plan.count_sql).await.map_err(backend)?;
+            client.query_one(&stmt, &refs[..plan.count_params]).await.map_err(backend)?.get::<_, i64>(0) as u64
+        }
+        None => 0,
+    };
+    Ok(plan.finish(rows, total, groups))
+}
+
+/// Adds the `groups` column of a user's row (user_groups.rs); users in no group get no entry.
+fn groups_of_row(out: &mut HashMap<ResourceId, Vec<Reference>>, user: ResourceId, row: &Row) -> StoreResult<()> {
+    let groups = user_groups::parse(&row.get::<_, serde_json::Value>("groups"))?;
+    if !groups.is_empty() {
+        out.insert(user, groups);
+    }
+    Ok(())
 }
 
 pub async fn groups_of(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let ids: Vec<Uuid> = users.iter().map(ResourceId::as_uuid).collect();
     let stmt = client.prepare_cached("SELECT id, groups FROM users WHERE tenant = $1 AND id = ANY($2)").await.map_err(backend)?;
-    groups_column(&client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)?)
+    let mut out = HashMap::new();
+    for row in client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)? {
+        groups_of_row(&mut out, ResourceId::from_uuid(row.get("id")), &row)?;
+    }
+    Ok(out)
 }
 
 pub async fn members_of(client: &Client, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

@@ -12,15 +12,9 @@ use uuid::Uuid;
 use super::dialect::Sqlite;
 use super::{backend, time_text};
 use crate::api::*;
-use crate::query::{Compiler, SqlValue, Target};
+use crate::paging::PagePlan;
+use crate::query::{SqlValue, Target};
 use crate::user_groups;
-
-fn table(target: Target) -> &'static str {
-    match target {
-        Target::Users => "users",
-        Target::Groups => "groups",
-    }
-}
 
 fn id(text: &str) -> StoreResult<ResourceId> {
     Uuid::parse_str(text).map(ResourceId::from_uuid).map_err(|e| StoreError::Backend(format!("bad stored id '{text}': {e}")))
@@ -60,7 +54,7 @@ impl RawRecord {
 }
 
 pub fn one(db: &Connection, target: Target, tenant: &TenantSlug, resource: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = ?1 AND id = ?2", table(target));
+    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = ?1 AND id = ?2", target.table());
     let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
     let raw = stmt.query_row(params![tenant.as_str(), resource.to_string()], RawRecord::from_row).optional().map_err(backend)?;
     raw.map(RawRecord::parse).transpose()
@@ -77,59 +71,44 @@ fn to_param(value: SqlValue) -> SqlParam {
     }
 }
 
-/// One page and the total, as postgres/read.rs does it: the total rides along as a window
-/// count; only a page past the end needs a second query. `with_groups` (users only) brings
-/// each user's groups along from the same rows.
+/// One page and the total, as postgres/read.rs does it.
 pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-    let mut compiler = Compiler::new(&Sqlite, target, 1);
-    let condition = match &query.filter {
-        Some(filter) => compiler.filter(filter)?,
-        None => "TRUE".to_owned(),
-    };
-    let order = compiler.order_by(query.sort.as_ref())?;
-    let from = format!("FROM {} r WHERE r.tenant = ?1 AND {condition}", table(target));
-    let count_sql = format!("SELECT count(*) {from}");
-    // LIMIT and OFFSET bind last, so the count query takes the same parameters less those two.
-    let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
-    let offset = compiler.bind(SqlValue::Int(query.start_index as i64 - 1));
-    let mut params = vec![SqlParam::Text(tenant.as_str().to_owned())];
-    params.extend(compiler.into_params().into_iter().map(to_param));
-    let count_params = &params[..params.len() - 2];
-    let count = |db: &Connection| -> StoreResult<u64> {
-        let mut stmt = db.prepare_cached(&count_sql).map_err(backend)?;
-        stmt.query_row(params_from_iter(count_params.iter()), |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend)
-    };
-    if query.count == 0 {
-        return Ok(Page { total: count(db)?, records: vec![], groups: with_groups.then(HashMap::new) });
-    }
-    let groups_column = if with_groups { ", r.groups" } else { "" };
-    let sql = format!(
-        "SELECT r.id, r.document, r.version, r.created_at, r.last_modified, count(*) OVER (){groups_column} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-    );
-    let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
-    let mut total = None;
-    let mut records = Vec::new();
+    let plan = PagePlan::new(&Sqlite, target, tenant, query, with_groups)?;
+    let params: Vec<SqlParam> = plan.params.iter().cloned().map(to_param).collect();
+    let mut rows = Vec::new();
     let mut groups = with_groups.then(HashMap::new);
-    let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
-    while let Some(row) = rows.next().map_err(backend)? {
-        total.get_or_insert(row.get::<_, i64>(5).map_err(backend)? as u64);
-        let record = RawRecord::from_row(row).map_err(backend)?.parse()?;
-        if let Some(groups) = &mut groups {
-            let of_user = user_groups::parse(&json(&row.get::<_, String>(6).map_err(backend)?)?)?;
-            if !of_user.is_empty() {
-                groups.insert(record.id, of_user);
+    let mut total = None;
+    if let Some(sql) = &plan.rows_sql {
+        let mut stmt = db.prepare_cached(sql).map_err(backend)?;
+        let mut found = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
+        while let Some(row) = found.next().map_err(backend)? {
+            total.get_or_insert(row.get::<_, i64>(6).map_err(backend)? as u64);
+            let seq: i64 = row.get(5).map_err(backend)?;
+            let record = RawRecord::from_row(row).map_err(backend)?.parse()?;
+            if let Some(groups) = &mut groups {
+                groups_of_row(groups, record.id, &row.get::<_, String>(7).map_err(backend)?)?;
             }
+            rows.push((record, seq));
         }
-        records.push(record);
     }
-    drop(rows);
-    drop(stmt);
     let total = match total {
         Some(total) => total,
-        None if query.start_index > 1 => count(db)?,
+        None if plan.needs_count(rows.len()) => {
+            let mut stmt = db.prepare_cached(&plan.count_sql).map_err(backend)?;
+            stmt.query_row(params_from_iter(params[..plan.count_params].iter()), |r| r.get::<_, i64>(0)).map_err(backend)? as u64
+        }
         None => 0,
     };
-    Ok(Page { total, records, groups })
+    Ok(plan.finish(rows, total, groups))
+}
+
+/// Adds a user's stored `groups` (user_groups.rs); users in no group get no entry.
+fn groups_of_row(out: &mut HashMap<ResourceId, Vec<Reference>>, user: ResourceId, stored: &str) -> StoreResult<()> {
+    let groups = user_groups::parse(&json(stored)?)?;
+    if !groups.is_empty() {
+        out.insert(user, groups);
+    }
+    Ok(())
 }
 
 /// Each user's `groups` column (user_groups.rs); users in no group have no entry.
@@ -141,7 +120,7 @@ pub fn groups_of(db: &Connection, tenant: &TenantSlug, users: &[ResourceId]) -> 
     let mut out = HashMap::new();
     while let Some(row) = rows.next().map_err(backend)? {
         let (user, groups): (String, String) = (row.get(0).map_err(backend)?, row.get(1).map_err(backend)?);
-        out.insert(id(&user)?, user_groups::parse(&json(&groups)?)?);
+        groups_of_row(&mut out, id(&user)?, &groups)?;
     }
     Ok(out)
 }

@@ -15,32 +15,48 @@ const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 /// `application/json`; both are accepted, as is a body without a Content-Type.
 pub struct ScimBody(pub Value);
 
+/// A /Bulk request body: as [`ScimBody`], within maxPayloadSize instead of the general limit.
+pub struct BulkBody(pub Value);
+
 impl FromRequest<ApiState> for ScimBody {
     type Rejection = ScimReply;
 
     async fn from_request(request: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
         let limit = state.settings.max_body_bytes;
-        let too_large = || ScimError::payload_too_large(format!("the request body is larger than {limit} bytes"));
-        if let Some(media_type) = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-            let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-            if essence != "application/scim+json" && essence != "application/json" {
-                return Err(ScimReply::error(ScimError::new(
-                    415,
-                    None,
-                    format!("'{essence}' is not a SCIM media type: send application/scim+json"),
-                )));
-            }
-        }
-        let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            // Read and drop what the client is still sending (within reason), so it receives the
-            // 413 instead of a reset connection.
-            let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
-            return Err(ScimReply::error(too_large()));
-        }
-        let bytes = axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| ScimReply::error(too_large()))?;
-        serde_json::from_slice(&bytes)
+        json_body(request, limit, || ScimError::payload_too_large(format!("the request body is larger than {limit} bytes")))
+            .await
             .map(ScimBody)
-            .map_err(|e| ScimReply::error(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))))
     }
+}
+
+impl FromRequest<ApiState> for BulkBody {
+    type Rejection = ScimReply;
+
+    async fn from_request(request: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let limit = state.settings.bulk_max_payload_bytes;
+        json_body(request, limit, || scim::bulk::payload_too_large(limit)).await.map(BulkBody)
+    }
+}
+
+async fn json_body(request: Request, limit: usize, too_large: impl Fn() -> ScimError) -> Result<Value, ScimReply> {
+    if let Some(media_type) = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if essence != "application/scim+json" && essence != "application/json" {
+            return Err(ScimReply::error(ScimError::new(
+                415,
+                None,
+                format!("'{essence}' is not a SCIM media type: send application/scim+json"),
+            )));
+        }
+    }
+    let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        // Read and drop what the client is still sending (within reason), so it receives the
+        // 413 instead of a reset connection.
+        let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
+        return Err(ScimReply::error(too_large()));
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| ScimReply::error(too_large()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ScimReply::error(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))))
 }

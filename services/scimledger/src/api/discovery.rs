@@ -12,7 +12,12 @@ use super::resources::base_url;
 use super::{ApiState, Caller};
 
 fn capabilities(state: &ApiState) -> Capabilities {
-    Capabilities { sort: true, etag: true, bulk_max_operations: None, bulk_max_payload_bytes: state.settings.max_body_bytes as u64 }
+    Capabilities {
+        sort: true,
+        etag: true,
+        bulk_max_operations: u32::try_from(state.settings.bulk_max_operations).unwrap_or(u32::MAX),
+        bulk_max_payload_bytes: state.settings.bulk_max_payload_bytes as u64,
+    }
 }
 
 pub async fn service_provider_config(State(state): State<ApiState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> ScimReply {

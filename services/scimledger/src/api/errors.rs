@@ -18,7 +18,7 @@ pub fn to_scim(error: &CommandError, resource_name: &str, id: Option<ResourceId>
             ScimError::uniqueness(format!("{kind} '{value}' is already taken in this tenant"))
         }
         CommandError::Store(StoreError::Conflict) => {
-            ScimError::new(409, None, format!("the {resource_name} is being changed concurrently; retry"))
+            ScimError::conflict(format!("the {resource_name} is being changed concurrently; retry"))
         }
         CommandError::Store(StoreError::InvalidQuery(e)) => e.clone(),
         CommandError::Store(StoreError::NotFound(what)) => ScimError::not_found(format!("{what} not found")),

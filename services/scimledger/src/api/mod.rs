@@ -6,13 +6,16 @@
 //! - [`errors`]: command and store failures as SCIM errors.
 //! - [`render`]: read-model records and command outcomes as SCIM resources.
 //! - [`endpoint`]: what differs between /Users and /Groups.
-//! - [`resources`]: the handlers both share: list, search, get, create, replace, patch, delete.
+//! - [`resources`]: the handlers both share: list, search, get, create, replace, patch, delete,
+//!   and the one write path they and /Bulk take.
+//! - [`bulk`]: /Bulk: each operation through that write path, `bulkId`s resolved.
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
 //! - [`health`]: /healthz and /readyz.
 //! - [`request_id`]: cheap unique request ids.
 
 mod auth;
 mod body;
+mod bulk;
 mod discovery;
 mod endpoint;
 mod errors;
@@ -71,6 +74,7 @@ pub fn router(state: ApiState) -> Router {
                 .delete(resources::remove::<Group>),
         )
         .route("/.search", post(resources::search_all))
+        .route("/Bulk", post(bulk::bulk))
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type))

@@ -74,9 +74,34 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// The version an If-Match or If-None-Match header names; `*` (any) is `None`.
-pub fn version_in(header: &str) -> Option<i64> {
-    let tag = header.trim();
+/// What an If-Match or If-None-Match header (or a bulk operation's `version`) names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntityTags {
+    /// `*`: any version.
+    Any,
+    /// The versions among the listed tags; empty when none is a tag this server hands out.
+    Versions(Vec<i64>),
+}
+
+impl EntityTags {
+    /// Parses a list of entity tags, compared weakly (`"2"` and `W/"2"` name the same version).
+    pub fn parse(header: &str) -> Self {
+        if header.trim() == "*" {
+            return EntityTags::Any;
+        }
+        EntityTags::Versions(header.split(',').filter_map(version_in).collect())
+    }
+
+    pub fn names(&self, version: i64) -> bool {
+        match self {
+            EntityTags::Any => true,
+            EntityTags::Versions(versions) => versions.contains(&version),
+        }
+    }
+}
+
+fn version_in(tag: &str) -> Option<i64> {
+    let tag = tag.trim();
     let tag = tag.strip_prefix("W/").unwrap_or(tag);
     tag.trim_matches('"').parse().ok()
 }
@@ -95,8 +120,12 @@ mod tests {
 
     #[test]
     fn versions_from_entity_tags() {
-        assert_eq!(version_in(&etag(7)), Some(7));
-        assert_eq!(version_in("\"3\""), Some(3));
-        assert_eq!(version_in("*"), None);
+        assert_eq!(EntityTags::parse(&etag(7)), EntityTags::Versions(vec![7]));
+        assert_eq!(EntityTags::parse("\"3\""), EntityTags::Versions(vec![3]));
+        assert_eq!(EntityTags::parse(" * "), EntityTags::Any);
+        assert_eq!(EntityTags::parse("W/\"1\", \"4\""), EntityTags::Versions(vec![1, 4]));
+        assert_eq!(EntityTags::parse("W/\"abc\", garbage"), EntityTags::Versions(vec![]));
+        assert!(EntityTags::parse("W/\"1\", W/\"4\"").names(4));
+        assert!(!EntityTags::parse("W/\"1\"").names(4));
     }
 }

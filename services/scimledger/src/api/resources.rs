@@ -10,17 +10,17 @@ use domain::group::Group;
 use domain::user::User;
 use domain::ResourceId;
 use scim::document::Document;
-use scim::list::{list_response, ListQuery};
+use scim::list::{cursor_list_response, list_response, ListQuery, Paging};
 use scim::patch::PatchRequest;
 use scim::projection::Selection;
 use scim::ScimError;
 use serde_json::Value;
-use store::{Reference, ResourceRecord};
+use store::{Page, Reference, ResourceRecord};
 
 use super::body::ScimBody;
 use super::endpoint::Endpoint;
 use super::render::{self, Parts};
-use super::reply::{etag, version_in, ScimReply};
+use super::reply::{etag, EntityTags, ScimReply};
 use super::{ApiState, Caller};
 use store::commands::{self, CommandError, Outcome};
 
@@ -41,7 +41,7 @@ pub(super) fn base_url(state: &ApiState, headers: &HeaderMap, caller: &Caller) -
     format!("{origin}/scim/v2/{}", caller.tenant)
 }
 
-fn id_of<E: Endpoint>(text: &str) -> Result<ResourceId, ScimError> {
+pub(super) fn id_of<E: Endpoint>(text: &str) -> Result<ResourceId, ScimError> {
     text.parse().map_err(|_| ScimError::not_found(format!("{} {text} not found", E::RESOURCE.name)))
 }
 
@@ -54,11 +54,11 @@ fn selection_of<E: Endpoint>(params: &[(String, String)]) -> Result<Selection, S
     .selection)
 }
 
-fn failed<E: Endpoint>(error: CommandError, id: Option<ResourceId>) -> ScimReply {
+fn failed<E: Endpoint>(error: CommandError, id: Option<ResourceId>) -> ScimError {
     if let CommandError::Store(store::StoreError::Backend(detail)) = &error {
         tracing::error!(%detail, "store failure");
     }
-    ScimReply::error(to_scim(&error, E::RESOURCE.name, id))
+    to_scim(&error, E::RESOURCE.name, id)
 }
 
 /// The derived attribute of each resource, unless the selection leaves it out.
@@ -67,7 +67,7 @@ async fn related_for<E: Endpoint>(
     caller: &Caller,
     selection: &Selection,
     ids: &[ResourceId],
-) -> Result<Option<HashMap<ResourceId, Vec<Reference>>>, ScimReply> {
+) -> Result<Option<HashMap<ResourceId, Vec<Reference>>>, ScimError> {
     if ids.is_empty() || !selection.includes(E::RESOURCE, E::RELATED) {
         return Ok(None);
     }
@@ -101,21 +101,28 @@ async fn rendered_page<E: Endpoint>(
     headers: &HeaderMap,
     caller: &Caller,
     query: &ListQuery,
-) -> Result<(u64, Vec<Value>), ScimReply> {
+) -> Result<(Page, Vec<Value>), ScimError> {
     let with_related = query.selection.includes(E::RESOURCE, E::RELATED);
-    let page = E::list(&*state.store, &caller.tenant, query, with_related).await.map_err(|e| failed::<E>(e.into(), None))?;
-    let related = match page.groups {
+    let mut page = E::list(&*state.store, &caller.tenant, query, with_related).await.map_err(|e| failed::<E>(e.into(), None))?;
+    let related = match page.groups.take() {
         Some(groups) => Some(groups),
         None => related_for::<E>(state, caller, &query.selection, &page.records.iter().map(|r| r.id).collect::<Vec<_>>()).await?,
     };
     let base = base_url(state, headers, caller);
-    let resources = page.records.into_iter().map(|r| render_record::<E>(&base, r, related.as_ref(), &query.selection)).collect();
-    Ok((page.total, resources))
+    let records = std::mem::take(&mut page.records);
+    let resources = records.into_iter().map(|r| render_record::<E>(&base, r, related.as_ref(), &query.selection)).collect();
+    Ok((page, resources))
 }
 
 async fn page<E: Endpoint>(state: &ApiState, headers: &HeaderMap, caller: &Caller, query: ListQuery) -> Reply {
-    let (total, resources) = rendered_page::<E>(state, headers, caller, &query).await?;
-    Ok(ScimReply::ok(list_response(total, query.start_index, resources)))
+    let (page, resources) = rendered_page::<E>(state, headers, caller, &query).await?;
+    let body = match query.paging {
+        Paging::Index { start_index } => list_response(page.total, start_index, resources),
+        Paging::Cursor(_) => {
+            cursor_list_response(page.total, resources, page.next.map(|p| query.cursor(p)), page.previous.map(|p| query.cursor(p)))
+        }
+    };
+    Ok(ScimReply::ok(body))
 }
 
 /// POST /.search: Users, then Groups, as one list. A filter naming attributes that only one
@@ -132,20 +139,24 @@ pub async fn search_all(
         (Err(e), Err(_)) => return Err(e.into()),
         (users, groups) => (users.ok(), groups.ok()),
     };
-    let (start, count) = users.as_ref().or(groups.as_ref()).map(|q| (q.start_index, q.count)).expect("one of the two parsed");
+    let (paging, count) = users.as_ref().or(groups.as_ref()).map(|q| (q.paging, q.count)).expect("one of the two parsed");
+    let Paging::Index { start_index: start } = paging else {
+        // A cursor names a place in one resource type's order; the root search spans two.
+        return Err(ScimError::invalid_value("cursor pages are per resource type: search /Users/.search or /Groups/.search").into());
+    };
     let mut resources = Vec::new();
     let mut total = 0;
     if let Some(query) = users {
         let (found, page) = rendered_page::<User>(&state, &headers, &caller, &query).await?;
-        total += found;
+        total += found.total;
         resources.extend(page);
     }
     if let Some(mut query) = groups {
         // The window continues into the groups where the users end.
-        query.start_index = start.saturating_sub(total).max(1);
+        query.paging = Paging::Index { start_index: start.saturating_sub(total).max(1) };
         query.count = count.saturating_sub(resources.len() as u32);
         let (found, page) = rendered_page::<Group>(&state, &headers, &caller, &query).await?;
-        total += found;
+        total += found.total;
         resources.extend(page);
     }
     Ok(ScimReply::ok(list_response(total, start, resources)))
@@ -189,7 +200,7 @@ pub async fn fetch<E: Endpoint>(
         .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?;
     let tag = etag(record.version);
     if let Some(seen) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if seen.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
+        if EntityTags::parse(seen).names(record.version) {
             return Ok(ScimReply::status(StatusCode::NOT_MODIFIED).with_etag(tag));
         }
     }
@@ -206,7 +217,7 @@ async fn render_outcome<E: Endpoint>(
     outcome: Outcome<E>,
     selection: &Selection,
     fresh: bool,
-) -> Result<Value, ScimReply> {
+) -> Result<Value, ScimError> {
     let document = outcome.aggregate.document().unwrap_or_default().into_map();
     let record = ResourceRecord {
         id: outcome.id,
@@ -220,8 +231,75 @@ async fn render_outcome<E: Endpoint>(
     Ok(render_record::<E>(&base_url(state, headers, caller), record, related.as_ref(), selection))
 }
 
-fn if_match(headers: &HeaderMap) -> Option<i64> {
-    headers.get(IF_MATCH).and_then(|v| v.to_str().ok()).and_then(version_in)
+fn if_match(headers: &HeaderMap) -> Option<EntityTags> {
+    headers.get(IF_MATCH).map(|v| EntityTags::parse(v.to_str().unwrap_or_default()))
+}
+
+/// The version a change must be decided on, from the client's If-Match: `None` for any.
+async fn required_version<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    id: ResourceId,
+    if_match: Option<EntityTags>,
+) -> Result<Option<i64>, ScimError> {
+    let stale = || ScimError::precondition_failed(format!("If-Match names no current version of {} {id}", E::RESOURCE.name));
+    match if_match {
+        None | Some(EntityTags::Any) => Ok(None),
+        Some(EntityTags::Versions(versions)) => match versions.as_slice() {
+            [] => Err(stale()),
+            [one] => Ok(Some(*one)),
+            // Several tags: the current version, if listed, is the one to be decided on.
+            _ => match E::read(&*state.store, &caller.tenant, id).await.map_err(|e| failed::<E>(e.into(), Some(id)))? {
+                Some(record) if versions.contains(&record.version) => Ok(Some(record.version)),
+                Some(_) => Err(stale()),
+                None => Err(failed::<E>(domain::DomainError::NotFound.into(), Some(id))),
+            },
+        },
+    }
+}
+
+/// A write to one resource, from its own endpoint or from /Bulk.
+pub(super) enum Write {
+    Create(Value),
+    Replace(ResourceId, Value),
+    Patch(ResourceId, Value),
+    Delete(ResourceId),
+}
+
+/// Parses a write into its domain command and runs it: the one path every write takes.
+/// `if_match` names the versions the client last saw. A delete has no outcome to show.
+pub(super) async fn write<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    write: Write,
+    if_match: Option<EntityTags>,
+) -> Result<Option<Outcome<E>>, ScimError> {
+    let store = &*state.store;
+    let if_match = match &write {
+        Write::Create(_) => None,
+        Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id) => required_version::<E>(state, caller, *id, if_match).await?,
+    };
+    let (id, result) = match write {
+        Write::Create(body) => {
+            let command = E::create(Document::parse(&body, E::RESOURCE)?);
+            (None, commands::create::<E>(store, &caller.tenant, command, caller.metadata()).await)
+        }
+        Write::Replace(id, body) => {
+            let command = E::replace(Document::parse(&body, E::RESOURCE)?);
+            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, caller.metadata(), if_match).await)
+        }
+        Write::Patch(id, body) => {
+            let command = E::patch(PatchRequest::parse(&body)?);
+            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, caller.metadata(), if_match).await)
+        }
+        Write::Delete(id) => {
+            commands::change::<E>(store, &caller.tenant, id, E::delete(), caller.metadata(), if_match)
+                .await
+                .map_err(|e| failed::<E>(e, Some(id)))?;
+            return Ok(None);
+        }
+    };
+    result.map(Some).map_err(|e| failed::<E>(e, id))
 }
 
 /// POST /Users, POST /Groups.
@@ -233,29 +311,19 @@ pub async fn create<E: Endpoint>(
     ScimBody(body): ScimBody,
 ) -> Reply {
     let selection = selection_of::<E>(&params)?;
-    let resource = Document::parse(&body, E::RESOURCE)?;
-    let outcome = commands::create::<E>(&*state.store, &caller.tenant, E::create(resource), caller.metadata())
-        .await
-        .map_err(|e| failed::<E>(e, None))?;
+    let outcome = write::<E>(&state, &caller, Write::Create(body), None).await?.expect("a create has an outcome");
     let (id, version) = (outcome.id, outcome.version);
     let body = render_outcome::<E>(&state, &headers, &caller, outcome, &selection, true).await?;
     let location = format!("{}{}/{id}", base_url(&state, &headers, &caller), E::RESOURCE.endpoint);
     Ok(ScimReply::created(body, location).with_etag(etag(version)))
 }
 
-async fn change<E: Endpoint>(
-    state: &ApiState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    id: ResourceId,
-    command: E::Command,
-    selection: &Selection,
-) -> Reply {
-    let outcome = commands::change::<E>(&*state.store, &caller.tenant, id, command, caller.metadata(), if_match(headers))
-        .await
-        .map_err(|e| failed::<E>(e, Some(id)))?;
+/// PUT or PATCH: answered 200 with the resource.
+async fn change<E: Endpoint>(state: &ApiState, caller: &Caller, headers: &HeaderMap, params: &[(String, String)], change: Write) -> Reply {
+    let selection = selection_of::<E>(params)?;
+    let outcome = write::<E>(state, caller, change, if_match(headers)).await?.expect("a change has an outcome");
     let version = outcome.version;
-    let body = render_outcome::<E>(state, headers, caller, outcome, selection, false).await?;
+    let body = render_outcome::<E>(state, headers, caller, outcome, &selection, false).await?;
     Ok(ScimReply::ok(body).with_etag(etag(version)))
 }
 
@@ -269,9 +337,7 @@ pub async fn replace<E: Endpoint>(
     ScimBody(body): ScimBody,
 ) -> Reply {
     let id = id_of::<E>(&id)?;
-    let selection = selection_of::<E>(&params)?;
-    let resource = Document::parse(&body, E::RESOURCE)?;
-    change::<E>(&state, &caller, &headers, id, E::replace(resource), &selection).await
+    change::<E>(&state, &caller, &headers, &params, Write::Replace(id, body)).await
 }
 
 /// PATCH /Users/{id}, PATCH /Groups/{id}: answered 200 with the resource.
@@ -284,9 +350,7 @@ pub async fn patch<E: Endpoint>(
     ScimBody(body): ScimBody,
 ) -> Reply {
     let id = id_of::<E>(&id)?;
-    let selection = selection_of::<E>(&params)?;
-    let request = PatchRequest::parse(&body)?;
-    change::<E>(&state, &caller, &headers, id, E::patch(request), &selection).await
+    change::<E>(&state, &caller, &headers, &params, Write::Patch(id, body)).await
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.
@@ -297,8 +361,6 @@ pub async fn remove<E: Endpoint>(
     headers: HeaderMap,
 ) -> Reply {
     let id = id_of::<E>(&id)?;
-    commands::change::<E>(&*state.store, &caller.tenant, id, E::delete(), caller.metadata(), if_match(&headers))
-        .await
-        .map_err(|e| failed::<E>(e, Some(id)))?;
+    write::<E>(&state, &caller, Write::Delete(id), if_match(&headers)).await?;
     Ok(ScimReply::status(StatusCode::NO_CONTENT))
 }

@@ -1,0 +1,126 @@
+//! List pages for either backend: the SQL of a page and of its total, and, for cursor pages,
+//! where the pages before and after it start.
+//!
+//! Index pages (`startIndex`) are `LIMIT … OFFSET …`: the cost of OFFSET grows with the depth
+//! (ADR 0010). Cursor pages (RFC 9865, ADR 0011) are keyset pages over the creation order:
+//! `seq > k` (or `seq < k` going back), read from the `(tenant, seq)` index, so a page costs
+//! the same at any depth; one row more than the page is read to learn whether another follows.
+//!
+//! The total rides along in the page's own query as an uncorrelated scalar subquery, counted
+//! once, so a look-up is one round trip; only an empty page needs the count query on its own.
+//! (A `count(*) OVER ()` window would make every page read every matching row with its
+//! document, page 1 as much as page 901.)
+
+use std::collections::HashMap;
+
+use domain::{ResourceId, TenantSlug};
+use scim::cursor::Position;
+use scim::list::{ListQuery, Paging};
+
+use crate::api::{Page, Reference, ResourceRecord};
+use crate::query::{Compiler, Dialect, SqlValue, Target};
+
+/// The columns every page query selects, in this order, before the total (and, for a page of
+/// users with their groups, `groups` after it).
+pub const ROW_COLUMNS: &str = "r.id, r.document, r.version, r.created_at, r.last_modified, r.seq";
+
+/// A page query, ready to run on the dialect it was planned for.
+pub struct PagePlan {
+    /// The page's rows ([`ROW_COLUMNS`], then the total); `None` when the client asked only
+    /// for the total (`count=0`).
+    pub rows_sql: Option<String>,
+    pub count_sql: String,
+    /// The tenant, the filter's parameters, then the page's own.
+    pub params: Vec<SqlValue>,
+    /// How many of `params` the count query takes.
+    pub count_params: usize,
+    paging: Paging,
+    count: u32,
+}
+
+impl PagePlan {
+    pub fn new(
+        dialect: &dyn Dialect,
+        target: Target,
+        tenant: &TenantSlug,
+        query: &ListQuery,
+        with_groups: bool,
+    ) -> Result<Self, scim::ScimError> {
+        let mut compiler = Compiler::new(dialect, target, 1);
+        let condition = match &query.filter {
+            Some(filter) => compiler.filter(filter)?,
+            None => "TRUE".to_owned(),
+        };
+        let from = format!("FROM {} r WHERE r.tenant = {} AND {condition}", target.table(), dialect.param(1));
+        let count_sql = format!("SELECT count(*) {from}");
+        let groups = if with_groups { ", r.groups" } else { "" };
+        // The page's parameters bind after the filter's, so the count query takes a prefix, and
+        // the subquery of the total reuses the filter's placeholders.
+        let rows_sql = match query.paging {
+            _ if query.count == 0 => None,
+            Paging::Index { start_index } => {
+                let order = compiler.order_by(query.sort.as_ref())?;
+                let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
+                let offset = compiler.bind(SqlValue::Int(start_index as i64 - 1));
+                Some(format!("SELECT {ROW_COLUMNS}, ({count_sql}) AS total{groups} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"))
+            }
+            Paging::Cursor(position) => {
+                let (op, direction, key) = match position {
+                    None => (">", "ASC", 0),
+                    Some(Position::After(k)) => (">", "ASC", k),
+                    Some(Position::Before(k)) => ("<", "DESC", k),
+                };
+                let key = compiler.bind(SqlValue::Int(key));
+                let limit = compiler.bind(SqlValue::Int(i64::from(query.count) + 1));
+                Some(format!(
+                    "SELECT {ROW_COLUMNS}, ({count_sql}) AS total{groups} {from} AND r.seq {op} {key} ORDER BY r.seq {direction} LIMIT {limit}"
+                ))
+            }
+        };
+        let bound = compiler.into_params();
+        let filter_params = bound.len() - if rows_sql.is_some() { 2 } else { 0 };
+        let mut params = vec![SqlValue::Text(tenant.as_str().to_owned())];
+        params.extend(bound);
+        Ok(PagePlan { rows_sql, count_sql, params, count_params: 1 + filter_params, paging: query.paging, count: query.count })
+    }
+
+    /// Whether the total needs the count query: when there was no page to carry it, or it came
+    /// back empty where rows may still match (past the start).
+    pub fn needs_count(&self, rows: usize) -> bool {
+        match self.paging {
+            _ if self.rows_sql.is_none() => true,
+            Paging::Index { start_index } => rows == 0 && start_index > 1,
+            Paging::Cursor(position) => rows == 0 && position.is_some(),
+        }
+    }
+
+    /// The page from the rows `rows_sql` returned (each with its `seq`), the total, and the
+    /// users' groups when they were read with the rows.
+    pub fn finish(&self, mut rows: Vec<(ResourceRecord, i64)>, total: u64, groups: Option<HashMap<ResourceId, Vec<Reference>>>) -> Page {
+        let Paging::Cursor(position) = self.paging else {
+            return Page { total, records: rows.into_iter().map(|(r, _)| r).collect(), groups, next: None, previous: None };
+        };
+        if self.rows_sql.is_none() {
+            return Page { total, records: Vec::new(), groups, next: None, previous: None };
+        }
+        let more = rows.len() > self.count as usize;
+        rows.truncate(self.count as usize);
+        let backwards = matches!(position, Some(Position::Before(_)));
+        if backwards {
+            rows.reverse();
+        }
+        let first = rows.first().map(|(_, seq)| *seq);
+        let last = rows.last().map(|(_, seq)| *seq);
+        let (next, previous) = match position {
+            None => (last.filter(|_| more).map(Position::After), None),
+            Some(Position::After(k)) => (last.filter(|_| more).map(Position::After), Some(Position::Before(first.unwrap_or(k + 1)))),
+            Some(Position::Before(k)) => (Some(Position::After(last.unwrap_or(k - 1))), first.filter(|_| more).map(Position::Before)),
+        };
+        // The row read past the page to learn whether another follows is not on it.
+        let groups = groups.map(|mut groups| {
+            groups.retain(|id, _| rows.iter().any(|(r, _)| r.id == *id));
+            groups
+        });
+        Page { total, records: rows.into_iter().map(|(r, _)| r).collect(), groups, next, previous }
+    }
+}
