@@ -1,11 +1,16 @@
 //! Appending a commit: reservations, events and the read-model change in one transaction.
 //!
-//! The statements are pipelined: all are sent at once and PostgreSQL runs them in order, so a
-//! commit costs three round trips (BEGIN, the batch, COMMIT) whatever it holds. A failing
-//! statement aborts the transaction; the ones after it fail too, and the first error, which
-//! arrives first, is the one reported.
+//! The statements are pipelined: BEGIN and every statement are sent at once and PostgreSQL
+//! runs them in order; COMMIT follows once all have answered. A commit costs two round trips
+//! whatever it holds. A failing statement aborts the transaction; the ones after it fail too,
+//! the first error, which arrives first, is the one reported, and ROLLBACK ends it.
+//!
+//! The transaction is opened by hand (tokio-postgres's `Transaction` would cost BEGIN a round
+//! trip of its own), so the connection must never go back to the pool with it still open: the
+//! append runs on a task of its own, which a client hanging up cannot cancel, and a connection
+//! whose transaction did not end (a panic) is closed instead of returned.
 
-use deadpool_postgres::{Client, Transaction};
+use deadpool_postgres::{Client, Object};
 use futures::future::{try_join_all, BoxFuture};
 use futures::FutureExt;
 use tokio_postgres::types::ToSql;
@@ -17,14 +22,60 @@ use crate::projection::member_kind_name;
 
 type Step<'a> = BoxFuture<'a, StoreResult<Option<i64>>>;
 
-pub async fn append(client: &mut Client, commit: Commit) -> StoreResult<Appended> {
-    let tx = client.transaction().await.map_err(backend)?;
-    let statements = Statements::prepare(&tx).await?;
-    let rows = Rows::of(&commit);
-    let results = try_join_all(steps(&tx, &statements, &commit, &rows)).await?;
-    tx.commit().await.map_err(backend)?;
-    let first_position = results.into_iter().flatten().next().ok_or_else(|| StoreError::Backend("a commit without events".into()))?;
-    Ok(commit.appended_at(first_position))
+/// Appends `commit` on `client`, to the end even if the caller stops waiting.
+pub async fn append(client: Object, commit: Commit) -> StoreResult<Appended> {
+    tokio::spawn(async move {
+        let connection = OpenTransaction(Some(client));
+        let result = in_transaction(connection.client(), &commit).await;
+        connection.ended();
+        result
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("the append task failed: {e}")))?
+}
+
+async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appended> {
+    let statements = Statements::prepare(client).await?;
+    let rows = Rows::of(commit);
+    let begin: Step<'_> = async { client.batch_execute("BEGIN").await.map(|_| None).map_err(backend) }.boxed();
+    let batch = std::iter::once(begin).chain(steps(client, &statements, commit, &rows));
+    match try_join_all(batch).await {
+        Ok(results) => {
+            client.batch_execute("COMMIT").await.map_err(backend)?;
+            let first_position =
+                results.into_iter().flatten().next().ok_or_else(|| StoreError::Backend("a commit without events".into()))?;
+            Ok(commit.appended_at(first_position))
+        }
+        Err(error) => {
+            // Queued behind every statement already sent; a connection too broken to run it
+            // is dropped by the pool, and PostgreSQL rolls back a closed session's transaction.
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
+/// A pooled connection inside the transaction `append` opened. Unless [`ended`](Self::ended)
+/// is called, dropping it closes the connection instead of returning it to the pool.
+struct OpenTransaction(Option<Object>);
+
+impl OpenTransaction {
+    fn client(&self) -> &Client {
+        self.0.as_ref().expect("the connection is held until the transaction ends")
+    }
+
+    /// COMMIT or ROLLBACK was sent and answered: the connection may serve others again.
+    fn ended(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
+    }
 }
 
 /// The prepared statements an append may use (cached per connection after the first use).
@@ -42,6 +93,8 @@ struct Statements {
     leave_in_users: tokio_postgres::Statement,
     join_in_users: tokio_postgres::Statement,
     leave_deleted_in_users: tokio_postgres::Statement,
+    delete_user: [tokio_postgres::Statement; 3],
+    delete_group: [tokio_postgres::Statement; 2],
 }
 
 /// Removes group `$2` from a user row's `groups` array (user_groups.rs), keeping the order.
@@ -49,7 +102,8 @@ const WITHOUT_GROUP: &str =
     "coalesce((SELECT jsonb_agg(e ORDER BY o) FROM jsonb_array_elements(u.groups) WITH ORDINALITY AS x(e, o) WHERE e->>0 <> $2::uuid::text), '[]')";
 
 impl Statements {
-    async fn prepare(tx: &Transaction<'_>) -> StoreResult<Self> {
+    /// Every statement is prepared before the batch is built, so each goes out at its turn.
+    async fn prepare(tx: &Client) -> StoreResult<Self> {
         let p = |sql: &str| {
             let sql = sql.to_owned();
             async move { tx.prepare_cached(&sql).await.map_err(backend) }
@@ -98,6 +152,15 @@ impl Statements {
                  WHERE u.tenant = $1 AND u.id IN (SELECT member_id FROM memberships WHERE tenant = $1 AND group_id = $2)"
             ))
             .await?,
+            delete_user: [
+                p("DELETE FROM users WHERE tenant = $1 AND id = $2").await?,
+                p("DELETE FROM user_values WHERE tenant = $1 AND user_id = $2").await?,
+                p("DELETE FROM memberships WHERE tenant = $1 AND member_id = $2").await?,
+            ],
+            delete_group: [
+                p("DELETE FROM groups WHERE tenant = $1 AND id = $2").await?,
+                p("DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)").await?,
+            ],
         })
     }
 }
@@ -154,7 +217,7 @@ impl<'c> Rows<'c> {
 }
 
 /// Every statement of the commit, in the order PostgreSQL must run them.
-fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: &'a Rows<'a>) -> Vec<Step<'a>> {
+fn steps<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, r: &'a Rows<'a>) -> Vec<Step<'a>> {
     let mut steps: Vec<Step<'a>> = Vec::new();
     let execute = |statement: &'a tokio_postgres::Statement, params: Vec<&'a (dyn ToSql + Sync)>| -> Step<'a> {
         async move { tx.execute(statement, &params).await.map(|_| None).map_err(backend) }.boxed()
@@ -227,12 +290,8 @@ fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: 
             }
         }
         ReadModelChange::DeleteUser => {
-            for sql in [
-                "DELETE FROM users WHERE tenant = $1 AND id = $2",
-                "DELETE FROM user_values WHERE tenant = $1 AND user_id = $2",
-                "DELETE FROM memberships WHERE tenant = $1 AND member_id = $2",
-            ] {
-                steps.push(async move { tx.execute(sql, &[&r.tenant, &r.id]).await.map(|_| None).map_err(backend) }.boxed());
+            for statement in &s.delete_user {
+                steps.push(execute(statement, vec![&r.tenant, &r.id]));
             }
         }
         ReadModelChange::Group { row: Some(row), .. } => {
@@ -261,11 +320,8 @@ fn steps<'a>(tx: &'a Transaction<'a>, s: &'a Statements, commit: &'a Commit, r: 
         }
         ReadModelChange::Group { row: None, .. } => {
             steps.push(execute(&s.leave_deleted_in_users, vec![&r.tenant, &r.id]));
-            for sql in [
-                "DELETE FROM groups WHERE tenant = $1 AND id = $2",
-                "DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)",
-            ] {
-                steps.push(async move { tx.execute(sql, &[&r.tenant, &r.id]).await.map(|_| None).map_err(backend) }.boxed());
+            for statement in &s.delete_group {
+                steps.push(execute(statement, vec![&r.tenant, &r.id]));
             }
         }
     }

@@ -102,7 +102,7 @@ impl Store for PgStore {
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
-        let appended = append::append(&mut self.client().await?, commit).await?;
+        let appended = append::append(self.client().await?, commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
     }
