@@ -223,6 +223,10 @@ fn apply_sub(
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
     if attr.multi_valued {
+        if op == PatchOp::Remove && is_the_value(sub) {
+            container.remove(attr.name);
+            return Ok(());
+        }
         let new = match op {
             PatchOp::Remove => None,
             _ => normalize_attribute(sub, required(value)?)?,
@@ -264,6 +268,7 @@ fn apply_filtered(
     if op == PatchOp::Remove {
         match sub {
             None => retain_elements(container, attr, |e| !filter.matches_element(e, attr)),
+            Some(sub) if is_the_value(sub) => retain_elements(container, attr, |e| !filter.matches_element(e, attr)),
             Some(sub) => {
                 for element in elements_mut(container, attr).iter_mut().filter(|e| filter.matches_element(e, attr)) {
                     set_field(element, sub.name, None);
@@ -310,6 +315,13 @@ fn apply_filtered(
     let primary = matched.first().copied().filter(|&i| elements.get(i).and_then(|e| e.get("primary")) == Some(&Value::Bool(true)));
     after_elements_changed(container, attr, primary);
     Ok(())
+}
+
+/// An element of a multi-valued attribute is its `value`: removing the value (Okta removes an
+/// alias by `aliases[type eq "email"].value`) removes the element, not just the field, so no
+/// value-less element (`{"type": "email"}`) is left behind.
+fn is_the_value(sub: &AttributeDef) -> bool {
+    sub.name == "value"
 }
 
 fn required(value: Option<&Value>) -> Result<&Value, ScimError> {
