@@ -46,6 +46,9 @@ pub trait Dialect: Sync {
     /// A FROM item over the elements of the JSON array at `path`, named `alias`, and the
     /// expression that stands for one element.
     fn json_elements(&self, json: &str, path: &[&str], alias: &str) -> (String, String);
+    /// A text expression as `gt`/`lt` and `sortBy` order it: by code points, as Rust compares
+    /// strings and the in-memory filter evaluation does, whatever the database's collation.
+    fn code_point_order(&self, expr: &str) -> String;
     fn contains(&self, expr: &str, needle: &str) -> String;
     fn starts_with(&self, expr: &str, prefix: &str) -> String;
     fn ends_with(&self, expr: &str, suffix: &str) -> String;
@@ -207,7 +210,6 @@ impl<'d> Compiler<'d> {
                 (_, "meta", Some("lastModified")) => return column("r.last_modified", Kind::Time),
                 (_, "meta", Some(other)) => return Err(ScimError::invalid_filter(format!("meta.{other} cannot be filtered on"))),
                 (Target::Users, "userName", None) => return column("r.user_name_key", Kind::Folded),
-                (Target::Users, "active", None) => return column("r.active", Kind::Bool),
                 (Target::Groups, "displayName", None) => return column("r.display_name_key", Kind::Folded),
                 _ => {}
             }
@@ -374,7 +376,7 @@ impl<'d> Compiler<'d> {
             CompareOp::Co => self.dialect.contains(&expr, &p),
             CompareOp::Sw => self.dialect.starts_with(&expr, &p),
             CompareOp::Ew => self.dialect.ends_with(&expr, &p),
-            other => format!("({expr} {} {p})", ordering_sql(other)?),
+            other => format!("({} {} {p})", self.dialect.code_point_order(&expr), ordering_sql(other)?),
         })
     }
 
@@ -392,12 +394,13 @@ impl<'d> Compiler<'d> {
                 path.push(ext.id);
             }
             path.extend([resolved.attribute.name, "0", sub]);
-            self.dialect.fold(&self.dialect.json_text("r.document", &path))
+            self.dialect.code_point_order(&self.dialect.fold(&self.dialect.json_text("r.document", &path)))
         } else {
             let operand = self.single_operand(&resolved)?;
             match operand.kind {
-                Kind::FoldBoth => self.dialect.fold(&operand.expr),
-                _ => operand.expr,
+                Kind::FoldBoth => self.dialect.code_point_order(&self.dialect.fold(&operand.expr)),
+                Kind::Exact | Kind::Folded => self.dialect.code_point_order(&operand.expr),
+                Kind::Bool | Kind::Number | Kind::Time | Kind::Uuid => operand.expr,
             }
         };
         let direction = match sort.order {

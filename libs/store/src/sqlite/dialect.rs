@@ -46,6 +46,10 @@ impl Dialect for Sqlite {
             format!("{alias}.value"),
         )
     }
+    fn code_point_order(&self, expr: &str) -> String {
+        // BINARY, SQLite's default collation, compares UTF-8 bytes: code point order already.
+        expr.to_owned()
+    }
     fn contains(&self, expr: &str, needle: &str) -> String {
         format!("(instr({expr}, {needle}) > 0)")
     }
