@@ -301,3 +301,66 @@ fn invalid_filters_are_invalid_filter_before_reaching_a_store() {
         assert_eq!((error.status, error.scim_type), (400, Some(ScimType::InvalidFilter)), "{text}");
     }
 }
+
+/// The look-ups IdPs make on every sync compile to SQL that PostgreSQL answers from an index
+/// on the looked-up column. Sequential scans are disabled, as a table of three rows would
+/// otherwise be scanned whatever the indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_common_look_ups_are_answered_from_indexes() {
+    use store::postgres::dialect::Postgres;
+    use store::query::{Compiler, SqlValue, Target};
+    use tokio_postgres::types::ToSql;
+
+    let url = store::testing::fresh_postgres_url().await;
+    let store = std::sync::Arc::new(store::postgres::PgStore::connect(&url, 4).await.unwrap());
+    let fixture = support::with_tenant(store, None).await;
+    provision_users(&fixture).await;
+    for (i, user) in all_users(&*fixture.store, &fixture).await.iter().enumerate() {
+        fixture
+            .create_group(
+                json!({"displayName": format!("G{i}"), "externalId": format!("g-{i}"), "members": [{"value": user.id.to_string()}]}),
+            )
+            .await
+            .unwrap();
+    }
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("ANALYZE; SET enable_seqscan = off").await.unwrap();
+    let member = uuid::Uuid::now_v7();
+    // (target, filter, the column an index condition must name)
+    let cases = [
+        (Target::Users, "userName eq \"BJENSEN@example.com\"".to_owned(), "user_name_key"),
+        (Target::Users, "externalId eq \"ext-B\"".to_owned(), "external_id"),
+        (Target::Users, "emails.value eq \"bjensen@example.com\"".to_owned(), "value_key"),
+        (Target::Users, "emails[type eq \"work\"].value eq \"bjensen@example.com\"".to_owned(), "value_key"),
+        (Target::Users, "aliases[value eq \"grumpy@example.com\"]".to_owned(), "value_key"),
+        (Target::Users, "aliases.value eq \"grumpy@example.com\"".to_owned(), "value_key"),
+        (Target::Groups, "displayName eq \"Engineering\"".to_owned(), "display_name_key"),
+        (Target::Groups, "externalId eq \"g-1\"".to_owned(), "external_id"),
+        (Target::Groups, format!("members.value eq \"{member}\""), "member_id"),
+        (Target::Groups, format!("members[value eq \"{member}\"]"), "member_id"),
+    ];
+    for (target, text, column) in cases {
+        let (table, rt) = match target {
+            Target::Users => ("users", &USER_RESOURCE),
+            Target::Groups => ("groups", &GROUP_RESOURCE),
+        };
+        let filter = check_parse(&text, rt);
+        let mut compiler = Compiler::new(&Postgres, target, 1);
+        let condition = compiler.filter(&filter).unwrap();
+        let sql = format!("EXPLAIN SELECT r.id FROM {table} r WHERE r.tenant = $1 AND {condition}");
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(fixture.tenant.as_str().to_owned())];
+        for value in compiler.into_params() {
+            params.push(match value {
+                SqlValue::Text(s) => Box::new(s),
+                SqlValue::Uuid(u) => Box::new(u),
+                other => panic!("{text}: a look-up binds text or ids, not {other:?}"),
+            });
+        }
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+        let plan: Vec<String> = client.query(&sql, &refs).await.unwrap().iter().map(|row| row.get(0)).collect();
+        let plan = plan.join("\n");
+        let indexed = plan.lines().any(|line| line.contains("Index Cond:") && line.contains(column));
+        assert!(indexed && !plan.contains("Seq Scan"), "{text} is not looked up by an index on {column}:\n{plan}");
+    }
+}
