@@ -387,14 +387,28 @@ impl<'d> Compiler<'d> {
         let resolved =
             sort.by.resolve(self.target.resource()).ok_or_else(|| ScimError::invalid_value(format!("cannot sort by '{}'", sort.by)))?;
         let expr = if resolved.attribute.multi_valued {
-            // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary (here: first) value.
-            let sub = resolved.sub_attribute.map_or("value", |s| s.name);
+            // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, or else
+            // by its first.
+            let sub = resolved.sub_attribute.or_else(|| resolved.attribute.sub_attribute("value"));
+            let sub_name = sub.map_or("value", |s| s.name);
             let mut path = Vec::new();
             if let Some(ext) = resolved.extension {
                 path.push(ext.id);
             }
-            path.extend([resolved.attribute.name, "0", sub]);
-            self.dialect.code_point_order(&self.dialect.fold(&self.dialect.json_text("r.document", &path)))
+            path.push(resolved.attribute.name);
+            let alias = self.alias();
+            let (elements, element) = self.dialect.json_elements("r.document", &path, &alias);
+            let primary = format!(
+                "(SELECT {} FROM {elements} WHERE {} LIMIT 1)",
+                self.dialect.json_text(&element, &[sub_name]),
+                self.dialect.json_is_bool(&element, &["primary"], true)
+            );
+            path.extend(["0", sub_name]);
+            let value = format!("COALESCE({primary}, {})", self.dialect.json_text("r.document", &path));
+            match sub.is_some_and(|s| s.case_exact) {
+                true => self.dialect.code_point_order(&value),
+                false => self.dialect.code_point_order(&self.dialect.fold(&value)),
+            }
         } else {
             let operand = self.single_operand(&resolved)?;
             match operand.kind {

@@ -34,7 +34,8 @@ fn users() -> Vec<Value> {
         json!({"userName": JSMITH, "externalId": "Ext-J", "displayName": "John Smith", "active": false, "title": "Éclair Chef",
                "emails": [{"value": "John.Smith@Example.com", "type": "work"}], "userType": "Intern",
                "name": {"givenName": "John", "familyName": "Smith"}}),
-        json!({"userName": AERGER, "externalId": "ext-a", "emails": [{"value": "aerger@example.org", "type": "other"}],
+        json!({"userName": AERGER, "externalId": "ext-a",
+               "emails": [{"value": "zz@example.org", "type": "home"}, {"value": "aerger@example.org", "type": "other", "primary": true}],
                "aliases": [{"value": "grumpy@example.com", "type": "email"}],
                "phoneNumbers": [{"value": "+1 555 0100", "type": "mobile", "primary": true}]}),
     ]
@@ -90,13 +91,14 @@ const USER_CASES: &[(&str, &[&str])] = &[
     // multi-valued attributes: sub-attributes, value filters, Entra's value-path comparison
     ("emails.value eq \"john.smith@example.com\"", &[JSMITH]),
     ("emails eq \"babs@home.org\"", &[BJENSEN]),
-    ("emails.type eq \"home\"", &[BJENSEN]),
+    ("emails.type eq \"home\"", &[BJENSEN, AERGER]),
     ("emails[type eq \"work\" and value co \"@example.com\"]", &[BJENSEN, JSMITH]),
     ("emails[type eq \"work\" or type eq \"other\"]", ALL),
     ("emails[not (type eq \"work\")]", &[BJENSEN, AERGER]),
-    ("emails[type eq \"home\"]", &[BJENSEN]),
+    ("emails[type eq \"home\"]", &[BJENSEN, AERGER]),
     ("emails[type eq \"untyped\"]", &[]),
-    ("emails[primary eq true]", &[BJENSEN]),
+    ("emails[primary eq true]", &[BJENSEN, AERGER]),
+    ("emails[type eq \"home\" and primary eq true]", &[]),
     ("emails[value ew \".org\"]", &[BJENSEN, AERGER]),
     ("emails[type eq \"work\"].value eq \"bjensen@example.com\"", &[BJENSEN]),
     ("phoneNumbers[primary eq true]", &[AERGER]),
@@ -246,9 +248,10 @@ async fn group_table(fixture: Fixture) {
     }
 }
 
-/// sortBy on text follows code points on both backends, as `gt`/`lt` do; resources without
-/// the attribute sort last either way.
-async fn text_sorts_by_code_points(fixture: Fixture) {
+/// sortBy on text follows code points on both backends, as `gt`/`lt` do; a multi-valued
+/// attribute sorts by its primary value, else its first (RFC 7644 §3.4.2.3); resources
+/// without the attribute sort last either way.
+async fn sorting_follows_code_points_and_primary_values(fixture: Fixture) {
     provision_users(&fixture).await;
     let cases: &[(&str, &str, &[&str])] = &[
         ("externalId", "ascending", &[JSMITH, BJENSEN, AERGER]),
@@ -256,7 +259,10 @@ async fn text_sorts_by_code_points(fixture: Fixture) {
         ("userName", "ascending", &[BJENSEN, JSMITH, AERGER]),
         ("title", "ascending", &[BJENSEN, JSMITH, AERGER]),
         ("title", "descending", &[JSMITH, BJENSEN, AERGER]),
+        // by the primary email, not the first: Ärger's primary is "aerger@…", its first "zz@…"
         ("emails.value", "ascending", &[AERGER, BJENSEN, JSMITH]),
+        ("emails", "descending", &[JSMITH, BJENSEN, AERGER]),
+        ("phoneNumbers.value", "ascending", &[AERGER, BJENSEN, JSMITH]),
     ];
     for (by, order, expected) in cases {
         let page = fixture
@@ -287,7 +293,7 @@ macro_rules! on_both_backends_linguistic {
     };
 }
 
-on_both_backends_linguistic!(user_table, group_table, text_sorts_by_code_points);
+on_both_backends_linguistic!(user_table, group_table, sorting_follows_code_points_and_primary_values);
 
 #[test]
 fn invalid_filters_are_invalid_filter_before_reaching_a_store() {
