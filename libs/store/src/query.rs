@@ -133,11 +133,27 @@ impl<'d> Compiler<'d> {
             // A missing attribute compares as unknown (NULL); `not` of it is true.
             Filter::Not(inner) => Ok(format!("(NOT COALESCE({}, FALSE))", self.filter(inner)?)),
             Filter::Present(path) => self.on_attribute(path, None, &|c, operand| Ok(c.present(operand))),
+            Filter::Compare { path, op: CompareOp::Ne, value } if *value != CompValue::Null && self.is_multi_valued(path) => {
+                // Some value is another, or there is none (as `Filter::matches` has it).
+                let none = self.on_attribute(path, None, &|_, operand| Ok(format!("({} IS NOT NULL)", operand.expr)))?;
+                let other = self.on_attribute(path, None, &|c, operand| {
+                    let has_value = format!("({} IS NOT NULL)", operand.expr);
+                    let eq = c.compare(operand, CompareOp::Eq, value)?;
+                    Ok(format!("({has_value} AND NOT COALESCE({eq}, FALSE))"))
+                })?;
+                Ok(format!("((NOT {none}) OR {other})"))
+            }
             Filter::Compare { path, op, value } => self.on_attribute(path, None, &|c, operand| c.compare(operand, *op, value)),
             Filter::ValuePath { path, filter } => {
                 self.on_attribute(path, Some(filter), &|_, _| unreachable!("value paths select elements"))
             }
         }
+    }
+
+    /// Whether `path` reaches the values of a multi-valued attribute (`schemas` included).
+    fn is_multi_valued(&self, path: &AttrPath) -> bool {
+        let schemas = path.schema.is_none() && path.name.eq_ignore_ascii_case("schemas");
+        schemas || path.resolve(self.target.resource()).is_some_and(|r| r.attribute.multi_valued)
     }
 
     /// Resolves `path` and builds the condition: directly on a column or document field, or

@@ -58,6 +58,10 @@ const USER_CASES: &[(&str, &[&str])] = &[
     ("userName ew \".com\"", &[BJENSEN, JSMITH]),
     ("name.familyName co \"mit\"", &[JSMITH]),
     ("externalId sw \"ext\"", &[BJENSEN, AERGER]),
+    ("title co \"\"", &[BJENSEN, JSMITH]),
+    ("title sw \"\"", &[BJENSEN, JSMITH]),
+    ("title ew \"\"", &[BJENSEN, JSMITH]),
+    ("title eq \"\"", &[]),
     // gt ge lt le on text, by code points
     ("externalId gt \"ext-B\"", &[AERGER]),
     ("externalId ge \"ext-B\"", &[BJENSEN, AERGER]),
@@ -92,6 +96,14 @@ const USER_CASES: &[(&str, &[&str])] = &[
     ("emails.value eq \"john.smith@example.com\"", &[JSMITH]),
     ("emails eq \"babs@home.org\"", &[BJENSEN]),
     ("emails.type eq \"home\"", &[BJENSEN, AERGER]),
+    // `ne` holds when some value differs (any value, RFC 7644 §3.4.2.2) or there is none;
+    // `not (… eq …)` says no value is
+    ("emails.type ne \"work\"", &[BJENSEN, AERGER]),
+    ("not (emails.type eq \"work\")", &[AERGER]),
+    ("emails ne \"bjensen@example.com\"", ALL),
+    ("schemas ne \"urn:ietf:params:scim:schemas:core:2.0:User\"", &[BJENSEN]),
+    ("emails[type ne \"work\"]", &[BJENSEN, AERGER]),
+    ("aliases.value ne \"grumpy@example.com\"", &[BJENSEN, JSMITH]),
     ("emails[type eq \"work\" and value co \"@example.com\"]", &[BJENSEN, JSMITH]),
     ("emails[type eq \"work\" or type eq \"other\"]", ALL),
     ("emails[not (type eq \"work\")]", &[BJENSEN, AERGER]),
