@@ -58,8 +58,9 @@ pub enum Reservation {
     Release { kind: &'static str, key: String },
 }
 
-/// Reservation kinds.
-pub const USER_NAME: &str = "userName";
+/// Reservation kinds. A login is a user's userName or one of its aliases: one namespace, so
+/// that a login names one user (ADR 0012).
+pub const LOGIN: &str = "login";
 pub const GROUP_DISPLAY_NAME: &str = "group.displayName";
 
 /// The users read model's row for one user.
@@ -68,6 +69,7 @@ pub struct UserRow {
     pub user_name: String,
     pub user_name_key: String,
     pub external_id: Option<String>,
+    /// Whether the user counts as active (an absent `active` does).
     pub active: bool,
     /// The user's SCIM document (userName, active and the profile).
     pub document: Value,
@@ -217,7 +219,7 @@ pub enum StoreError {
     /// The stream moved on since the command was decided: decide again.
     #[error("the resource was changed concurrently")]
     Conflict,
-    /// A unique value (userName, group displayName) is taken.
+    /// A unique value (a login, a group displayName) is taken.
     #[error("{kind} '{value}' is already taken")]
     Uniqueness { kind: &'static str, value: String },
     /// A filter or sort the store cannot answer (`invalidFilter`, `invalidValue`).

@@ -149,7 +149,8 @@ async fn decide_and_commit<A: Resource>(
             decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))
         })
         .collect::<Result<_, _>>()?;
-    let mut aggregate = fold::<A>(&past, &[]);
+    let before = fold::<A>(&past, &[]);
+    let mut aggregate = before.clone();
     let version = history.len() as i64;
     if !matches!(expect, Expect::New) && aggregate.document().is_none() {
         return Err(DomainError::NotFound.into());
@@ -173,7 +174,7 @@ async fn decide_and_commit<A: Resource>(
         let last_modified = history.last().map_or(now, |e| e.recorded_at);
         return Ok(Outcome { id, aggregate, version, created, last_modified, changed: false });
     }
-    let (reservations, read_model) = A::commit_parts(&events, &aggregate);
+    let (reservations, read_model) = A::commit_parts(&before, &events, &aggregate);
     let appended = store
         .append(Commit {
             tenant: tenant.clone(),
@@ -215,10 +216,10 @@ async fn unknown_references<A: Resource>(
 }
 
 /// What the executor needs of an aggregate beyond cqrs-es's `Aggregate`.
-pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone> {
+pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone> + Clone {
     const KIND: StreamKind;
-    /// What the commit writes besides the events.
-    fn commit_parts(events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
+    /// What the commit writes besides the events, given the resource before and after them.
+    fn commit_parts(before: &Self, events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
     /// Resources the new events refer to, which must exist in the tenant.
     fn referenced(events: &[Self::Event]) -> Vec<ResourceId>;
     /// The events without their references to `unknown` resources.
@@ -230,8 +231,8 @@ pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone
 impl Resource for User {
     const KIND: StreamKind = StreamKind::User;
 
-    fn commit_parts(events: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        crate::projection::user_commit(events, after)
+    fn commit_parts(before: &Self, _: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::projection::user_commit(before, after)
     }
 
     fn referenced(_: &[UserEvent]) -> Vec<ResourceId> {
@@ -250,7 +251,7 @@ impl Resource for User {
 impl Resource for Group {
     const KIND: StreamKind = StreamKind::Group;
 
-    fn commit_parts(events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+    fn commit_parts(_: &Self, events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
         crate::projection::group_commit(events, after)
     }
 

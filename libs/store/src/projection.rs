@@ -2,32 +2,42 @@
 //! derived from the domain's events and the aggregate's state after them. Both backends execute
 //! the result; neither interprets events itself.
 
+use std::collections::BTreeSet;
+
 use domain::group::{Group, GroupEvent, GroupState, MemberKind};
 use domain::names::fold_case;
-use domain::user::{User, UserEvent, UserState};
+use domain::user::{User, UserState};
 use serde_json::Value;
 
-use crate::api::{GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow, GROUP_DISPLAY_NAME, USER_NAME};
+use crate::api::{GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow, GROUP_DISPLAY_NAME, LOGIN};
 
 /// Multi-valued user attributes whose values filters look up through an index.
 pub const INDEXED_USER_VALUES: [&str; 2] = ["emails", "aliases"];
 
-/// Reservations and read-model change of a user commit.
-pub fn user_commit(events: &[UserEvent], after: &User) -> (Vec<Reservation>, ReadModelChange) {
-    let reservations = events
-        .iter()
-        .flat_map(|event| match event {
-            UserEvent::Provisioned { user_name, .. } => vec![claim(USER_NAME, user_name.key())],
-            UserEvent::Renamed { from, to } => vec![release(USER_NAME, from.key()), claim(USER_NAME, to.key())],
-            UserEvent::Deleted { user_name } => vec![release(USER_NAME, user_name.key())],
-            _ => vec![],
-        })
+/// Reservations and read-model change of a user commit, from the user before and after it.
+/// A user's logins (its userName and every alias) share one namespace (ADR 0012): the commit
+/// releases the logins it dropped and claims the ones it gained, so a login the user keeps
+/// (an alias equal to its own userName, a rename that only changes case) is never re-claimed.
+pub fn user_commit(before: &User, after: &User) -> (Vec<Reservation>, ReadModelChange) {
+    let (old, new) = (logins(before.state()), logins(after.state()));
+    let reservations = old
+        .difference(&new)
+        .map(|key| release(LOGIN, key.clone()))
+        .chain(new.difference(&old).map(|key| claim(LOGIN, key.clone())))
         .collect();
     let change = match after.state() {
         Some(state) => ReadModelChange::UpsertUser(user_row(state)),
         None => ReadModelChange::DeleteUser,
     };
     (reservations, change)
+}
+
+/// The case-folded keys a user's logins reserve; none for a user that does not exist.
+fn logins(state: Option<&UserState>) -> BTreeSet<String> {
+    let Some(state) = state else { return BTreeSet::new() };
+    std::iter::once(state.user_name.key())
+        .chain(state.profile.values_of("aliases").filter(|alias| !alias.trim().is_empty()).map(fold_case))
+        .collect()
 }
 
 /// Reservations and read-model change of a group commit.
@@ -80,7 +90,7 @@ pub fn user_row(state: &UserState) -> UserRow {
         user_name: state.user_name.to_string(),
         user_name_key: state.user_name.key(),
         external_id: document.str("externalId").map(str::to_owned),
-        active: state.active,
+        active: state.is_active(),
         document: Value::Object(document.into_map()),
         values,
     }

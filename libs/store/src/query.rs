@@ -46,6 +46,9 @@ pub trait Dialect: Sync {
     /// A FROM item over the elements of the JSON array at `path`, named `alias`, and the
     /// expression that stands for one element.
     fn json_elements(&self, json: &str, path: &[&str], alias: &str) -> (String, String);
+    /// A text expression as `gt`/`lt` and `sortBy` order it: by code points, as Rust compares
+    /// strings and the in-memory filter evaluation does, whatever the database's collation.
+    fn code_point_order(&self, expr: &str) -> String;
     fn contains(&self, expr: &str, needle: &str) -> String;
     fn starts_with(&self, expr: &str, prefix: &str) -> String;
     fn ends_with(&self, expr: &str, suffix: &str) -> String;
@@ -137,11 +140,27 @@ impl<'d> Compiler<'d> {
             // A missing attribute compares as unknown (NULL); `not` of it is true.
             Filter::Not(inner) => Ok(format!("(NOT COALESCE({}, FALSE))", self.filter(inner)?)),
             Filter::Present(path) => self.on_attribute(path, None, &|c, operand| Ok(c.present(operand))),
+            Filter::Compare { path, op: CompareOp::Ne, value } if *value != CompValue::Null && self.is_multi_valued(path) => {
+                // Some value is another, or there is none (as `Filter::matches` has it).
+                let none = self.on_attribute(path, None, &|_, operand| Ok(format!("({} IS NOT NULL)", operand.expr)))?;
+                let other = self.on_attribute(path, None, &|c, operand| {
+                    let has_value = format!("({} IS NOT NULL)", operand.expr);
+                    let eq = c.compare(operand, CompareOp::Eq, value)?;
+                    Ok(format!("({has_value} AND NOT COALESCE({eq}, FALSE))"))
+                })?;
+                Ok(format!("((NOT {none}) OR {other})"))
+            }
             Filter::Compare { path, op, value } => self.on_attribute(path, None, &|c, operand| c.compare(operand, *op, value)),
             Filter::ValuePath { path, filter } => {
                 self.on_attribute(path, Some(filter), &|_, _| unreachable!("value paths select elements"))
             }
         }
+    }
+
+    /// Whether `path` reaches the values of a multi-valued attribute (`schemas` included).
+    fn is_multi_valued(&self, path: &AttrPath) -> bool {
+        let schemas = path.schema.is_none() && path.name.eq_ignore_ascii_case("schemas");
+        schemas || path.resolve(self.target.resource()).is_some_and(|r| r.attribute.multi_valued)
     }
 
     /// Resolves `path` and builds the condition: directly on a column or document field, or
@@ -214,7 +233,6 @@ impl<'d> Compiler<'d> {
                 (_, "meta", Some("lastModified")) => return column("r.last_modified", Kind::Time),
                 (_, "meta", Some(other)) => return Err(ScimError::invalid_filter(format!("meta.{other} cannot be filtered on"))),
                 (Target::Users, "userName", None) => return column("r.user_name_key", Kind::Folded),
-                (Target::Users, "active", None) => return column("r.active", Kind::Bool),
                 (Target::Groups, "displayName", None) => return column("r.display_name_key", Kind::Folded),
                 _ => {}
             }
@@ -381,7 +399,7 @@ impl<'d> Compiler<'d> {
             CompareOp::Co => self.dialect.contains(&expr, &p),
             CompareOp::Sw => self.dialect.starts_with(&expr, &p),
             CompareOp::Ew => self.dialect.ends_with(&expr, &p),
-            other => format!("({expr} {} {p})", ordering_sql(other)?),
+            other => format!("({} {} {p})", self.dialect.code_point_order(&expr), ordering_sql(other)?),
         })
     }
 
@@ -392,19 +410,34 @@ impl<'d> Compiler<'d> {
         let resolved =
             sort.by.resolve(self.target.resource()).ok_or_else(|| ScimError::invalid_value(format!("cannot sort by '{}'", sort.by)))?;
         let expr = if resolved.attribute.multi_valued {
-            // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary (here: first) value.
-            let sub = resolved.sub_attribute.map_or("value", |s| s.name);
+            // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, or else
+            // by its first.
+            let sub = resolved.sub_attribute.or_else(|| resolved.attribute.sub_attribute("value"));
+            let sub_name = sub.map_or("value", |s| s.name);
             let mut path = Vec::new();
             if let Some(ext) = resolved.extension {
                 path.push(ext.id);
             }
-            path.extend([resolved.attribute.name, "0", sub]);
-            self.dialect.fold(&self.dialect.json_text("r.document", &path))
+            path.push(resolved.attribute.name);
+            let alias = self.alias();
+            let (elements, element) = self.dialect.json_elements("r.document", &path, &alias);
+            let primary = format!(
+                "(SELECT {} FROM {elements} WHERE {} LIMIT 1)",
+                self.dialect.json_text(&element, &[sub_name]),
+                self.dialect.json_is_bool(&element, &["primary"], true)
+            );
+            path.extend(["0", sub_name]);
+            let value = format!("COALESCE({primary}, {})", self.dialect.json_text("r.document", &path));
+            match sub.is_some_and(|s| s.case_exact) {
+                true => self.dialect.code_point_order(&value),
+                false => self.dialect.code_point_order(&self.dialect.fold(&value)),
+            }
         } else {
             let operand = self.single_operand(&resolved)?;
             match operand.kind {
-                Kind::FoldBoth => self.dialect.fold(&operand.expr),
-                _ => operand.expr,
+                Kind::FoldBoth => self.dialect.code_point_order(&self.dialect.fold(&operand.expr)),
+                Kind::Exact | Kind::Folded => self.dialect.code_point_order(&operand.expr),
+                Kind::Bool | Kind::Number | Kind::Time | Kind::Uuid => operand.expr,
             }
         };
         let direction = match sort.order {

@@ -12,6 +12,19 @@ use crate::Store;
 
 /// Creates an empty database on the test server and returns its URL.
 pub async fn fresh_postgres_url() -> String {
+    create_postgres_database("").await
+}
+
+/// A store on a fresh PostgreSQL database whose default collation is English (ICU), as many
+/// production servers have: text order there differs from code points ("ärger" < "j"), which
+/// the query compiler must not let through.
+pub async fn postgres_linguistic() -> Arc<dyn Store> {
+    let url = create_postgres_database(" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'").await;
+    Arc::new(PgStore::connect(&url, 8).await.expect("opening the PostgreSQL store"))
+}
+
+/// `CREATE DATABASE <fresh name><options>`; the database's URL.
+async fn create_postgres_database(options: &str) -> String {
     let admin = std::env::var("SCIMLEDGER_TEST_DATABASE_URL").expect(
         "SCIMLEDGER_TEST_DATABASE_URL is not set: run the tests with `make test` (scripts/with-test-services.sh starts PostgreSQL)",
     );
@@ -21,7 +34,7 @@ pub async fn fresh_postgres_url() -> String {
     // ends, not those of another run on the same server.
     let run = std::env::var("SCIMLEDGER_TEST_RUN").unwrap_or_else(|_| "adhoc".to_owned());
     let name = format!("scimledger_test_{run}_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("creating a test database");
+    client.batch_execute(&format!("CREATE DATABASE {name}{options}")).await.expect("creating a test database");
     let mut config: tokio_postgres::Config = admin.parse().expect("a valid test database URL");
     config.dbname(&name);
     let host = match config.get_hosts().first() {

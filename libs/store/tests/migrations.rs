@@ -1,5 +1,5 @@
 //! A database made by an earlier release gains the later migrations when opened, with its data
-//! carried over: here, each user's groups backfilled from the memberships (migration 2).
+//! carried over: here, each user's groups backfilled from the memberships (migration 3).
 
 use std::collections::HashMap;
 

@@ -10,8 +10,9 @@ use crate::UserName;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum UserEvent {
+    /// `active` is null when the client gave none (the user counts as active).
     #[serde(rename = "user.provisioned")]
-    Provisioned { user_name: UserName, active: bool, profile: Document },
+    Provisioned { user_name: UserName, active: Option<bool>, profile: Document },
     #[serde(rename = "user.renamed")]
     Renamed { from: UserName, to: UserName },
     /// The profile (every attribute but userName and active) as it now is.
@@ -22,6 +23,10 @@ pub enum UserEvent {
     Deactivated { user_name: UserName, emails: Vec<String>, manager: Option<String> },
     #[serde(rename = "user.reactivated")]
     Reactivated { user_name: UserName },
+    /// The `active` attribute as it now is, when it changed without the user being deactivated
+    /// or reactivated: set to true on a user that had none, or removed (null).
+    #[serde(rename = "user.active_attribute_changed")]
+    ActiveAttributeChanged { active: Option<bool> },
     #[serde(rename = "user.deleted")]
     Deleted { user_name: UserName },
 }

@@ -1,9 +1,11 @@
 //! The User aggregate.
 //!
 //! A user's state is its SCIM document split three ways: the `userName` (unique, changed only
-//! by `user.renamed`), `active` (changed only by `user.deactivated` / `user.reactivated`) and
-//! the rest, its profile. A replace or a patch yields the events for what actually changed, so
-//! an idempotent PUT writes nothing.
+//! by `user.renamed`), `active` and the rest, its profile. `active` is optional, as RFC 7643
+//! makes it: a user without it counts as active. Whether the user counts as active changes
+//! only by `user.deactivated` / `user.reactivated`; the attribute appearing or going without
+//! that changing is `user.active_attribute_changed`. A replace or a patch yields the events for
+//! what actually changed, so an idempotent PUT writes nothing.
 
 mod command;
 mod event;
@@ -30,7 +32,8 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserState {
     pub user_name: UserName,
-    pub active: bool,
+    /// The `active` attribute as the client gave it; `None` when it gave none.
+    pub active: Option<bool>,
     /// Every attribute but `userName` and `active`.
     pub profile: Document,
     pub deleted: bool,
@@ -41,8 +44,15 @@ impl UserState {
     pub fn document(&self) -> Document {
         let mut doc = self.profile.clone();
         doc.set("userName", Value::String(self.user_name.to_string()));
-        doc.set("active", Value::Bool(self.active));
+        if let Some(active) = self.active {
+            doc.set("active", Value::Bool(active));
+        }
         doc
+    }
+
+    /// Whether the user counts as active: unless `active` says false (docs/scim.md).
+    pub fn is_active(&self) -> bool {
+        self.active.unwrap_or(true)
     }
 
     pub fn emails(&self) -> Vec<String> {
@@ -61,7 +71,7 @@ impl UserState {
 /// A document split into what the User aggregate keeps apart.
 struct Parts {
     user_name: UserName,
-    active: bool,
+    active: Option<bool>,
     profile: Document,
 }
 
@@ -71,8 +81,7 @@ impl Parts {
             Some(Value::String(name)) => UserName::parse(&name)?,
             _ => return Err(DomainError::invalid("the required attribute 'userName' is missing")),
         };
-        // A user is active unless told otherwise (RFC 7643 leaves the default to the provider).
-        let active = doc.remove("active").and_then(|v| v.as_bool()).unwrap_or(true);
+        let active = doc.remove("active").and_then(|v| v.as_bool());
         Ok(Self { user_name, active, profile: doc })
     }
 }
@@ -97,10 +106,27 @@ impl User {
         if next.profile != current.profile {
             events.push(UserEvent::ProfileUpdated { profile: next.profile });
         }
-        match (current.active, next.active) {
-            (true, false) => events.push(self.deactivated()?),
-            (false, true) => events.push(UserEvent::Reactivated { user_name: current.user_name.clone() }),
-            _ => {}
+        events.extend(self.active_changes(next.active)?);
+        Ok(events)
+    }
+
+    /// The events that take `active` to `next`: a change of whether the user counts as active
+    /// is a deactivation or reactivation (which leave the attribute false or true); what is
+    /// left (the attribute set to true, or removed) is recorded as the attribute's change.
+    fn active_changes(&self, next: Option<bool>) -> Result<Vec<UserEvent>, DomainError> {
+        let current = self.live()?;
+        let mut events = Vec::new();
+        let mut after = current.active;
+        let next_is_active = next.unwrap_or(true);
+        if current.is_active() && !next_is_active {
+            events.push(self.deactivated()?);
+            after = Some(false);
+        } else if !current.is_active() && next_is_active {
+            events.push(UserEvent::Reactivated { user_name: current.user_name.clone() });
+            after = Some(true);
+        }
+        if after != next {
+            events.push(UserEvent::ActiveAttributeChanged { active: next });
         }
         Ok(events)
     }
@@ -124,12 +150,12 @@ impl User {
                 let patched = request.apply(&self.live()?.document(), &USER_RESOURCE)?;
                 self.changes_to(patched)
             }
-            UserCommand::Deactivate => match self.live()?.active {
+            UserCommand::Deactivate => match self.live()?.is_active() {
                 true => Ok(vec![self.deactivated()?]),
                 false => Ok(vec![]),
             },
             UserCommand::Reactivate => match self.live()? {
-                s if !s.active => Ok(vec![UserEvent::Reactivated { user_name: s.user_name.clone() }]),
+                s if !s.is_active() => Ok(vec![UserEvent::Reactivated { user_name: s.user_name.clone() }]),
                 _ => Ok(vec![]),
             },
             UserCommand::Delete => Ok(vec![UserEvent::Deleted { user_name: self.live()?.user_name.clone() }]),
@@ -158,8 +184,9 @@ impl Aggregate for User {
             }
             UserEvent::Renamed { to, .. } => self.with_state(|s| s.user_name = to),
             UserEvent::ProfileUpdated { profile } => self.with_state(|s| s.profile = profile),
-            UserEvent::Deactivated { .. } => self.with_state(|s| s.active = false),
-            UserEvent::Reactivated { .. } => self.with_state(|s| s.active = true),
+            UserEvent::Deactivated { .. } => self.with_state(|s| s.active = Some(false)),
+            UserEvent::Reactivated { .. } => self.with_state(|s| s.active = Some(true)),
+            UserEvent::ActiveAttributeChanged { active } => self.with_state(|s| s.active = active),
             UserEvent::Deleted { .. } => self.with_state(|s| s.deleted = true),
         }
     }

@@ -32,7 +32,7 @@ fn profile(value: Value) -> Document {
 fn provisioned() -> UserEvent {
     UserEvent::Provisioned {
         user_name: name("bjensen@example.com"),
-        active: true,
+        active: None,
         profile: profile(json!({"userName": "x", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
     }
 }
@@ -49,7 +49,7 @@ fn refusal(result: Result<Vec<UserEvent>, DomainError>) -> ScimType {
 }
 
 #[test]
-fn provision_records_the_user_active_by_default() {
+fn provision_records_an_absent_active_as_absent() {
     Given::with(())
         .given_no_previous_events()
         .when(UserCommand::Provision {
@@ -71,9 +71,64 @@ fn replace_with_the_same_resource_changes_nothing() {
     Given::with(())
         .given(vec![provisioned()])
         .when(UserCommand::Replace {
-            resource: doc(json!({"userName": "bjensen@example.com", "active": true, "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
+            resource: doc(json!({"userName": "bjensen@example.com", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
         })
         .then_expect_events(vec![]);
+}
+
+fn deactivated() -> UserEvent {
+    UserEvent::Deactivated { user_name: name("bjensen@example.com"), emails: vec!["b@example.com".into()], manager: None }
+}
+
+fn reactivated() -> UserEvent {
+    UserEvent::Reactivated { user_name: name("bjensen@example.com") }
+}
+
+fn set_active(value: Value) -> UserCommand {
+    patch(json!({"Operations": [{"op": "replace", "path": "active", "value": value}]}))
+}
+
+fn remove_active() -> UserCommand {
+    patch(json!({"Operations": [{"op": "remove", "path": "active"}]}))
+}
+
+/// Every transition of the optional `active`: absent counts as active, so only a change of
+/// whether the user counts as active is a deactivation or reactivation.
+#[test]
+fn active_is_optional_and_absent_counts_as_active() {
+    let active = UserEvent::ActiveAttributeChanged { active: Some(true) };
+    /// (case, history after provisioning, command, expected events, `active` after)
+    type Case = (&'static str, Vec<UserEvent>, UserCommand, Vec<UserEvent>, Option<bool>);
+    let cases: Vec<Case> = vec![
+        ("absent → true", vec![], set_active(json!(true)), vec![active.clone()], Some(true)),
+        ("absent → false", vec![], set_active(json!(false)), vec![deactivated()], Some(false)),
+        ("absent → removed", vec![], remove_active(), vec![], None),
+        ("true → removed", vec![active.clone()], remove_active(), vec![UserEvent::ActiveAttributeChanged { active: None }], None),
+        ("true → false", vec![active.clone()], set_active(json!("False")), vec![deactivated()], Some(false)),
+        ("false → true", vec![deactivated()], set_active(json!(true)), vec![reactivated()], Some(true)),
+        (
+            "false → removed",
+            vec![deactivated()],
+            remove_active(),
+            vec![reactivated(), UserEvent::ActiveAttributeChanged { active: None }],
+            None,
+        ),
+        ("false → false", vec![deactivated()], set_active(json!(false)), vec![], Some(false)),
+    ];
+    for (case, history, command, expected, after) in cases {
+        let mut given = vec![provisioned()];
+        given.extend(history);
+        let events = Given::with(()).given(given.clone()).when(command).inspect_result().unwrap();
+        assert_eq!(events, expected, "{case}");
+        let mut user = User::default();
+        for event in given.into_iter().chain(events) {
+            cqrs_es::Aggregate::apply(&mut user, event);
+        }
+        let state = user.state().unwrap();
+        assert_eq!(state.active, after, "{case}");
+        assert_eq!(state.document().get("active").cloned(), after.map(Value::Bool), "{case}: the document says what was stored");
+        assert_eq!(state.is_active(), after.unwrap_or(true), "{case}");
+    }
 }
 
 #[test]
@@ -249,12 +304,24 @@ fn patch_with_a_wrong_type_is_invalid_value() {
 }
 
 #[test]
+fn a_provisioned_event_written_with_a_boolean_active_still_reads() {
+    let payload = crate::EventPayload {
+        event_type: "user.provisioned".into(),
+        type_version: 1,
+        data: json!({"user_name": "a", "active": true, "profile": {}}),
+    };
+    let UserEvent::Provisioned { active, .. } = decode::<UserEvent>(&payload).unwrap() else { panic!("a provisioned event") };
+    assert_eq!(active, Some(true));
+}
+
+#[test]
 fn events_round_trip_through_the_log_encoding() {
     for event in [
         provisioned(),
         UserEvent::Renamed { from: name("a"), to: name("b") },
         UserEvent::Deactivated { user_name: name("a"), emails: vec!["a@x".into()], manager: Some("m".into()) },
         UserEvent::Reactivated { user_name: name("a") },
+        UserEvent::ActiveAttributeChanged { active: None },
         UserEvent::Deleted { user_name: name("a") },
     ] {
         let payload = encode(&event);

@@ -1,9 +1,9 @@
-//! Filters as canonical text that parses back to the same tree: lower-case keywords, JSON
+//! Filters and PATCH paths as canonical text that parses back to the same tree: lower-case keywords, JSON
 //! literals, and parentheses only where precedence needs them.
 
 use std::fmt;
 
-use super::ast::{CompValue, CompareOp, Filter};
+use super::ast::{CompValue, CompareOp, Filter, PatchPath};
 
 impl fmt::Display for CompareOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -29,6 +29,19 @@ impl fmt::Display for CompValue {
             CompValue::Number(n) => write!(f, "{n}"),
             CompValue::String(s) => f.write_str(&serde_json::to_string(s).map_err(|_| fmt::Error)?),
         }
+    }
+}
+
+impl fmt::Display for PatchPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub_attr {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
     }
 }
 

@@ -2,9 +2,10 @@
 //! (PATCH value filters such as `members[value eq "…"]`).
 //!
 //! A comparison holds if any value the path reaches compares (`emails.type eq "work"` looks
-//! at every email); `ne` is the negation of `eq`, so a missing attribute is `ne` anything but
-//! null, and `eq null` holds when there is no value. An attribute the resource type does not
-//! have matches nothing.
+//! at every email, RFC 7644 §3.4.2.2), `ne` included: `emails.type ne "work"` holds when some
+//! email is of another type. An attribute with no value is `ne` anything but null, and `eq
+//! null` holds when there is no value. An attribute the resource type does not have matches
+//! nothing.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -153,7 +154,7 @@ impl<'a> Found<'a> {
             (CompareOp::Eq, CompValue::Null) => values.is_empty(),
             (CompareOp::Ne, CompValue::Null) => !values.is_empty(),
             (_, CompValue::Null) => false,
-            (CompareOp::Ne, _) => !values.into_iter().any(|v| compare(def, CompareOp::Eq, expected, v)),
+            (CompareOp::Ne, _) => values.is_empty() || values.into_iter().any(|v| !compare(def, CompareOp::Eq, expected, v)),
             _ => values.into_iter().any(|v| compare(def, op, expected, v)),
         }
     }
@@ -326,7 +327,10 @@ mod tests {
                 (r#"emails eq "babs@jensen.org""#, true),
                 (r#"emails.value eq "BABS@jensen.org""#, true),
                 (r#"emails.type eq "home""#, true),
-                (r#"emails.type ne "home""#, false),
+                // Any value: the work email is not of type home.
+                (r#"emails.type ne "home""#, true),
+                (r#"not (emails.type eq "home")"#, false),
+                (r#"phoneNumbers.type ne "home""#, true),
                 (r#"emails.type ne "other""#, true),
                 (r#"emails[type eq "home" and primary eq true]"#, false),
                 (r#"emails[type eq "work" and primary eq true]"#, true),

@@ -10,7 +10,8 @@
 //!   every operator fits its type.
 //! - `eval`: [`Filter::matches`] a resource, [`Filter::matches_element`] one element of a
 //!   multi-valued attribute.
-//! - `display`: filters printed as canonical text that parses back to the same tree.
+//! - `display`: filters and PATCH paths printed as canonical text that parses back to the same
+//!   tree.
 
 mod ast;
 mod display;

@@ -82,6 +82,19 @@ fn check_comparison(def: &AttributeDef, path: &AttrPath, op: CompareOp, value: &
     if op.is_ordering() && matches!(value, CompValue::Null | CompValue::Bool(_)) {
         return refuse("gt, ge, lt and le take a string, a number or a date-time");
     }
+    // A value of another type would match nothing, silently: `userName gt 5`.
+    let fits = match (def.kind, value) {
+        (_, CompValue::Null) => true,
+        (AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime, CompValue::String(_)) => true,
+        (AttrType::Boolean, CompValue::Bool(_)) => true,
+        // Entra ID sends booleans as strings, in filters too: `active eq "False"`.
+        (AttrType::Boolean, CompValue::String(s)) => s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false"),
+        (AttrType::Integer | AttrType::Decimal, CompValue::Number(_)) => true,
+        _ => false,
+    };
+    if !fits {
+        return refuse(&format!("a {} attribute compares with a {0} value", def.kind.as_str()));
+    }
     // A malformed date-time would otherwise match nothing, silently.
     let date_time = |v: &CompValue| matches!(v, CompValue::Null) || matches!(v, CompValue::String(s) if instant(s).is_some());
     if def.kind == AttrType::DateTime && !op.is_substring() && !date_time(value) {

@@ -134,7 +134,7 @@ fn apply_at(
         (Mutability::WriteOnly, _) | (_, Mutability::WriteOnly) => return Ok(()),
         (Mutability::ReadOnly, _) | (_, Mutability::ReadOnly) => {
             return match origin {
-                Origin::Path => Err(ScimError::mutability(format!("'{}' is read-only", path.attr))),
+                Origin::Path => Err(ScimError::mutability(format!("'{path}' is read-only"))),
                 Origin::PathlessValue => Ok(()),
             };
         }
@@ -179,14 +179,24 @@ fn apply_whole(container: &mut Map<String, Value>, op: PatchOp, attr: &Attribute
         PatchOp::Add if attr.multi_valued => {
             let Some(Value::Array(new)) = normalize_attribute(attr, required(value)?)? else { return Ok(()) };
             let elements = elements_mut(container, attr);
+            let mut primary = None;
             for element in new {
-                if let Some(existing) = elements.iter_mut().find(|e| same_element(attr, e, &element)) {
-                    merge_objects(existing, element);
-                } else {
-                    elements.push(element);
+                let is_primary = element.get("primary") == Some(&Value::Bool(true));
+                let at = match elements.iter().position(|e| same_element(attr, e, &element)) {
+                    Some(i) => {
+                        merge_objects(&mut elements[i], element);
+                        i
+                    }
+                    None => {
+                        elements.push(element);
+                        elements.len() - 1
+                    }
+                };
+                if is_primary {
+                    primary = Some(at);
                 }
             }
-            after_elements_changed(container, attr, None);
+            after_elements_changed(container, attr, primary);
         }
         PatchOp::Replace if attr.multi_valued => match normalize_attribute(attr, required(value)?)? {
             Some(v) => {
@@ -223,6 +233,10 @@ fn apply_sub(
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
     if attr.multi_valued {
+        if op == PatchOp::Remove && is_the_value(sub) {
+            container.remove(attr.name);
+            return Ok(());
+        }
         let new = match op {
             PatchOp::Remove => None,
             _ => normalize_attribute(sub, required(value)?)?,
@@ -264,6 +278,7 @@ fn apply_filtered(
     if op == PatchOp::Remove {
         match sub {
             None => retain_elements(container, attr, |e| !filter.matches_element(e, attr)),
+            Some(sub) if is_the_value(sub) => retain_elements(container, attr, |e| !filter.matches_element(e, attr)),
             Some(sub) => {
                 for element in elements_mut(container, attr).iter_mut().filter(|e| filter.matches_element(e, attr)) {
                     set_field(element, sub.name, None);
@@ -310,6 +325,13 @@ fn apply_filtered(
     let primary = matched.first().copied().filter(|&i| elements.get(i).and_then(|e| e.get("primary")) == Some(&Value::Bool(true)));
     after_elements_changed(container, attr, primary);
     Ok(())
+}
+
+/// An element of a multi-valued attribute is its `value`: removing the value (Okta removes an
+/// alias by `aliases[type eq "email"].value`) removes the element, not just the field, so no
+/// value-less element (`{"type": "email"}`) is left behind.
+fn is_the_value(sub: &AttributeDef) -> bool {
+    sub.name == "value"
 }
 
 fn required(value: Option<&Value>) -> Result<&Value, ScimError> {
@@ -391,13 +413,21 @@ fn selects(attr: &AttributeDef, given: &Value, element: &Value) -> bool {
         })
 }
 
-/// Elements whose `value` is immutable (group members) are the same element when their values
-/// are; other elements only when they are equal.
+/// Whether an added element is one the attribute already has, to be merged into it rather
+/// than appended: elements whose `value` is immutable (group members) are the same when their
+/// values are; other elements with a `value` when value and type are (so an add that only sets
+/// `primary` marks the existing email primary); elements without one only when equal.
 fn same_element(attr: &AttributeDef, a: &Value, b: &Value) -> bool {
+    let field_equal = |name: &str| match (a.get(name), b.get(name)) {
+        (Some(x), Some(y)) => texts_equal(attr, name, x, y),
+        (None, None) => true,
+        _ => false,
+    };
     match attr.sub_attribute("value") {
         Some(v) if v.mutability == Mutability::Immutable => {
             matches!((a.get("value"), b.get("value")), (Some(x), Some(y)) if x == y)
         }
+        Some(_) if a.get("value").is_some() => field_equal("value") && field_equal("type"),
         _ => a == b,
     }
 }

@@ -29,6 +29,13 @@ const PHONE: [A; 4] = [
     A::string("primary", "Whether this is the primary phone number.").of_type(AttrType::Boolean),
 ];
 
+const IM: [A; 4] = [
+    A::string("value", "Instant messaging address for the user."),
+    A::string("display", "A human-readable name, primarily used for display purposes."),
+    A::string("type", "A label indicating the IM's function.").canonical(&["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"]),
+    A::string("primary", "Whether this is the primary IM address.").of_type(AttrType::Boolean),
+];
+
 const PHOTO: [A; 4] = [
     A::string("value", "URL of a photo of the user.").of_type(AttrType::Reference).case_exact().references(&["external"]),
     A::string("display", "A human-readable name, primarily used for display purposes."),
@@ -106,7 +113,7 @@ pub const USER: SchemaDef = SchemaDef {
             .returned(Returned::Never),
         typed_values("emails", "Email addresses for the user.", &EMAIL),
         typed_values("phoneNumbers", "Phone numbers for the user.", &PHONE),
-        typed_values("ims", "Instant messaging addresses for the user.", &TYPED_VALUE),
+        typed_values("ims", "Instant messaging addresses for the user.", &IM),
         typed_values("photos", "URLs of photos of the user.", &PHOTO),
         typed_values("addresses", "Physical mailing addresses for the user.", &ADDRESS),
         typed_values("groups", "The groups the user belongs to, derived from group memberships.", &GROUP_REF)

@@ -37,6 +37,11 @@ impl Dialect for Postgres {
             format!("{alias}.v"),
         )
     }
+    fn code_point_order(&self, expr: &str) -> String {
+        // The "C" collation orders UTF-8 bytewise, which is code point order; the database's
+        // own (often en_US) would put "ärger" before "j".
+        format!("({expr} COLLATE \"C\")")
+    }
     fn contains(&self, expr: &str, needle: &str) -> String {
         format!("(strpos({expr}, {needle}) > 0)")
     }

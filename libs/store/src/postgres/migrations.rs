@@ -6,7 +6,11 @@ use super::backend;
 use crate::api::StoreResult;
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_user_groups.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_logins.sql")),
+    (3, include_str!("migrations/0003_user_groups.sql")),
+];
 
 /// Applies the migrations the database lacks. Concurrent starters serialise on an advisory
 /// lock, so two servers starting together do not race.

@@ -46,6 +46,10 @@ impl Dialect for Sqlite {
             format!("{alias}.value"),
         )
     }
+    fn code_point_order(&self, expr: &str) -> String {
+        // BINARY, SQLite's default collation, compares UTF-8 bytes: code point order already.
+        expr.to_owned()
+    }
     fn contains(&self, expr: &str, needle: &str) -> String {
         format!("(instr({expr}, {needle}) > 0)")
     }
@@ -53,7 +57,8 @@ impl Dialect for Sqlite {
         format!("(substr({expr}, 1, length({prefix})) = {prefix})")
     }
     fn ends_with(&self, expr: &str, suffix: &str) -> String {
-        format!("(length({suffix}) = 0 OR substr({expr}, -length({suffix})) = {suffix})")
+        // substr(x, -0) is all of x, so an empty suffix is its own case; a missing x is no match.
+        format!("({expr} IS NOT NULL AND (length({suffix}) = 0 OR substr({expr}, -length({suffix})) = {suffix}))")
     }
 }
 
@@ -92,7 +97,7 @@ mod tests {
         );
         assert_eq!(d.contains("x", "?2"), "(instr(x, ?2) > 0)");
         assert_eq!(d.starts_with("x", "?2"), "(substr(x, 1, length(?2)) = ?2)");
-        assert_eq!(d.ends_with("x", "?2"), "(length(?2) = 0 OR substr(x, -length(?2)) = ?2)");
+        assert_eq!(d.ends_with("x", "?2"), "(x IS NOT NULL AND (length(?2) = 0 OR substr(x, -length(?2)) = ?2))");
     }
 
     /// Evaluates `expr` over one row `r` whose `document` is `document`, with `params` bound.

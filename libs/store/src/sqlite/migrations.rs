@@ -6,7 +6,11 @@ use super::{backend, time_text};
 use crate::api::StoreResult;
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_user_groups.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_logins.sql")),
+    (3, include_str!("migrations/0003_user_groups.sql")),
+];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two
 /// processes opening a new file together apply each migration once.
@@ -28,4 +32,38 @@ pub fn run(connection: &mut Connection) -> StoreResult<()> {
         }
     }
     tx.commit().map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file written before logins (ADR 0012): userName reservations become logins, and the
+    /// aliases already stored are claimed; of two users sharing one, the older keeps it.
+    #[test]
+    fn migration_2_turns_user_names_and_aliases_into_logins() {
+        let mut db = Connection::open_in_memory().unwrap();
+        db.execute_batch(MIGRATIONS[0].1).unwrap();
+        db.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 'then');
+             INSERT INTO reservations VALUES ('acme', 'userName', 'bob', 'u1'), ('acme', 'group.displayName', 'eng', 'g1');
+             INSERT INTO users (tenant, id, seq, user_name, user_name_key, active, document, version, created_at, last_modified)
+                 VALUES ('acme', 'u1', 7, 'bob', 'bob', 1, '{}', 1, 'then', 'then'), ('acme', 'u2', 3, 'al', 'al', 1, '{}', 1, 'then', 'then');
+             INSERT INTO user_values VALUES ('acme', 'u1', 'aliases', 'email', 'b@x'), ('acme', 'u1', 'aliases', NULL, 'bob'),
+                                            ('acme', 'u2', 'aliases', NULL, 'b@x'), ('acme', 'u2', 'emails', 'work', 'e@x');",
+        )
+        .unwrap();
+        run(&mut db).unwrap();
+        let mut rows: Vec<(String, String, String)> = db
+            .prepare("SELECT kind, key, owner FROM reservations ORDER BY kind, key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.sort();
+        let expected = [("group.displayName", "eng", "g1"), ("login", "b@x", "u2"), ("login", "bob", "u1")];
+        assert_eq!(rows, expected.map(|(k, v, o)| (k.to_owned(), v.to_owned(), o.to_owned())));
+    }
 }

@@ -2,8 +2,6 @@
 //! server lock, the connection settings, the SQL function, group commit, and a file shared
 //! with another process.
 
-use std::slice;
-
 use domain::event::encode;
 use domain::user::{User, UserEvent};
 use domain::{StreamKind, UserName};
@@ -17,10 +15,10 @@ fn tenant() -> TenantSlug {
 
 /// A commit that provisions `name` on `stream`, decided at `expected_version`.
 fn provision(stream: ResourceId, expected_version: i64, name: &str) -> Commit {
-    let event = UserEvent::Provisioned { user_name: UserName::parse(name).unwrap(), active: true, profile: Default::default() };
+    let event = UserEvent::Provisioned { user_name: UserName::parse(name).unwrap(), active: Some(true), profile: Default::default() };
     let mut user = User::default();
     cqrs_es::Aggregate::apply(&mut user, event.clone());
-    let (reservations, read_model) = user_commit(slice::from_ref(&event), &user);
+    let (reservations, read_model) = user_commit(&User::default(), &user);
     Commit {
         tenant: tenant(),
         kind: StreamKind::User,
@@ -96,7 +94,7 @@ async fn a_refused_commit_in_a_group_rolls_back_alone() {
     let results = store.writer.run(move |c| Ok(append::append_group(c, &group))).await.unwrap();
     assert!(matches!(results[0], Ok(Appended { version: 1, .. })), "{results:?}");
     assert!(matches!(results[1], Err(StoreError::Conflict)), "{results:?}");
-    assert!(matches!(results[2], Err(StoreError::Uniqueness { kind: USER_NAME, ref value }) if value == "alice"), "{results:?}");
+    assert!(matches!(results[2], Err(StoreError::Uniqueness { kind: LOGIN, ref value }) if value == "alice"), "{results:?}");
     assert!(matches!(results[3], Ok(Appended { version: 1, .. })), "{results:?}");
 
     let log = store.read_log(0, 10).await.unwrap();

@@ -3,7 +3,7 @@
 use domain::{DomainError, ResourceId};
 use scim::ScimError;
 use store::commands::CommandError;
-use store::StoreError;
+use store::{StoreError, LOGIN};
 
 /// The SCIM error a client sees: the one place domain and store errors become HTTP.
 pub fn to_scim(error: &CommandError, resource_name: &str, id: Option<ResourceId>) -> ScimError {
@@ -14,6 +14,9 @@ pub fn to_scim(error: &CommandError, resource_name: &str, id: Option<ResourceId>
         },
         CommandError::Domain(DomainError::AlreadyExists) => ScimError::uniqueness(format!("the {resource_name} already exists")),
         CommandError::Domain(DomainError::Invalid(e)) => e.clone(),
+        CommandError::Store(StoreError::Uniqueness { kind: LOGIN, value }) => {
+            ScimError::uniqueness(format!("'{value}' is already the userName or an alias of another user in this tenant"))
+        }
         CommandError::Store(StoreError::Uniqueness { kind, value }) => {
             ScimError::uniqueness(format!("{kind} '{value}' is already taken in this tenant"))
         }
