@@ -59,7 +59,14 @@ impl PagePlan {
         let rows_sql = match query.paging {
             _ if query.count == 0 => None,
             Paging::Index { start_index } => {
-                let order = compiler.order_by(query.sort.as_ref())?;
+                let order = match (&query.filter, &query.sort) {
+                    // Sort the matches rather than walk the creation-order index: a planner that
+                    // cannot see how few rows a filter selects (SQLite keeps no statistics, and
+                    // neither sees LIMIT's value) would otherwise read every resource of the
+                    // tenant in order to find an IdP's one look-up (measured: 200 look-ups/s).
+                    (Some(_), None) => "r.seq + 0".to_owned(),
+                    (_, sort) => compiler.order_by(sort.as_ref())?,
+                };
                 let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
                 let offset = compiler.bind(SqlValue::Int(start_index as i64 - 1));
                 Some(format!("SELECT {ROW_COLUMNS}, ({count_sql}) AS total{groups} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"))

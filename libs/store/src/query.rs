@@ -111,7 +111,8 @@ pub struct Compiler<'d> {
 }
 
 impl<'d> Compiler<'d> {
-    /// `first_param` is the number of parameters the surrounding query binds before the filter's.
+    /// `first_param` is the number of parameters the surrounding query binds before the filter's,
+    /// the tenant's first: side tables are searched for the tenant's rows through it.
     pub fn new(dialect: &'d dyn Dialect, target: Target, first_param: usize) -> Self {
         Self { dialect, target, offset: first_param, params: Vec::new(), aliases: 0 }
     }
@@ -248,8 +249,8 @@ impl<'d> Compiler<'d> {
         Ok(json_operand(self.dialect, "r.document", &path, target))
     }
 
-    /// EXISTS over the elements of a multi-valued attribute: a side table where one indexes
-    /// it, else the document's JSON array.
+    /// The rows with an element of a multi-valued attribute that satisfies the condition: from a
+    /// side table where one indexes it, else by EXISTS over the document's JSON array.
     fn exists_element(
         &mut self,
         resolved: &ResolvedPath,
@@ -277,14 +278,18 @@ impl<'d> Compiler<'d> {
             (from, Elements::Json { element })
         };
         let condition = body(self, &elements)?;
-        let join = match &elements {
+        // A side table is searched on its own, through its value index, for the ids it matches
+        // (uncorrelated: SQLite runs a correlated EXISTS once per row of the resource table).
+        let tenant = self.dialect.param(1);
+        Ok(match &elements {
             Elements::UserValues { alias, attribute } => {
-                format!("{alias}.tenant = r.tenant AND {alias}.user_id = r.id AND {alias}.attribute = '{attribute}' AND ")
+                format!("r.id IN (SELECT {alias}.user_id FROM {from} WHERE {alias}.tenant = {tenant} AND {alias}.attribute = '{attribute}' AND {condition})")
             }
-            Elements::Members { alias } => format!("{alias}.tenant = r.tenant AND {alias}.group_id = r.id AND "),
-            Elements::Json { .. } => String::new(),
-        };
-        Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {join}{condition})"))
+            Elements::Members { alias } => {
+                format!("r.id IN (SELECT {alias}.group_id FROM {from} WHERE {alias}.tenant = {tenant} AND {condition})")
+            }
+            Elements::Json { .. } => format!("EXISTS (SELECT 1 FROM {from} WHERE {condition})"),
+        })
     }
 
     /// The inner filter of a value path, on one element.

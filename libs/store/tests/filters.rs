@@ -383,3 +383,56 @@ async fn the_common_look_ups_are_answered_from_indexes() {
         assert!(indexed && !plan.contains("Seq Scan"), "{text} is not looked up by an index on {column}:\n{plan}");
     }
 }
+
+/// The same look-ups, as the page queries SQLite runs for them (`paging::PagePlan`): each
+/// resource is found through the looked-up value's index, never by walking the tenant's
+/// resources in creation order (SQLite keeps no statistics, so nothing but the query's shape
+/// steers its planner).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_answers_the_common_look_ups_from_indexes() {
+    use store::paging::PagePlan;
+    use store::query::{SqlValue, Target};
+
+    let (store, dir) = store::testing::sqlite().await;
+    let db = rusqlite::Connection::open(dir.path().join(store::sqlite::DB_FILE)).unwrap();
+    let fixture = support::with_tenant(store, Some(dir)).await;
+    provision_users(&fixture).await;
+    let member = uuid::Uuid::now_v7();
+    // (target, filter, the index the resource or its side-table rows are searched through)
+    let cases = [
+        (Target::Users, "userName eq \"BJENSEN@example.com\"".to_owned(), "users_user_name"),
+        (Target::Users, "externalId eq \"ext-B\"".to_owned(), "users_external_id"),
+        (Target::Users, "emails.value eq \"bjensen@example.com\"".to_owned(), "user_values_lookup"),
+        (Target::Users, "emails[type eq \"work\"].value eq \"bjensen@example.com\"".to_owned(), "user_values_lookup"),
+        (Target::Users, "aliases[value eq \"grumpy@example.com\"]".to_owned(), "user_values_lookup"),
+        (Target::Users, "aliases.value eq \"grumpy@example.com\"".to_owned(), "user_values_lookup"),
+        (Target::Groups, "displayName eq \"Engineering\"".to_owned(), "groups_display_name"),
+        (Target::Groups, "externalId eq \"g-1\"".to_owned(), "groups_external_id"),
+        (Target::Groups, format!("members.value eq \"{member}\""), "memberships_member"),
+    ];
+    for (target, text, index) in cases {
+        let rt = match target {
+            Target::Users => &USER_RESOURCE,
+            Target::Groups => &GROUP_RESOURCE,
+        };
+        let query = ListQuery::from_params([("filter", text.as_str())], rt).unwrap();
+        let plan = PagePlan::new(&store::sqlite::dialect::Sqlite, target, &fixture.tenant, &query, false).unwrap();
+        let params: Vec<rusqlite::types::Value> = plan
+            .params
+            .iter()
+            .map(|value| match value {
+                SqlValue::Text(s) => rusqlite::types::Value::Text(s.clone()),
+                SqlValue::Uuid(u) => rusqlite::types::Value::Text(u.to_string()),
+                SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+                other => panic!("{text}: a look-up binds text, ids and the page's numbers, not {other:?}"),
+            })
+            .collect();
+        let sql = format!("EXPLAIN QUERY PLAN {}", plan.rows_sql.as_deref().unwrap());
+        let mut stmt = db.prepare(&sql).unwrap();
+        let lines: Vec<String> =
+            stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        let plan = lines.join("\n");
+        let walks = lines.iter().any(|l| l.starts_with("SCAN") || l.contains("INDEX users_order") || l.contains("INDEX groups_order"));
+        assert!(!walks && plan.contains(index), "{text} is not looked up through {index}:\n{plan}");
+    }
+}

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_logins.sql")),
     (3, include_str!("migrations/0003_user_groups.sql")),
+    (4, include_str!("migrations/0004_memberships_by_member.sql")),
 ];
 
 /// Applies the migrations the database lacks. Concurrent starters serialise on an advisory
