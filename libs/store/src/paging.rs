@@ -7,7 +7,9 @@
 //! the same at any depth; one row more than the page is read to learn whether another follows.
 //!
 //! The total rides along in the page's own query as an uncorrelated scalar subquery, counted
-//! once, so a look-up is one round trip; only an empty page needs the count query on its own.
+//! once, so a page is one round trip; a filtered index page (an IdP's look-up) is counted by
+//! its own rows instead, unless it comes back full. Only a full filtered page or an empty one
+//! past the start needs the count query on its own.
 //! (A `count(*) OVER ()` window would make every page read every matching row with its
 //! document, page 1 as much as page 901.)
 
@@ -36,6 +38,8 @@ pub struct PagePlan {
     pub count_params: usize,
     paging: Paging,
     count: u32,
+    /// Whether a filter selects the rows (a filtered index page carries no total).
+    filtered: bool,
 }
 
 impl PagePlan {
@@ -69,7 +73,10 @@ impl PagePlan {
                 };
                 let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
                 let offset = compiler.bind(SqlValue::Int(start_index as i64 - 1));
-                Some(format!("SELECT {ROW_COLUMNS}, ({count_sql}) AS total{groups} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"))
+                // A filtered page is counted by its own rows unless it comes back full (an IdP's
+                // look-up finds one of at most `count`), sparing every look-up a second probe.
+                let total = if query.filter.is_some() { "CAST(NULL AS BIGINT)".to_owned() } else { format!("({count_sql})") };
+                Some(format!("SELECT {ROW_COLUMNS}, {total} AS total{groups} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}"))
             }
             Paging::Cursor(position) => {
                 let (op, direction, key) = match position {
@@ -88,16 +95,24 @@ impl PagePlan {
         let filter_params = bound.len() - if rows_sql.is_some() { 2 } else { 0 };
         let mut params = vec![SqlValue::Text(tenant.as_str().to_owned())];
         params.extend(bound);
-        Ok(PagePlan { rows_sql, count_sql, params, count_params: 1 + filter_params, paging: query.paging, count: query.count })
+        let filtered = query.filter.is_some();
+        Ok(PagePlan { rows_sql, count_sql, params, count_params: 1 + filter_params, paging: query.paging, count: query.count, filtered })
     }
 
-    /// Whether the total needs the count query: when there was no page to carry it, or it came
-    /// back empty where rows may still match (past the start).
-    pub fn needs_count(&self, rows: usize) -> bool {
+    /// The total, when the page's `rows` rows (and the total they carried, if any) tell it;
+    /// `None` when the count query must run: no page was read, a filtered index page came
+    /// back full, or a page came back empty where rows may still match (past the start).
+    pub fn total(&self, carried: Option<u64>, rows: usize) -> Option<u64> {
+        self.rows_sql.as_ref()?;
+        if carried.is_some() {
+            return carried;
+        }
         match self.paging {
-            _ if self.rows_sql.is_none() => true,
-            Paging::Index { start_index } => rows == 0 && start_index > 1,
-            Paging::Cursor(position) => rows == 0 && position.is_some(),
+            Paging::Index { start_index } if self.filtered => {
+                (rows < self.count as usize && (rows > 0 || start_index == 1)).then(|| start_index - 1 + rows as u64)
+            }
+            Paging::Index { start_index } => (start_index == 1).then_some(0),
+            Paging::Cursor(position) => position.is_none().then_some(0),
         }
     }
 

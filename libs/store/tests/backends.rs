@@ -158,6 +158,27 @@ on_both_backends! {
         assert_eq!(names, ["user24", "user23"]);
     }
 
+    async fn filtered_pages_are_counted_however_full(fixture: Fixture) {
+        for i in 0..25 {
+            fixture.provision(json!({"userName": format!("user{i:02}")})).await.unwrap();
+        }
+        fixture.provision(json!({"userName": "someone"})).await.unwrap();
+        let users = "userName sw \"user\"";
+        // (startIndex, count) → (total, rows): full pages, a short last page, past the end, a
+        // look-up's single match, and none.
+        for (start, count, filter, expected) in [
+            ("1", "10", users, (25, 10)),
+            ("21", "5", users, (25, 5)),
+            ("21", "10", users, (25, 5)),
+            ("30", "10", users, (25, 0)),
+            ("1", "100", "userName eq \"USER07\"", (1, 1)),
+            ("1", "100", "userName eq \"nobody\"", (0, 0)),
+        ] {
+            let page = fixture.store.users(&fixture.tenant, &query(&[("startIndex", start), ("count", count), ("filter", filter)]), false).await.unwrap();
+            assert_eq!((page.total, page.records.len()), expected, "startIndex={start} count={count} filter={filter}");
+        }
+    }
+
     async fn memberships_read_back_both_ways(fixture: Fixture) {
         let alice = fixture.provision(json!({"userName": "alice", "displayName": "Alice A."})).await.unwrap();
         let bob = fixture.provision(json!({"userName": "bob"})).await.unwrap();

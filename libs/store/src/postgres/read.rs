@@ -58,7 +58,7 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
     if let Some(sql) = &plan.rows_sql {
         let stmt = client.prepare_cached(sql).await.map_err(backend)?;
         for row in client.query(&stmt, &refs).await.map_err(backend)? {
-            total.get_or_insert(row.get::<_, i64>("total") as u64);
+            total = total.or(row.get::<_, Option<i64>>("total").map(|n| n as u64));
             let record = record(&row);
             if let Some(groups) = &mut groups {
                 groups_of_row(groups, record.id, &row)?;
@@ -66,13 +66,12 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
             rows.push((record, row.get::<_, i64>("seq")));
         }
     }
-    let total = match total {
+    let total = match plan.total(total, rows.len()) {
         Some(total) => total,
-        None if plan.needs_count(rows.len()) => {
+        None => {
             let stmt = client.prepare_cached(&plan.count_sql).await.map_err(backend)?;
             client.query_one(&stmt, &refs[..plan.count_params]).await.map_err(backend)?.get::<_, i64>(0) as u64
         }
-        None => 0,
     };
     Ok(plan.finish(rows, total, groups))
 }

@@ -82,7 +82,7 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
         let mut stmt = db.prepare_cached(sql).map_err(backend)?;
         let mut found = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
         while let Some(row) = found.next().map_err(backend)? {
-            total.get_or_insert(row.get::<_, i64>(6).map_err(backend)? as u64);
+            total = total.or(row.get::<_, Option<i64>>(6).map_err(backend)?.map(|n| n as u64));
             let seq: i64 = row.get(5).map_err(backend)?;
             let record = RawRecord::from_row(row).map_err(backend)?.parse()?;
             if let Some(groups) = &mut groups {
@@ -91,13 +91,12 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
             rows.push((record, seq));
         }
     }
-    let total = match total {
+    let total = match plan.total(total, rows.len()) {
         Some(total) => total,
-        None if plan.needs_count(rows.len()) => {
+        None => {
             let mut stmt = db.prepare_cached(&plan.count_sql).map_err(backend)?;
             stmt.query_row(params_from_iter(params[..plan.count_params].iter()), |r| r.get::<_, i64>(0)).map_err(backend)? as u64
         }
-        None => 0,
     };
     Ok(plan.finish(rows, total, groups))
 }
