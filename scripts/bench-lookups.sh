@@ -14,6 +14,8 @@
 # BENCH_LOOKUP_PAGE_REPS (20), BENCH_LOOKUP_CONCURRENCIES ("32 8"), BENCH_LOOKUP_BULK_PARALLEL
 # (4), BENCH_LOOKUP_SLOW_MS (100: a filter kind slower than this alone is reported, not loaded),
 # BENCH_PG_LOG (PostgreSQL's log file; found from the server's settings when unset).
+# The plans need a PostgreSQL superuser (statement logging is set per database) and read access
+# to its log on this machine; the script fails loudly without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -308,10 +308,13 @@ def report(directory, backends):
         for n, (name, ms) in enumerate(m):
             ratio = f"{ms / m[n - 1][1]:.2f}" if n % 2 else ""
             print(f"| {name} | {ms:.2f} | {ratio} |")
-        for shallow, deep, what in ((0, 1, "index"), (2, 3, "cursor")):
-            ratio = m[deep][1] / m[shallow][1]
+        ratios = {what: m[deep][1] / m[shallow][1] for shallow, deep, what in ((0, 1, "index"), (2, 3, "cursor"))}
+        for what, ratio in ratios.items():
             rows.append((f"{backend}: {what} page at depth {pages['deep'] - 1} within {PAGE_RATIO_TARGET:g}× of the first",
                          f"{ratio:.2f}×", ratio <= PAGE_RATIO_TARGET))
+        # The issue accepts cursors that keep the cost flat where index paging does not.
+        rows.append((f"{backend}: a page at depth {pages['deep'] - 1} within {PAGE_RATIO_TARGET:g}× (index, or cursors)",
+                     f"{min(ratios.values()):.2f}×", min(ratios.values()) <= PAGE_RATIO_TARGET))
         found = load(f"lookups-{backend}-plans.json")
         if found is not None:
             print("\nThe statements the server ran (from PostgreSQL's log, `log_min_duration_statement = 0` on the "
