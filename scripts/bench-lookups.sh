@@ -38,7 +38,7 @@ fi
 
 if ! command -v wrk >/dev/null; then
   echo "bench-lookups: installing wrk" >&2
-  apt-get install -y wrk >&2 || { echo "bench-lookups: wrk is missing and could not be installed (apt-get install wrk)" >&2; exit 1; }
+  { apt-get update -qq && apt-get install -y -qq wrk; } >&2 || { echo "bench-lookups: wrk is missing and could not be installed (apt-get install wrk)" >&2; exit 1; }
 fi
 
 cargo build --release -p scimledger

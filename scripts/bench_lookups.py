@@ -256,7 +256,7 @@ def report(directory, backends):
         return json.load(open(path)) if os.path.exists(path) else None
 
     config = load("lookups-config.json")
-    print("## Look-ups and paging at scale\n")
+    print("\n## Look-ups and paging at scale\n")
     print(f"Measured by scripts/bench-lookups.sh (after the runs above): {config['users']} users seeded through "
           f"`/Bulk` ({config['bulk_parallel']} requests of 1000 operations in flight), each with a userName, "
           "an externalId (a GUID), a work email and an alias, then `VACUUM ANALYZE` on PostgreSQL, as "
