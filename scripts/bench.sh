@@ -45,5 +45,10 @@ for backend in $backends; do
   run_backend "$backend"
 done
 
+# Look-ups and paging at 100,000 users (issue 4; knobs BENCH_LOOKUP_* in the script): its own
+# servers and scratch databases, and the last section of docs/benchmarks.md.
+scripts/bench-lookups.sh "$out_dir"
+
 python3 scripts/bench_report.py "$out_dir" $backends > docs/benchmarks.md
+cat "$out_dir/lookups.md" >> docs/benchmarks.md
 echo "bench: wrote docs/benchmarks.md" >&2
