@@ -71,6 +71,11 @@ impl Events {
         assert!(outcome.is_ok(), "stream {} holds {} messages, expected {count}", self.stream, self.stored().await);
     }
 
+    /// Deletes the stream, so that test runs do not pile streams up on the shared server.
+    pub async fn remove(&self) {
+        self.jetstream().await.delete_stream(&self.stream).await.expect("deleting the test's stream");
+    }
+
     /// Reads the whole stream, as a subscriber does (a durable pull consumer with explicit
     /// acks), and returns each envelope in stream order.
     pub async fn read_all(&self) -> Vec<Value> {

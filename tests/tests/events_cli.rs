@@ -91,6 +91,7 @@ async fn tail_prints_the_live_deactivations_of_one_tenant_with_what_a_consumer_n
         assert_eq!(data["connection"], connection.to_string());
     }
     tail.kill().await.expect("stopping tail");
+    events.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,4 +119,5 @@ async fn republish_sends_a_range_again_and_jetstream_drops_every_copy() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--to no less than it"));
+    events.remove().await;
 }

@@ -95,6 +95,7 @@ on_both_backends! {
         let writes = load(&scim, "w", 50, &group, stop_after(Duration::from_secs(10)).await).await;
         assert!(writes > 50, "the writers wrote ({writes} writes)");
         assert_stream_is_the_log(&events, &backend).await;
+        events.remove().await;
     }
 }
 
@@ -125,6 +126,7 @@ async fn a_relay_killed_between_publish_and_checkpoint_republishes_and_nothing_i
     let line = second.wait_for_log("dropped as duplicates", DELIVERY).await;
     assert!(line.contains(&format!("\"duplicates\":{published}")), "every unsaved event re-published once: {line}");
     assert_stream_is_the_log(&events, &backend).await;
+    events.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,4 +187,5 @@ async fn of_two_relays_one_publishes_and_the_other_takes_over_when_it_dies() {
     b.wait_for_log("relay active", TAKEOVER).await;
     writes.await.expect("every write succeeded");
     assert_stream_is_the_log(&events, &backend).await;
+    events.remove().await;
 }

@@ -90,4 +90,5 @@ async fn an_event_that_commits_after_a_later_numbered_one_is_published() {
     assert!(envelopes.iter().any(|e| e["id"] == late.to_string() && e["position"] == 1));
     relay.stop().await;
     assert_eq!(stored(&js, &settings.stream.name).await, 2);
+    js.delete_stream(&settings.stream.name).await.expect("deleting the test's stream");
 }
