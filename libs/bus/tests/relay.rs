@@ -1,11 +1,14 @@
 //! The relay as a library, on a fresh PostgreSQL database and the shared NATS: an event whose
-//! transaction took its position first but commits last is published, not skipped.
+//! transaction took its position first but commits last is published, not skipped; and NATS
+//! consumers get the very envelopes in-process subscribers get.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
+use async_trait::async_trait;
 use bus::nats::{Relay, RelaySettings, StreamSettings};
+use bus::{Envelope, InProcessBus, Subscriber};
 use domain::user::{User, UserCommand};
 use domain::TenantSlug;
 use futures::StreamExt;
@@ -16,6 +19,21 @@ use store::commands;
 use store::postgres::PgStore;
 use store::{Actor, EventMetadata, Store};
 use tokio_postgres::NoTls;
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Value>>);
+
+#[async_trait]
+impl Subscriber for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+        self.0.lock().unwrap().push(envelope.json.clone());
+        Ok(())
+    }
+}
 
 async fn stored(js: &jetstream::Context, stream: &str) -> u64 {
     match js.get_stream(stream).await {
@@ -32,7 +50,7 @@ async fn read_all(js: &jetstream::Context, stream: &str, count: usize) -> Vec<Va
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_that_commits_after_a_later_numbered_one_is_published() {
+async fn a_late_commit_is_published_and_in_process_subscribers_get_the_same_envelopes() {
     let url = store::testing::fresh_postgres_url().await;
     let store: Arc<dyn Store> = Arc::new(PgStore::connect(&url, 4).await.expect("the store"));
     let nats_url =
@@ -74,6 +92,9 @@ async fn an_event_that_commits_after_a_later_numbered_one_is_published() {
     assert!(log[0].position > 1, "the slow writer holds the earlier position");
 
     let relay = Relay::start(Arc::clone(&store), settings.clone());
+    let recorder = Arc::new(Recorder::default());
+    let mut bus = InProcessBus::new(Arc::clone(&store));
+    bus.subscribe(recorder.clone());
     slow.batch_execute("COMMIT").await.unwrap();
     let js = jetstream::new(async_nats::connect(&nats_url).await.unwrap());
     tokio::time::timeout(Duration::from_secs(60), async {
@@ -89,6 +110,15 @@ async fn an_event_that_commits_after_a_later_numbered_one_is_published() {
     assert_eq!(names, ["early", "late"], "the late commit is not skipped");
     assert!(envelopes.iter().any(|e| e["id"] == late.to_string() && e["position"] == 1));
     relay.stop().await;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while recorder.0.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the in-process subscriber gets both events");
+    bus.stop().await;
+    assert_eq!(*recorder.0.lock().unwrap(), envelopes, "the same envelopes, in the same order");
     assert_eq!(stored(&js, &settings.stream.name).await, 2);
     js.delete_stream(&settings.stream.name).await.expect("deleting the test's stream");
 }
