@@ -3,7 +3,9 @@
 # backend, written to docs/benchmarks.md with the machine and the date.
 #
 # Knobs: BENCH_USERS (10000), BENCH_CONCURRENCY (32), BENCH_LOOKUPS (20000),
-# BENCH_BACKENDS ("sqlite postgres"). PostgreSQL comes from scripts/with-test-services.sh.
+# BENCH_BACKENDS ("sqlite postgres"), BENCH_RELAY (1: also run scripts/bench-relay.sh, whose
+# knobs are RELAY_BACKLOG and RELAY_IMPORT_USERS). PostgreSQL and NATS come from
+# scripts/with-test-services.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,4 +53,8 @@ scripts/bench-lookups.sh "$out_dir"
 
 python3 scripts/bench_report.py "$out_dir" $backends > docs/benchmarks.md
 cat "$out_dir/lookups.md" >> docs/benchmarks.md
+if [ "${BENCH_RELAY:-1}" = 1 ]; then
+  stop_server
+  { echo; scripts/bench-relay.sh "$server_bin"; } >> docs/benchmarks.md
+fi
 echo "bench: wrote docs/benchmarks.md" >&2

@@ -5,9 +5,11 @@
 //! - [`server`]: starting, killing and restarting server processes.
 //! - [`client`]: a SCIM client that returns status and JSON.
 //! - [`backend`]: the two backends and their fresh databases.
+//! - [`nats`]: NATS JetStream: a stream per test, throwaway servers, reading a whole stream.
 
 pub mod backend;
 pub mod client;
+pub mod nats;
 pub mod server;
 
 pub use backend::Backend;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,32 +29,34 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub env: Vec<(&'static str, String)>,
+    /// What the server logged (stderr), line by line.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts a server on a free port and waits until it listens.
     pub async fn start(backend: &Backend) -> Server {
-        Self::try_start(backend).await.unwrap_or_else(|output| panic!("the server did not start:\n{output}"))
+        Self::start_with(backend, Vec::new()).await
     }
 
-    /// Starts a server with more settings (`SCIMLEDGER_*` variables) than the backend's.
-    pub async fn start_with(backend: &Backend, settings: &[(&'static str, &str)]) -> Server {
+    /// Starts a server with more settings (`RUST_LOG` among them, to see more of its log).
+    pub async fn start_with(backend: &Backend, settings: Vec<(&'static str, String)>) -> Server {
         Self::try_start_with(backend, settings).await.unwrap_or_else(|output| panic!("the server did not start:\n{output}"))
     }
 
     /// Starts a server, or returns what it printed before it exited.
     pub async fn try_start(backend: &Backend) -> Result<Server, String> {
-        Self::try_start_with(backend, &[]).await
+        Self::try_start_with(backend, Vec::new()).await
     }
 
-    async fn try_start_with(backend: &Backend, settings: &[(&'static str, &str)]) -> Result<Server, String> {
+    async fn try_start_with(backend: &Backend, settings: Vec<(&'static str, String)>) -> Result<Server, String> {
         let mut env = backend.env();
         env.push(("SCIMLEDGER_LISTEN", "127.0.0.1:0".into()));
-        env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        env.extend(settings);
         let mut child = Command::new(binary())
             .arg("serve")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -76,9 +79,36 @@ impl Server {
             let output = child.wait_with_output().await.expect("the server's output");
             return Err(String::from_utf8_lossy(&output.stderr).into_owned());
         };
-        // Keep draining stdout so the server never blocks on a full pipe.
+        // Keep draining stdout and stderr so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-        Ok(Server { child, base, env })
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let lines = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                lines.lock().expect("the log").push(line);
+            }
+        });
+        Ok(Server { child, base, env, log })
+    }
+
+    /// The lines the server logged so far that contain `text`.
+    pub fn logged(&self, text: &str) -> Vec<String> {
+        self.log.lock().expect("the log").iter().filter(|line| line.contains(text)).cloned().collect()
+    }
+
+    /// Waits (at most `limit`) until the server logs a line containing `text`, and returns it.
+    pub async fn wait_for_log(&self, text: &str, limit: Duration) -> String {
+        tokio::time::timeout(limit, async {
+            loop {
+                if let Some(line) = self.logged(text).pop() {
+                    return line;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the server did not log {text:?}; its log:\n{}", self.log.lock().expect("the log").join("\n")))
     }
 
     /// SIGKILL: no graceful shutdown, as in a crash.

@@ -120,11 +120,8 @@ on_both_backends! {
     }
 
     async fn over_limit_bulk_requests_change_nothing(backend: Backend) {
-        let server = Server::start_with(&backend, &[
-            ("SCIMLEDGER_MAX_BODY_BYTES", "1024"),
-            ("SCIMLEDGER_BULK_MAX_OPERATIONS", "3"),
-            ("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES", "4096"),
-        ]).await;
+        let limits = [("SCIMLEDGER_MAX_BODY_BYTES", "1024"), ("SCIMLEDGER_BULK_MAX_OPERATIONS", "3"), ("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES", "4096")];
+        let server = Server::start_with(&backend, limits.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()).await;
         let scim = server.tenant("acme").await;
         let config = scim.get("/ServiceProviderConfig").await.expect(200);
         assert_eq!(config["bulk"], json!({"supported": true, "maxOperations": 3, "maxPayloadSize": 4096}));
@@ -153,7 +150,7 @@ on_both_backends! {
     }
 
     async fn bulk_turned_off_is_said_and_refused(backend: Backend) {
-        let server = Server::start_with(&backend, &[("SCIMLEDGER_BULK_MAX_OPERATIONS", "0")]).await;
+        let server = Server::start_with(&backend, vec![("SCIMLEDGER_BULK_MAX_OPERATIONS", "0".to_owned())]).await;
         let scim = server.tenant("acme").await;
         let config = scim.get("/ServiceProviderConfig").await.expect(200);
         assert_eq!(config["bulk"]["supported"], json!(false));

@@ -2,8 +2,9 @@
 //!
 //! Besides the required attributes it carries extensions consumers need to order, dedupe and
 //! attribute events: `position` (log position), `tenant`, `actor` and `resourceversion` (the
-//! resource's version after the event). `data` is the event's payload plus the resource `id`,
-//! enough to act without calling back.
+//! resource's version after the event). `data` is the event's payload plus the resource `id`
+//! and the `connection` that caused it (null for an operator), enough to act without calling
+//! back.
 
 use serde_json::{json, Value};
 use store::{RecordedEvent, StoreError};
@@ -31,6 +32,7 @@ impl Envelope {
             _ => serde_json::Map::new(),
         };
         data.insert("id".into(), event.stream.to_string().into());
+        data.insert("connection".into(), event.metadata.get("connection_id").cloned().unwrap_or(Value::Null));
         let time = event.recorded_at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))?;
         let json = json!({
             "specversion": SPEC_VERSION,
@@ -94,6 +96,9 @@ mod tests {
         assert_eq!((envelope.json["position"].clone(), envelope.json["resourceversion"].clone()), (json!(42), json!(3)));
         assert_eq!(envelope.json["data"]["id"], stream.to_string());
         assert_eq!(envelope.json["data"]["manager"], "m-1");
+        assert_eq!(envelope.json["data"]["user_name"], "bjensen");
+        assert_eq!(envelope.json["data"]["emails"], json!(["b@example.com"]));
+        assert_eq!(envelope.json["data"]["connection"], "c-1");
         assert_eq!(envelope.id, event.event_id.to_string());
     }
 }

@@ -10,14 +10,13 @@ use store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::follow::{self, Follow, Refusal, Sink};
 use crate::Envelope;
 
 /// Events read per round trip.
 const BATCH: u32 = 256;
 /// How often a follower looks at the log when nothing woke it (writes by other processes).
 const POLL: Duration = Duration::from_millis(250);
-/// The longest pause between attempts to deliver an event a subscriber keeps refusing.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 #[async_trait]
 pub trait Subscriber: Send + Sync + 'static {
@@ -41,8 +40,12 @@ impl InProcessBus {
 
     /// Starts delivering to `subscriber` from its checkpoint.
     pub fn subscribe(&mut self, subscriber: Arc<dyn Subscriber>) {
-        let follower = Follower { store: Arc::clone(&self.store), subscriber, shutdown: self.shutdown.subscribe() };
-        self.tasks.push(tokio::spawn(follower.run()));
+        let follow = Follow { name: subscriber.name().to_owned(), batch: BATCH, poll: POLL, checkpoint_every: Duration::ZERO };
+        let store = Arc::clone(&self.store);
+        let shutdown = self.shutdown.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            follow::run(store, follow, &mut OneByOne(subscriber), shutdown).await;
+        }));
     }
 
     /// Stops every subscriber after the event it is handling, and waits for them.
@@ -60,90 +63,17 @@ impl Drop for InProcessBus {
     }
 }
 
-struct Follower {
-    store: Arc<dyn Store>,
-    subscriber: Arc<dyn Subscriber>,
-    shutdown: watch::Receiver<bool>,
-}
+/// Hands a subscriber one event at a time; the first it refuses ends the batch.
+struct OneByOne(Arc<dyn Subscriber>);
 
-impl Follower {
-    async fn run(mut self) {
-        let name = self.subscriber.name().to_owned();
-        let mut appended = self.store.appended();
-        let mut cursor = loop {
-            match self.store.checkpoint(&name).await {
-                Ok(cursor) => break cursor,
-                Err(e) => {
-                    tracing::warn!(subscriber = %name, error = %e, "cannot read checkpoint; retrying");
-                    if self.pause(POLL).await {
-                        return;
-                    }
-                }
-            }
-        };
-        loop {
-            if *self.shutdown.borrow() {
-                return;
-            }
-            let batch = match self.store.read_committed(cursor, BATCH).await {
-                Ok(batch) => batch,
-                Err(e) => {
-                    tracing::warn!(subscriber = %name, error = %e, "cannot read the log; retrying");
-                    if self.pause(POLL).await {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            if batch.is_empty() {
-                tokio::select! {
-                    _ = appended.changed() => {}
-                    _ = tokio::time::sleep(POLL) => {}
-                    _ = self.shutdown.changed() => return,
-                }
-                continue;
-            }
-            for (next, event) in batch {
-                if !self.deliver(&event).await {
-                    return;
-                }
-                cursor = next;
-            }
-            if let Err(e) = self.store.save_checkpoint(&name, cursor).await {
-                tracing::warn!(subscriber = %name, error = %e, "cannot save checkpoint; events may be delivered again");
+#[async_trait]
+impl Sink for OneByOne {
+    async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal> {
+        for (taken, envelope) in batch.iter().enumerate() {
+            if let Err(error) = self.0.handle(envelope).await {
+                return Err(Refusal { taken, error: error.context(format!("subscriber {}", self.0.name())) });
             }
         }
-    }
-
-    /// Delivers one event until the subscriber takes it; false when shutting down first.
-    async fn deliver(&mut self, event: &store::RecordedEvent) -> bool {
-        let envelope = match Envelope::of(event) {
-            Ok(envelope) => envelope,
-            Err(e) => {
-                tracing::error!(position = event.position, error = %e, "cannot build an envelope; skipping the event");
-                return true;
-            }
-        };
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.subscriber.handle(&envelope).await {
-                Ok(()) => return true,
-                Err(e) => {
-                    tracing::warn!(subscriber = self.subscriber.name(), position = event.position, error = %e, "delivery failed; retrying");
-                    if self.pause(backoff).await {
-                        return false;
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    /// Sleeps; true if shutdown was asked for meanwhile.
-    async fn pause(&mut self, duration: Duration) -> bool {
-        tokio::select! {
-            _ = tokio::time::sleep(duration) => *self.shutdown.borrow(),
-            _ = self.shutdown.changed() => true,
-        }
+        Ok(())
     }
 }

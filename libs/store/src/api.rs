@@ -236,6 +236,15 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Held while this process is the one process of the deployment doing one job (the NATS relay:
+/// exactly one publishes). Dropping it gives the job up.
+#[async_trait]
+pub trait Lease: Send {
+    /// Resolves once the lease is lost (the database session holding it ended): another
+    /// process may hold it by then, so the job must stop.
+    async fn lost(&mut self);
+}
+
 /// The event log and read models of one deployment, for every tenant.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -271,6 +280,8 @@ pub trait Store: Send + Sync + 'static {
     /// Where the subscriber `name` got to (the start of the log if it never saved).
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor>;
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()>;
+    /// Takes the lease on `job` if no other process holds it; `None` if one does.
+    async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>>;
 
     // --- read models ---
     async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;

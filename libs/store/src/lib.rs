@@ -1,7 +1,7 @@
 //! The event log and the read models, behind one interface with two backends.
 //!
 //! - [`api`]: the [`Store`] trait and the types that cross it (commits, recorded events,
-//!   read-model rows, tenants and connections).
+//!   read-model rows, tenants and connections, leases).
 //! - [`commands`]: running a domain command: load its stream, decide, commit; retried when
 //!   another writer won the race.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),

@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
+use bus::nats::{RelaySettings, StreamSettings};
 use serde::Deserialize;
 use store::Backend;
 
@@ -36,6 +38,17 @@ pub struct Settings {
     pub bulk_max_operations: usize,
     /// Largest /Bulk request body (maxPayloadSize), apart from `max_body_bytes`.
     pub bulk_max_payload_bytes: usize,
+    /// `nats://…`: events also go to NATS JetStream (the relay runs in `serve`).
+    pub nats_url: Option<String>,
+    /// The JetStream stream, created or updated at start-up.
+    pub nats_stream: String,
+    pub nats_subjects: Vec<String>,
+    pub nats_replicas: usize,
+    pub nats_max_age_secs: u64,
+    /// Must outlast a relay's restart: re-publishes within it are dropped by JetStream.
+    pub nats_duplicate_window_secs: u64,
+    /// How often the relay saves its checkpoint; 0 saves after every batch.
+    pub relay_checkpoint_ms: u64,
 }
 
 impl Default for Settings {
@@ -51,6 +64,13 @@ impl Default for Settings {
             request_timeout_secs: 30,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1024 * 1024,
+            nats_url: None,
+            nats_stream: "SCIMLEDGER".to_owned(),
+            nats_subjects: vec![format!("{}.>", bus::subject::PREFIX)],
+            nats_replicas: 1,
+            nats_max_age_secs: 7 * 24 * 3600,
+            nats_duplicate_window_secs: 600,
+            relay_checkpoint_ms: 1000,
         }
     }
 }
@@ -112,6 +132,27 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES") {
             self.bulk_max_payload_bytes = parse("SCIMLEDGER_BULK_MAX_PAYLOAD_BYTES", v)?;
         }
+        if let Some(v) = var("SCIMLEDGER_NATS_URL") {
+            self.nats_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("SCIMLEDGER_NATS_STREAM") {
+            self.nats_stream = v;
+        }
+        if let Some(v) = var("SCIMLEDGER_NATS_SUBJECTS") {
+            self.nats_subjects = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(v) = var("SCIMLEDGER_NATS_REPLICAS") {
+            self.nats_replicas = parse("SCIMLEDGER_NATS_REPLICAS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_NATS_MAX_AGE_SECS") {
+            self.nats_max_age_secs = parse("SCIMLEDGER_NATS_MAX_AGE_SECS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_NATS_DUPLICATE_WINDOW_SECS") {
+            self.nats_duplicate_window_secs = parse("SCIMLEDGER_NATS_DUPLICATE_WINDOW_SECS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_RELAY_CHECKPOINT_MS") {
+            self.relay_checkpoint_ms = parse("SCIMLEDGER_RELAY_CHECKPOINT_MS", v)?;
+        }
         Ok(())
     }
 
@@ -122,6 +163,22 @@ impl Settings {
             }
             Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
             None => Backend::Sqlite { data_dir: self.data_dir.clone() },
+        })
+    }
+
+    /// The relay's settings, when a NATS URL is configured.
+    pub fn relay(&self) -> Option<RelaySettings> {
+        let url = self.nats_url.clone()?;
+        Some(RelaySettings {
+            url,
+            stream: StreamSettings {
+                name: self.nats_stream.clone(),
+                subjects: self.nats_subjects.clone(),
+                replicas: self.nats_replicas,
+                max_age: Duration::from_secs(self.nats_max_age_secs),
+                duplicate_window: Duration::from_secs(self.nats_duplicate_window_secs),
+            },
+            checkpoint_every: Duration::from_millis(self.relay_checkpoint_ms),
         })
     }
 
@@ -155,6 +212,22 @@ mod tests {
         assert_eq!((settings.bulk_max_operations, settings.bulk_max_payload_bytes), (50, 65536));
         let from_file: Settings = toml::from_str("bulk_max_operations = 0").unwrap();
         assert_eq!(from_file.bulk_max_operations, 0);
+    }
+
+    #[test]
+    fn a_nats_url_turns_the_relay_on() {
+        assert!(Settings::default().relay().is_none());
+        let env = HashMap::from([
+            ("SCIMLEDGER_NATS_URL", "nats://127.0.0.1:4222"),
+            ("SCIMLEDGER_NATS_SUBJECTS", "scimledger.acme.>, scimledger.beta.>"),
+            ("SCIMLEDGER_NATS_DUPLICATE_WINDOW_SECS", "900"),
+        ]);
+        let mut settings = Settings::default();
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        let relay = settings.relay().unwrap();
+        assert_eq!(relay.stream.subjects, ["scimledger.acme.>", "scimledger.beta.>"]);
+        assert_eq!(relay.stream.duplicate_window, Duration::from_secs(900));
+        assert_eq!((relay.stream.name.as_str(), relay.job()), ("SCIMLEDGER", "nats-relay:SCIMLEDGER".to_owned()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! - `config`: settings from defaults, a file and the environment.
 //! - `api`: the SCIM HTTP API.
-//! - `cli`: tenants and connections.
+//! - `cli`: tenants, connections, and the events on NATS.
 //! - `serve`: the server's life cycle.
 //! - `token`: connection tokens.
 
@@ -51,6 +51,33 @@ enum Command {
     Connection {
         #[command(subcommand)]
         command: ConnectionCommand,
+    },
+    /// Identity events on NATS JetStream (needs SCIMLEDGER_NATS_URL).
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Follow the live stream and print each event as one line of JSON (its CloudEvents envelope).
+    Tail {
+        /// Only this tenant's events.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only events of this type, e.g. user.deactivated.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+    },
+    /// Publish the log again from a position; consumers and JetStream dedupe on the event id.
+    Republish {
+        /// The first log position to publish (an envelope's `position`).
+        #[arg(long)]
+        from: i64,
+        /// The last position to publish (default: the end of the log).
+        #[arg(long)]
+        to: Option<i64>,
     },
 }
 
@@ -102,17 +129,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         LogFormat::Json => telemetry::Format::Json,
     };
     let _telemetry = telemetry::init(format, "scimledger");
-    if let Command::Serve { demo } = cli.command {
-        return serve::run(settings, demo).await;
+    match cli.command {
+        Command::Serve { demo } => return serve::run(settings, demo).await,
+        // Tailing reads NATS only: no database needed.
+        Command::Events { command: EventsCommand::Tail { tenant, event_type } } => {
+            return cli::events::tail(&settings, tenant.as_deref(), event_type.as_deref()).await
+        }
+        _ => {}
     }
     let store = store::open(&settings.backend()?).await?;
     match cli.command {
-        Command::Serve { .. } => unreachable!("handled above"),
+        Command::Serve { .. } | Command::Events { command: EventsCommand::Tail { .. } } => unreachable!("handled above"),
         Command::Tenant { command: TenantCommand::Create { slug } } => cli::tenant::create(&*store, &slug).await,
         Command::Tenant { command: TenantCommand::List } => cli::tenant::list(&*store).await,
         Command::Connection { command: ConnectionCommand::Create { tenant, name, json } } => {
             cli::connection::create(&*store, &settings, &tenant, &name, json).await
         }
         Command::Connection { command: ConnectionCommand::List { tenant } } => cli::connection::list(&*store, &tenant).await,
+        Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

@@ -1,8 +1,10 @@
-//! `scimledger serve`: the API, until SIGINT or SIGTERM.
+//! `scimledger serve`: the API, and the NATS relay when a NATS URL is set, until SIGINT or
+//! SIGTERM.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use bus::nats::Relay;
 use store::sqlite::SqliteStore;
 use store::Backend;
 use tokio::net::TcpListener;
@@ -31,8 +33,14 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
     } else if store.tenants().await?.is_empty() {
         demo::print_first_start_help(&settings);
     }
+    // The relay runs beside the API and never holds it up: with NATS away, writes go on and
+    // their events wait in the log.
+    let relay = settings.relay().map(|relay| Relay::start(Arc::clone(&store), relay));
     let state = ApiState { store, tokens: Default::default(), settings: Arc::new(settings) };
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     tracing::info!("scimledger stopped");
     Ok(())
 }

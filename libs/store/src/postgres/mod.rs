@@ -4,11 +4,13 @@
 //! - `append`: a commit in one transaction.
 //! - `read`: the read models and the log.
 //! - `directory`: tenants and connections.
+//! - `lease`: one process per job, through a session advisory lock.
 //! - [`dialect`]: the filter compiler's PostgreSQL spelling.
 
 mod append;
 pub mod dialect;
 mod directory;
+mod lease;
 pub mod migrations;
 mod read;
 
@@ -27,6 +29,8 @@ use crate::query::Target;
 
 pub struct PgStore {
     pool: Pool,
+    /// For sessions of their own, outside the pool (leases).
+    config: tokio_postgres::Config,
     appended: tokio::sync::watch::Sender<i64>,
 }
 
@@ -34,9 +38,9 @@ impl PgStore {
     /// Connects, and brings the schema up to date.
     pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
         let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Backend(e.to_string()))?;
-        let store = Self { pool, appended: tokio::sync::watch::Sender::new(0) };
+        let store = Self { pool, config, appended: tokio::sync::watch::Sender::new(0) };
         store.migrate().await?;
         Ok(store)
     }
@@ -125,6 +129,10 @@ impl Store for PgStore {
 
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()> {
         read::save_checkpoint(&self.client().await?, name, cursor).await
+    }
+
+    async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
+        lease::try_take(&self.config, job).await
     }
 
     async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {

@@ -167,14 +167,27 @@ pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResul
     client.query(&stmt, &[&after_position, &i64::from(limit)]).await.map_err(backend)?.iter().map(recorded).collect()
 }
 
-/// ADR 0001: only transactions older than every running one (`xmin` of a fresh snapshot) are
-/// read, in `(transaction_id, position)` order; a transaction still running now has an id at
-/// least that `xmin`, so it sorts after everything returned here and is read once it commits.
+/// ADR 0001: events are read in `(transaction_id, position)` order, only below a horizon that
+/// every transaction still able to write this log has reached: the oldest transaction of this
+/// database still running, or the snapshot's `xmax` (ADR 0008). A transaction running in another
+/// database of the cluster (a migration, `CREATE DATABASE`) cannot write this log, so it does not
+/// hold the horizon back, once it is known for one: it holds its own transaction-id lock from a
+/// backend connected to another database. Any other running transaction, and one that ended
+/// after the snapshot was taken, keeps the horizon at or below it, so it is read once it commits.
 pub async fn committed(client: &Client, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
     let sql = format!(
-        "SELECT {EVENT_COLUMNS}, transaction_id::text::bigint AS tx FROM events
+        "WITH snapshot AS (SELECT pg_current_snapshot() AS s),
+         horizon AS (
+           SELECT LEAST(pg_snapshot_xmax(s), (
+             SELECT min(x) FROM pg_snapshot_xip(s) AS x
+             WHERE NOT EXISTS (
+               SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'transactionid' AND l.transactionid = xid(x) AND l.granted
+                 AND l.mode = 'ExclusiveLock' AND a.datname IS DISTINCT FROM current_database()))) AS h
+           FROM snapshot)
+         SELECT {EVENT_COLUMNS}, transaction_id::text::bigint AS tx FROM events
          WHERE (transaction_id, position) > ($1::text::xid8, $2)
-           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+           AND transaction_id < (SELECT h FROM horizon)
          ORDER BY transaction_id, position LIMIT $3"
     );
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;

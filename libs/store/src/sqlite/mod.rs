@@ -62,6 +62,15 @@ pub struct ServerLock {
     _file: File,
 }
 
+struct ServerLease;
+
+#[async_trait]
+impl Lease for ServerLease {
+    async fn lost(&mut self) {
+        std::future::pending::<()>().await
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/scimledger.db` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
@@ -231,6 +240,11 @@ impl Store for SqliteStore {
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()> {
         let name = name.to_owned();
         self.writer.run(move |c| read::save_checkpoint(c, &name, cursor)).await
+    }
+
+    /// One server per file ([`ServerLock`]), so the server holds every lease, for good.
+    async fn try_lease(&self, _job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
+        Ok(Some(Box::new(ServerLease)))
     }
 
     async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {

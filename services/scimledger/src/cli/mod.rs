@@ -4,7 +4,9 @@
 //! - [`tenant`]: `scimledger tenant create|list`.
 //! - [`connection`]: `scimledger connection create|list`.
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
+//! - [`events`]: `scimledger events tail|republish` (NATS).
 
 pub mod connection;
 pub mod demo;
+pub mod events;
 pub mod tenant;

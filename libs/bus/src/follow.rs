@@ -1,0 +1,158 @@
+//! Following the log in commit order from a saved checkpoint: the one log reader behind both
+//! the in-process bus and the NATS relay. A [`Sink`] takes batches of envelopes; what it took is
+//! checkpointed (after every batch, or at most once per interval), and what it refused is offered
+//! again after a pause. A crash loses at most the unsaved checkpoint, never an event: the events
+//! after the checkpoint are offered again (at least once; consumers dedupe on the envelope id).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use store::{LogCursor, RecordedEvent, Store};
+use tokio::sync::watch;
+
+use crate::Envelope;
+
+/// The longest pause between offers of a batch a sink keeps refusing.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Where the events go.
+#[async_trait]
+pub trait Sink: Send {
+    /// Takes `batch` (in commit order, never empty), or says how many of its first events it
+    /// did take before it failed; the rest are offered again.
+    async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal>;
+}
+
+/// A sink took the first `taken` events of a batch, and then failed.
+#[derive(Debug)]
+pub struct Refusal {
+    pub taken: usize,
+    pub error: anyhow::Error,
+}
+
+/// How a follower reads and checkpoints.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    /// The checkpoint's name: stable, one per follower.
+    pub name: String,
+    /// Events read per round trip.
+    pub batch: u32,
+    /// How often to look at the log when nothing woke the follower (writes by other processes).
+    pub poll: Duration,
+    /// Zero saves the checkpoint after every batch; more saves at most once per this interval
+    /// (and when stopping), trading a few re-deliveries after a crash for fewer writes.
+    pub checkpoint_every: Duration,
+}
+
+/// Follows the log from the checkpoint until `shutdown` turns true, saving the checkpoint then.
+pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut shutdown: watch::Receiver<bool>) {
+    let name = follow.name.as_str();
+    let mut appended = store.appended();
+    let mut cursor = loop {
+        match store.checkpoint(name).await {
+            Ok(cursor) => break cursor,
+            Err(e) => {
+                tracing::warn!(follower = %name, error = %e, "cannot read checkpoint; retrying");
+                if pause(&mut shutdown, follow.poll).await {
+                    return;
+                }
+            }
+        }
+    };
+    let mut saved = cursor;
+    let mut saved_at = Instant::now();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        if saved != cursor && saved_at.elapsed() >= follow.checkpoint_every {
+            if save(&*store, name, cursor).await {
+                saved = cursor;
+            }
+            saved_at = Instant::now();
+        }
+        let batch = match store.read_committed(cursor, follow.batch).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(follower = %name, error = %e, "cannot read the log; retrying");
+                if pause(&mut shutdown, follow.poll).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = appended.changed() => {}
+                _ = tokio::time::sleep(follow.poll) => {}
+                // A dropped sender means nobody can ask any more: stop as if asked.
+                changed = shutdown.changed() => if changed.is_err() { break },
+            }
+            continue;
+        }
+        let end = batch.last().expect("not empty").0;
+        let (cursors, envelopes) = envelopes(batch);
+        let mut offered = 0;
+        let mut backoff = FIRST_BACKOFF;
+        while offered < envelopes.len() {
+            match sink.take(&envelopes[offered..]).await {
+                Ok(()) => offered = envelopes.len(),
+                Err(refusal) => {
+                    offered += refusal.taken;
+                    if offered > 0 {
+                        cursor = cursors[offered - 1];
+                    }
+                    tracing::warn!(follower = %name, error = %format!("{:#}", refusal.error), "delivery failed; retrying");
+                    if pause(&mut shutdown, backoff).await {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        if offered == envelopes.len() {
+            cursor = end;
+        }
+    }
+    if saved != cursor {
+        save(&*store, name, cursor).await;
+    }
+}
+
+/// The batch as envelopes, each with its cursor. An event that cannot be put in an envelope (a
+/// stored time out of range) is logged and passed over rather than halting delivery for every
+/// event behind it.
+fn envelopes(batch: Vec<(LogCursor, RecordedEvent)>) -> (Vec<LogCursor>, Vec<Envelope>) {
+    let mut cursors = Vec::with_capacity(batch.len());
+    let mut envelopes = Vec::with_capacity(batch.len());
+    for (cursor, event) in batch {
+        match Envelope::of(&event) {
+            Ok(envelope) => {
+                cursors.push(cursor);
+                envelopes.push(envelope);
+            }
+            Err(e) => tracing::error!(position = event.position, error = %e, "cannot build an envelope; skipping the event"),
+        }
+    }
+    (cursors, envelopes)
+}
+
+async fn save(store: &dyn Store, name: &str, cursor: LogCursor) -> bool {
+    match store.save_checkpoint(name, cursor).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(follower = %name, error = %e, "cannot save checkpoint; events may be delivered again");
+            false
+        }
+    }
+}
+
+/// Sleeps; true if shutdown was asked for meanwhile.
+pub async fn pause(shutdown: &mut watch::Receiver<bool>, duration: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => *shutdown.borrow(),
+        _ = shutdown.changed() => true,
+    }
+}

@@ -1,0 +1,15 @@
+//! Identity events on NATS JetStream.
+//!
+//! - [`stream`]: connecting, and the stream created or updated from the settings at start-up.
+//! - [`publisher`]: publishing envelopes in order, deduplicated by event id.
+//! - [`relay`]: the outbox relay: one per database (a lease), following the log in commit order.
+//! - [`tail`]: following the stream as a consumer does (`scimledger events tail`).
+
+pub mod publisher;
+pub mod relay;
+pub mod stream;
+pub mod tail;
+
+pub use publisher::Publisher;
+pub use relay::{Relay, RelaySettings};
+pub use stream::StreamSettings;

@@ -1,0 +1,116 @@
+//! Publishing envelopes to JetStream in order, each with `Nats-Msg-Id` = the event id.
+//!
+//! Publishes are pipelined (a batch is sent, then its acks are awaited), and each names the one
+//! before it (`Nats-Expected-Last-Msg-Id`): JetStream stores a message only right after its
+//! predecessor, so a message lost in a broken connection can never be overtaken by the ones sent
+//! after it. JetStream's duplicate check comes before that check, so re-publishing an event it
+//! already has is acknowledged as a duplicate and dropped. After any failure, and at the start,
+//! the first message goes alone and names no predecessor (the stream's last message may be one
+//! this publisher never saw); the chain resumes from it.
+
+use std::future::IntoFuture;
+
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, context::PublishAckFuture};
+use async_trait::async_trait;
+
+use crate::follow::{Refusal, Sink};
+use crate::Envelope;
+
+pub struct Publisher {
+    js: jetstream::Context,
+    /// The id of the last message JetStream confirmed to this publisher, which the next one
+    /// names as its predecessor; `None` at the start and after a failure.
+    last: Option<String>,
+    /// Messages JetStream stored, and re-publishes it dropped as duplicates.
+    pub stored: u64,
+    pub duplicates: u64,
+}
+
+impl Publisher {
+    pub fn new(js: jetstream::Context) -> Self {
+        Self { js, last: None, stored: 0, duplicates: 0 }
+    }
+
+    async fn send(&self, envelope: &Envelope, previous: Option<&str>) -> anyhow::Result<PublishAckFuture> {
+        let mut message = PublishMessage::build().payload(serde_json::to_vec(&envelope.json)?.into()).message_id(&envelope.id);
+        if let Some(previous) = previous {
+            message = message.expected_last_message_id(previous);
+        }
+        Ok(self.js.send_publish(envelope.subject.clone(), message).await?)
+    }
+
+    fn confirmed(&mut self, envelope: &Envelope, duplicate: bool) {
+        if duplicate {
+            self.duplicates += 1;
+        } else {
+            self.stored += 1;
+        }
+        self.last = Some(envelope.id.clone());
+    }
+}
+
+#[async_trait]
+impl Sink for Publisher {
+    async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal> {
+        let duplicates_before = self.duplicates;
+        let result = self.publish(batch).await;
+        if self.duplicates > duplicates_before {
+            // Events published before a crash or a lost ack, whose checkpoint was not saved.
+            tracing::info!(
+                duplicates = self.duplicates - duplicates_before,
+                "re-published events JetStream already had; dropped as duplicates"
+            );
+        }
+        result
+    }
+}
+
+impl Publisher {
+    async fn publish(&mut self, batch: &[Envelope]) -> Result<(), Refusal> {
+        let mut taken = 0;
+        if self.last.is_none() {
+            let first = &batch[0];
+            let ack = async { Ok::<_, anyhow::Error>(self.send(first, None).await?.await?) }.await;
+            match ack {
+                Ok(ack) => self.confirmed(first, ack.duplicate),
+                Err(error) => return Err(Refusal { taken, error }),
+            }
+            taken = 1;
+        }
+        let mut pending = Vec::with_capacity(batch.len() - taken);
+        let mut failure = None;
+        for (i, envelope) in batch.iter().enumerate().skip(taken) {
+            let previous = if i == taken { self.last.as_deref() } else { Some(batch[i - 1].id.as_str()) };
+            match self.send(envelope, previous).await {
+                Ok(ack) => pending.push(ack),
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            }
+        }
+        // Every ack is awaited, also after a failure, so nothing of this batch is still in flight
+        // when the next attempt starts; all at once, so that their timeouts run side by side.
+        let mut broken = None;
+        for ack in futures::future::join_all(pending.into_iter().map(IntoFuture::into_future)).await {
+            match ack {
+                Ok(ack) if broken.is_none() => {
+                    self.confirmed(&batch[taken], ack.duplicate);
+                    taken += 1;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    broken.get_or_insert(anyhow::Error::from(error));
+                }
+            }
+        }
+        match broken.or(failure) {
+            None => Ok(()),
+            Some(error) => {
+                self.last = None;
+                Err(Refusal { taken, error: error.context("publishing to JetStream") })
+            }
+        }
+    }
+}
