@@ -30,6 +30,27 @@ def op(result, name):
     return next((o for o in result["ops"] if o["op"] == name), None)
 
 
+# (backend, what, measured from a result, comparison, bar): the bars of issues 2 and 3.
+TARGETS = [
+    ("postgres", "import users/s", lambda r: r["summary"]["import_users_per_s"], ">=", 1500),
+    ("postgres", "look-up user p99 ms", lambda r: (op(r, "lookup.user") or {}).get("p99_ms", 0), "<", 10),
+    ("sqlite", "import users/s", lambda r: r["summary"]["import_users_per_s"], ">=", 1500),
+    ("sqlite", "look-up user p99 ms", lambda r: (op(r, "lookup.user") or {}).get("p99_ms", 0), "<", 5),
+]
+
+
+def targets(results):
+    print("\n## Against the targets (issues 2 and 3, concurrency 32)\n")
+    print("| backend | measure | bar | measured | status |")
+    print("|---|---|---:|---:|---|")
+    for backend, what, measure, cmp, bar in TARGETS:
+        if backend not in results:
+            continue
+        value = measure(results[backend])
+        met = value >= bar if cmp == ">=" else value < bar
+        print(f"| {backend} | {what} | {cmp} {bar:,} | {value:,.2f} | {'met' if met else 'not met'} |")
+
+
 def main():
     out_dir, backends = sys.argv[1], sys.argv[2:]
     results = {b: json.load(open(os.path.join(out_dir, f"{b}.json"))) for b in backends}
@@ -62,6 +83,7 @@ def main():
             print(f"| {o['op']} | {o['ok']} | {o['errors']} | {o['ok_per_s']:.0f} | {o['p50_ms']:.2f} | "
                   f"{o['p90_ms']:.2f} | {o['p99_ms']:.2f} | {o['max_ms']:.2f} |")
         print("\n" + ", ".join(f"{p['phase']} {p['wall_s']:.1f} s" for p in r["phases"]))
+    targets(results)
     notes = os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks-notes.md")
     if os.path.exists(notes):
         print("\n" + open(notes).read().strip())
