@@ -37,13 +37,35 @@ fi
 # shellcheck source=scripts/scratch-server.sh
 . scripts/scratch-server.sh
 tail_pid=""
+run_id="$$$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')"
+streams=("BENCH_BACKLOG_$run_id" "BENCH_IMPORT_$run_id")
+
+# delete_stream NAME: removes one of this run's streams from the NATS server (JetStream's API
+# over the plain protocol), so that runs do not pile streams up on a shared server, where their
+# subjects would overlap the default stream's (`scimledger.>`) and keep `serve` from creating it.
+delete_stream() {
+  python3 - "$SCIMLEDGER_TEST_NATS_URL" "$1" <<'PY'
+import socket, sys, urllib.parse
+url, name = urllib.parse.urlparse(sys.argv[1]), sys.argv[2]
+s = socket.create_connection((url.hostname or "127.0.0.1", url.port or 4222), timeout=5)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.bench 1\r\nPUB $JS.API.STREAM.DELETE.%s _INBOX.bench 0\r\n\r\n' % name.encode())
+while True:
+    line = f.readline()
+    if line.startswith(b"PING"):
+        s.sendall(b"PONG\r\n")
+    elif line.startswith(b"MSG") or not line:
+        break
+PY
+}
+
 cleanup() {
   if [ -n "$tail_pid" ]; then kill "$tail_pid" 2>/dev/null || true; wait "$tail_pid" 2>/dev/null || true; fi
   stop_server
+  for name in "${streams[@]}"; do delete_stream "$name" || echo "bench-relay: could not delete stream $name" >&2; done
 }
 trap cleanup EXIT
-
-run_id="$$$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')"
 # nats_env STREAM TENANT: the relay's settings for a stream that captures one tenant; its
 # messages expire within the hour, so runs do not fill the NATS server's disk.
 nats_env() {
@@ -71,7 +93,7 @@ scratch_database postgres bench
 start_server "$server_bin" "$out_dir/relay-migrate.log"   # creates the schema
 stop_server
 tenant="relay-backlog-$run_id"
-stream="BENCH_BACKLOG_$run_id"
+stream="${streams[0]}"
 echo "bench-relay: writing a backlog of $backlog events" >&2
 psql_scratch "INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
   SELECT gen_random_uuid(), '$tenant', 'user', gen_random_uuid(), 1, 'user.provisioned', 1,
@@ -99,7 +121,7 @@ echo "bench-relay: drained $backlog events in $drain_s s" >&2
 
 scratch_database postgres bench
 tenant="relay-import-$run_id"
-stream="BENCH_IMPORT_$run_id"
+stream="${streams[1]}"
 # shellcheck disable=SC2046
 scratch_env+=($(nats_env "$stream" "$tenant"))
 start_relay_server "$out_dir/relay-import.log"
