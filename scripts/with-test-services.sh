@@ -5,10 +5,11 @@
 #
 # Why: the test suite talks to real servers, never mocks, and must never be skipped for want of
 # one. This script uses the servers already given (SCIMLEDGER_TEST_DATABASE_URL,
-# SCIMLEDGER_TEST_NATS_URL), else the machine's own on 127.0.0.1:5432 and 127.0.0.1:4222, else
-# starts throwaway instances from the installed binaries (installing them with apt-get when root
-# and they are missing), exports their URLs, runs CMD and exits with its status. It fails loudly
-# when no server can be had, and stops only what it started.
+# SCIMLEDGER_TEST_NATS_URL); else, for PostgreSQL, the machine's own on 127.0.0.1:5432, and for
+# NATS a throwaway nats-server when its binary is installed, the machine's own on 127.0.0.1:4222
+# when not; else starts throwaway instances from the installed binaries (installing them with
+# apt-get when root and they are missing), exports their URLs, runs CMD and exits with its
+# status. It fails loudly when no server can be had, and stops only what it started.
 #
 # Exports: SCIMLEDGER_TEST_DATABASE_URL, SCIMLEDGER_TEST_NATS_URL, and when the binaries are
 # found, SCIMLEDGER_TEST_POSTGRES_BIN_DIR and SCIMLEDGER_TEST_NATS_SERVER_BIN (for tests that
@@ -255,8 +256,13 @@ start_nats() {
   say "nats at 127.0.0.1:$port (throwaway, JetStream in $nats_dir)"
 }
 
+# A throwaway nats-server whenever its binary is here: JetStream streams are server-wide (unlike
+# PostgreSQL, where each test makes its own database), and a stream on a developer's server whose
+# subjects overlap scimledger.> (a local `serve`'s default) would refuse the tests' streams.
 if [ -n "${SCIMLEDGER_TEST_NATS_URL:-}" ]; then
   say "nats at $(redact "$SCIMLEDGER_TEST_NATS_URL") (given)"
+elif nats_server_bin >/dev/null; then
+  start_nats
 elif ! force_throwaway && nats_jetstream_at 4222; then
   export SCIMLEDGER_TEST_NATS_URL="nats://127.0.0.1:4222"
   say "nats at 127.0.0.1:4222 (existing)"
