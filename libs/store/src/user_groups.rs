@@ -5,6 +5,8 @@
 //! groups; reading them from the row costs no join and no second query (docs/benchmarks.md).
 //! Group commits keep the arrays current in the same transaction as the memberships (ADR 0014).
 
+use std::collections::HashMap;
+
 use domain::group::MemberKind;
 use domain::ResourceId;
 use serde_json::Value;
@@ -12,8 +14,18 @@ use uuid::Uuid;
 
 use crate::api::{Reference, StoreError, StoreResult};
 
+/// Adds `user`'s stored array to `out`, where a user in no group gets no entry (as `Page::groups`
+/// and `Store::groups_of` promise).
+pub fn collect(out: &mut HashMap<ResourceId, Vec<Reference>>, user: ResourceId, stored: &Value) -> StoreResult<()> {
+    let groups = parse(stored)?;
+    if !groups.is_empty() {
+        out.insert(user, groups);
+    }
+    Ok(())
+}
+
 /// The references a stored array holds.
-pub fn parse(stored: &Value) -> StoreResult<Vec<Reference>> {
+fn parse(stored: &Value) -> StoreResult<Vec<Reference>> {
     let Value::Array(pairs) = stored else { return Err(bad(stored)) };
     pairs
         .iter()

@@ -97,17 +97,19 @@ struct Statements {
     delete_group: [tokio_postgres::Statement; 2],
 }
 
-/// Removes group `$2` from a user row's `groups` array (user_groups.rs), keeping the order.
-const WITHOUT_GROUP: &str =
-    "coalesce((SELECT jsonb_agg(e ORDER BY o) FROM jsonb_array_elements(u.groups) WITH ORDINALITY AS x(e, o) WHERE e->>0 <> $2::uuid::text), '[]')";
+/// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
+/// the statements using it stay literals: they are looked up in the statement cache on every
+/// append, without building their text first.
+macro_rules! without_group {
+    () => {
+        "coalesce((SELECT jsonb_agg(e ORDER BY o) FROM jsonb_array_elements(u.groups) WITH ORDINALITY AS x(e, o) WHERE e->>0 <> $2::uuid::text), '[]')"
+    };
+}
 
 impl Statements {
     /// Every statement is prepared before the batch is built, so each goes out at its turn.
     async fn prepare(tx: &Client) -> StoreResult<Self> {
-        let p = |sql: &str| {
-            let sql = sql.to_owned();
-            async move { tx.prepare_cached(&sql).await.map_err(backend) }
-        };
+        let p = |sql: &'static str| async move { tx.prepare_cached(sql).await.map_err(backend) };
         Ok(Self {
             release: p("DELETE FROM reservations WHERE tenant = $1 AND kind = $2 AND key = $3 AND owner = $4").await?,
             claim: p("INSERT INTO reservations (tenant, kind, key, owner) VALUES ($1, $2, $3, $4)").await?,
@@ -142,14 +144,15 @@ impl Statements {
                                 WHERE u.tenant = $1 AND u.id IN (SELECT member_id FROM memberships WHERE tenant = $1 AND group_id = $2)
                                   AND EXISTS (SELECT 1 FROM groups WHERE tenant = $1 AND id = $2 AND display_name <> $3)")
             .await?,
-            leave_in_users: p(&format!("UPDATE users u SET groups = {WITHOUT_GROUP} WHERE u.tenant = $1 AND u.id = ANY($3)")).await?,
+            leave_in_users: p(concat!("UPDATE users u SET groups = ", without_group!(), " WHERE u.tenant = $1 AND u.id = ANY($3)")).await?,
             join_in_users: p("UPDATE users u SET groups = u.groups || jsonb_build_array(jsonb_build_array($2::uuid::text, $3::text))
                               WHERE u.tenant = $1 AND u.id = ANY($4)
                                 AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(u.groups) e WHERE e->>0 = $2::uuid::text)")
             .await?,
-            leave_deleted_in_users: p(&format!(
-                "UPDATE users u SET groups = {WITHOUT_GROUP}
-                 WHERE u.tenant = $1 AND u.id IN (SELECT member_id FROM memberships WHERE tenant = $1 AND group_id = $2)"
+            leave_deleted_in_users: p(concat!(
+                "UPDATE users u SET groups = ",
+                without_group!(),
+                " WHERE u.tenant = $1 AND u.id IN (SELECT member_id FROM memberships WHERE tenant = $1 AND group_id = $2)"
             ))
             .await?,
             delete_user: [

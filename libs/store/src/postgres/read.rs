@@ -61,7 +61,7 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
             total = total.or(row.get::<_, Option<i64>>("total").map(|n| n as u64));
             let record = record(&row);
             if let Some(groups) = &mut groups {
-                groups_of_row(groups, record.id, &row)?;
+                user_groups::collect(groups, record.id, &row.get("groups"))?;
             }
             rows.push((record, row.get::<_, i64>("seq")));
         }
@@ -76,21 +76,12 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
     Ok(plan.finish(rows, total, groups))
 }
 
-/// Adds the `groups` column of a user's row (user_groups.rs); users in no group get no entry.
-fn groups_of_row(out: &mut HashMap<ResourceId, Vec<Reference>>, user: ResourceId, row: &Row) -> StoreResult<()> {
-    let groups = user_groups::parse(&row.get::<_, serde_json::Value>("groups"))?;
-    if !groups.is_empty() {
-        out.insert(user, groups);
-    }
-    Ok(())
-}
-
 pub async fn groups_of(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let ids: Vec<Uuid> = users.iter().map(ResourceId::as_uuid).collect();
     let stmt = client.prepare_cached("SELECT id, groups FROM users WHERE tenant = $1 AND id = ANY($2)").await.map_err(backend)?;
     let mut out = HashMap::new();
     for row in client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)? {
-        groups_of_row(&mut out, ResourceId::from_uuid(row.get("id")), &row)?;
+        user_groups::collect(&mut out, ResourceId::from_uuid(row.get("id")), &row.get("groups"))?;
     }
     Ok(out)
 }

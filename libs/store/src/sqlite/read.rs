@@ -86,7 +86,7 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
             let seq: i64 = row.get(5).map_err(backend)?;
             let record = RawRecord::from_row(row).map_err(backend)?.parse()?;
             if let Some(groups) = &mut groups {
-                groups_of_row(groups, record.id, &row.get::<_, String>(7).map_err(backend)?)?;
+                user_groups::collect(groups, record.id, &json(&row.get::<_, String>(7).map_err(backend)?)?)?;
             }
             rows.push((record, seq));
         }
@@ -101,15 +101,6 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
     Ok(plan.finish(rows, total, groups))
 }
 
-/// Adds a user's stored `groups` (user_groups.rs); users in no group get no entry.
-fn groups_of_row(out: &mut HashMap<ResourceId, Vec<Reference>>, user: ResourceId, stored: &str) -> StoreResult<()> {
-    let groups = user_groups::parse(&json(stored)?)?;
-    if !groups.is_empty() {
-        out.insert(user, groups);
-    }
-    Ok(())
-}
-
 /// Each user's `groups` column (user_groups.rs); users in no group have no entry.
 pub fn groups_of(db: &Connection, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
     let mut stmt = db
@@ -119,7 +110,7 @@ pub fn groups_of(db: &Connection, tenant: &TenantSlug, users: &[ResourceId]) -> 
     let mut out = HashMap::new();
     while let Some(row) = rows.next().map_err(backend)? {
         let (user, groups): (String, String) = (row.get(0).map_err(backend)?, row.get(1).map_err(backend)?);
-        groups_of_row(&mut out, id(&user)?, &groups)?;
+        user_groups::collect(&mut out, id(&user)?, &json(&groups)?)?;
     }
     Ok(out)
 }
