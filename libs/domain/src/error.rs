@@ -10,6 +10,11 @@ pub enum DomainError {
     /// A create for a stream that already has a resource.
     #[error("the resource already exists")]
     AlreadyExists,
+    /// The resource belongs to someone else than the connection asking: another connection, or
+    /// (`manual`) an operator, and the connection does not claim manual resources. Says no more,
+    /// so that a caller learns nothing of another connection's data.
+    #[error("the resource belongs to another {}", if *manual { "owner (an operator)" } else { "connection" })]
+    NotOwner { manual: bool },
     /// The request is not acceptable SCIM (bad value, bad path, mutability…).
     #[error("{0}")]
     Invalid(ScimError),

@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::Owner;
+
 /// The kinds of event stream in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StreamKind {
@@ -56,4 +58,21 @@ pub fn encode<E: Serialize>(event: &E) -> EventPayload {
 
 pub fn decode<E: DeserializeOwned>(payload: &EventPayload) -> Result<E, serde_json::Error> {
     serde_json::from_value(json!({"type": payload.event_type, "data": payload.data}))
+}
+
+/// The event types that start a resource, and so name its owner.
+const FOUNDING: [&str; 2] = ["user.provisioned", "group.created"];
+
+/// Decodes an event as the log recorded it, `recorded_by` being the owner its actor (in the
+/// metadata) stands for. A founding event recorded before ownership existed has no `owner`:
+/// the resource belongs to whoever provisioned it (docs/adr/0040-ownership-and-read-scope.md).
+pub fn decode_recorded<E: DeserializeOwned>(payload: &EventPayload, recorded_by: impl FnOnce() -> Owner) -> Result<E, serde_json::Error> {
+    match &payload.data {
+        Value::Object(fields) if FOUNDING.contains(&payload.event_type.as_str()) && !fields.contains_key("owner") => {
+            let mut data = fields.clone();
+            data.insert("owner".into(), Value::String(recorded_by().to_string()));
+            serde_json::from_value(json!({"type": payload.event_type, "data": data}))
+        }
+        _ => decode(payload),
+    }
 }

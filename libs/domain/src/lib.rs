@@ -4,6 +4,7 @@
 //! - [`names`]: `UserName` and `GroupName`, with the case-folded keys that uniqueness uses.
 //! - [`user`]: the User aggregate: provision, replace, patch, deactivate, reactivate, delete.
 //! - [`group`]: the Group aggregate: create, rename, membership changes, delete.
+//! - [`ownership`]: who owns a resource, who may change it, and claims.
 //! - [`event`]: how events name and version themselves in the log.
 //! - [`error`]: why a command is refused.
 //!
@@ -16,9 +17,11 @@ pub mod event;
 pub mod group;
 pub mod ids;
 pub mod names;
+pub mod ownership;
 pub mod user;
 
 pub use error::DomainError;
 pub use event::{EventPayload, StreamKind};
 pub use ids::{ResourceId, TenantSlug};
 pub use names::{GroupName, UserName};
+pub use ownership::{Owner, Principal};

@@ -4,13 +4,14 @@ use scim::document::Document;
 use scim::patch::PatchRequest;
 
 use super::Member;
-use crate::{GroupName, ResourceId};
+use crate::{GroupName, Owner, ResourceId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum GroupCommand {
-    /// POST /Groups.
+    /// POST /Groups, by `owner`.
     Create {
         resource: Document,
+        owner: Owner,
     },
     /// PUT /Groups/{id}.
     Replace {

@@ -6,13 +6,17 @@ use serde::{Deserialize, Serialize};
 
 use super::Member;
 use crate::event::CURRENT_VERSION;
-use crate::{GroupName, ResourceId};
+use crate::{GroupName, Owner, ResourceId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum GroupEvent {
+    /// Events recorded before ownership existed have no `owner`: it is their actor.
     #[serde(rename = "group.created")]
-    Created { display_name: GroupName, profile: Document, members: Vec<Member> },
+    Created { display_name: GroupName, profile: Document, members: Vec<Member>, owner: Owner },
+    /// A connection that claims manual resources took over an operator-owned group.
+    #[serde(rename = "group.claimed")]
+    Claimed { from: Owner, to: Owner },
     #[serde(rename = "group.renamed")]
     Renamed { from: GroupName, to: GroupName },
     /// The profile (every attribute but displayName and members) as it now is.
@@ -42,8 +46,8 @@ impl GroupEvent {
     pub fn without_members(self, unknown: &[ResourceId]) -> Option<Self> {
         let keep = |members: Vec<Member>| members.into_iter().filter(|m| !unknown.contains(&m.value)).collect::<Vec<_>>();
         match self {
-            GroupEvent::Created { display_name, profile, members } => {
-                Some(GroupEvent::Created { display_name, profile, members: keep(members) })
+            GroupEvent::Created { display_name, profile, members, owner } => {
+                Some(GroupEvent::Created { display_name, profile, members: keep(members), owner })
             }
             GroupEvent::MembersAdded { members } => {
                 let members = keep(members);

@@ -21,7 +21,8 @@ pub use command::GroupCommand;
 pub use event::GroupEvent;
 pub use member::{Member, MemberKind};
 
-use crate::{DomainError, GroupName, ResourceId};
+use crate::ownership::Owned;
+use crate::{DomainError, GroupName, Owner, ResourceId};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Group {
@@ -35,6 +36,7 @@ pub struct GroupState {
     pub profile: Document,
     /// In the order they were added; no id twice.
     pub members: Vec<Member>,
+    pub owner: Owner,
     pub deleted: bool,
 }
 
@@ -111,12 +113,12 @@ impl Group {
 
     fn decide(&self, command: GroupCommand) -> Result<Vec<GroupEvent>, DomainError> {
         match command {
-            GroupCommand::Create { resource } => {
+            GroupCommand::Create { resource, owner } => {
                 if self.state.is_some() {
                     return Err(DomainError::AlreadyExists);
                 }
                 let parts = Parts::of(resource)?;
-                Ok(vec![GroupEvent::Created { display_name: parts.display_name, profile: parts.profile, members: parts.members }])
+                Ok(vec![GroupEvent::Created { display_name: parts.display_name, profile: parts.profile, members: parts.members, owner }])
             }
             GroupCommand::Replace { resource } => self.changes_to(resource),
             GroupCommand::Patch { request } => {
@@ -158,6 +160,16 @@ impl Group {
     }
 }
 
+impl Owned for Group {
+    fn owner(&self) -> Option<Owner> {
+        self.state().map(|s| s.owner)
+    }
+
+    fn claimed(from: Owner, to: Owner) -> GroupEvent {
+        GroupEvent::Claimed { from, to }
+    }
+}
+
 impl Aggregate for Group {
     const TYPE: &'static str = "group";
     type Command = GroupCommand;
@@ -174,9 +186,10 @@ impl Aggregate for Group {
 
     fn apply(&mut self, event: GroupEvent) {
         match event {
-            GroupEvent::Created { display_name, profile, members } => {
-                self.state = Some(GroupState { display_name, profile, members, deleted: false });
+            GroupEvent::Created { display_name, profile, members, owner } => {
+                self.state = Some(GroupState { display_name, profile, members, owner, deleted: false });
             }
+            GroupEvent::Claimed { to, .. } => self.with_state(|s| s.owner = to),
             GroupEvent::Renamed { to, .. } => self.with_state(|s| s.display_name = to),
             GroupEvent::ProfileUpdated { profile } => self.with_state(|s| s.profile = profile),
             GroupEvent::MembersAdded { members } => self.with_state(|s| s.members.extend(members)),

@@ -9,9 +9,13 @@ use serde_json::{json, Value};
 
 use super::{Group, GroupCommand, GroupEvent, Member};
 use crate::event::{decode, encode};
-use crate::{DomainError, GroupName, ResourceId};
+use crate::{DomainError, GroupName, Owner, ResourceId};
+use uuid::Uuid;
 
 type Given = TestFramework<Group>;
+
+/// The connection that creates the groups of these tests.
+const OKTA: Owner = Owner::Connection(Uuid::from_u128(1));
 
 fn doc(value: Value) -> Document {
     Document::parse(&value, &GROUP_RESOURCE).unwrap()
@@ -30,6 +34,7 @@ fn created(members: &[ResourceId]) -> GroupEvent {
         display_name: name("Engineering"),
         profile: Document::default(),
         members: members.iter().map(|&id| Member::user(id)).collect(),
+        owner: OKTA,
     }
 }
 
@@ -50,6 +55,7 @@ fn create_with_no_members_as_entra_does() {
         .given_no_previous_events()
         .when(GroupCommand::Create {
             resource: doc(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"], "displayName": "Engineering"})),
+            owner: OKTA,
         })
         .then_expect_events(vec![created(&[])]);
 }
@@ -58,7 +64,7 @@ fn create_with_no_members_as_entra_does() {
 fn create_twice_is_refused() {
     Given::with(())
         .given(vec![created(&[])])
-        .when(GroupCommand::Create { resource: doc(json!({"displayName": "Other"})) })
+        .when(GroupCommand::Create { resource: doc(json!({"displayName": "Other"})), owner: OKTA })
         .then_expect_error(DomainError::AlreadyExists);
 }
 
@@ -66,7 +72,10 @@ fn create_twice_is_refused() {
 fn a_member_value_that_is_not_an_id_names_nothing_and_is_left_out() {
     Given::with(())
         .given_no_previous_events()
-        .when(GroupCommand::Create { resource: doc(json!({"displayName": "Engineering", "members": [{"value": "fake-member-id"}]})) })
+        .when(GroupCommand::Create {
+            resource: doc(json!({"displayName": "Engineering", "members": [{"value": "fake-member-id"}]})),
+            owner: OKTA,
+        })
         .then_expect_events(vec![created(&[])]);
 }
 

@@ -3,11 +3,14 @@
 use scim::document::Document;
 use scim::patch::PatchRequest;
 
+use crate::Owner;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserCommand {
-    /// POST /Users.
+    /// POST /Users, by `owner`.
     Provision {
         resource: Document,
+        owner: Owner,
     },
     /// PUT /Users/{id}: the whole resource.
     Replace {

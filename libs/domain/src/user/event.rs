@@ -5,14 +5,18 @@ use scim::document::Document;
 use serde::{Deserialize, Serialize};
 
 use crate::event::CURRENT_VERSION;
-use crate::UserName;
+use crate::{Owner, UserName};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum UserEvent {
-    /// `active` is null when the client gave none (the user counts as active).
+    /// `active` is null when the client gave none (the user counts as active). Events recorded
+    /// before ownership existed have no `owner`: it is their actor (`event::decode_recorded`).
     #[serde(rename = "user.provisioned")]
-    Provisioned { user_name: UserName, active: Option<bool>, profile: Document },
+    Provisioned { user_name: UserName, active: Option<bool>, profile: Document, owner: Owner },
+    /// A connection that claims manual resources took over an operator-owned user.
+    #[serde(rename = "user.claimed")]
+    Claimed { from: Owner, to: Owner },
     #[serde(rename = "user.renamed")]
     Renamed { from: UserName, to: UserName },
     /// The profile (every attribute but userName and active) as it now is.

@@ -22,7 +22,8 @@ use serde_json::Value;
 pub use command::UserCommand;
 pub use event::UserEvent;
 
-use crate::{DomainError, UserName};
+use crate::ownership::Owned;
+use crate::{DomainError, Owner, UserName};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -36,6 +37,7 @@ pub struct UserState {
     pub active: Option<bool>,
     /// Every attribute but `userName` and `active`.
     pub profile: Document,
+    pub owner: Owner,
     pub deleted: bool,
 }
 
@@ -138,12 +140,12 @@ impl User {
 
     fn decide(&self, command: UserCommand) -> Result<Vec<UserEvent>, DomainError> {
         match command {
-            UserCommand::Provision { resource } => {
+            UserCommand::Provision { resource, owner } => {
                 if self.state.is_some() {
                     return Err(DomainError::AlreadyExists);
                 }
                 let parts = Parts::of(resource)?;
-                Ok(vec![UserEvent::Provisioned { user_name: parts.user_name, active: parts.active, profile: parts.profile }])
+                Ok(vec![UserEvent::Provisioned { user_name: parts.user_name, active: parts.active, profile: parts.profile, owner }])
             }
             UserCommand::Replace { resource } => self.changes_to(resource),
             UserCommand::Patch { request } => {
@@ -179,9 +181,10 @@ impl Aggregate for User {
 
     fn apply(&mut self, event: UserEvent) {
         match event {
-            UserEvent::Provisioned { user_name, active, profile } => {
-                self.state = Some(UserState { user_name, active, profile, deleted: false });
+            UserEvent::Provisioned { user_name, active, profile, owner } => {
+                self.state = Some(UserState { user_name, active, profile, owner, deleted: false });
             }
+            UserEvent::Claimed { to, .. } => self.with_state(|s| s.owner = to),
             UserEvent::Renamed { to, .. } => self.with_state(|s| s.user_name = to),
             UserEvent::ProfileUpdated { profile } => self.with_state(|s| s.profile = profile),
             UserEvent::Deactivated { .. } => self.with_state(|s| s.active = Some(false)),
@@ -189,6 +192,16 @@ impl Aggregate for User {
             UserEvent::ActiveAttributeChanged { active } => self.with_state(|s| s.active = active),
             UserEvent::Deleted { .. } => self.with_state(|s| s.deleted = true),
         }
+    }
+}
+
+impl Owned for User {
+    fn owner(&self) -> Option<Owner> {
+        self.state().map(|s| s.owner)
+    }
+
+    fn claimed(from: Owner, to: Owner) -> UserEvent {
+        UserEvent::Claimed { from, to }
     }
 }
 

@@ -8,10 +8,14 @@ use scim::ScimType;
 use serde_json::{json, Value};
 
 use super::{User, UserCommand, UserEvent};
-use crate::event::{decode, encode};
-use crate::{DomainError, UserName};
+use crate::event::{decode, decode_recorded, encode};
+use crate::{DomainError, Owner, UserName};
+use uuid::Uuid;
 
 type Given = TestFramework<User>;
+
+/// The connection that provisions the users of these tests.
+const OKTA: Owner = Owner::Connection(Uuid::from_u128(1));
 
 fn doc(value: Value) -> Document {
     Document::parse(&value, &USER_RESOURCE).unwrap()
@@ -34,6 +38,7 @@ fn provisioned() -> UserEvent {
         user_name: name("bjensen@example.com"),
         active: None,
         profile: profile(json!({"userName": "x", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
+        owner: OKTA,
     }
 }
 
@@ -54,6 +59,7 @@ fn provision_records_an_absent_active_as_absent() {
         .given_no_previous_events()
         .when(UserCommand::Provision {
             resource: doc(json!({"userName": "bjensen@example.com", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]})),
+            owner: OKTA,
         })
         .then_expect_events(vec![provisioned()]);
 }
@@ -62,7 +68,7 @@ fn provision_records_an_absent_active_as_absent() {
 fn provision_twice_is_refused() {
     Given::with(())
         .given(vec![provisioned()])
-        .when(UserCommand::Provision { resource: doc(json!({"userName": "other"})) })
+        .when(UserCommand::Provision { resource: doc(json!({"userName": "other"})), owner: OKTA })
         .then_expect_error(DomainError::AlreadyExists);
 }
 
@@ -304,14 +310,20 @@ fn patch_with_a_wrong_type_is_invalid_value() {
 }
 
 #[test]
-fn a_provisioned_event_written_with_a_boolean_active_still_reads() {
+fn a_provisioned_event_recorded_before_ownership_reads_with_its_actor_as_owner() {
     let payload = crate::EventPayload {
         event_type: "user.provisioned".into(),
         type_version: 1,
         data: json!({"user_name": "a", "active": true, "profile": {}}),
     };
-    let UserEvent::Provisioned { active, .. } = decode::<UserEvent>(&payload).unwrap() else { panic!("a provisioned event") };
-    assert_eq!(active, Some(true));
+    assert!(decode::<UserEvent>(&payload).is_err(), "an owner is required of new events");
+    let UserEvent::Provisioned { active, owner, .. } = decode_recorded::<UserEvent>(&payload, || OKTA).unwrap() else {
+        panic!("a provisioned event")
+    };
+    assert_eq!((active, owner), (Some(true), OKTA));
+    // An owner the event names is the owner, whoever recorded it.
+    let named = encode(&provisioned());
+    assert_eq!(decode_recorded::<UserEvent>(&named, || Owner::Operator).unwrap(), provisioned());
 }
 
 #[test]
@@ -323,6 +335,7 @@ fn events_round_trip_through_the_log_encoding() {
         UserEvent::Reactivated { user_name: name("a") },
         UserEvent::ActiveAttributeChanged { active: None },
         UserEvent::Deleted { user_name: name("a") },
+        UserEvent::Claimed { from: Owner::Operator, to: OKTA },
     ] {
         let payload = encode(&event);
         assert!(payload.event_type.starts_with("user."), "{}", payload.event_type);
