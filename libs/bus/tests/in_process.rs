@@ -57,7 +57,7 @@ impl Recorder {
 async fn provision(store: &dyn Store, tenant: &TenantSlug, name: &str) {
     let resource = Document::parse(&json!({"userName": name}), &USER_RESOURCE).unwrap();
     let metadata = EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None };
-    commands::create::<User>(store, tenant, UserCommand::Provision { resource }, metadata).await.unwrap();
+    commands::create::<User>(store, tenant, UserCommand::Provision { resource, owner: domain::Owner::Operator }, metadata).await.unwrap();
 }
 
 async fn delivers_in_order_and_resumes(store: Arc<dyn Store>) {

@@ -86,7 +86,9 @@ async fn a_late_commit_is_published_and_in_process_subscribers_get_the_same_enve
     // A fast one takes a later position and commits first.
     let resource = Document::parse(&json!({"userName": "early"}), &USER_RESOURCE).unwrap();
     let metadata = EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None };
-    commands::create::<User>(&*store, &tenant, UserCommand::Provision { resource }, metadata).await.unwrap();
+    commands::create::<User>(&*store, &tenant, UserCommand::Provision { resource, owner: domain::Owner::Operator }, metadata)
+        .await
+        .unwrap();
     let log = store.read_log(0, 10).await.unwrap();
     assert_eq!(log.len(), 1, "only the fast writer's event is committed");
     assert!(log[0].position > 1, "the slow writer holds the earlier position");

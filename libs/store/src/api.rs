@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use domain::group::MemberKind;
-use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+use domain::{EventPayload, Owner, ResourceId, StreamKind, TenantSlug};
 use scim::cursor::Position;
 use scim::list::ListQuery;
 use serde_json::Value;
@@ -18,12 +18,17 @@ pub fn now() -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).expect("a truncated nanosecond is valid")
 }
 
-/// Who caused an event: a provisioning connection, or an operator at the CLI.
+/// Who caused an event: a provisioning connection, an operator at the CLI, or the server
+/// itself purging what a connection disabled with purge owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Connection(Uuid),
     Operator(String),
+    Purge { connection: Uuid },
 }
+
+/// Why the server deletes what a connection owned (metadata `reason`).
+pub const CONNECTION_DISABLED: &str = "connection_disabled";
 
 /// Recorded with every event: who, through which request, when.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +44,11 @@ impl EventMetadata {
         match &self.actor {
             Actor::Connection(id) => out.insert("connection_id".into(), id.to_string().into()),
             Actor::Operator(name) => out.insert("operator".into(), name.clone().into()),
+            Actor::Purge { connection } => {
+                out.insert("system".into(), "purge".into());
+                out.insert("purged_connection_id".into(), connection.to_string().into());
+                out.insert("reason".into(), CONNECTION_DISABLED.into())
+            }
         };
         if let Some(r) = &self.request_id {
             out.insert("request_id".into(), r.clone().into());
@@ -75,6 +85,7 @@ pub struct UserRow {
     pub document: Value,
     /// Values of indexed multi-valued attributes, for filters: (attribute, type, case-folded value).
     pub values: Vec<IndexedValue>,
+    pub owner: Owner,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +102,7 @@ pub struct GroupRow {
     pub external_id: Option<String>,
     /// The group's SCIM document without members (they have their own table).
     pub document: Value,
+    pub owner: Owner,
 }
 
 /// What a commit does to the read models.
@@ -147,6 +159,16 @@ pub struct Appended {
     pub last_position: i64,
 }
 
+/// What a reader of a tenant's users and groups sees (docs/adr/0040-ownership-and-read-scope.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every user and group of the tenant.
+    Tenant,
+    /// What `connection` owns, and, with `manual`, what operators provisioned (so that a
+    /// connection that claims manual resources can find them).
+    Owned { connection: Uuid, manual: bool },
+}
+
 /// An event as the log holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedEvent {
@@ -159,6 +181,23 @@ pub struct RecordedEvent {
     pub payload: EventPayload,
     pub metadata: Value,
     pub recorded_at: OffsetDateTime,
+}
+
+impl RecordedEvent {
+    /// The owner this event's actor stands for: its connection, else `operator`.
+    pub fn actor_owner(&self) -> Owner {
+        match self.metadata.get("connection_id").and_then(Value::as_str).and_then(|id| id.parse().ok()) {
+            Some(id) => Owner::Connection(id),
+            None => Owner::Operator,
+        }
+    }
+
+    /// The domain event, owned (if it founds its resource) as the log recorded it
+    /// (`domain::event::decode_recorded`).
+    pub fn decode<E: serde::de::DeserializeOwned>(&self) -> StoreResult<E> {
+        domain::event::decode_recorded(&self.payload, || self.actor_owner())
+            .map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", self.position)))
+    }
 }
 
 /// A place in the log's commit order: the writing transaction, then the position. On SQLite,
@@ -284,16 +323,47 @@ pub trait Store: Send + Sync + 'static {
     async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>>;
 
     // --- read models ---
-    async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
-    /// A page of users; with `with_groups`, each one's groups too, read with the page (an IdP
-    /// look-up asks for them on every sign-in, and a second query would cost a round trip).
-    async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page>;
-    async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
-    async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page>;
+    /// A user, if `scope` sees it.
+    async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
+    /// A page of the users `scope` sees; with `with_groups`, each one's groups too, read with
+    /// the page (an IdP look-up asks for them on every sign-in, and a second query would cost a
+    /// round trip).
+    async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page>;
+    async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
+    async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page>;
+    async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        self.user_in(tenant, Scope::Tenant, id).await
+    }
+    async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
+        self.users_in(tenant, Scope::Tenant, query, with_groups).await
+    }
+    async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        self.group_in(tenant, Scope::Tenant, id).await
+    }
+    async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+        self.groups_in(tenant, Scope::Tenant, query).await
+    }
     /// The groups each of `users` belongs to.
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
     /// The members of each of `groups` that still exist, and what kind each is.
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
     /// Which of `ids` are live users or groups of the tenant, and which kind each is.
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>>;
+
+    // --- purges (crate::purge) ---
+    /// Up to `limit` of the `kind` resources `owner` owns, after `after` in creation order, with
+    /// their place in it.
+    async fn owned(
+        &self,
+        tenant: &TenantSlug,
+        kind: StreamKind,
+        owner: Owner,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResourceId, i64)>>;
+    /// Disables the connection (if it is not yet) and marks what it owns for purging. Durable
+    /// before it returns, so a purge that a crash interrupts is resumed (`pending_purges`).
+    async fn request_purge(&self, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()>;
+    /// The connections marked for purging that still own a user or group.
+    async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>>;
 }

@@ -4,11 +4,11 @@
 //! Handlers parse requests into domain commands and hand them here; nothing else appends.
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
-use domain::event::{decode, encode};
-use domain::group::{Group, GroupEvent};
-use domain::user::{User, UserEvent};
-use domain::{DomainError, ResourceId, StreamKind, TenantSlug};
+use domain::event::encode;
+use domain::group::{Group, GroupCommand, GroupEvent};
+use domain::ownership::{self, Owned};
+use domain::user::{User, UserCommand, UserEvent};
+use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
 use scim::document::Document;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::api::{Commit, EventMetadata, ReadModelChange, Reservation, Store, StoreError};
+use crate::api::{Commit, EventMetadata, ReadModelChange, RecordedEvent, Reservation, Store, StoreError};
 
 /// How many times a command is decided again after losing a race for its stream.
 const ATTEMPTS: u32 = 25;
@@ -53,35 +53,39 @@ pub struct Outcome<A> {
     pub changed: bool,
 }
 
-/// Creates a resource on a fresh stream.
+/// Creates a resource on a fresh stream (owned by whom the command names).
 pub async fn create<A: Resource>(
     store: &dyn Store,
     tenant: &TenantSlug,
     command: A::Command,
     metadata: EventMetadata,
 ) -> Result<Outcome<A>, CommandError> {
-    run::<A>(store, tenant, ResourceId::new(), command, metadata, Expect::New).await
+    // Nobody owns a stream yet to be created: the principal is not asked.
+    run::<A>(store, tenant, ResourceId::new(), command, &Principal::Operator, metadata, Expect::New).await
 }
 
-/// Changes an existing resource; `if_match` is the version the client last saw.
+/// Changes an existing resource for `principal`, who must own it or be able to claim it;
+/// `if_match` is the version the client last saw.
 pub async fn change<A: Resource>(
     store: &dyn Store,
     tenant: &TenantSlug,
     id: ResourceId,
     command: A::Command,
+    principal: &Principal,
     metadata: EventMetadata,
     if_match: Option<i64>,
 ) -> Result<Outcome<A>, CommandError> {
     let expect = if_match.map_or(Expect::Existing, Expect::Version);
-    run::<A>(store, tenant, id, command, metadata, expect).await
+    run::<A>(store, tenant, id, command, principal, metadata, expect).await
 }
 
-/// Runs `command` on the stream `id` of `tenant`.
+/// Runs `command` from `principal` on the stream `id` of `tenant`.
 pub async fn run<A: Resource>(
     store: &dyn Store,
     tenant: &TenantSlug,
     id: ResourceId,
     command: A::Command,
+    principal: &Principal,
     metadata: EventMetadata,
     expect: Expect,
 ) -> Result<Outcome<A>, CommandError> {
@@ -91,7 +95,7 @@ pub async fn run<A: Resource>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match decide_and_commit::<A>(store, tenant, id, command.clone(), metadata.clone(), expect).await {
+        match decide_and_commit::<A>(store, tenant, id, command.clone(), principal, metadata.clone(), expect).await {
             Err(CommandError::Store(StoreError::Conflict)) if attempt < ATTEMPTS && !matches!(expect, Expect::Version(_)) => {
                 tracing::debug!(%id, attempt, "stream moved on; deciding again");
                 tokio::time::sleep(backoff(attempt)).await;
@@ -136,6 +140,7 @@ async fn decide_and_commit<A: Resource>(
     tenant: &TenantSlug,
     id: ResourceId,
     command: A::Command,
+    principal: &Principal,
     metadata: EventMetadata,
     expect: Expect,
 ) -> Result<Outcome<A>, CommandError> {
@@ -143,12 +148,7 @@ async fn decide_and_commit<A: Resource>(
         Expect::New => Vec::new(),
         Expect::Existing | Expect::Version(_) => store.stream(tenant, id).await?,
     };
-    let past: Vec<A::Event> = history
-        .iter()
-        .map(|recorded| {
-            decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))
-        })
-        .collect::<Result<_, _>>()?;
+    let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
     let before = fold::<A>(&past, &[]);
     let mut aggregate = before.clone();
     let version = history.len() as i64;
@@ -161,7 +161,7 @@ async fn decide_and_commit<A: Resource>(
         }
     }
     let sink = EventSink::default();
-    aggregate.handle(command, &(), &sink).await?;
+    ownership::handle_as(&mut aggregate, principal, command, &(), &sink).await?;
     let mut events = sink.collect().await;
     let unknown = unknown_references::<A>(store, tenant, &events).await?;
     if !unknown.is_empty() {
@@ -216,7 +216,7 @@ async fn unknown_references<A: Resource>(
 }
 
 /// What the executor needs of an aggregate beyond cqrs-es's `Aggregate`.
-pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone> + Clone {
+pub trait Resource: Owned<Services = (), Command: Clone> {
     const KIND: StreamKind;
     /// What the commit writes besides the events, given the resource before and after them.
     fn commit_parts(before: &Self, events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
@@ -226,6 +226,8 @@ pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone
     fn without_references(events: Vec<Self::Event>, unknown: &[ResourceId]) -> Vec<Self::Event>;
     /// The current SCIM document, unless the resource does not exist (or was deleted).
     fn document(&self) -> Option<Document>;
+    /// The command that deletes the resource.
+    fn delete() -> Self::Command;
 }
 
 impl Resource for User {
@@ -245,6 +247,10 @@ impl Resource for User {
 
     fn document(&self) -> Option<Document> {
         self.state().map(|s| s.document())
+    }
+
+    fn delete() -> UserCommand {
+        UserCommand::Delete
     }
 }
 
@@ -271,5 +277,9 @@ impl Resource for Group {
 
     fn document(&self) -> Option<Document> {
         self.state().map(|s| s.document())
+    }
+
+    fn delete() -> GroupCommand {
+        GroupCommand::Delete
     }
 }

@@ -8,7 +8,8 @@
 //!   derived from the domain's events and state; shared by both backends and by replay.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
 //! - [`paging`]: list pages for either dialect: index pages, and keyset cursor pages that cost
-//!   the same at any depth.
+//!   the same at any depth; each read as a connection's scope sees it.
+//! - [`purge`]: deleting what a connection disabled with purge owned, resumably.
 //! - [`user_groups`]: each user's groups as its read-model row keeps them.
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
 //! - [`sqlite`]: one SQLite file (the embedded default).
@@ -25,6 +26,7 @@ pub mod open;
 pub mod paging;
 pub mod postgres;
 pub mod projection;
+pub mod purge;
 pub mod query;
 pub mod sqlite;
 #[cfg(feature = "testing")]

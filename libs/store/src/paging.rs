@@ -15,11 +15,11 @@
 
 use std::collections::HashMap;
 
-use domain::{ResourceId, TenantSlug};
+use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use scim::cursor::Position;
 use scim::list::{ListQuery, Paging};
 
-use crate::api::{Page, Reference, ResourceRecord};
+use crate::api::{Page, Reference, ResourceRecord, Scope};
 use crate::query::{Compiler, Dialect, SqlValue, Target};
 
 /// The columns every page query selects, in this order, before the total (and, for a page of
@@ -47,6 +47,7 @@ impl PagePlan {
         dialect: &dyn Dialect,
         target: Target,
         tenant: &TenantSlug,
+        scope: Scope,
         query: &ListQuery,
         with_groups: bool,
     ) -> Result<Self, scim::ScimError> {
@@ -55,7 +56,8 @@ impl PagePlan {
             Some(filter) => compiler.filter(filter)?,
             None => "TRUE".to_owned(),
         };
-        let from = format!("FROM {} r WHERE r.tenant = {} AND {condition}", target.table(), dialect.param(1));
+        let visible = visible(&mut compiler, scope, query.filter.is_some());
+        let from = format!("FROM {} r WHERE r.tenant = {} AND {condition}{visible}", target.table(), dialect.param(1));
         let count_sql = format!("SELECT count(*) {from}");
         let groups = if with_groups { ", r.groups" } else { "" };
         // The page's parameters bind after the filter's, so the count query takes a prefix, and
@@ -144,5 +146,58 @@ impl PagePlan {
             groups
         });
         Page { total, records: rows.into_iter().map(|(r, _)| r).collect(), groups, next, previous }
+    }
+}
+
+/// The query of one resource by id as `scope` sees it, selecting [`ROW_COLUMNS`]: its SQL and
+/// parameters (the tenant, the id, then the scope's).
+pub fn one(dialect: &dyn Dialect, target: Target, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> (String, Vec<SqlValue>) {
+    let mut compiler = Compiler::new(dialect, target, 2);
+    let visible = visible(&mut compiler, scope, false);
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM {} r WHERE r.tenant = {} AND r.id = {}{visible}",
+        target.table(),
+        dialect.param(1),
+        dialect.param(2)
+    );
+    let mut params = vec![SqlValue::Text(tenant.as_str().to_owned()), SqlValue::Uuid(id.as_uuid())];
+    params.extend(compiler.into_params());
+    (sql, params)
+}
+
+impl From<StreamKind> for Target {
+    fn from(kind: StreamKind) -> Self {
+        match kind {
+            StreamKind::User => Target::Users,
+            StreamKind::Group => Target::Groups,
+        }
+    }
+}
+
+/// A keyset page of the ids (and `seq`) one owner owns, in creation order: parameters are the
+/// tenant, the owner, the `seq` to start after and the limit. Read from `(tenant, owner, seq)`.
+pub fn owned(dialect: &dyn Dialect, target: Target) -> String {
+    let p = |n| dialect.param(n);
+    format!(
+        "SELECT r.id, r.seq FROM {} r WHERE r.tenant = {} AND r.owner = {} AND r.seq > {} ORDER BY r.seq LIMIT {}",
+        target.table(),
+        p(1),
+        p(2),
+        p(3),
+        p(4)
+    )
+}
+
+/// The condition that keeps a page to what `scope` sees (ADR 0040). Unfiltered, it walks the
+/// `(tenant, owner, seq)` index, in order; under a filter it is spelled so that no planner takes
+/// that index for the look-up's own (`owner || ''` is no indexed column, as `seq + 0` is not in
+/// ADR 0016): a look-up finds its one row by its value's index and then checks the owner.
+fn visible(compiler: &mut Compiler<'_>, scope: Scope, filtered: bool) -> String {
+    let Scope::Owned { connection, manual } = scope else { return String::new() };
+    let owner = if filtered { "r.owner || ''" } else { "r.owner" };
+    let connection = compiler.bind(SqlValue::Text(connection.to_string()));
+    match manual {
+        false => format!(" AND {owner} = {connection}"),
+        true => format!(" AND {owner} IN ({connection}, '{}')", Owner::Operator),
     }
 }

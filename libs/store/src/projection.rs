@@ -64,7 +64,7 @@ pub fn group_commit(events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, 
                 removed.extend(members.iter().map(|m| m.value));
             }
             GroupEvent::Deleted { display_name } => reservations.push(release(GROUP_DISPLAY_NAME, display_name.key())),
-            GroupEvent::ProfileUpdated { .. } => {}
+            GroupEvent::ProfileUpdated { .. } | GroupEvent::Claimed { .. } => {}
         }
     }
     let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed };
@@ -93,6 +93,7 @@ pub fn user_row(state: &UserState) -> UserRow {
         active: state.is_active(),
         document: Value::Object(document.into_map()),
         values,
+        owner: state.owner,
     }
 }
 
@@ -104,6 +105,7 @@ pub fn group_row(state: &GroupState) -> GroupRow {
         display_name_key: state.display_name.key(),
         external_id: document.str("externalId").map(str::to_owned),
         document: Value::Object(document.into_map()),
+        owner: state.owner,
     }
 }
 

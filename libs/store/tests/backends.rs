@@ -5,7 +5,7 @@ mod support;
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, MemberKind};
 use domain::user::{User, UserCommand, UserEvent};
-use domain::{ResourceId, UserName};
+use domain::{Owner, Principal, ResourceId, UserName};
 use futures::future::join_all;
 use scim::list::ListQuery;
 use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
@@ -25,7 +25,12 @@ fn rename_commit(fixture: &Fixture, id: ResourceId, version: i64, old_name: &str
     let mut user = User::default();
     cqrs_es::Aggregate::apply(
         &mut user,
-        UserEvent::Provisioned { user_name: UserName::parse(old_name).unwrap(), active: Some(true), profile: Default::default() },
+        UserEvent::Provisioned {
+            user_name: UserName::parse(old_name).unwrap(),
+            active: Some(true),
+            profile: Default::default(),
+            owner: Owner::Operator,
+        },
     );
     let before = user.clone();
     let event = UserEvent::Renamed { from: UserName::parse(old_name).unwrap(), to: UserName::parse(new_name).unwrap() };
@@ -113,19 +118,19 @@ on_both_backends! {
         let bob = fixture.provision(json!({"userName": "bob", "aliases": [{"value": "b@acme.com"}, {"value": "bobby"}]})).await.unwrap();
         assert!(fixture.provision(json!({"userName": "b@acme.com"})).await.is_err());
         let keep_one = user_doc(json!({"userName": "bob", "aliases": [{"value": "bobby"}]}));
-        commands::change::<User>(&*fixture.store, &fixture.tenant, bob, UserCommand::Replace { resource: keep_one }, operator(), None).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, bob, UserCommand::Replace { resource: keep_one }, &Principal::Operator, operator(), None).await.unwrap();
         fixture.provision(json!({"userName": "b@acme.com"})).await.unwrap();
         assert!(fixture.provision(json!({"userName": "carol", "aliases": [{"value": "BOBBY"}]})).await.is_err());
-        commands::change::<User>(&*fixture.store, &fixture.tenant, bob, UserCommand::Delete, operator(), None).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, bob, UserCommand::Delete, &Principal::Operator, operator(), None).await.unwrap();
         fixture.provision(json!({"userName": "carol", "aliases": [{"value": "BOBBY"}]})).await.unwrap();
     }
 
     async fn renaming_and_deleting_free_the_name(fixture: Fixture) {
         let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
-        commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Replace { resource: user_doc(json!({"userName": "Alicia"})) }, operator(), None).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Replace { resource: user_doc(json!({"userName": "Alicia"})) }, &Principal::Operator, operator(), None).await.unwrap();
         let again = fixture.provision(json!({"userName": "ALICE"})).await.expect("the old name is free");
         assert!(fixture.provision(json!({"userName": "alicia"})).await.is_err());
-        commands::change::<User>(&*fixture.store, &fixture.tenant, again, UserCommand::Delete, operator(), None).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, again, UserCommand::Delete, &Principal::Operator, operator(), None).await.unwrap();
         assert!(fixture.store.user(&fixture.tenant, again).await.unwrap().is_none());
         fixture.provision(json!({"userName": "alice"})).await.expect("deleting frees the name");
         assert_eq!(fixture.store.stream(&fixture.tenant, again).await.unwrap().len(), 2, "the log keeps the deleted user's history");
@@ -133,7 +138,7 @@ on_both_backends! {
 
     async fn a_user_name_changed_only_in_case_stays_reserved(fixture: Fixture) {
         let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
-        commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Replace { resource: user_doc(json!({"userName": "Alice"})) }, operator(), None).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Replace { resource: user_doc(json!({"userName": "Alice"})) }, &Principal::Operator, operator(), None).await.unwrap();
         assert!(fixture.provision(json!({"userName": "ALICE"})).await.is_err());
     }
 
@@ -190,7 +195,7 @@ on_both_backends! {
         assert_eq!((groups[0].id, groups[0].display.as_deref()), (group, Some("Engineering")));
         let by_member = ListQuery::from_params([("filter", format!("members.value eq \"{bob}\"").as_str())], &GROUP_RESOURCE).unwrap();
         assert_eq!(fixture.store.groups(&fixture.tenant, &by_member).await.unwrap().total, 1);
-        commands::change::<User>(&*fixture.store, &fixture.tenant, bob, UserCommand::Delete, operator(), None).await.unwrap();
+        commands::change::<User>(&*fixture.store, &fixture.tenant, bob, UserCommand::Delete, &Principal::Operator, operator(), None).await.unwrap();
         let members = fixture.store.members_of(&fixture.tenant, &[group]).await.unwrap().remove(&group).unwrap();
         assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), vec![alice], "a deleted user is no member");
         let kinds = fixture.store.resource_kinds(&fixture.tenant, &[alice, bob, group]).await.unwrap();
@@ -244,11 +249,11 @@ on_both_backends! {
         assert_eq!(groups(&fixture).await, [vec![named(one, "One"), named(two, "Two")], vec![named(one, "One")], vec![]]);
 
         // One PUT: renamed, a leaves, c joins; b, who stays, sees the new name.
-        commands::change::<Group>(&*fixture.store, &fixture.tenant, one, replace("Uno", &[b, c]), operator(), None).await.unwrap();
+        commands::change::<Group>(&*fixture.store, &fixture.tenant, one, replace("Uno", &[b, c]), &Principal::Operator, operator(), None).await.unwrap();
         assert_eq!(groups(&fixture).await, [vec![named(two, "Two")], vec![named(one, "Uno")], vec![named(one, "Uno")]]);
 
-        commands::change::<Group>(&*fixture.store, &fixture.tenant, two, GroupCommand::Delete, operator(), None).await.unwrap();
-        commands::change::<Group>(&*fixture.store, &fixture.tenant, one, replace("Uno", &[b, c, a]), operator(), None).await.unwrap();
+        commands::change::<Group>(&*fixture.store, &fixture.tenant, two, GroupCommand::Delete, &Principal::Operator, operator(), None).await.unwrap();
+        commands::change::<Group>(&*fixture.store, &fixture.tenant, one, replace("Uno", &[b, c, a]), &Principal::Operator, operator(), None).await.unwrap();
         assert_eq!(groups(&fixture).await, [vec![named(one, "Uno")], vec![named(one, "Uno")], vec![named(one, "Uno")]]);
 
         // The rows agree with the memberships they are kept beside.
@@ -281,7 +286,7 @@ on_both_backends! {
         assert!(fixture.store.user(&other, id).await.unwrap().is_none());
         assert_eq!(fixture.store.users(&other, &query(&[]), false).await.unwrap().total, 0);
         // The same userName is free in another tenant.
-        let outcome = commands::create::<User>(&*fixture.store, &other, UserCommand::Provision { resource: user_doc(json!({"userName": "alice"})) }, operator()).await;
+        let outcome = commands::create::<User>(&*fixture.store, &other, UserCommand::Provision { resource: user_doc(json!({"userName": "alice"})), owner: Owner::Operator }, operator()).await;
         assert!(outcome.is_ok());
     }
 

@@ -26,7 +26,7 @@ async fn open_transaction(client: &Client) {
 async fn provision(store: &dyn Store, tenant: &TenantSlug, name: &str) {
     let resource = Document::parse(&json!({"userName": name}), &USER_RESOURCE).unwrap();
     let metadata = EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None };
-    commands::create::<User>(store, tenant, UserCommand::Provision { resource }, metadata).await.unwrap();
+    commands::create::<User>(store, tenant, UserCommand::Provision { resource, owner: domain::Owner::Operator }, metadata).await.unwrap();
 }
 
 async fn user_names(store: &dyn Store, after: LogCursor) -> Vec<String> {

@@ -392,6 +392,7 @@ async fn the_common_look_ups_are_answered_from_indexes() {
 async fn sqlite_answers_the_common_look_ups_from_indexes() {
     use store::paging::PagePlan;
     use store::query::{SqlValue, Target};
+    use store::Scope;
 
     let (store, dir) = store::testing::sqlite().await;
     let db = rusqlite::Connection::open(dir.path().join(store::sqlite::DB_FILE)).unwrap();
@@ -410,13 +411,17 @@ async fn sqlite_answers_the_common_look_ups_from_indexes() {
         (Target::Groups, "externalId eq \"g-1\"".to_owned(), "groups_external_id"),
         (Target::Groups, format!("members.value eq \"{member}\""), "memberships_member"),
     ];
-    for (target, text, index) in cases {
+    // A connection's scope (ADR 0040) must not steer a look-up off its index.
+    let connection = uuid::Uuid::now_v7();
+    let scopes = [Scope::Tenant, Scope::Owned { connection, manual: false }, Scope::Owned { connection, manual: true }];
+    for ((target, text, index), scope) in cases.iter().flat_map(|case| scopes.map(|scope| (case, scope))) {
+        let (target, index) = (*target, *index);
         let rt = match target {
             Target::Users => &USER_RESOURCE,
             Target::Groups => &GROUP_RESOURCE,
         };
         let query = ListQuery::from_params([("filter", text.as_str())], rt).unwrap();
-        let plan = PagePlan::new(&store::sqlite::dialect::Sqlite, target, &fixture.tenant, &query, false).unwrap();
+        let plan = PagePlan::new(&store::sqlite::dialect::Sqlite, target, &fixture.tenant, scope, &query, false).unwrap();
         let params: Vec<rusqlite::types::Value> = plan
             .params
             .iter()
@@ -433,6 +438,6 @@ async fn sqlite_answers_the_common_look_ups_from_indexes() {
             stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
         let plan = lines.join("\n");
         let walks = lines.iter().any(|l| l.starts_with("SCAN") || l.contains("INDEX users_order") || l.contains("INDEX groups_order"));
-        assert!(!walks && plan.contains(index), "{text} is not looked up through {index}:\n{plan}");
+        assert!(!walks && plan.contains(index), "{text} ({scope:?}) is not looked up through {index}:\n{plan}");
     }
 }

@@ -30,7 +30,7 @@ async fn an_append_whose_caller_stops_waiting_commits_whole_and_frees_its_connec
     let create = |name: &str| {
         let resource = Document::parse(&json!({"userName": name}), &USER_RESOURCE).unwrap();
         let operator = EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None };
-        commands::create::<User>(&store, &tenant, UserCommand::Provision { resource }, operator)
+        commands::create::<User>(&store, &tenant, UserCommand::Provision { resource, owner: domain::Owner::Operator }, operator)
     };
     let gave_up = tokio::time::timeout(Duration::from_millis(300), create("first")).await;
     assert!(gave_up.is_err(), "the append was blocked, so the caller gave up first");

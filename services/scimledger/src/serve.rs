@@ -36,6 +36,14 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
     // The relay runs beside the API and never holds it up: with NATS away, writes go on and
     // their events wait in the log.
     let relay = settings.relay().map(|relay| Relay::start(Arc::clone(&store), relay));
+    // Purges a crash interrupted finish beside the API (ADR 0041); one that fails again is
+    // retried at the next start.
+    let purges = Arc::clone(&store);
+    tokio::spawn(async move {
+        if let Err(error) = store::purge::resume(purges).await {
+            tracing::error!(%error, "resuming purges failed; they resume at the next start");
+        }
+    });
     let state = ApiState { store, tokens: Default::default(), settings: Arc::new(settings) };
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     if let Some(relay) = relay {

@@ -118,20 +118,21 @@ impl Statements {
             .await?,
             // `seq` is the position of the stream's first event: lastval() is the position
             // this transaction took last, and the events go before the rows in the batch.
-            upsert_user: p("INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified)
-                            VALUES ($1, $2, lastval(), $3, $4, $5, $6, $7, $8, $9, $9)
+            upsert_user: p("INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified, owner)
+                            VALUES ($1, $2, lastval(), $3, $4, $5, $6, $7, $8, $9, $9, $10)
                             ON CONFLICT (tenant, id) DO UPDATE SET user_name = EXCLUDED.user_name, user_name_key = EXCLUDED.user_name_key,
                               external_id = EXCLUDED.external_id, active = EXCLUDED.active, document = EXCLUDED.document,
-                              version = EXCLUDED.version, last_modified = EXCLUDED.last_modified")
+                              version = EXCLUDED.version, last_modified = EXCLUDED.last_modified, owner = EXCLUDED.owner")
             .await?,
             clear_user_values: p("DELETE FROM user_values WHERE tenant = $1 AND user_id = $2").await?,
             insert_user_values: p("INSERT INTO user_values (tenant, user_id, attribute, value_type, value_key)
                                    SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])")
             .await?,
-            upsert_group: p("INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified)
-                             VALUES ($1, $2, lastval(), $3, $4, $5, $6, $7, $8, $8)
+            upsert_group: p("INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified, owner)
+                             VALUES ($1, $2, lastval(), $3, $4, $5, $6, $7, $8, $8, $9)
                              ON CONFLICT (tenant, id) DO UPDATE SET display_name = EXCLUDED.display_name, display_name_key = EXCLUDED.display_name_key,
-                               external_id = EXCLUDED.external_id, document = EXCLUDED.document, version = EXCLUDED.version, last_modified = EXCLUDED.last_modified")
+                               external_id = EXCLUDED.external_id, document = EXCLUDED.document, version = EXCLUDED.version,
+                               last_modified = EXCLUDED.last_modified, owner = EXCLUDED.owner")
             .await?,
             remove_members: p("DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)").await?,
             add_members: p("INSERT INTO memberships (tenant, group_id, member_id, member_kind)
@@ -182,6 +183,7 @@ struct Rows<'c> {
     removed: Vec<Uuid>,
     added: Vec<Uuid>,
     added_kinds: Vec<Option<&'static str>>,
+    owner: String,
 }
 
 impl<'c> Rows<'c> {
@@ -202,7 +204,13 @@ impl<'c> Rows<'c> {
             ),
             _ => (Vec::new(), Vec::new(), Vec::new()),
         };
+        let owner = match &commit.read_model {
+            ReadModelChange::UpsertUser(row) => row.owner.to_string(),
+            ReadModelChange::Group { row: Some(row), .. } => row.owner.to_string(),
+            _ => String::new(),
+        };
         Self {
+            owner,
             tenant: commit.tenant.as_str(),
             id: commit.stream.as_uuid(),
             metadata: commit.metadata.to_json(),
@@ -283,6 +291,7 @@ fn steps<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, r: &'a Rows<
                     &row.document,
                     &r.version,
                     &commit.recorded_at,
+                    &r.owner,
                 ],
             ));
             if commit.expected_version > 0 {
@@ -310,6 +319,7 @@ fn steps<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, r: &'a Rows<
                     &row.document,
                     &r.version,
                     &commit.recorded_at,
+                    &r.owner,
                 ],
             ));
             if !r.removed.is_empty() {

@@ -71,3 +71,38 @@ pub async fn authenticate(client: &Client, tenant: &TenantSlug, token_sha256: [u
         })
     }))
 }
+
+pub async fn request_purge(client: &Client, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
+    let marked = client
+        .execute(
+            "UPDATE connections SET disabled_at = coalesce(disabled_at, $3), purge_requested_at = coalesce(purge_requested_at, $3)
+             WHERE tenant = $1 AND id = $2",
+            &[&tenant.as_str(), &connection, &crate::api::now()],
+        )
+        .await
+        .map_err(backend)?;
+    match marked {
+        0 => Err(StoreError::NotFound(format!("connection {connection} of tenant '{tenant}'"))),
+        _ => Ok(()),
+    }
+}
+
+pub async fn pending_purges(client: &Client) -> StoreResult<Vec<(TenantSlug, Uuid)>> {
+    let rows = client
+        .query(
+            "SELECT c.tenant, c.id FROM connections c
+             WHERE c.purge_requested_at IS NOT NULL
+               AND (EXISTS (SELECT 1 FROM users u WHERE u.tenant = c.tenant AND u.owner = c.id::text)
+                 OR EXISTS (SELECT 1 FROM groups g WHERE g.tenant = c.tenant AND g.owner = c.id::text))
+             ORDER BY c.purge_requested_at",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let tenant: String = row.get(0);
+            Ok((TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?, row.get(1)))
+        })
+        .collect()
+}

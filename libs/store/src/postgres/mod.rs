@@ -19,10 +19,11 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::group::MemberKind;
-use domain::{ResourceId, TenantSlug};
+use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
+use uuid::Uuid;
 
 use crate::api::*;
 use crate::query::Target;
@@ -135,20 +136,20 @@ impl Store for PgStore {
         lease::try_take(&self.config, job).await
     }
 
-    async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        read::one(&self.client().await?, Target::Users, tenant, id).await
+    async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        read::one(&self.client().await?, Target::Users, tenant, scope, id).await
     }
 
-    async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Users, tenant, query, with_groups).await
+    async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
+        read::page(&self.client().await?, Target::Users, tenant, scope, query, with_groups).await
     }
 
-    async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        read::one(&self.client().await?, Target::Groups, tenant, id).await
+    async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        read::one(&self.client().await?, Target::Groups, tenant, scope, id).await
     }
 
-    async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Groups, tenant, query, false).await
+    async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
+        read::page(&self.client().await?, Target::Groups, tenant, scope, query, false).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
@@ -161,5 +162,24 @@ impl Store for PgStore {
 
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
         read::resource_kinds(&self.client().await?, tenant, ids).await
+    }
+
+    async fn owned(
+        &self,
+        tenant: &TenantSlug,
+        kind: StreamKind,
+        owner: Owner,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResourceId, i64)>> {
+        read::owned(&self.client().await?, Target::from(kind), tenant, owner, after, limit).await
+    }
+
+    async fn request_purge(&self, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
+        directory::request_purge(&self.client().await?, tenant, connection).await
+    }
+
+    async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>> {
+        directory::pending_purges(&self.client().await?).await
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use deadpool_postgres::Client;
 use domain::group::MemberKind;
-use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+use domain::{EventPayload, Owner, ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
-use crate::paging::PagePlan;
+use crate::paging::{self, PagePlan};
 use crate::query::{SqlValue, Target};
 use crate::user_groups;
 
@@ -28,10 +28,18 @@ fn record(row: &Row) -> ResourceRecord {
     }
 }
 
-pub async fn one(client: &Client, target: Target, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = $1 AND id = $2", target.table());
+pub async fn one(
+    client: &Client,
+    target: Target,
+    tenant: &TenantSlug,
+    scope: Scope,
+    id: ResourceId,
+) -> StoreResult<Option<ResourceRecord>> {
+    let (sql, params) = paging::one(&Postgres, target, tenant, scope, id);
+    let params: Vec<Box<dyn ToSql + Sync + Send>> = params.iter().map(to_sql).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
-    let row = client.query_opt(&stmt, &[&tenant.as_str(), &id.as_uuid()]).await.map_err(backend)?;
+    let row = client.query_opt(&stmt, &refs).await.map_err(backend)?;
     Ok(row.as_ref().map(record))
 }
 
@@ -48,8 +56,15 @@ fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {
 
 /// One page of a filtered, sorted list, and the total (`paging::PagePlan` says how);
 /// `with_groups` (users only) brings each user's groups along from the same rows.
-pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Postgres, target, tenant, query, with_groups)?;
+pub async fn page(
+    client: &Client,
+    target: Target,
+    tenant: &TenantSlug,
+    scope: Scope,
+    query: &ListQuery,
+    with_groups: bool,
+) -> StoreResult<Page> {
+    let plan = PagePlan::new(&Postgres, target, tenant, scope, query, with_groups)?;
     let params: Vec<Box<dyn ToSql + Sync + Send>> = plan.params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let mut rows = Vec::new();
@@ -74,6 +89,19 @@ pub async fn page(client: &Client, target: Target, tenant: &TenantSlug, query: &
         }
     };
     Ok(plan.finish(rows, total, groups))
+}
+
+pub async fn owned(
+    client: &Client,
+    target: Target,
+    tenant: &TenantSlug,
+    owner: Owner,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(ResourceId, i64)>> {
+    let stmt = client.prepare_cached(&paging::owned(&Postgres, target)).await.map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &owner.to_string(), &after, &i64::from(limit)]).await.map_err(backend)?;
+    Ok(rows.iter().map(|row| (ResourceId::from_uuid(row.get(0)), row.get(1))).collect())
 }
 
 pub async fn groups_of(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

@@ -126,11 +126,11 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
         ReadModelChange::UpsertUser(row) => {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                    "INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified, owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
                      ON CONFLICT (tenant, id) DO UPDATE SET user_name = excluded.user_name, user_name_key = excluded.user_name_key,
                        external_id = excluded.external_id, active = excluded.active, document = excluded.document,
-                       version = excluded.version, last_modified = excluded.last_modified",
+                       version = excluded.version, last_modified = excluded.last_modified, owner = excluded.owner",
                 )
                 .map_err(backend)?;
             stmt.execute(params![
@@ -143,7 +143,8 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
                 row.active,
                 row.document.to_string(),
                 version,
-                at
+                at,
+                row.owner.to_string()
             ])
             .map_err(backend)?;
             if commit.expected_version > 0 {
@@ -178,10 +179,11 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
             .map_err(backend)?;
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                    "INSERT INTO groups (tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified, owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
                      ON CONFLICT (tenant, id) DO UPDATE SET display_name = excluded.display_name, display_name_key = excluded.display_name_key,
-                       external_id = excluded.external_id, document = excluded.document, version = excluded.version, last_modified = excluded.last_modified",
+                       external_id = excluded.external_id, document = excluded.document, version = excluded.version,
+                       last_modified = excluded.last_modified, owner = excluded.owner",
                 )
                 .map_err(backend)?;
             stmt.execute(params![
@@ -193,7 +195,8 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
                 row.external_id,
                 row.document.to_string(),
                 version,
-                at
+                at,
+                row.owner.to_string()
             ])
             .map_err(backend)?;
             let mut remove =

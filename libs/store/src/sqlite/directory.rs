@@ -82,3 +82,36 @@ pub fn authenticate(db: &Db, tenant: &TenantSlug, token_sha256: [u8; 32]) -> Sto
     }
     Ok(None)
 }
+
+pub fn request_purge(db: &Db, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
+    let marked = db
+        .execute(
+            "UPDATE connections SET disabled_at = coalesce(disabled_at, ?3), purge_requested_at = coalesce(purge_requested_at, ?3)
+             WHERE tenant = ?1 AND id = ?2",
+            params![tenant.as_str(), connection.to_string(), time_text::format(crate::api::now())],
+        )
+        .map_err(backend)?;
+    match marked {
+        0 => Err(StoreError::NotFound(format!("connection {connection} of tenant '{tenant}'"))),
+        _ => Ok(()),
+    }
+}
+
+pub fn pending_purges(db: &Db) -> StoreResult<Vec<(TenantSlug, Uuid)>> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT c.tenant, c.id FROM connections c
+             WHERE c.purge_requested_at IS NOT NULL
+               AND (EXISTS (SELECT 1 FROM users u WHERE u.tenant = c.tenant AND u.owner = c.id)
+                 OR EXISTS (SELECT 1 FROM groups g WHERE g.tenant = c.tenant AND g.owner = c.id))
+             ORDER BY c.purge_requested_at",
+        )
+        .map_err(backend)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
+    rows.map(|row| {
+        let (tenant, id) = row.map_err(backend)?;
+        let tenant = TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok((tenant, Uuid::parse_str(&id).map_err(|e| StoreError::Backend(format!("bad stored id '{id}': {e}")))?))
+    })
+    .collect()
+}

@@ -31,12 +31,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::group::MemberKind;
-use domain::{ResourceId, TenantSlug};
+use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use fs2::FileExt;
 use rusqlite::ffi;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
 use scim::list::ListQuery;
+use uuid::Uuid;
 
 use crate::api::*;
 use crate::query::Target;
@@ -247,24 +248,24 @@ impl Store for SqliteStore {
         Ok(Some(Box::new(ServerLease)))
     }
 
-    async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+    async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::one(c, Target::Users, &tenant, id)).await
+        self.readers.run(move |c| read::one(c, Target::Users, &tenant, scope, id)).await
     }
 
-    async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
+    async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.readers.run(move |c| read::page(c, Target::Users, &tenant, &query, with_groups)).await
+        self.readers.run(move |c| read::page(c, Target::Users, &tenant, scope, &query, with_groups)).await
     }
 
-    async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+    async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::one(c, Target::Groups, &tenant, id)).await
+        self.readers.run(move |c| read::one(c, Target::Groups, &tenant, scope, id)).await
     }
 
-    async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
+    async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, &query, false)).await
+        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, scope, &query, false)).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
@@ -280,6 +281,27 @@ impl Store for SqliteStore {
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
         let (tenant, ids) = (tenant.clone(), ids.to_vec());
         self.readers.run(move |c| read::resource_kinds(c, &tenant, &ids)).await
+    }
+
+    async fn owned(
+        &self,
+        tenant: &TenantSlug,
+        kind: StreamKind,
+        owner: Owner,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResourceId, i64)>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| read::owned(c, Target::from(kind), &tenant, owner, after, limit)).await
+    }
+
+    async fn request_purge(&self, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
+        let tenant = tenant.clone();
+        self.writer.run(move |c| directory::request_purge(c, &tenant, connection)).await
+    }
+
+    async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>> {
+        self.readers.run(directory::pending_purges).await
     }
 }
 

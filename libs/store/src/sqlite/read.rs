@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use domain::group::MemberKind;
-use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
+use domain::{EventPayload, Owner, ResourceId, StreamKind, TenantSlug};
 use rusqlite::types::Value as SqlParam;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use scim::list::ListQuery;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::dialect::Sqlite;
 use super::{backend, time_text};
 use crate::api::*;
-use crate::paging::PagePlan;
+use crate::paging::{self, PagePlan};
 use crate::query::{SqlValue, Target};
 use crate::user_groups;
 
@@ -53,10 +53,16 @@ impl RawRecord {
     }
 }
 
-pub fn one(db: &Connection, target: Target, tenant: &TenantSlug, resource: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-    let sql = format!("SELECT id, document, version, created_at, last_modified FROM {} WHERE tenant = ?1 AND id = ?2", target.table());
+pub fn one(
+    db: &Connection,
+    target: Target,
+    tenant: &TenantSlug,
+    scope: Scope,
+    resource: ResourceId,
+) -> StoreResult<Option<ResourceRecord>> {
+    let (sql, params) = paging::one(&Sqlite, target, tenant, scope, resource);
     let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
-    let raw = stmt.query_row(params![tenant.as_str(), resource.to_string()], RawRecord::from_row).optional().map_err(backend)?;
+    let raw = stmt.query_row(params_from_iter(params.into_iter().map(to_param)), RawRecord::from_row).optional().map_err(backend)?;
     raw.map(RawRecord::parse).transpose()
 }
 
@@ -72,8 +78,8 @@ fn to_param(value: SqlValue) -> SqlParam {
 }
 
 /// One page and the total, as postgres/read.rs does it.
-pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Sqlite, target, tenant, query, with_groups)?;
+pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
+    let plan = PagePlan::new(&Sqlite, target, tenant, scope, query, with_groups)?;
     let params: Vec<SqlParam> = plan.params.iter().cloned().map(to_param).collect();
     let mut rows = Vec::new();
     let mut groups = with_groups.then(HashMap::new);
@@ -99,6 +105,27 @@ pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, query: &ListQu
         }
     };
     Ok(plan.finish(rows, total, groups))
+}
+
+pub fn owned(
+    db: &Connection,
+    target: Target,
+    tenant: &TenantSlug,
+    owner: Owner,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(ResourceId, i64)>> {
+    let mut stmt = db.prepare_cached(&paging::owned(&Sqlite, target)).map_err(backend)?;
+    let rows = stmt
+        .query_map(params![tenant.as_str(), owner.to_string(), after, i64::from(limit)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .map_err(backend)?;
+    rows.map(|row| {
+        let (resource, seq) = row.map_err(backend)?;
+        Ok((id(&resource)?, seq))
+    })
+    .collect()
 }
 
 /// Each user's `groups` column (user_groups.rs); users in no group have no entry.

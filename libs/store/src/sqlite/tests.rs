@@ -15,7 +15,12 @@ fn tenant() -> TenantSlug {
 
 /// A commit that provisions `name` on `stream`, decided at `expected_version`.
 fn provision(stream: ResourceId, expected_version: i64, name: &str) -> Commit {
-    let event = UserEvent::Provisioned { user_name: UserName::parse(name).unwrap(), active: Some(true), profile: Default::default() };
+    let event = UserEvent::Provisioned {
+        user_name: UserName::parse(name).unwrap(),
+        active: Some(true),
+        profile: Default::default(),
+        owner: domain::Owner::Operator,
+    };
     let mut user = User::default();
     cqrs_es::Aggregate::apply(&mut user, event.clone());
     let (reservations, read_model) = user_commit(&User::default(), &user);

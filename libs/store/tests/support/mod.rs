@@ -72,14 +72,24 @@ pub fn group_doc(value: Value) -> Document {
 
 impl Fixture {
     pub async fn provision(&self, user: Value) -> Result<ResourceId, CommandError> {
-        let outcome =
-            commands::create::<User>(&*self.store, &self.tenant, UserCommand::Provision { resource: user_doc(user) }, operator()).await?;
+        let outcome = commands::create::<User>(
+            &*self.store,
+            &self.tenant,
+            UserCommand::Provision { resource: user_doc(user), owner: domain::Owner::Operator },
+            operator(),
+        )
+        .await?;
         Ok(outcome.id)
     }
 
     pub async fn create_group(&self, group: Value) -> Result<ResourceId, CommandError> {
-        let outcome =
-            commands::create::<Group>(&*self.store, &self.tenant, GroupCommand::Create { resource: group_doc(group) }, operator()).await?;
+        let outcome = commands::create::<Group>(
+            &*self.store,
+            &self.tenant,
+            GroupCommand::Create { resource: group_doc(group), owner: domain::Owner::Operator },
+            operator(),
+        )
+        .await?;
         Ok(outcome.id)
     }
 

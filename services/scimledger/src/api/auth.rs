@@ -16,6 +16,7 @@ use domain::TenantSlug;
 use scim::ScimError;
 use store::{Actor, Connection, EventMetadata};
 
+use super::access::Access;
 use super::reply::ScimReply;
 use super::{ApiState, REQUEST_ID};
 use crate::token;
@@ -29,6 +30,10 @@ pub struct Caller {
 }
 
 impl Caller {
+    pub fn access(&self) -> Access {
+        Access::of(&self.connection)
+    }
+
     pub fn metadata(&self) -> EventMetadata {
         EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: None }
     }

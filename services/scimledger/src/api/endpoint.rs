@@ -5,12 +5,12 @@ use std::future::Future;
 
 use domain::group::{Group, GroupCommand};
 use domain::user::{User, UserCommand};
-use domain::{ResourceId, TenantSlug};
+use domain::{Owner, ResourceId, TenantSlug};
 use scim::document::Document;
 use scim::list::ListQuery;
 use scim::patch::PatchRequest;
 use scim::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
-use store::{Page, Reference, ResourceRecord, Store, StoreResult};
+use store::{Page, Reference, ResourceRecord, Scope, Store, StoreResult};
 
 use store::commands::Resource;
 
@@ -19,17 +19,22 @@ pub trait Endpoint: Resource + Send + Sync + 'static {
     /// The attribute derived from memberships: a user's `groups`, a group's `members`.
     const RELATED: &'static str;
 
-    fn create(resource: Document) -> Self::Command;
+    fn create(resource: Document, owner: Owner) -> Self::Command;
     fn replace(resource: Document) -> Self::Command;
     fn patch(request: PatchRequest) -> Self::Command;
-    fn delete() -> Self::Command;
 
-    fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> impl Future<Output = StoreResult<Option<ResourceRecord>>> + Send;
+    fn read(
+        store: &dyn Store,
+        tenant: &TenantSlug,
+        scope: Scope,
+        id: ResourceId,
+    ) -> impl Future<Output = StoreResult<Option<ResourceRecord>>> + Send;
     /// A page; with `with_related`, the derived attribute too where the store can read it with
     /// the page (`Page::groups`).
     fn list(
         store: &dyn Store,
         tenant: &TenantSlug,
+        scope: Scope,
         query: &ListQuery,
         with_related: bool,
     ) -> impl Future<Output = StoreResult<Page>> + Send;
@@ -44,8 +49,8 @@ impl Endpoint for User {
     const RESOURCE: &'static ResourceType = &USER_RESOURCE;
     const RELATED: &'static str = "groups";
 
-    fn create(resource: Document) -> UserCommand {
-        UserCommand::Provision { resource }
+    fn create(resource: Document, owner: Owner) -> UserCommand {
+        UserCommand::Provision { resource, owner }
     }
     fn replace(resource: Document) -> UserCommand {
         UserCommand::Replace { resource }
@@ -53,15 +58,11 @@ impl Endpoint for User {
     fn patch(request: PatchRequest) -> UserCommand {
         UserCommand::Patch { request }
     }
-    fn delete() -> UserCommand {
-        UserCommand::Delete
+    async fn read(store: &dyn Store, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        store.user_in(tenant, scope, id).await
     }
-
-    async fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        store.user(tenant, id).await
-    }
-    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery, with_related: bool) -> StoreResult<Page> {
-        store.users(tenant, query, with_related).await
+    async fn list(store: &dyn Store, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_related: bool) -> StoreResult<Page> {
+        store.users_in(tenant, scope, query, with_related).await
     }
     async fn related(store: &dyn Store, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
         store.groups_of(tenant, ids).await
@@ -72,8 +73,8 @@ impl Endpoint for Group {
     const RESOURCE: &'static ResourceType = &GROUP_RESOURCE;
     const RELATED: &'static str = "members";
 
-    fn create(resource: Document) -> GroupCommand {
-        GroupCommand::Create { resource }
+    fn create(resource: Document, owner: Owner) -> GroupCommand {
+        GroupCommand::Create { resource, owner }
     }
     fn replace(resource: Document) -> GroupCommand {
         GroupCommand::Replace { resource }
@@ -81,16 +82,12 @@ impl Endpoint for Group {
     fn patch(request: PatchRequest) -> GroupCommand {
         GroupCommand::Patch { request }
     }
-    fn delete() -> GroupCommand {
-        GroupCommand::Delete
-    }
-
-    async fn read(store: &dyn Store, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        store.group(tenant, id).await
+    async fn read(store: &dyn Store, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        store.group_in(tenant, scope, id).await
     }
     /// Members are read on their own: a group's can run to many thousands.
-    async fn list(store: &dyn Store, tenant: &TenantSlug, query: &ListQuery, _with_related: bool) -> StoreResult<Page> {
-        store.groups(tenant, query).await
+    async fn list(store: &dyn Store, tenant: &TenantSlug, scope: Scope, query: &ListQuery, _with_related: bool) -> StoreResult<Page> {
+        store.groups_in(tenant, scope, query).await
     }
     async fn related(store: &dyn Store, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
         store.members_of(tenant, ids).await

@@ -12,6 +12,17 @@ pub fn to_scim(error: &CommandError, resource_name: &str, id: Option<ResourceId>
             Some(id) => ScimError::not_found(format!("{resource_name} {id} not found")),
             None => ScimError::not_found(format!("{resource_name} not found")),
         },
+        // Nothing of the owner is said: a connection learns no more of another's data.
+        CommandError::Domain(DomainError::NotOwner { manual }) => {
+            let what = match id {
+                Some(id) => format!("{resource_name} {id}"),
+                None => format!("the {resource_name}"),
+            };
+            ScimError::conflict(match manual {
+                true => format!("{what} was provisioned manually, and this connection does not claim manual resources"),
+                false => format!("{what} is owned by another connection"),
+            })
+        }
         CommandError::Domain(DomainError::AlreadyExists) => ScimError::uniqueness(format!("the {resource_name} already exists")),
         CommandError::Domain(DomainError::Invalid(e)) => e.clone(),
         CommandError::Store(StoreError::Uniqueness { kind: LOGIN, value }) => {

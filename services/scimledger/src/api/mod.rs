@@ -1,6 +1,7 @@
 //! The SCIM HTTP API (axum).
 //!
 //! - [`auth`]: bearer tokens → the calling connection of the tenant in the URL.
+//! - [`access`]: what that connection may change, claim and see.
 //! - [`body`]: request bodies: size limit, media type, JSON syntax.
 //! - [`reply`]: SCIM responses and errors (`application/scim+json`).
 //! - [`errors`]: command and store failures as SCIM errors.
@@ -13,6 +14,7 @@
 //! - [`health`]: /healthz and /readyz.
 //! - [`request_id`]: cheap unique request ids.
 
+mod access;
 mod auth;
 mod body;
 mod bulk;

@@ -103,7 +103,9 @@ async fn rendered_page<E: Endpoint>(
     query: &ListQuery,
 ) -> Result<(Page, Vec<Value>), ScimError> {
     let with_related = query.selection.includes(E::RESOURCE, E::RELATED);
-    let mut page = E::list(&*state.store, &caller.tenant, query, with_related).await.map_err(|e| failed::<E>(e.into(), None))?;
+    let mut page = E::list(&*state.store, &caller.tenant, caller.access().scope, query, with_related)
+        .await
+        .map_err(|e| failed::<E>(e.into(), None))?;
     let related = match page.groups.take() {
         Some(groups) => Some(groups),
         None => related_for::<E>(state, caller, &query.selection, &page.records.iter().map(|r| r.id).collect::<Vec<_>>()).await?,
@@ -194,7 +196,7 @@ pub async fn fetch<E: Endpoint>(
 ) -> Reply {
     let id = id_of::<E>(&id)?;
     let selection = selection_of::<E>(&params)?;
-    let record = E::read(&*state.store, &caller.tenant, id)
+    let record = E::read(&*state.store, &caller.tenant, caller.access().scope, id)
         .await
         .map_err(|e| failed::<E>(e.into(), Some(id)))?
         .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?;
@@ -249,7 +251,10 @@ async fn required_version<E: Endpoint>(
             [] => Err(stale()),
             [one] => Ok(Some(*one)),
             // Several tags: the current version, if listed, is the one to be decided on.
-            _ => match E::read(&*state.store, &caller.tenant, id).await.map_err(|e| failed::<E>(e.into(), Some(id)))? {
+            _ => match E::read(&*state.store, &caller.tenant, caller.access().scope, id)
+                .await
+                .map_err(|e| failed::<E>(e.into(), Some(id)))?
+            {
                 Some(record) if versions.contains(&record.version) => Ok(Some(record.version)),
                 Some(_) => Err(stale()),
                 None => Err(failed::<E>(domain::DomainError::NotFound.into(), Some(id))),
@@ -275,25 +280,26 @@ pub(super) async fn write<E: Endpoint>(
     if_match: Option<EntityTags>,
 ) -> Result<Option<Outcome<E>>, ScimError> {
     let store = &*state.store;
+    let access = caller.access();
     let if_match = match &write {
         Write::Create(_) => None,
         Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id) => required_version::<E>(state, caller, *id, if_match).await?,
     };
     let (id, result) = match write {
         Write::Create(body) => {
-            let command = E::create(Document::parse(&body, E::RESOURCE)?);
+            let command = E::create(Document::parse(&body, E::RESOURCE)?, access.principal.owner());
             (None, commands::create::<E>(store, &caller.tenant, command, caller.metadata()).await)
         }
         Write::Replace(id, body) => {
             let command = E::replace(Document::parse(&body, E::RESOURCE)?);
-            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, caller.metadata(), if_match).await)
+            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, &access.principal, caller.metadata(), if_match).await)
         }
         Write::Patch(id, body) => {
             let command = E::patch(PatchRequest::parse(&body)?);
-            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, caller.metadata(), if_match).await)
+            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, &access.principal, caller.metadata(), if_match).await)
         }
         Write::Delete(id) => {
-            commands::change::<E>(store, &caller.tenant, id, E::delete(), caller.metadata(), if_match)
+            commands::change::<E>(store, &caller.tenant, id, E::delete(), &access.principal, caller.metadata(), if_match)
                 .await
                 .map_err(|e| failed::<E>(e, Some(id)))?;
             return Ok(None);
