@@ -1,8 +1,9 @@
 //! The CloudEvents 1.0 envelope (JSON format) of an identity event.
 //!
 //! Besides the required attributes it carries extensions consumers need to order, dedupe and
-//! attribute events: `position` (log position), `tenant`, `actor` and `resourceversion` (the
-//! resource's version after the event). `data` is the event's payload plus the resource `id`
+//! attribute events: `position` (log position), `tenant`, `actor`, `resourceversion` (the
+//! resource's version after the event) and, when the server acted on its own, `reason`
+//! (`connection_disabled` for a purge). `data` is the event's payload plus the resource `id`
 //! and the `connection` that caused it (null for an operator), enough to act without calling
 //! back.
 
@@ -34,7 +35,7 @@ impl Envelope {
         data.insert("id".into(), event.stream.to_string().into());
         data.insert("connection".into(), event.metadata.get("connection_id").cloned().unwrap_or(Value::Null));
         let time = event.recorded_at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let json = json!({
+        let mut json = json!({
             "specversion": SPEC_VERSION,
             "id": event.event_id.to_string(),
             "source": format!("/scimledger/tenants/{}", event.tenant),
@@ -48,17 +49,23 @@ impl Envelope {
             "resourceversion": event.stream_version,
             "data": Value::Object(data),
         });
+        if let Some(reason) = event.metadata.get("reason") {
+            json["reason"] = reason.clone();
+        }
         Ok(Self { subject: subject(event.tenant.as_str(), event_type), id: event.event_id.to_string(), json })
     }
 }
 
-/// `connection:<id>` or `operator:<name>`: who caused the event.
+/// `connection:<id>`, `operator:<name>` or `system:<job>`: who caused the event.
 fn actor(metadata: &Value) -> Value {
     if let Some(id) = metadata.get("connection_id").and_then(Value::as_str) {
         return format!("connection:{id}").into();
     }
     if let Some(name) = metadata.get("operator").and_then(Value::as_str) {
         return format!("operator:{name}").into();
+    }
+    if let Some(job) = metadata.get("system").and_then(Value::as_str) {
+        return format!("system:{job}").into();
     }
     Value::Null
 }
@@ -100,5 +107,27 @@ mod tests {
         assert_eq!(envelope.json["data"]["emails"], json!(["b@example.com"]));
         assert_eq!(envelope.json["data"]["connection"], "c-1");
         assert_eq!(envelope.id, event.event_id.to_string());
+        assert_eq!(envelope.json.get("reason"), None);
+    }
+
+    #[test]
+    fn a_purge_says_why_and_who() {
+        let connection = uuid::Uuid::now_v7();
+        let metadata = store::EventMetadata { actor: store::Actor::Purge { connection }, request_id: None, trace_id: None };
+        let event = RecordedEvent {
+            position: 7,
+            event_id: uuid::Uuid::now_v7(),
+            tenant: TenantSlug::parse("acme").unwrap(),
+            kind: StreamKind::User,
+            stream: ResourceId::new(),
+            stream_version: 2,
+            payload: EventPayload { event_type: "user.deleted".into(), type_version: 1, data: json!({"user_name": "bjensen"}) },
+            metadata: metadata.to_json(),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let envelope = Envelope::of(&event).unwrap();
+        assert_eq!(envelope.json["actor"], "system:purge");
+        assert_eq!(envelope.json["reason"], store::CONNECTION_DISABLED);
+        assert_eq!(envelope.json["data"]["connection"], Value::Null);
     }
 }

@@ -1,0 +1,143 @@
+//! Ownership end to end (docs/adr/0040, 0041): a connection may not change another's users and
+//! groups, and a purge deletes what a connection owned, under another connection's writes and
+//! across a `kill -9`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use domain::{Owner, ResourceId, StreamKind, TenantSlug};
+use scimledger_e2e::{on_both_backends, Scim, Server};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A new connection of `tenant`: its id and a client.
+async fn connection(server: &Server, tenant: &str, name: &str) -> (Uuid, Scim) {
+    let printed = server.cli(&["connection", "create", tenant, "--name", name, "--json"]).await;
+    let issued: Value = serde_json::from_str(printed.trim()).expect("connection create --json prints JSON");
+    let id = issued["connection_id"].as_str().unwrap().parse().unwrap();
+    (id, Scim::new(issued["base_url"].as_str().unwrap(), issued["token"].as_str().unwrap()))
+}
+
+/// Creates `count` users named `<prefix><n>` through /Bulk.
+async fn provision(scim: &Scim, prefix: &str, count: usize) {
+    for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+        let operations: Vec<Value> = chunk
+            .iter()
+            .map(|n| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{n}"), "data": {"userName": format!("{prefix}{n}")}}))
+            .collect();
+        let response = scim.post("/Bulk", &json!({"schemas": [BULK_REQUEST], "Operations": operations})).await.expect(200);
+        assert!(response["Operations"].as_array().unwrap().iter().all(|o| o["status"] == "201"), "{response}");
+    }
+}
+
+async fn total(scim: &Scim, filter: &str) -> u64 {
+    scim.filter("/Users", filter, "").await.expect(200)["totalResults"].as_u64().unwrap()
+}
+
+on_both_backends! {
+    async fn a_connection_gets_409_writing_what_another_owns_and_nothing_changes(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let okta = server.tenant("acme").await;
+        let (_, entra) = connection(&server, "acme", "entra").await;
+        let bob = okta.post("/Users", &json!({"userName": "bob@example.com"})).await.expect(201);
+        let bob_id = bob["id"].as_str().unwrap();
+        let group = okta.post("/Groups", &json!({"displayName": "Staff"})).await.expect(201);
+        let before = backend.event_count().await;
+
+        let patch = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Robert"}]});
+        let refused = entra.patch(&format!("/Users/{bob_id}"), &patch).await.expect_error(409, None);
+        assert_eq!(refused["detail"], format!("User {bob_id} is owned by another connection"));
+        entra.put(&format!("/Users/{bob_id}"), &json!({"userName": "bob@example.com"})).await.expect_error(409, None);
+        entra.delete(&format!("/Users/{bob_id}")).await.expect_error(409, None);
+        entra.delete(&format!("/Groups/{}", group["id"].as_str().unwrap())).await.expect_error(409, None);
+        // The name is still taken tenant-wide, and the answer says nothing of whose it is.
+        let taken = entra.post("/Users", &json!({"userName": "BOB@example.com"})).await.expect_error(409, Some("uniqueness"));
+        assert!(!taken["detail"].as_str().unwrap().contains(bob_id), "{taken}");
+        assert_eq!(backend.event_count().await, before, "refusals append nothing");
+
+        // Connections read the whole tenant until they are given a narrower scope.
+        assert_eq!(entra.get(&format!("/Users/{bob_id}")).await.expect(200)["userName"], "bob@example.com");
+        // The owner is the server's business: the SCIM representation does not show it.
+        assert_eq!(bob.as_object().unwrap().keys().filter(|k| k.contains("owner")).count(), 0);
+        okta.patch(&format!("/Users/{bob_id}"), &patch).await.expect(200);
+    }
+
+    async fn a_purge_cut_short_by_kill_9_finishes_at_the_next_start_and_spares_other_connections(backend: Backend) {
+        const PURGED: usize = 2000;
+        let server = Server::start(&backend).await;
+        server.cli(&["tenant", "create", "acme"]).await;
+        let (okta_id, okta) = connection(&server, "acme", "okta").await;
+        let (_, entra) = connection(&server, "acme", "entra").await;
+        provision(&okta, "okta", PURGED).await;
+        let group = okta.post("/Groups", &json!({"displayName": "Okta staff"})).await.expect(201);
+        provision(&entra, "entra", 20).await;
+        let entra_group = entra.post("/Groups", &json!({"displayName": "Entra staff"})).await.expect(201);
+        server.kill().await;
+
+        // Disabled with purge while no server runs; the next server takes the purge up at start.
+        let tenant = TenantSlug::parse("acme").unwrap();
+        backend.open_store().await.request_purge(&tenant, okta_id).await.unwrap();
+        let server = Server::start(&backend).await;
+        let store = backend.open_store().await;
+        let deleted = || async { store.read_log(0, u32::MAX).await.unwrap().iter().filter(|e| e.payload.event_type == "user.deleted").count() };
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while deleted().await == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the purge resumed at start-up");
+        server.kill().await;
+        let left = store.owned(&tenant, StreamKind::User, Owner::Connection(okta_id), 0, PURGED as u32).await.unwrap().len();
+        assert!(left > 0 && left < PURGED, "the kill came mid-purge: {left} of okta's users left");
+
+        // Entra writes its own users while the purge finishes, and is refused okta's.
+        let server = Server::start(&backend).await;
+        let entra = entra.with_base(&format!("{}/scim/v2/acme", server.base));
+        let okta_user = entra.filter("/Users", "userName eq \"okta1999\"", "").await.expect(200);
+        for round in 0..10 {
+            for n in 0..20 {
+                let found = entra.filter("/Users", &format!("userName eq \"entra{n}\""), "").await.expect(200);
+                let id = found["Resources"][0]["id"].as_str().unwrap().to_owned();
+                entra.put(&format!("/Users/{id}"), &json!({"userName": format!("entra{n}"), "title": format!("round {round}")})).await.expect(200);
+            }
+            if let Some(id) = okta_user["Resources"][0]["id"].as_str() {
+                let status = entra.put(&format!("/Users/{id}"), &json!({"userName": "mine now"})).await.status.as_u16();
+                assert!(status == 409 || status == 404, "entra may not write okta's user: {status}");
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(120), async {
+            while total(&entra, "userName sw \"okta\"").await > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("the purge finished");
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !store.pending_purges().await.unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("the group was purged too");
+
+        // Each of okta's users and its group was deleted once, saying why; nothing of entra's was.
+        let log = store.read_log(0, u32::MAX).await.unwrap();
+        let created: HashSet<ResourceId> = log.iter().filter(|e| e.stream_version == 1 && e.metadata["connection_id"] == okta_id.to_string()).map(|e| e.stream).collect();
+        let deletes: Vec<_> = log.iter().filter(|e| e.payload.event_type.ends_with(".deleted")).collect();
+        assert_eq!(created.len(), PURGED + 1);
+        assert_eq!(deletes.len(), created.len(), "one delete each, none twice across the crash");
+        assert_eq!(deletes.iter().map(|e| e.stream).collect::<HashSet<_>>(), created);
+        assert!(deletes.iter().all(|e| e.metadata["reason"] == "connection_disabled" && e.metadata["system"] == "purge"));
+        assert_eq!(total(&entra, "userName sw \"entra\"").await, 20);
+        assert_eq!(total(&entra, "title eq \"round 9\"").await, 20);
+        entra.get(&format!("/Groups/{}", entra_group["id"].as_str().unwrap())).await.expect(200);
+        entra.get(&format!("/Groups/{}", group["id"].as_str().unwrap())).await.expect(404);
+        // The purged connection is disabled: its token no longer authenticates (this server
+        // never saw it authenticate, so has it in no cache).
+        okta.with_base(&format!("{}/scim/v2/acme", server.base)).get("/Users").await.expect(401);
+    }
+}
