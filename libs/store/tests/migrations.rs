@@ -1,5 +1,6 @@
 //! A database made by an earlier release gains the later migrations when opened, with its data
-//! carried over: here, each user's groups backfilled from the memberships (migration 3).
+//! carried over: each user's groups backfilled from the memberships (migration 3), and each
+//! resource's owner from its first event (migration 20), whose payload predates ownership.
 
 use std::collections::HashMap;
 
@@ -91,4 +92,98 @@ async fn sqlite_backfills_each_users_groups() {
         db.execute_batch(&release1.rows().replace("TRUE", "1")).unwrap();
     }
     release1.check(&SqliteStore::open(dir.path()).await.unwrap()).await;
+}
+
+/// A log from before ownership: `ada` provisioned by a connection, `Staff` by an operator, their
+/// founding events without an `owner`.
+const BEFORE_OWNERSHIP: &str = r#"
+    INSERT INTO tenants VALUES ('acme', NOW);
+    INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
+        VALUES ('EV1', 'acme', 'user', 'ADA', 1, 'user.provisioned', 1, '{"user_name": "ada", "active": true, "profile": {}}', '{"connection_id": "CONN"}', NOW),
+               ('EV2', 'acme', 'group', 'STAFF', 1, 'group.created', 1, '{"display_name": "Staff", "profile": {}, "members": []}', '{"operator": "root"}', NOW);
+    INSERT INTO users (tenant, id, seq, user_name, user_name_key, active, document, version, created_at, last_modified)
+        VALUES ('acme', 'ADA', 1, 'ada', 'ada', TRUE, '{"userName": "ada", "active": true}', 1, NOW, NOW);
+    INSERT INTO groups (tenant, id, seq, display_name, display_name_key, document, version, created_at, last_modified)
+        VALUES ('acme', 'STAFF', 2, 'Staff', 'staff', '{"displayName": "Staff"}', 1, NOW, NOW);
+    INSERT INTO reservations VALUES ('acme', 'login', 'ada', 'ADA'), ('acme', 'group.displayName', 'staff', 'STAFF');"#;
+
+struct BeforeOwnership {
+    ada: Uuid,
+    staff: Uuid,
+    connection: Uuid,
+}
+
+impl BeforeOwnership {
+    fn new() -> Self {
+        Self { ada: Uuid::now_v7(), staff: Uuid::now_v7(), connection: Uuid::now_v7() }
+    }
+
+    fn rows(&self, now: &str) -> String {
+        BEFORE_OWNERSHIP
+            .replace("'EV1'", &format!("'{}'", Uuid::now_v7()))
+            .replace("'EV2'", &format!("'{}'", Uuid::now_v7()))
+            .replace("'ADA'", &format!("'{}'", self.ada))
+            .replace("'STAFF'", &format!("'{}'", self.staff))
+            .replace("CONN", &self.connection.to_string())
+            .replace("NOW", now)
+    }
+
+    async fn check(&self, store: &dyn Store) {
+        use domain::user::{User, UserCommand};
+        use domain::{DomainError, Owner, Principal, StreamKind};
+        use store::commands::{self, CommandError};
+
+        let tenant = TenantSlug::parse("acme").unwrap();
+        let [ada, staff] = [self.ada, self.staff].map(ResourceId::from_uuid);
+        let tenant = &tenant;
+        let owned = |kind, owner| async move {
+            store.owned(tenant, kind, owner, 0, 10).await.unwrap().into_iter().map(|(id, _)| id).collect::<Vec<_>>()
+        };
+        assert_eq!(owned(StreamKind::User, Owner::Connection(self.connection)).await, vec![ada]);
+        assert_eq!(owned(StreamKind::Group, Owner::Operator).await, vec![staff]);
+
+        // The old stream decodes, owned by the connection that provisioned it.
+        let rename = |name: &str| UserCommand::Replace {
+            resource: scim::document::Document::parse(&serde_json::json!({"userName": name}), &scim::schema::USER_RESOURCE).unwrap(),
+        };
+        let metadata = store::EventMetadata { actor: store::Actor::Connection(self.connection), request_id: None, trace_id: None };
+        let other = Principal::Connection { id: Uuid::now_v7(), claim_manual: true };
+        let refused = commands::change::<User>(store, tenant, ada, rename("eve"), &other, metadata.clone(), None).await;
+        assert!(matches!(refused, Err(CommandError::Domain(DomainError::NotOwner { manual: false }))), "{:?}", refused.map(|o| o.id));
+        let owner = Principal::Connection { id: self.connection, claim_manual: false };
+        commands::change::<User>(store, tenant, ada, rename("ada.l"), &owner, metadata, None).await.unwrap();
+        assert_eq!(owned(StreamKind::User, Owner::Connection(self.connection)).await, vec![ada]);
+    }
+}
+
+#[tokio::test]
+async fn postgres_owns_each_resource_by_its_first_events_actor() {
+    let url = store::testing::fresh_postgres_url().await;
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let before = BeforeOwnership::new();
+    client.batch_execute(POSTGRES_INIT).await.unwrap();
+    client
+        .batch_execute("CREATE TABLE schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); INSERT INTO schema_migrations (version) VALUES (1);")
+        .await
+        .unwrap();
+    client.batch_execute(&before.rows("now()")).await.unwrap();
+    before.check(&PgStore::connect(&url, 2).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_owns_each_resource_by_its_first_events_actor() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = BeforeOwnership::new();
+    {
+        let db = rusqlite::Connection::open(dir.path().join("scimledger.db")).unwrap();
+        db.execute_batch(SQLITE_INIT).unwrap();
+        db.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00.000000Z');",
+        )
+        .unwrap();
+        db.execute_batch(&before.rows("'2026-01-01T00:00:00.000000Z'").replace("TRUE", "1")).unwrap();
+    }
+    before.check(&SqliteStore::open(dir.path()).await.unwrap()).await;
 }
