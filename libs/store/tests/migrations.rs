@@ -59,12 +59,11 @@ impl Release1 {
     }
 }
 
-#[tokio::test]
-async fn postgres_backfills_each_users_groups() {
+/// A PostgreSQL database as release 1 left it, holding `rows`; opened by this release.
+async fn postgres_from_release_1(rows: &str) -> PgStore {
     let url = store::testing::fresh_postgres_url().await;
     let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
     tokio::spawn(connection);
-    let release1 = Release1::new();
     client.batch_execute(POSTGRES_INIT).await.unwrap();
     client
         .batch_execute(
@@ -73,14 +72,12 @@ async fn postgres_backfills_each_users_groups() {
         )
         .await
         .unwrap();
-    client.batch_execute(&release1.rows().replace("'2026-01-01T00:00:00.000000Z'", "now()")).await.unwrap();
-    release1.check(&PgStore::connect(&url, 2).await.unwrap()).await;
+    client.batch_execute(&rows.replace("'2026-01-01T00:00:00.000000Z'", "now()")).await.unwrap();
+    PgStore::connect(&url, 2).await.unwrap()
 }
 
-#[tokio::test]
-async fn sqlite_backfills_each_users_groups() {
-    let dir = tempfile::tempdir().unwrap();
-    let release1 = Release1::new();
+/// A SQLite file in `dir` as release 1 left it, holding `rows`; opened by this release.
+async fn sqlite_from_release_1(dir: &tempfile::TempDir, rows: &str) -> SqliteStore {
     {
         let db = rusqlite::Connection::open(dir.path().join("scimledger.db")).unwrap();
         db.execute_batch(SQLITE_INIT).unwrap();
@@ -89,9 +86,22 @@ async fn sqlite_backfills_each_users_groups() {
              INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00.000000Z');",
         )
         .unwrap();
-        db.execute_batch(&release1.rows().replace("TRUE", "1")).unwrap();
+        db.execute_batch(&rows.replace("TRUE", "1")).unwrap();
     }
-    release1.check(&SqliteStore::open(dir.path()).await.unwrap()).await;
+    SqliteStore::open(dir.path()).await.unwrap()
+}
+
+#[tokio::test]
+async fn postgres_backfills_each_users_groups() {
+    let release1 = Release1::new();
+    release1.check(&postgres_from_release_1(&release1.rows()).await).await;
+}
+
+#[tokio::test]
+async fn sqlite_backfills_each_users_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let release1 = Release1::new();
+    release1.check(&sqlite_from_release_1(&dir, &release1.rows()).await).await;
 }
 
 /// A log from before ownership: `ada` provisioned by a connection, `Staff` by an operator, their
@@ -118,14 +128,14 @@ impl BeforeOwnership {
         Self { ada: Uuid::now_v7(), staff: Uuid::now_v7(), connection: Uuid::now_v7() }
     }
 
-    fn rows(&self, now: &str) -> String {
+    fn rows(&self) -> String {
         BEFORE_OWNERSHIP
             .replace("'EV1'", &format!("'{}'", Uuid::now_v7()))
             .replace("'EV2'", &format!("'{}'", Uuid::now_v7()))
             .replace("'ADA'", &format!("'{}'", self.ada))
             .replace("'STAFF'", &format!("'{}'", self.staff))
             .replace("CONN", &self.connection.to_string())
-            .replace("NOW", now)
+            .replace("NOW", "'2026-01-01T00:00:00.000000Z'")
     }
 
     async fn check(&self, store: &dyn Store) {
@@ -158,32 +168,13 @@ impl BeforeOwnership {
 
 #[tokio::test]
 async fn postgres_owns_each_resource_by_its_first_events_actor() {
-    let url = store::testing::fresh_postgres_url().await;
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(connection);
     let before = BeforeOwnership::new();
-    client.batch_execute(POSTGRES_INIT).await.unwrap();
-    client
-        .batch_execute("CREATE TABLE schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); INSERT INTO schema_migrations (version) VALUES (1);")
-        .await
-        .unwrap();
-    client.batch_execute(&before.rows("now()")).await.unwrap();
-    before.check(&PgStore::connect(&url, 2).await.unwrap()).await;
+    before.check(&postgres_from_release_1(&before.rows()).await).await;
 }
 
 #[tokio::test]
 async fn sqlite_owns_each_resource_by_its_first_events_actor() {
     let dir = tempfile::tempdir().unwrap();
     let before = BeforeOwnership::new();
-    {
-        let db = rusqlite::Connection::open(dir.path().join("scimledger.db")).unwrap();
-        db.execute_batch(SQLITE_INIT).unwrap();
-        db.execute_batch(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
-             INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00.000000Z');",
-        )
-        .unwrap();
-        db.execute_batch(&before.rows("'2026-01-01T00:00:00.000000Z'").replace("TRUE", "1")).unwrap();
-    }
-    before.check(&SqliteStore::open(dir.path()).await.unwrap()).await;
+    before.check(&sqlite_from_release_1(&dir, &before.rows()).await).await;
 }
