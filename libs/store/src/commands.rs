@@ -146,7 +146,7 @@ async fn decide_and_commit<A: Resource>(
     let past: Vec<A::Event> = history
         .iter()
         .map(|recorded| {
-            decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))
+            decode(&recorded.payload).map_err(|e| StoreError::corrupt(format!("the event at position {}", recorded.position), e))
         })
         .collect::<Result<_, _>>()?;
     let before = fold::<A>(&past, &[]);

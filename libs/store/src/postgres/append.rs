@@ -35,7 +35,7 @@ pub async fn append(client: Object, commit: Commit) -> StoreResult<Appended> {
         result
     })
     .await
-    .map_err(|e| StoreError::Backend(format!("the append task failed: {e}")))?
+    .map_err(|e| StoreError::Internal(format!("the append task failed: {e}")))?
 }
 
 async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appended> {
@@ -54,7 +54,7 @@ async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appende
         Ok(results) => {
             client.batch_execute("COMMIT").await.map_err(backend)?;
             let first_position =
-                results.into_iter().flatten().next().ok_or_else(|| StoreError::Backend("a commit without events".into()))?;
+                results.into_iter().flatten().next().ok_or_else(|| StoreError::Internal("a commit without events".into()))?;
             Ok(commit.appended_at(first_position))
         }
         Err(error) => {

@@ -133,11 +133,13 @@ const EVENT_COLUMNS: &str =
 fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     let tenant: String = row.get("tenant");
     let kind: String = row.get("stream_kind");
+    let position: i64 = row.get("position");
+    let at = || format!("the event at position {position}");
     Ok(RecordedEvent {
-        position: row.get("position"),
+        position,
         event_id: row.get("event_id"),
-        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
-        kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("unknown stream kind '{kind}'")))?,
+        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
+        kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::corrupt(at(), format!("unknown stream kind '{kind}'")))?,
         stream: ResourceId::from_uuid(row.get("stream_id")),
         stream_version: row.get("stream_version"),
         payload: EventPayload { event_type: row.get("event_type"), type_version: row.get("type_version"), data: row.get("payload") },

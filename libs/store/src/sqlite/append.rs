@@ -15,7 +15,7 @@ use crate::write_plan::{self, WriteStep};
 pub fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
     let mut tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => return failed_group(commits.len(), &e.to_string()),
+        Err(e) => return failed_group(commits.len(), &backend(e)),
     };
     let mut results = Vec::with_capacity(commits.len());
     for commit in commits {
@@ -28,21 +28,23 @@ pub fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<Stor
             // Some failures (a full disk, an I/O error) make SQLite roll back the whole
             // transaction, not just the statement. The commits before are then gone, and a
             // savepoint opened now would begin (and its release commit) a transaction of its own.
+            // SQLite does that only for a full disk, an I/O failure, a lock or memory it could
+            // not get: the store is unavailable, whichever commit met it.
             if tx.is_autocommit() {
-                return failed_group(commits.len(), &format!("the transaction was rolled back: {error}"));
+                return failed_group(commits.len(), &StoreError::Unavailable(format!("the transaction was rolled back: {error}")));
             }
         }
         results.push(result);
     }
     match tx.commit() {
         Ok(()) => results,
-        Err(e) => failed_group(commits.len(), &e.to_string()),
+        Err(e) => failed_group(commits.len(), &backend(e)),
     }
 }
 
 /// None of the group is written.
-fn failed_group(size: usize, error: &str) -> Vec<StoreResult<Appended>> {
-    (0..size).map(|_| Err(StoreError::Backend(error.to_owned()))).collect()
+fn failed_group(size: usize, error: &StoreError) -> Vec<StoreResult<Appended>> {
+    (0..size).map(|_| Err(error.clone())).collect()
 }
 
 /// A user row's `groups` array (user_groups.rs) without group `?2`, in order. A macro so that
@@ -75,7 +77,7 @@ fn append_one(db: &Connection, commit: &Commit) -> StoreResult<Appended> {
         let position = translate(db, &context, first_position, step)?;
         first_position = first_position.or(position);
     }
-    let first_position = first_position.ok_or_else(|| StoreError::Backend("a commit without events".into()))?;
+    let first_position = first_position.ok_or_else(|| StoreError::Internal("a commit without events".into()))?;
     Ok(commit.appended_at(first_position))
 }
 
@@ -98,7 +100,7 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         db.prepare_cached(sql).map_err(backend)?.execute(params).map_err(backend)?;
         Ok(None)
     };
-    let seq = || first_position.ok_or_else(|| StoreError::Backend("a read-model row planned before its events".into()));
+    let seq = || first_position.ok_or_else(|| StoreError::Internal("a read-model row planned before its events".into()));
     match step {
         WriteStep::ReleaseReservation { kind, key } => {
             execute("DELETE FROM reservations WHERE tenant = ?1 AND kind = ?2 AND key = ?3 AND owner = ?4", params![tenant, kind, key, id])
