@@ -306,8 +306,9 @@ pub trait Store: Send + Sync + 'static {
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its
     /// reservations and read-model change, all in one transaction.
     async fn append(&self, commit: Commit) -> StoreResult<Appended>;
-    /// A stream's events in version order.
-    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>>;
+    /// A stream's events in version order; none when `stream` is a stream of another kind (an
+    /// id names a user or a group, never both, and one kind's events do not decode as the other's).
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>>;
     /// Events after `position` in log order; at most `limit`.
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>>;
     /// Events after `after` in commit order, only from writers that have all finished: a reader

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::group::MemberKind;
-use domain::{ResourceId, TenantSlug};
+use domain::{ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
 use tokio_postgres::NoTls;
 
@@ -99,8 +99,8 @@ impl Store for PgStore {
         Ok(appended)
     }
 
-    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-        read::stream(&self.client().await?, tenant, stream).await
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+        read::stream(&self.client().await?, tenant, kind, stream).await
     }
 
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {

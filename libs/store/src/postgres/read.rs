@@ -148,10 +148,11 @@ fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     })
 }
 
-pub async fn stream(client: &Client, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1 AND stream_id = $2 ORDER BY stream_version");
+pub async fn stream(client: &Client, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+    let sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1 AND stream_id = $2 AND stream_kind = $3 ORDER BY stream_version");
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
-    client.query(&stmt, &[&tenant.as_str(), &stream.as_uuid()]).await.map_err(backend)?.iter().map(recorded).collect()
+    client.query(&stmt, &[&tenant.as_str(), &stream.as_uuid(), &kind.as_str()]).await.map_err(backend)?.iter().map(recorded).collect()
 }
 
 pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::group::MemberKind;
-use domain::{ResourceId, TenantSlug};
+use domain::{ResourceId, StreamKind, TenantSlug};
 use fs2::FileExt;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
@@ -192,9 +192,9 @@ impl Store for SqliteStore {
         Ok(appended)
     }
 
-    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::stream(c, &tenant, stream)).await
+        self.readers.run(move |c| read::stream(c, &tenant, kind, stream)).await
     }
 
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {

@@ -191,9 +191,10 @@ fn events(db: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreRes
     Ok(out)
 }
 
-pub fn stream(db: &Connection, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND stream_id = ?2 ORDER BY stream_version");
-    events(db, &sql, params![tenant.as_str(), stream.to_string()])
+pub fn stream(db: &Connection, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+    let sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND stream_id = ?2 AND stream_kind = ?3 ORDER BY stream_version");
+    events(db, &sql, params![tenant.as_str(), stream.to_string(), kind.as_str()])
 }
 
 /// One writer commits at a time, so position order is commit order: following the log by
