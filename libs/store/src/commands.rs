@@ -146,7 +146,7 @@ async fn decide_and_commit<A: Resource>(
 ) -> Result<Outcome<A>, CommandError> {
     let history = match expect {
         Expect::New => Vec::new(),
-        Expect::Existing | Expect::Version(_) => store.stream(tenant, id).await?,
+        Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
     };
     let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
     let before = fold::<A>(&past, &[]);

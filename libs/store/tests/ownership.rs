@@ -57,8 +57,8 @@ impl Fixture {
         commands::change::<User>(&*self.store, &self.tenant, id, command, &principal, metadata, None).await.map(|_| ())
     }
 
-    async fn event_types(&self, id: ResourceId) -> Vec<String> {
-        self.store.stream(&self.tenant, id).await.unwrap().into_iter().map(|e| e.payload.event_type).collect()
+    async fn event_types(&self, kind: StreamKind, id: ResourceId) -> Vec<String> {
+        self.store.stream(&self.tenant, kind, id).await.unwrap().into_iter().map(|e| e.payload.event_type).collect()
     }
 
     async fn owned_by(&self, kind: StreamKind, owner: Owner) -> Vec<ResourceId> {
@@ -91,13 +91,13 @@ on_both_backends! {
         let ada = fixture.provision(json!({"userName": "ada"})).await.unwrap();
         let refused = fixture.rename(ada, plain(okta), "ada.l").await;
         assert!(matches!(refused, Err(CommandError::Domain(DomainError::NotOwner { manual: true }))), "{refused:?}");
-        assert_eq!(fixture.event_types(ada).await, ["user.provisioned"]);
+        assert_eq!(fixture.event_types(StreamKind::User, ada).await, ["user.provisioned"]);
 
         let claiming = Principal::Connection { id: okta, claim_manual: true };
         fixture.rename(ada, claiming, "ada").await.unwrap();
-        assert_eq!(fixture.event_types(ada).await, ["user.provisioned"], "a sync that changes nothing claims nothing");
+        assert_eq!(fixture.event_types(StreamKind::User, ada).await, ["user.provisioned"], "a sync that changes nothing claims nothing");
         fixture.rename(ada, claiming, "ada.l").await.unwrap();
-        let events = fixture.store.stream(&fixture.tenant, ada).await.unwrap();
+        let events = fixture.store.stream(&fixture.tenant, StreamKind::User, ada).await.unwrap();
         let types: Vec<&str> = events.iter().map(|e| e.payload.event_type.as_str()).collect();
         assert_eq!(types, ["user.provisioned", "user.claimed", "user.renamed"]);
         assert_eq!(events[1].payload.data, json!({"from": "operator", "to": okta.to_string()}));
@@ -106,7 +106,7 @@ on_both_backends! {
         assert!(fixture.owned_by(StreamKind::User, Owner::Operator).await.is_empty());
         // Claimed, it is the connection's own: no further claim.
         fixture.rename(ada, plain(okta), "ada.lovelace").await.unwrap();
-        assert_eq!(fixture.event_types(ada).await.len(), 4);
+        assert_eq!(fixture.event_types(StreamKind::User, ada).await.len(), 4);
     }
 
     async fn a_manual_group_is_claimed_with_its_change(fixture: Fixture) {
@@ -115,7 +115,7 @@ on_both_backends! {
         let rename = GroupCommand::Rename { display_name: domain::GroupName::parse("All staff").unwrap() };
         let claiming = Principal::Connection { id: okta, claim_manual: true };
         commands::change::<Group>(&*fixture.store, &fixture.tenant, staff, rename, &claiming, by(okta), None).await.unwrap();
-        assert_eq!(fixture.event_types(staff).await, ["group.created", "group.claimed", "group.renamed"]);
+        assert_eq!(fixture.event_types(StreamKind::Group, staff).await, ["group.created", "group.claimed", "group.renamed"]);
         assert_eq!(fixture.owned_by(StreamKind::Group, Owner::Connection(okta)).await, vec![staff]);
     }
 
