@@ -53,6 +53,9 @@ on_both_backends! {
         entra.put(&format!("/Users/{bob_id}"), &json!({"userName": "bob@example.com"})).await.expect_error(409, None);
         entra.delete(&format!("/Users/{bob_id}")).await.expect_error(409, None);
         entra.delete(&format!("/Groups/{}", group["id"].as_str().unwrap())).await.expect_error(409, None);
+        let bulk = json!({"schemas": [BULK_REQUEST], "Operations": [{"method": "PATCH", "path": format!("/Users/{bob_id}"), "data": patch}]});
+        let response = entra.post("/Bulk", &bulk).await.expect(200);
+        assert_eq!(response["Operations"][0]["status"], "409", "{response}");
         // The name is still taken tenant-wide, and the answer says nothing of whose it is.
         let taken = entra.post("/Users", &json!({"userName": "BOB@example.com"})).await.expect_error(409, Some("uniqueness"));
         assert!(!taken["detail"].as_str().unwrap().contains(bob_id), "{taken}");
