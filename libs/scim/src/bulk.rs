@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
+use crate::error::quoted;
 use crate::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
 use crate::ScimError;
 
@@ -146,7 +147,7 @@ fn parse_operation(operation: &Value, method: &str) -> Result<Parsed, ScimError>
         return Err(ScimError::invalid_syntax("a bulk operation must be a JSON object"));
     }
     let method = Method::parse(method)
-        .ok_or_else(|| ScimError::invalid_syntax(format!("'{method}' is not a bulk method (POST, PUT, PATCH, DELETE)")))?;
+        .ok_or_else(|| ScimError::invalid_syntax(format!("'{}' is not a bulk method (POST, PUT, PATCH, DELETE)", quoted(method))))?;
     let path = operation.get("path").and_then(Value::as_str).ok_or_else(|| ScimError::invalid_syntax("a bulk operation needs a 'path'"))?;
     let (resource, target) = parse_path(path, method)?;
     let version = match operation.get("version") {
@@ -169,7 +170,7 @@ fn parse_operation(operation: &Value, method: &str) -> Result<Parsed, ScimError>
 
 /// `/Users` for a POST, `/Users/<id or bulkId:x>` otherwise.
 fn parse_path(path: &str, method: Method) -> Result<(&'static ResourceType, Option<String>), ScimError> {
-    let bad = || ScimError::invalid_value(format!("'{path}' is not a path a bulk {} can take", method.as_str()));
+    let bad = || ScimError::invalid_value(format!("'{}' is not a path a bulk {} can take", quoted(path), method.as_str()));
     let trimmed = path.trim().trim_start_matches('/');
     let (endpoint, id) = match trimmed.split_once('/') {
         Some((endpoint, id)) => (endpoint, Some(id)),
