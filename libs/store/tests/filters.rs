@@ -380,6 +380,38 @@ async fn user_groups(fixture: Fixture) {
     assert_eq!(names, [BJENSEN, JSMITH, AERGER]);
 }
 
+/// A PATCH may leave elements without a value (replacing `emails.type` on a user with no
+/// emails creates `[{"type": "work"}]`): they are stored, read back and found by filters as
+/// any other element (ADR 0025).
+async fn value_less_elements_from_a_patch(fixture: Fixture) {
+    use domain::user::{User, UserCommand};
+    use scim::patch::PatchRequest;
+
+    let id = fixture.provision(json!({"userName": "nomail"})).await.unwrap();
+    let request = PatchRequest::parse(&json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "emails.type", "value": "work"}]
+    }))
+    .unwrap();
+    store::commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Patch { request }, support::operator(), None)
+        .await
+        .unwrap();
+    let record = fixture.store.user(&fixture.tenant, id).await.unwrap().unwrap();
+    assert_eq!(record.document["emails"], json!([{"type": "work"}]));
+    for (text, found) in [
+        ("emails.type eq \"work\"", true),
+        ("emails[type eq \"work\"]", true),
+        ("emails pr", true),
+        ("emails.value pr", false),
+        ("emails[type eq \"work\"].value eq \"x\"", false),
+    ] {
+        let filter = check_parse(text, &USER_RESOURCE);
+        assert_eq!(filter.matches(&rendered(&record, &USER_RESOURCE, None), &USER_RESOURCE), found, "in memory: {text}");
+        let page = fixture.store.users(&fixture.tenant, &query(&USER_RESOURCE, &[("filter", text)]), false).await.unwrap();
+        assert_eq!(page.records.len(), usize::from(found), "SQL: {text}");
+    }
+}
+
 macro_rules! on_both_backends_linguistic {
     ($($name:ident),*) => {
         $(
@@ -398,7 +430,13 @@ macro_rules! on_both_backends_linguistic {
     };
 }
 
-on_both_backends_linguistic!(user_table, group_table, user_groups, sorting_follows_code_points_and_primary_values);
+on_both_backends_linguistic!(
+    user_table,
+    group_table,
+    user_groups,
+    value_less_elements_from_a_patch,
+    sorting_follows_code_points_and_primary_values
+);
 
 #[test]
 fn invalid_filters_are_invalid_filter_before_reaching_a_store() {
