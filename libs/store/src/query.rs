@@ -4,7 +4,10 @@
 //! group displayName, members.value) hit indexed columns: case-insensitive attributes through
 //! keys folded in Rust (`domain::names::fold_case`), multi-valued ones through side tables.
 //! Every other attribute is answered from the stored document through the dialect's JSON
-//! functions. Values are always bound as parameters, never spliced into the SQL.
+//! functions, a user's `groups` from its row's `[id, displayName]` pairs; text folds on both
+//! sides by one rule (ADR 0026). Each condition means what `Filter::matches` means on the
+//! resource GET renders (ADR 0027). Values are always bound as parameters, never spliced into
+//! the SQL.
 
 use domain::names::fold_case;
 use scim::error::quoted;

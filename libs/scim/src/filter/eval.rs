@@ -3,9 +3,9 @@
 //!
 //! A comparison holds if any value the path reaches compares (`emails.type eq "work"` looks
 //! at every email, RFC 7644 §3.4.2.2), `ne` included: `emails.type ne "work"` holds when some
-//! email is of another type. An attribute with no value is `ne` anything but null, and `eq
-//! null` holds when there is no value. An attribute the resource type does not have matches
-//! nothing.
+//! email is of another type. An attribute with no value is `ne` anything but null. `eq null`
+//! and `ne null` are `not … pr` and `pr`. A complex attribute named alone compares through its
+//! `value` sub-attribute. An attribute the resource type does not have matches nothing.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
