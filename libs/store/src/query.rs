@@ -190,7 +190,7 @@ impl<'d> Compiler<'d> {
         leaf: &dyn Fn(&mut Self, Operand) -> Result<String, ScimError>,
     ) -> Result<String, ScimError> {
         if path.schema.is_none() && path.name.eq_ignore_ascii_case("schemas") {
-            return self.schemas_condition(path, reach, leaf);
+            return self.schemas_condition(reach, leaf);
         }
         let resolved = path.resolve(self.target.resource()).ok_or_else(|| {
             ScimError::invalid_filter(format!("'{}' is not an attribute of {}", quoted(&path.to_string()), self.target.resource().name))
@@ -235,13 +235,9 @@ impl<'d> Compiler<'d> {
     /// `schemas eq "urn:…:enterprise:2.0:User"`: whether the resource has that extension.
     fn schemas_condition(
         &mut self,
-        path: &AttrPath,
         reach: Reach<'_>,
         leaf: &dyn Fn(&mut Self, Operand) -> Result<String, ScimError>,
     ) -> Result<String, ScimError> {
-        if matches!(reach, Reach::Elements(_)) {
-            return Err(ScimError::invalid_filter(format!("'{path}' cannot take a value filter")));
-        }
         let rt = self.target.resource();
         let mut alternatives = vec![format!("'{}'", rt.schema.id.to_lowercase())];
         for ext in rt.extensions {
@@ -252,8 +248,12 @@ impl<'d> Compiler<'d> {
             ));
         }
         let (from, element) = (format!("(SELECT {} AS s) AS sch", alternatives.join(" AS s UNION ALL SELECT ")), "sch.s".to_owned());
-        let condition = leaf(self, Operand { expr: element, kind: Kind::Folded, json: None })?;
-        Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {condition})"))
+        let condition = match reach {
+            Reach::Elements(filter) => self.element_filter(&Elements::Schemas { element }, &SCHEMAS, filter)?,
+            Reach::Whole | Reach::Compared => leaf(self, Operand { expr: element, kind: Kind::Folded, json: None })?,
+        };
+        // An extension the resource does not have is a NULL row, which is no URN.
+        Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE sch.s IS NOT NULL AND {condition})"))
     }
 
     fn single_operand(&mut self, resolved: &ResolvedPath) -> Result<Operand, ScimError> {
@@ -334,12 +334,14 @@ impl<'d> Compiler<'d> {
             Elements::Members { alias } => {
                 format!("r.id IN (SELECT {alias}.group_id FROM {from} WHERE {alias}.tenant = {tenant} AND {condition})")
             }
-            Elements::Groups { .. } | Elements::Json { .. } => format!("EXISTS (SELECT 1 FROM {from} WHERE {condition})"),
+            Elements::Groups { .. } | Elements::Schemas { .. } | Elements::Json { .. } => {
+                format!("EXISTS (SELECT 1 FROM {from} WHERE {condition})")
+            }
         })
     }
 
     /// The inner filter of a value path, on one element.
-    fn element_filter(&mut self, elements: &Elements, attr: &AttributeDef, filter: &Filter) -> Result<String, ScimError> {
+    fn element_filter(&mut self, elements: &Elements, attr: &'static AttributeDef, filter: &Filter) -> Result<String, ScimError> {
         match filter {
             Filter::And(a, b) => {
                 Ok(format!("({} AND {})", self.element_filter(elements, attr, a)?, self.element_filter(elements, attr, b)?))
@@ -359,7 +361,7 @@ impl<'d> Compiler<'d> {
         }
     }
 
-    fn element_present(&mut self, elements: &Elements, attr: &AttributeDef, path: &AttrPath) -> Result<String, ScimError> {
+    fn element_present(&mut self, elements: &Elements, attr: &'static AttributeDef, path: &AttrPath) -> Result<String, ScimError> {
         let operand = elements.operand(self.dialect, sub_of(attr, path)?)?;
         Ok(self.present(operand))
     }
@@ -533,6 +535,9 @@ enum Reach<'f> {
     Elements(&'f Filter),
 }
 
+/// `schemas`, which no schema defines, as a value filter sees it: each element is a URN.
+const SCHEMAS: AttributeDef = AttributeDef::string("schemas", "The schema URNs of the resource.").multi();
+
 /// The column of a user's groups: `[id, displayName]` pairs (ADR 0014).
 const USER_GROUPS: &str = "r.groups";
 
@@ -547,6 +552,10 @@ enum Elements {
     },
     /// A user's groups, each an `[id, displayName]` pair, rendered with `type` "direct".
     Groups {
+        element: String,
+    },
+    /// The resource's schema URNs, folded.
+    Schemas {
         element: String,
     },
     Json {
@@ -568,6 +577,7 @@ impl Elements {
                 _ => Err(not_indexed()),
             },
             Elements::Groups { element } => group_field(dialect, element, sub),
+            Elements::Schemas { element } => Ok(Operand { expr: element.clone(), kind: Kind::Folded, json: None }),
             Elements::Json { element } => Ok(json_operand(dialect, element, &[sub.name], sub)),
         }
     }
@@ -620,9 +630,14 @@ fn only_names(filter: &Filter, names: &[&str]) -> bool {
     }
 }
 
-fn sub_of(attr: &AttributeDef, path: &AttrPath) -> Result<&'static AttributeDef, ScimError> {
-    attr.sub_attribute(&path.name)
-        .ok_or_else(|| ScimError::invalid_filter(format!("'{}' is not a sub-attribute of '{}'", path.name, attr.name)))
+/// What a path inside a value filter names: a sub-attribute, or for a multi-valued simple
+/// attribute (`schemas[value eq "…"]`) the element itself.
+fn sub_of(attr: &'static AttributeDef, path: &AttrPath) -> Result<&'static AttributeDef, ScimError> {
+    let found = match attr.kind {
+        AttrType::Complex => attr.sub_attribute(&path.name),
+        _ => path.name.eq_ignore_ascii_case("value").then_some(attr),
+    };
+    found.ok_or_else(|| ScimError::invalid_filter(format!("'{}' is not a sub-attribute of '{}'", path.name, attr.name)))
 }
 
 fn string_value(value: &CompValue) -> Result<&str, ScimError> {

@@ -149,6 +149,7 @@ const ELEMENT_PATHS: &[(&str, &[&str])] = &[
     ("addresses", &["locality", "type"]),
     ("aliases", &["value", "type"]),
     ("groups", &["value", "display", "type"]),
+    ("schemas", &["value"]),
 ];
 
 const OPS: &[&str] = &["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];

@@ -126,6 +126,7 @@ const USER_CASES: &[(&str, &[&str])] = &[
     ("department eq \"TOURS\"", &[BJENSEN]),
     ("schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"", &[BJENSEN]),
     ("schemas eq \"urn:ietf:params:scim:schemas:core:2.0:User\"", ALL),
+    ("schemas[value ew \"ENTERPRISE:2.0:user\" and not (value eq null)]", &[BJENSEN]),
     // dateTime, compared as instants
     ("meta.created gt \"2000-01-01T00:00:00Z\"", ALL),
     ("meta.lastModified ge \"2000-01-01T01:00:00+01:00\"", ALL),
