@@ -394,9 +394,17 @@ async fn value_less_elements_from_a_patch(fixture: Fixture) {
         "Operations": [{"op": "replace", "path": "emails.type", "value": "work"}]
     }))
     .unwrap();
-    store::commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Patch { request }, support::operator(), None)
-        .await
-        .unwrap();
+    store::commands::change::<User>(
+        &*fixture.store,
+        &fixture.tenant,
+        id,
+        UserCommand::Patch { request },
+        &domain::Principal::Operator,
+        support::operator(),
+        None,
+    )
+    .await
+    .unwrap();
     let record = fixture.store.user(&fixture.tenant, id).await.unwrap().unwrap();
     assert_eq!(record.document["emails"], json!([{"type": "work"}]));
     for (text, found) in [
