@@ -4,6 +4,7 @@
 //!   read-model rows, tenants and connections, leases).
 //! - [`commands`]: running a domain command: load its stream, decide, commit; retried when
 //!   another writer won the race.
+//! - [`cpu`]: the bounded pool commands are decided on, off the async workers.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod commands;
+pub mod cpu;
 pub mod open;
 pub mod paging;
 pub mod postgres;

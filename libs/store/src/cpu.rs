@@ -1,0 +1,29 @@
+//! Where commands are decided: replaying a stream and deciding a command (a PATCH applied to a
+//! large document, a member list diffed) is synchronous CPU work that no request timeout can
+//! interrupt, so it runs on tokio's blocking threads, at most one job per core at a time
+//! (ADR 0030). The async workers stay free to serve other requests and tenants meanwhile.
+
+use std::future::Future;
+use std::sync::LazyLock;
+
+use tokio::sync::Semaphore;
+
+use crate::StoreError;
+
+/// One permit per core: more jobs at once would only share the same cores.
+static PERMITS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)));
+
+/// Runs `job` off the async workers once a permit is free. The job may await futures that
+/// need no I/O (cqrs-es's `handle` is async but decides synchronously).
+pub async fn run<T, F>(job: impl FnOnce() -> F + Send + 'static) -> Result<T, StoreError>
+where
+    F: Future<Output = T>,
+    T: Send + 'static,
+{
+    // Waiting for a permit is cancellable: a request that times out meanwhile leaves the queue.
+    let _permit = PERMITS.acquire().await.map_err(|_| StoreError::Backend("the decision pool is closed".into()))?;
+    tokio::task::spawn_blocking(move || futures::executor::block_on(job()))
+        .await
+        .map_err(|e| StoreError::Backend(format!("a command's decision failed: {e}")))
+}
