@@ -6,8 +6,46 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bus::nats::{RelaySettings, StreamSettings};
+use scim::limits::Limits;
 use serde::Deserialize;
 use store::Backend;
+
+/// A database URL whose password is shown as `***` in Debug and Display: settings are
+/// logged and printed whole, the password must never be.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with its password, for connecting and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => match url.set_password(Some("***")) {
+                Ok(()) => url.into(),
+                Err(()) => "<database URL>".to_owned(),
+            },
+            Ok(url) => url.into(),
+            // Not a URL (a key=value connection string?): it may hold a password anywhere.
+            Err(_) => "<database URL>".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({:?})", self.redacted())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,13 +59,17 @@ pub enum LogFormat {
 pub struct Settings {
     /// Address the HTTP server binds (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
-    /// `postgres://…`; absent means the embedded SQLite file in `data_dir`.
-    pub database_url: Option<String>,
+    /// `postgres://…`; absent means the embedded SQLite file in `data_dir`. Its password
+    /// never shows in Debug output or logs.
+    pub database_url: Option<DatabaseUrl>,
     pub data_dir: PathBuf,
     /// PostgreSQL connections in the pool.
     pub pool_size: usize,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Largest resource, serialized and `members` aside; larger ones get 413 before anything
+    /// is appended (docs/scim.md, Limits).
+    pub max_resource_bytes: usize,
     /// The externally visible origin (`https://scim.example.com`), for `meta.location` and the
     /// base URLs the CLI prints. Defaults to `http://<Host header>`.
     pub public_url: Option<String>,
@@ -59,6 +101,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             pool_size: 16,
             max_body_bytes: 1024 * 1024,
+            max_resource_bytes: scim::limits::DEFAULT_MAX_RESOURCE_BYTES,
             public_url: None,
             log_format: LogFormat::Text,
             request_timeout_secs: 30,
@@ -102,7 +145,7 @@ impl Settings {
             self.listen = parse("SCIMLEDGER_LISTEN", v)?;
         }
         if let Some(v) = var("SCIMLEDGER_DATABASE_URL") {
-            self.database_url = Some(v).filter(|v| !v.is_empty());
+            self.database_url = Some(v).filter(|v| !v.is_empty()).map(DatabaseUrl);
         }
         if let Some(v) = var("SCIMLEDGER_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -112,6 +155,9 @@ impl Settings {
         }
         if let Some(v) = var("SCIMLEDGER_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("SCIMLEDGER_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_MAX_RESOURCE_BYTES") {
+            self.max_resource_bytes = parse("SCIMLEDGER_MAX_RESOURCE_BYTES", v)?;
         }
         if let Some(v) = var("SCIMLEDGER_PUBLIC_URL") {
             self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
@@ -157,9 +203,9 @@ impl Settings {
     }
 
     pub fn backend(&self) -> anyhow::Result<Backend> {
-        Ok(match &self.database_url {
+        Ok(match self.database_url.as_ref().map(DatabaseUrl::expose) {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Backend::Postgres { url: url.clone(), pool_size: self.pool_size }
+                Backend::Postgres { url: url.to_owned(), pool_size: self.pool_size }
             }
             Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
             None => Backend::Sqlite { data_dir: self.data_dir.clone() },
@@ -180,6 +226,11 @@ impl Settings {
             },
             checkpoint_every: Duration::from_millis(self.relay_checkpoint_ms),
         })
+    }
+
+    /// The limits of `scim::limits` that are settings.
+    pub fn limits(&self) -> Limits {
+        Limits { max_resource_bytes: self.max_resource_bytes }
     }
 
     /// The origin clients reach this server at, when configured.
@@ -228,6 +279,27 @@ mod tests {
         assert_eq!(relay.stream.subjects, ["scimledger.acme.>", "scimledger.beta.>"]);
         assert_eq!(relay.stream.duplicate_window, Duration::from_secs(900));
         assert_eq!((relay.stream.name.as_str(), relay.job()), ("SCIMLEDGER", "nats-relay:SCIMLEDGER".to_owned()));
+    }
+
+    #[test]
+    fn the_database_password_never_shows_in_debug_output() {
+        let env = HashMap::from([("SCIMLEDGER_DATABASE_URL", "postgres://app:s3cr%2Ft@db.internal:5432/scim?sslmode=require")]);
+        let mut settings = Settings::default();
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        let shown = format!("{settings:?} {}", settings.database_url.as_ref().unwrap());
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db.internal:5432/scim?sslmode=require"), "{shown}");
+        assert!(matches!(settings.backend().unwrap(), Backend::Postgres { url, .. } if url.contains("s3cr%2Ft")));
+        let not_a_url = DatabaseUrl("host=db password=s3cret".to_owned());
+        assert!(!format!("{not_a_url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_resource_size_limit_defaults_to_256_kib_and_follows_the_environment() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.limits().max_resource_bytes, 256 * 1024);
+        settings.apply_env(|k| (k == "SCIMLEDGER_MAX_RESOURCE_BYTES").then(|| "4096".to_owned())).unwrap();
+        assert_eq!(settings.limits(), Limits { max_resource_bytes: 4096 });
     }
 
     #[test]
