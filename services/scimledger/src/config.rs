@@ -54,6 +54,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a group PATCH answers when the request names no attributes (ADR 0031).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupPatchResponse {
+    /// 204 No Content: the resource would list every member.
+    NoContent,
+    /// 200 with the resource, for clients that insist on it.
+    Resource,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -70,6 +80,8 @@ pub struct Settings {
     /// Largest resource, serialized and `members` aside; larger ones get 413 before anything
     /// is appended (docs/scim.md, Limits).
     pub max_resource_bytes: usize,
+    /// What a PATCH /Groups/{id} without `attributes`/`excludedAttributes` answers.
+    pub group_patch_response: GroupPatchResponse,
     /// The externally visible origin (`https://scim.example.com`), for `meta.location` and the
     /// base URLs the CLI prints. Defaults to `http://<Host header>`.
     pub public_url: Option<String>,
@@ -102,6 +114,7 @@ impl Default for Settings {
             pool_size: 16,
             max_body_bytes: 1024 * 1024,
             max_resource_bytes: scim::limits::DEFAULT_MAX_RESOURCE_BYTES,
+            group_patch_response: GroupPatchResponse::NoContent,
             public_url: None,
             log_format: LogFormat::Text,
             request_timeout_secs: 30,
@@ -158,6 +171,13 @@ impl Settings {
         }
         if let Some(v) = var("SCIMLEDGER_MAX_RESOURCE_BYTES") {
             self.max_resource_bytes = parse("SCIMLEDGER_MAX_RESOURCE_BYTES", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_GROUP_PATCH_RESPONSE") {
+            self.group_patch_response = match v.as_str() {
+                "no-content" => GroupPatchResponse::NoContent,
+                "resource" => GroupPatchResponse::Resource,
+                other => bail!("SCIMLEDGER_GROUP_PATCH_RESPONSE={other:?}: use no-content or resource"),
+            };
         }
         if let Some(v) = var("SCIMLEDGER_PUBLIC_URL") {
             self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
@@ -300,6 +320,17 @@ mod tests {
         assert_eq!(settings.limits().max_resource_bytes, 256 * 1024);
         settings.apply_env(|k| (k == "SCIMLEDGER_MAX_RESOURCE_BYTES").then(|| "4096".to_owned())).unwrap();
         assert_eq!(settings.limits(), Limits { max_resource_bytes: 4096 });
+    }
+
+    #[test]
+    fn group_patches_answer_no_content_unless_set_otherwise() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.group_patch_response, GroupPatchResponse::NoContent);
+        settings.apply_env(|k| (k == "SCIMLEDGER_GROUP_PATCH_RESPONSE").then(|| "resource".to_owned())).unwrap();
+        assert_eq!(settings.group_patch_response, GroupPatchResponse::Resource);
+        let from_file: Settings = toml::from_str("group_patch_response = \"resource\"").unwrap();
+        assert_eq!(from_file.group_patch_response, GroupPatchResponse::Resource);
+        assert!(settings.apply_env(|k| (k == "SCIMLEDGER_GROUP_PATCH_RESPONSE").then(|| "200".to_owned())).is_err());
     }
 
     #[test]

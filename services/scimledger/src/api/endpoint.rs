@@ -18,9 +18,9 @@ pub trait Endpoint: Resource + Send + Sync + 'static {
     const RESOURCE: &'static ResourceType;
     /// The attribute derived from memberships: a user's `groups`, a group's `members`.
     const RELATED: &'static str;
-    /// Whether a PATCH answers 200 with the resource when the request names no attributes;
-    /// else 204 (RFC 7644 §3.5.2): a group's answer would list every member (ADR 0031).
-    const PATCH_SHOWS_RESOURCE: bool;
+    /// Whether a PATCH may answer 204 when the request names no attributes (RFC 7644 §3.5.2):
+    /// a group's answer would list every member (ADR 0031).
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool;
 
     fn create(resource: Document) -> Self::Command;
     fn replace(resource: Document) -> Self::Command;
@@ -46,7 +46,7 @@ pub trait Endpoint: Resource + Send + Sync + 'static {
 impl Endpoint for User {
     const RESOURCE: &'static ResourceType = &USER_RESOURCE;
     const RELATED: &'static str = "groups";
-    const PATCH_SHOWS_RESOURCE: bool = true;
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool = false;
 
     fn create(resource: Document) -> UserCommand {
         UserCommand::Provision { resource }
@@ -75,7 +75,7 @@ impl Endpoint for User {
 impl Endpoint for Group {
     const RESOURCE: &'static ResourceType = &GROUP_RESOURCE;
     const RELATED: &'static str = "members";
-    const PATCH_SHOWS_RESOURCE: bool = false;
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool = true;
 
     fn create(resource: Document) -> GroupCommand {
         GroupCommand::Create { resource }

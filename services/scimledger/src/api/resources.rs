@@ -22,6 +22,7 @@ use super::endpoint::Endpoint;
 use super::render::{self, Parts};
 use super::reply::{etag, EntityTags, ScimReply};
 use super::{ApiState, Caller};
+use crate::config::GroupPatchResponse;
 use store::commands::{self, CommandError, Outcome};
 
 use super::errors::to_scim;
@@ -350,7 +351,8 @@ pub async fn replace<E: Endpoint>(
 }
 
 /// PATCH /Users/{id}, PATCH /Groups/{id}: answered 200 with the resource, or 204 for a group
-/// unless the request names attributes (`attributes` or `excludedAttributes`).
+/// unless the request names attributes (`attributes` or `excludedAttributes`) or the settings
+/// say `group_patch_response = "resource"`.
 pub async fn patch<E: Endpoint>(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -360,7 +362,8 @@ pub async fn patch<E: Endpoint>(
     ScimBody(body): ScimBody,
 ) -> Reply {
     let id = id_of::<E>(&id)?;
-    if E::PATCH_SHOWS_RESOURCE || params.iter().any(|(k, _)| names_selection(k)) {
+    let no_content = E::PATCH_MAY_ANSWER_NO_CONTENT && state.settings.group_patch_response == GroupPatchResponse::NoContent;
+    if !no_content || params.iter().any(|(k, _)| names_selection(k)) {
         return change::<E>(&state, &caller, &headers, &params, Write::Patch(id, body)).await;
     }
     let outcome = write::<E>(&state, &caller, Write::Patch(id, body), if_match(&headers)).await?.expect("a change has an outcome");
