@@ -22,8 +22,13 @@ where
     T: Send + 'static,
 {
     // Waiting for a permit is cancellable: a request that times out meanwhile leaves the queue.
-    let _permit = PERMITS.acquire().await.map_err(|_| StoreError::Backend("the decision pool is closed".into()))?;
-    tokio::task::spawn_blocking(move || futures::executor::block_on(job()))
-        .await
-        .map_err(|e| StoreError::Backend(format!("a command's decision failed: {e}")))
+    let permit = PERMITS.acquire().await.map_err(|_| StoreError::Backend("the decision pool is closed".into()))?;
+    // The job holds the permit, not this future: a request that times out while its job runs
+    // does not free the core the job still occupies.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        futures::executor::block_on(job())
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("a command's decision failed: {e}")))
 }
