@@ -30,5 +30,23 @@ where
         futures::executor::block_on(job())
     })
     .await
-    .map_err(|e| StoreError::Backend(format!("a command's decision failed: {e}")))
+    .map_err(|e| match e.try_into_panic() {
+        // A panicking decision is a bug: it unwinds into the request as it did on the async
+        // worker, and the API answers 500, not "unavailable".
+        Ok(panic) => std::panic::resume_unwind(panic),
+        Err(_) => StoreError::Backend("the decision pool is shutting down".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    #[tokio::test]
+    async fn a_job_answers_and_a_panicking_job_panics_its_caller() {
+        assert_eq!(super::run(|| async { 6 * 7 }).await.unwrap(), 42);
+        let caught = std::panic::AssertUnwindSafe(super::run::<(), _>(|| async { panic!("a bug") })).catch_unwind().await;
+        let panic = caught.expect_err("the panic reaches the caller");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"a bug"));
+    }
 }
