@@ -15,6 +15,7 @@
 //! - [`sqlite`]: one SQLite file (the embedded default).
 //! - `testing` (feature): fresh databases for tests.
 //! - [`open`]: choosing the backend from a URL or a data directory.
+//! - [`database_url`]: the database URL, whose password no Debug or log shows.
 //!
 //! Every command's events, its read-model changes and its unique-value reservations commit in
 //! one transaction: a reader that sees a response sees the resource, and a duplicate appends
@@ -23,6 +24,7 @@
 pub mod api;
 pub mod commands;
 pub mod cpu;
+pub mod database_url;
 pub mod open;
 pub mod paging;
 pub mod postgres;
@@ -34,4 +36,5 @@ pub mod testing;
 pub mod user_groups;
 
 pub use api::*;
+pub use database_url::DatabaseUrl;
 pub use open::{open, Backend};

@@ -8,44 +8,7 @@ use anyhow::{bail, Context};
 use bus::nats::{RelaySettings, StreamSettings};
 use scim::limits::Limits;
 use serde::Deserialize;
-use store::Backend;
-
-/// A database URL whose password is shown as `***` in Debug and Display: settings are
-/// logged and printed whole, the password must never be.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    /// The URL with its password, for connecting and nothing else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn redacted(&self) -> String {
-        match url::Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => match url.set_password(Some("***")) {
-                Ok(()) => url.into(),
-                Err(()) => "<database URL>".to_owned(),
-            },
-            Ok(url) => url.into(),
-            // Not a URL (a key=value connection string?): it may hold a password anywhere.
-            Err(_) => "<database URL>".to_owned(),
-        }
-    }
-}
-
-impl std::fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DatabaseUrl({:?})", self.redacted())
-    }
-}
-
-impl std::fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
+use store::{Backend, DatabaseUrl};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -158,7 +121,7 @@ impl Settings {
             self.listen = parse("SCIMLEDGER_LISTEN", v)?;
         }
         if let Some(v) = var("SCIMLEDGER_DATABASE_URL") {
-            self.database_url = Some(v).filter(|v| !v.is_empty()).map(DatabaseUrl);
+            self.database_url = Some(v).filter(|v| !v.is_empty()).map(DatabaseUrl::new);
         }
         if let Some(v) = var("SCIMLEDGER_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -223,9 +186,9 @@ impl Settings {
     }
 
     pub fn backend(&self) -> anyhow::Result<Backend> {
-        Ok(match self.database_url.as_ref().map(DatabaseUrl::expose) {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Backend::Postgres { url: url.to_owned(), pool_size: self.pool_size }
+        Ok(match &self.database_url {
+            Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
+                Backend::Postgres { url: url.clone(), pool_size: self.pool_size }
             }
             Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
             None => Backend::Sqlite { data_dir: self.data_dir.clone() },
@@ -309,9 +272,9 @@ mod tests {
         let shown = format!("{settings:?} {}", settings.database_url.as_ref().unwrap());
         assert!(!shown.contains("s3cr"), "{shown}");
         assert!(shown.contains("postgres://app:***@db.internal:5432/scim?sslmode=require"), "{shown}");
-        assert!(matches!(settings.backend().unwrap(), Backend::Postgres { url, .. } if url.contains("s3cr%2Ft")));
-        let not_a_url = DatabaseUrl("host=db password=s3cret".to_owned());
-        assert!(!format!("{not_a_url:?}").contains("s3cret"));
+        let backend = settings.backend().unwrap();
+        assert!(!format!("{backend:?}").contains("s3cr"), "{backend:?}");
+        assert!(matches!(backend, Backend::Postgres { url, .. } if url.expose().contains("s3cr%2Ft")));
     }
 
     #[test]
