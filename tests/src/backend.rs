@@ -38,7 +38,7 @@ impl Backend {
     /// The store itself, opened beside the server (as the CLI does), to inspect the log.
     pub async fn open_store(&self) -> Arc<dyn store::Store> {
         let backend = match self {
-            Backend::Postgres { url } => store::Backend::Postgres { url: url.clone(), pool_size: 4 },
+            Backend::Postgres { url } => store::Backend::Postgres { url: store::DatabaseUrl::new(url.clone()), pool_size: 4 },
             Backend::Sqlite { dir } => store::Backend::Sqlite { data_dir: dir.path().to_path_buf() },
         };
         store::open(&backend).await.expect("opening the store beside the server")

@@ -45,7 +45,7 @@ async fn write_until(scim: Scim, writer: String, group: String, stop: Arc<Atomic
             .expect(200);
         scim.patch(&format!("/Groups/{group}"), &patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}])))
             .await
-            .expect(200);
+            .expect(204);
         writes += 5;
         n += 1;
     }

@@ -2,15 +2,14 @@
 
 use std::fmt;
 
+use scim::limits::MAX_KEY_BYTES;
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
-/// Folds a name to the key uniqueness and look-ups compare: Unicode lower case, computed here
-/// so that every backend compares the same keys (SQLite's `lower()` folds ASCII only).
-pub fn fold_case(text: &str) -> String {
-    text.to_lowercase()
-}
+/// The one case-folding rule (`scim::text::fold_case`), computed here rather than by a
+/// database so that every backend compares the same keys (SQLite's `lower()` folds ASCII only).
+pub use scim::text::fold_case;
 
 macro_rules! unique_name {
     ($(#[$doc:meta])* $name:ident, $attribute:literal) => {
@@ -24,8 +23,8 @@ macro_rules! unique_name {
                 if text.trim().is_empty() {
                     return Err(DomainError::invalid(concat!("'", $attribute, "' must not be empty")));
                 }
-                if text.len() > 1024 {
-                    return Err(DomainError::invalid(concat!("'", $attribute, "' is longer than 1024 bytes")));
+                if text.len() > MAX_KEY_BYTES {
+                    return Err(DomainError::invalid(format!(concat!("'", $attribute, "' is longer than {} bytes"), MAX_KEY_BYTES)));
                 }
                 Ok(Self(text.to_owned()))
             }

@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::api::{Commit, EventMetadata, ReadModelChange, Reservation, Store, StoreError};
+use crate::api::{Commit, EventMetadata, ReadModelChange, RecordedEvent, Reservation, Store, StoreError};
 
 /// How many times a command is decided again after losing a race for its stream.
 const ATTEMPTS: u32 = 25;
@@ -143,35 +143,24 @@ async fn decide_and_commit<A: Resource>(
         Expect::New => Vec::new(),
         Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
     };
-    let past: Vec<A::Event> = history
-        .iter()
-        .map(|recorded| {
-            decode(&recorded.payload).map_err(|e| StoreError::corrupt(format!("the event at position {}", recorded.position), e))
-        })
-        .collect::<Result<_, _>>()?;
-    let before = fold::<A>(&past, &[]);
-    let mut aggregate = before.clone();
     let version = history.len() as i64;
-    if !matches!(expect, Expect::New) && aggregate.document().is_none() {
-        return Err(DomainError::NotFound.into());
-    }
     if let Expect::Version(expected) = expect {
         if expected != version {
             return Err(CommandError::PreconditionFailed { expected, current: version });
         }
     }
-    let sink = EventSink::default();
-    aggregate.handle(command, &(), &sink).await?;
-    let mut events = sink.collect().await;
+    let first_recorded = history.first().map(|e| e.recorded_at);
+    let last_recorded = history.last().map(|e| e.recorded_at);
+    let (past, before, mut aggregate, mut events) = crate::cpu::run(move || decide::<A>(history, command, expect)).await??;
     let unknown = unknown_references::<A>(store, tenant, &events).await?;
     if !unknown.is_empty() {
         events = A::without_references(events, &unknown);
         aggregate = fold::<A>(&past, &events);
     }
     let now = crate::api::now();
-    let created = history.first().map_or(now, |e| e.recorded_at);
+    let created = first_recorded.unwrap_or(now);
     if events.is_empty() {
-        let last_modified = history.last().map_or(now, |e| e.recorded_at);
+        let last_modified = last_recorded.unwrap_or(now);
         return Ok(Outcome { id, aggregate, version, created, last_modified, changed: false });
     }
     let (reservations, read_model) = A::commit_parts(&before, &events, &aggregate);
@@ -189,6 +178,30 @@ async fn decide_and_commit<A: Resource>(
         })
         .await?;
     Ok(Outcome { id, aggregate, version: appended.version, created, last_modified: now, changed: true })
+}
+
+/// Replays the stream and decides `command` on it: the CPU-bound part of a command, run on
+/// [`crate::cpu`]. Returns the past events, the resource before and after, and the new events.
+async fn decide<A: Resource>(
+    history: Vec<RecordedEvent>,
+    command: A::Command,
+    expect: Expect,
+) -> Result<(Vec<A::Event>, A, A, Vec<A::Event>), CommandError> {
+    let past: Vec<A::Event> = history
+        .iter()
+        .map(|recorded| {
+            decode(&recorded.payload).map_err(|e| StoreError::corrupt(format!("the event at position {}", recorded.position), e))
+        })
+        .collect::<Result<_, _>>()?;
+    let before = fold::<A>(&past, &[]);
+    let mut aggregate = before.clone();
+    if !matches!(expect, Expect::New) && aggregate.document().is_none() {
+        return Err(DomainError::NotFound.into());
+    }
+    let sink = EventSink::default();
+    aggregate.handle(command, &(), &sink).await?;
+    let events = sink.collect().await;
+    Ok((past, before, aggregate, events))
 }
 
 fn fold<A: Resource>(past: &[A::Event], new: &[A::Event]) -> A {
@@ -216,7 +229,7 @@ async fn unknown_references<A: Resource>(
 }
 
 /// What the executor needs of an aggregate beyond cqrs-es's `Aggregate`.
-pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone> + Clone {
+pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone + Send + 'static> + Clone + 'static {
     const KIND: StreamKind;
     /// What the commit writes besides the events, given the resource before and after them.
     fn commit_parts(before: &Self, events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);

@@ -4,6 +4,7 @@
 //!   read-model rows, tenants and connections, leases).
 //! - [`commands`]: running a domain command: load its stream, decide, commit; retried when
 //!   another writer won the race.
+//! - [`cpu`]: the bounded pool commands are decided on, off the async workers.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
 //! - [`write_plan`]: a commit's writes as ordered, typed steps, planned once for both
@@ -16,6 +17,7 @@
 //! - [`sqlite`]: one SQLite file (the embedded default).
 //! - `testing` (feature): fresh databases for tests.
 //! - [`open`]: choosing the backend from a URL or a data directory.
+//! - [`database_url`]: the database URL, whose password no Debug or log shows.
 //!
 //! Every command's events, its read-model changes and its unique-value reservations commit in
 //! one transaction: a reader that sees a response sees the resource, and a duplicate appends
@@ -23,6 +25,8 @@
 
 pub mod api;
 pub mod commands;
+pub mod cpu;
+pub mod database_url;
 pub mod open;
 pub mod paging;
 pub mod postgres;
@@ -35,4 +39,5 @@ pub mod user_groups;
 pub mod write_plan;
 
 pub use api::*;
+pub use database_url::DatabaseUrl;
 pub use open::{open, Backend};

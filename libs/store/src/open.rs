@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::{Store, StoreResult};
+use crate::database_url::DatabaseUrl;
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 
@@ -11,7 +12,7 @@ use crate::sqlite::SqliteStore;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     /// `postgres://…`
-    Postgres { url: String, pool_size: usize },
+    Postgres { url: DatabaseUrl, pool_size: usize },
     /// The embedded default: `<dir>/scimledger.db`.
     Sqlite { data_dir: PathBuf },
 }
@@ -29,7 +30,7 @@ impl Backend {
 /// server lock, with [`SqliteStore::lock_for_server`], so two servers never share one file.
 pub async fn open(backend: &Backend) -> StoreResult<Arc<dyn Store>> {
     Ok(match backend {
-        Backend::Postgres { url, pool_size } => Arc::new(PgStore::connect(url, *pool_size).await?),
+        Backend::Postgres { url, pool_size } => Arc::new(PgStore::connect(url.expose(), *pool_size).await?),
         Backend::Sqlite { data_dir } => Arc::new(SqliteStore::open(data_dir).await?),
     })
 }

@@ -18,6 +18,9 @@ pub trait Endpoint: Resource + Send + Sync + 'static {
     const RESOURCE: &'static ResourceType;
     /// The attribute derived from memberships: a user's `groups`, a group's `members`.
     const RELATED: &'static str;
+    /// Whether a PATCH may answer 204 when the request names no attributes (RFC 7644 §3.5.2):
+    /// a group's answer would list every member (ADR 0031).
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool;
 
     fn create(resource: Document) -> Self::Command;
     fn replace(resource: Document) -> Self::Command;
@@ -43,6 +46,7 @@ pub trait Endpoint: Resource + Send + Sync + 'static {
 impl Endpoint for User {
     const RESOURCE: &'static ResourceType = &USER_RESOURCE;
     const RELATED: &'static str = "groups";
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool = false;
 
     fn create(resource: Document) -> UserCommand {
         UserCommand::Provision { resource }
@@ -71,6 +75,7 @@ impl Endpoint for User {
 impl Endpoint for Group {
     const RESOURCE: &'static ResourceType = &GROUP_RESOURCE;
     const RELATED: &'static str = "members";
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool = true;
 
     fn create(resource: Document) -> GroupCommand {
         GroupCommand::Create { resource }

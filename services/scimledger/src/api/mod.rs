@@ -12,7 +12,7 @@
 //! - [`bulk`]: /Bulk: each operation through that write path, `bulkId`s resolved.
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
 //! - [`health`]: /healthz and /readyz.
-//! - [`request_id`]: cheap unique request ids.
+//! - [`request_id`]: cheap unique request ids; clients' own ones only when short and plain.
 //! - [`uri`]: the URL length limit (414).
 
 mod auth;
@@ -93,6 +93,7 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::map_request(request_id::drop_unfit))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, request_id::SequentialRequestIds::new()))
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                     // Only the request id at INFO: formatting method and path into every span cost
