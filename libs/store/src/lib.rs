@@ -6,6 +6,8 @@
 //!   another writer won the race.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
+//! - [`directory`]: what tenant, connection and operator commits write (rows, unique names,
+//!   credential ends), shared by both backends.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
 //! - [`paging`]: list pages for either dialect: index pages, and keyset cursor pages that cost
 //!   the same at any depth.
@@ -21,6 +23,7 @@
 
 pub mod api;
 pub mod commands;
+pub mod directory;
 pub mod open;
 pub mod paging;
 pub mod postgres;

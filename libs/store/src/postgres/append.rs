@@ -36,9 +36,19 @@ pub async fn append(client: Object, commit: Commit) -> StoreResult<Appended> {
 
 async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appended> {
     let statements = Statements::prepare(client).await?;
+    let directory = match commit.read_model {
+        ReadModelChange::Tenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. } => {
+            Some(DirectoryStatements::prepare(client).await?)
+        }
+        _ => None,
+    };
     let rows = Rows::of(commit);
     let begin: Step<'_> = async { client.batch_execute("BEGIN").await.map(|_| None).map_err(backend) }.boxed();
-    let batch = std::iter::once(begin).chain(steps(client, &statements, commit, &rows));
+    let mut steps = steps(client, &statements, commit, &rows);
+    if let Some(d) = &directory {
+        steps.extend(directory_steps(client, d, commit, &rows));
+    }
+    let batch = std::iter::once(begin).chain(steps);
     match try_join_all(batch).await {
         Ok(results) => {
             client.batch_execute("COMMIT").await.map_err(backend)?;
@@ -168,6 +178,67 @@ impl Statements {
     }
 }
 
+/// The statements of tenant, connection and operator commits, prepared only for those.
+struct DirectoryStatements {
+    insert_tenant: tokio_postgres::Statement,
+    upsert_connection: tokio_postgres::Statement,
+    expire_credential: tokio_postgres::Statement,
+    insert_credential: tokio_postgres::Statement,
+    insert_operator: tokio_postgres::Statement,
+    /// Delivered at commit to every server's authentication cache (ADR 0021).
+    notify: tokio_postgres::Statement,
+}
+
+impl DirectoryStatements {
+    async fn prepare(tx: &Client) -> StoreResult<Self> {
+        let p = |sql: &'static str| async move { tx.prepare_cached(sql).await.map_err(backend) };
+        Ok(Self {
+            insert_tenant: p("INSERT INTO tenants (slug, created_at) VALUES ($1, $2)").await?,
+            upsert_connection: p("INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at)
+                                  VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN $7::timestamptz END)
+                                  ON CONFLICT (id) DO UPDATE SET settings = EXCLUDED.settings,
+                                    disabled_at = coalesce(connections.disabled_at, EXCLUDED.disabled_at)")
+            .await?,
+            expire_credential: p("UPDATE credentials SET expires_at = $2 WHERE id = $1").await?,
+            insert_credential: p("INSERT INTO credentials (id, tenant, owner_kind, owner_id, login, secret_sha256, created_at)
+                                  VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .await?,
+            insert_operator: p("INSERT INTO operators (id, name, created_at) VALUES ($1, $2, $3)").await?,
+            notify: p(concat!("SELECT pg_notify('", secrets_channel!(), "', '')")).await?,
+        })
+    }
+}
+
+/// The statements of a tenant, connection or operator commit, after its events.
+fn directory_steps<'a>(tx: &'a Client, d: &'a DirectoryStatements, commit: &'a Commit, r: &'a Rows<'a>) -> Vec<Step<'a>> {
+    let execute = |statement: &'a tokio_postgres::Statement, params: Vec<&'a (dyn ToSql + Sync)>| -> Step<'a> {
+        async move { tx.execute(statement, &params).await.map(|_| None).map_err(backend) }.boxed()
+    };
+    let mut steps = Vec::new();
+    match &commit.read_model {
+        ReadModelChange::Tenant => steps.push(execute(&d.insert_tenant, vec![&r.tenant, &commit.recorded_at])),
+        ReadModelChange::Connection(row) => {
+            steps.push(execute(
+                &d.upsert_connection,
+                vec![&r.id, &r.tenant, &row.name, &r.auth, &row.login, &row.settings, &commit.recorded_at, &row.disabled],
+            ));
+            for (id, at) in &row.expiries {
+                steps.push(execute(&d.expire_credential, vec![id, at]));
+            }
+        }
+        ReadModelChange::Operator { name } => steps.push(execute(&d.insert_operator, vec![&r.id, name, &commit.recorded_at])),
+        _ => {}
+    }
+    for (secret, hash) in commit.secrets.iter().zip(&r.secret_hashes) {
+        steps.push(execute(
+            &d.insert_credential,
+            vec![&secret.id, &r.tenant, &r.owner_kind, &r.id, &secret.login, hash, &commit.recorded_at],
+        ));
+    }
+    steps.push(execute(&d.notify, vec![]));
+    steps
+}
+
 /// Values the statements borrow, computed before the batch is built.
 struct Rows<'c> {
     tenant: &'c str,
@@ -182,6 +253,9 @@ struct Rows<'c> {
     removed: Vec<Uuid>,
     added: Vec<Uuid>,
     added_kinds: Vec<Option<&'static str>>,
+    auth: &'static str,
+    owner_kind: &'static str,
+    secret_hashes: Vec<&'c [u8]>,
 }
 
 impl<'c> Rows<'c> {
@@ -215,6 +289,12 @@ impl<'c> Rows<'c> {
             removed,
             added,
             added_kinds,
+            auth: match &commit.read_model {
+                ReadModelChange::Connection(row) => row.auth.as_str(),
+                _ => "",
+            },
+            owner_kind: commit.kind.as_str(),
+            secret_hashes: commit.secrets.iter().map(|s| &s.hash.0[..]).collect(),
         }
     }
 }
@@ -327,6 +407,7 @@ fn steps<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, r: &'a Rows<
                 steps.push(execute(statement, vec![&r.tenant, &r.id]));
             }
         }
+        ReadModelChange::Tenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. } => {}
     }
     steps
 }

@@ -136,7 +136,7 @@ fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     Ok(RecordedEvent {
         position: row.get("position"),
         event_id: row.get("event_id"),
-        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
+        tenant: TenantSlug::from_log(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
         kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("unknown stream kind '{kind}'")))?,
         stream: ResourceId::from_uuid(row.get("stream_id")),
         stream_version: row.get("stream_version"),

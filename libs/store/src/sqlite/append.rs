@@ -233,6 +233,34 @@ fn apply_read_model(tx: &Connection, commit: &Commit, version: i64, first_positi
             tx.execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
                 .map_err(backend)?;
         }
+        ReadModelChange::Tenant => {
+            tx.execute("INSERT INTO tenants (slug, created_at) VALUES (?1, ?2)", params![tenant, at]).map_err(backend)?;
+        }
+        ReadModelChange::Connection(row) => {
+            tx.prepare_cached(
+                "INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 THEN ?7 END)
+                 ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, disabled_at = coalesce(connections.disabled_at, excluded.disabled_at)",
+            )
+            .map_err(backend)?
+            .execute(params![id, tenant, row.name, row.auth.as_str(), row.login, row.settings.to_string(), at, row.disabled])
+            .map_err(backend)?;
+            let mut expire = tx.prepare_cached("UPDATE credentials SET expires_at = ?2 WHERE id = ?1").map_err(backend)?;
+            for (credential, end) in &row.expiries {
+                expire.execute(params![credential.to_string(), time_text::format(*end)]).map_err(backend)?;
+            }
+        }
+        ReadModelChange::Operator { name } => {
+            tx.execute("INSERT INTO operators (id, name, created_at) VALUES (?1, ?2, ?3)", params![id, name, at]).map_err(backend)?;
+        }
+    }
+    for secret in &commit.secrets {
+        tx.prepare_cached(
+            "INSERT INTO credentials (id, tenant, owner_kind, owner_id, login, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(backend)?
+            .execute(params![secret.id.to_string(), tenant, commit.kind.as_str(), id, secret.login, &secret.hash.0[..], at])
+            .map_err(backend)?;
     }
     Ok(())
 }

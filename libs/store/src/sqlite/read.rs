@@ -169,7 +169,7 @@ fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     Ok(RecordedEvent {
         position: row.get(0).map_err(backend)?,
         event_id: Uuid::parse_str(&get_text(1)?).map_err(|e| StoreError::Backend(e.to_string()))?,
-        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
+        tenant: TenantSlug::from_log(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
         kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("unknown stream kind '{kind}'")))?,
         stream: id(&get_text(4)?)?,
         stream_version: row.get(5).map_err(backend)?,
