@@ -71,7 +71,7 @@ impl Release1 {
         );
         assert_eq!((secrets[0].connection.auth, secrets[0].connection.settings.read_scope), (AuthMode::Bearer, ReadScope::All));
         // Its history starts in the log, so it can be rotated like a new one.
-        let history = store.stream(&tenant, ResourceId::from_uuid(self.okta)).await.unwrap();
+        let history = store.stream(&tenant, domain::StreamKind::Connection, ResourceId::from_uuid(self.okta)).await.unwrap();
         assert_eq!(history[0].payload.event_type, "connection.created");
         assert_eq!(history[0].metadata["system"], "migration 5");
         let metadata = store::EventMetadata { actor: store::Actor::Operator("test".into()), request_id: None, trace_id: None };

@@ -15,14 +15,17 @@ pub async fn tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
     rows.iter()
         .map(|row| {
             let slug: String = row.get(0);
-            Ok(Tenant { slug: TenantSlug::parse(&slug).map_err(|e| StoreError::Backend(e.to_string()))?, created: row.get(1) })
+            Ok(Tenant {
+                slug: TenantSlug::parse(&slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e))?,
+                created: row.get(1),
+            })
         })
         .collect()
 }
 
 /// A connection from the first seven columns of `row`.
 fn connection(tenant: &TenantSlug, row: &Row) -> StoreResult<Connection> {
-    let corrupt = |e: String| StoreError::Backend(format!("a stored connection: {e}"));
+    let corrupt = |e: String| StoreError::corrupt("a stored connection", e);
     Ok(Connection {
         id: row.get(0),
         tenant: tenant.clone(),
@@ -81,5 +84,5 @@ pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret
 }
 
 fn hash(stored: &[u8]) -> StoreResult<[u8; 32]> {
-    stored.try_into().map_err(|_| StoreError::Backend("a stored secret hash is not 32 bytes".into()))
+    stored.try_into().map_err(|_| StoreError::corrupt("a stored secret hash", "not 32 bytes"))
 }

@@ -15,7 +15,10 @@ pub fn tenants(db: &Db) -> StoreResult<Vec<Tenant>> {
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
     rows.map(|row| {
         let (slug, created) = row.map_err(backend)?;
-        Ok(Tenant { slug: TenantSlug::parse(&slug).map_err(|e| StoreError::Backend(e.to_string()))?, created: time_text::parse(&created)? })
+        Ok(Tenant {
+            slug: TenantSlug::parse(&slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e))?,
+            created: time_text::parse(&created)?,
+        })
     })
     .collect()
 }
@@ -25,7 +28,7 @@ const CONNECTION_COLUMNS: &str = "c.id, c.name, c.auth, c.login, c.settings, c.c
 /// A connection from the first seven columns of `row` ([`CONNECTION_COLUMNS`]).
 fn connection(tenant: &TenantSlug, row: &Row<'_>) -> StoreResult<Connection> {
     let text = |i: usize| row.get::<_, String>(i).map_err(backend);
-    let corrupt = |e: String| StoreError::Backend(format!("a stored connection: {e}"));
+    let corrupt = |e: String| StoreError::corrupt("a stored connection", e);
     Ok(Connection {
         id: Uuid::parse_str(&text(0)?).map_err(|e| corrupt(e.to_string()))?,
         tenant: tenant.clone(),
@@ -64,7 +67,7 @@ pub fn connection_secrets(db: &Db, tenant: &TenantSlug, at: OffsetDateTime) -> S
         let id: String = row.get(7).map_err(backend)?;
         out.push(ConnectionSecret {
             connection: connection(tenant, row)?,
-            credential_id: Uuid::parse_str(&id).map_err(|e| StoreError::Backend(e.to_string()))?,
+            credential_id: Uuid::parse_str(&id).map_err(|e| StoreError::corrupt(format!("credential id '{id}'"), e))?,
             hash: hash(row.get(8).map_err(backend)?)?,
             expires_at: row.get::<_, Option<String>>(9).map_err(backend)?.as_deref().map(time_text::parse).transpose()?,
         });
@@ -88,5 +91,5 @@ pub fn operator_secrets(db: &Db) -> StoreResult<Vec<OperatorSecret>> {
 }
 
 fn hash(stored: Vec<u8>) -> StoreResult<[u8; 32]> {
-    stored.try_into().map_err(|_| StoreError::Backend("a stored secret hash is not 32 bytes".into()))
+    stored.try_into().map_err(|_| StoreError::corrupt("a stored secret hash", "not 32 bytes"))
 }

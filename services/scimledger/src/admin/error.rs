@@ -25,9 +25,12 @@ pub enum AdminError {
     Disabled(String),
     #[error("a valid operator token is required")]
     Unauthorized,
-    /// The store failed; the operation may be retried.
+    /// The database cannot be reached; the operation may be retried.
     #[error("the store is unavailable; retry")]
     Unavailable(#[source] StoreError),
+    /// A failure no retry cures (corrupt data, a bug); logged, not described to the client.
+    #[error("internal error")]
+    Internal(#[source] StoreError),
 }
 
 impl AdminError {
@@ -42,6 +45,7 @@ impl AdminError {
             AdminError::Disabled(_) => "connection_disabled",
             AdminError::Unauthorized => "unauthorized",
             AdminError::Unavailable(_) => "unavailable",
+            AdminError::Internal(_) => "internal",
         }
     }
 
@@ -52,6 +56,7 @@ impl AdminError {
             AdminError::AlreadyExists(_) | AdminError::Disabled(_) => StatusCode::CONFLICT,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -75,7 +80,9 @@ impl From<StoreError> for AdminError {
             StoreError::Uniqueness { kind: OPERATOR_NAME, value } => {
                 AdminError::AlreadyExists(format!("operator '{value}' already exists"))
             }
-            other => AdminError::Unavailable(other),
+            StoreError::Unstorable(why) => AdminError::InvalidValue(format!("the database refused a value: {why}")),
+            StoreError::Unavailable(_) | StoreError::Conflict => AdminError::Unavailable(error),
+            other => AdminError::Internal(other),
         }
     }
 }

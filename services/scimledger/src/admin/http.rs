@@ -96,8 +96,10 @@ fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminEr
     match result {
         Ok(body) => (status, Json(body)).into_response(),
         Err(error) => {
-            if let AdminError::Unavailable(e) = &error {
-                tracing::warn!(error = %e, "admin request failed");
+            match &error {
+                AdminError::Unavailable(e) => tracing::warn!(error = %e, "admin request failed"),
+                AdminError::Internal(e) => tracing::error!(error = %e, "admin request failed"),
+                _ => {}
             }
             let mut response = (error.status(), Json(ErrorBody::from(&error))).into_response();
             if matches!(error, AdminError::Unauthorized) {

@@ -189,7 +189,7 @@ pub struct OperatorIssued {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable: unknown_tenant, unknown_connection, invalid_value, invalid_json, already_exists,
-    /// connection_disabled, unauthorized, unavailable.
+    /// connection_disabled, unauthorized, unavailable, internal.
     pub code: String,
     pub detail: String,
 }

@@ -20,6 +20,7 @@ use store::{Actor, Connection, ConnectionSecret, EventMetadata};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
+use super::errors::store_failure;
 use super::oauth::AccessToken;
 use super::reply::ScimReply;
 use super::{ApiState, REQUEST_ID};
@@ -104,10 +105,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     };
     let secrets = match state.secrets.of(&*state.store, &tenant).await {
         Ok(secrets) => secrets,
-        Err(e) => {
-            tracing::error!(error = %e, "authentication look-up failed");
-            return ScimReply::error(ScimError::new(503, None, "the store is unavailable; retry")).into_response();
-        }
+        Err(e) => return ScimReply::error(store_failure(&e)).into_response(),
     };
     match identify(&secrets, credentials, store::now()) {
         Some(secret) => {

@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::auth::Presented;
+use super::errors::store_failure;
 use super::ApiState;
 use crate::token;
 
@@ -119,9 +120,11 @@ pub async fn token(
     };
     let secrets = match state.secrets.of(&*state.store, &tenant).await {
         Ok(secrets) => secrets,
+        // RFC 6749 §5.2 has no word for these; the SCIM door's mapping decides the status.
         Err(e) => {
-            tracing::error!(error = %e, "client credentials look-up failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "temporarily_unavailable"}))).into_response();
+            let status = StatusCode::from_u16(store_failure(&e).status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let error = if status == StatusCode::SERVICE_UNAVAILABLE { "temporarily_unavailable" } else { "server_error" };
+            return (status, no_store(), Json(json!({"error": error}))).into_response();
         }
     };
     let now = store::now();
