@@ -5,7 +5,8 @@
 //! - [`secret_cache`]: each tenant's live secrets, while the store says they are current.
 //! - [`oauth`]: `/oauth/{tenant}/token`, the client credentials grant, and its access tokens.
 //! - [`body`]: request bodies: size limit, media type, JSON syntax.
-//! - [`reply`]: SCIM responses and errors (`application/scim+json`).
+//! - [`reply`]: SCIM responses and errors (`application/scim+json`), and an Error body for the
+//!   errors the router and its layers answer without one.
 //! - [`errors`]: command and store failures as SCIM errors.
 //! - [`render`]: read-model records and command outcomes as SCIM resources.
 //! - [`endpoint`]: what differs between /Users and /Groups.
@@ -15,6 +16,7 @@
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
 //! - [`health`]: /healthz and /readyz.
 //! - [`request_id`]: cheap unique request ids.
+//! - [`uri`]: the URL length limit (414).
 
 mod auth;
 mod body;
@@ -29,6 +31,7 @@ mod reply;
 mod request_id;
 mod resources;
 mod secret_cache;
+mod uri;
 
 pub(crate) use resources::origin;
 
@@ -112,4 +115,6 @@ pub fn router(state: ApiState) -> Router {
                 .layer(CatchPanicLayer::custom(reply::panicked))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout)),
         )
+        .layer(axum::middleware::from_fn(uri::bounded))
+        .layer(axum::middleware::map_response(reply::errors_are_scim))
 }
