@@ -95,7 +95,7 @@ on_both_backends! {
         scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "replace", "value": {"active": false}}]))).await.expect(200);
         let user = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "remove", "path": "active"}]))).await.expect(200);
         assert!(user.get("active").is_none(), "{user}");
-        let log = backend.open_store().await.read_log(0, 100).await.unwrap();
+        let log = backend.scim_events().await;
         let types: Vec<&str> = log.iter().map(|e| e.payload.event_type.as_str()).collect();
         assert_eq!(types, ["user.provisioned", "user.deactivated", "user.reactivated", "user.active_attribute_changed"]);
         assert_eq!(log[0].payload.data["active"], Value::Null);

@@ -55,13 +55,16 @@ impl Envelope {
     }
 }
 
-/// `connection:<id>` or `operator:<name>`: who caused the event.
+/// `connection:<id>`, `operator:<name>` or `system:<what>`: who caused the event.
 fn actor(metadata: &Value) -> Value {
     if let Some(id) = metadata.get("connection_id").and_then(Value::as_str) {
         return format!("connection:{id}").into();
     }
     if let Some(name) = metadata.get("operator").and_then(Value::as_str) {
         return format!("operator:{name}").into();
+    }
+    if let Some(what) = metadata.get("system").and_then(Value::as_str) {
+        return format!("system:{what}").into();
     }
     Value::Null
 }

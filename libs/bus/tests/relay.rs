@@ -68,7 +68,6 @@ async fn a_late_commit_is_published_and_in_process_subscribers_get_the_same_enve
         },
         checkpoint_every: Duration::ZERO,
     };
-    store.create_tenant(&tenant).await.unwrap();
 
     // A slow writer takes its position, and stays open.
     let (slow, connection) = tokio_postgres::connect(&url, NoTls).await.expect("a second session");

@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 pub enum StreamKind {
     User,
     Group,
+    Tenant,
+    Connection,
+    Operator,
 }
 
 impl StreamKind {
@@ -19,6 +22,9 @@ impl StreamKind {
         match self {
             StreamKind::User => "user",
             StreamKind::Group => "group",
+            StreamKind::Tenant => "tenant",
+            StreamKind::Connection => "connection",
+            StreamKind::Operator => "operator",
         }
     }
 
@@ -26,6 +32,9 @@ impl StreamKind {
         match text {
             "user" => Some(StreamKind::User),
             "group" => Some(StreamKind::Group),
+            "tenant" => Some(StreamKind::Tenant),
+            "connection" => Some(StreamKind::Connection),
+            "operator" => Some(StreamKind::Operator),
             _ => None,
         }
     }

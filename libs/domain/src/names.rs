@@ -71,6 +71,64 @@ unique_name!(
     "displayName"
 );
 
+/// A name people choose and read (a connection, a role, a device policy): printable, 1 to
+/// `$max` characters. Not unique by case folding: the store keeps them as given.
+macro_rules! printable_name {
+    ($(#[$doc:meta])* $name:ident, $max:literal, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(text: &str) -> Result<Self, DomainError> {
+                let ok = !text.trim().is_empty() && text.chars().count() <= $max && !text.chars().any(char::is_control);
+                if ok {
+                    Ok(Self(text.to_owned()))
+                } else {
+                    Err(DomainError::invalid(format!(concat!("{:?} is not a ", $what, ": use 1 to ", $max, " printable characters"), text)))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(name: $name) -> Self {
+                name.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+printable_name!(
+    /// A connection's name, unique within its tenant.
+    ConnectionName,
+    100,
+    "connection name"
+);
+printable_name!(
+    /// A role or device-policy name a connection's settings refer to.
+    PolicyName,
+    128,
+    "role or policy name"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use domain::connection::{AuthMode, Settings};
 use domain::group::MemberKind;
 use domain::{EventPayload, ResourceId, StreamKind, TenantSlug};
 use scim::cursor::Position;
@@ -18,11 +19,13 @@ pub fn now() -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).expect("a truncated nanosecond is valid")
 }
 
-/// Who caused an event: a provisioning connection, or an operator at the CLI.
+/// Who caused an event: a provisioning connection, an operator (the admin API's, or `cli`
+/// at the command line), or scimledger itself (a migration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Connection(Uuid),
     Operator(String),
+    System(String),
 }
 
 /// Recorded with every event: who, through which request, when.
@@ -39,6 +42,7 @@ impl EventMetadata {
         match &self.actor {
             Actor::Connection(id) => out.insert("connection_id".into(), id.to_string().into()),
             Actor::Operator(name) => out.insert("operator".into(), name.clone().into()),
+            Actor::System(what) => out.insert("system".into(), what.clone().into()),
         };
         if let Some(r) = &self.request_id {
             out.insert("request_id".into(), r.clone().into());
@@ -62,6 +66,34 @@ pub enum Reservation {
 /// that a login names one user (ADR 0012).
 pub const LOGIN: &str = "login";
 pub const GROUP_DISPLAY_NAME: &str = "group.displayName";
+/// A tenant's slug, reserved in the tenant itself.
+pub const TENANT: &str = "tenant";
+/// A connection's name within its tenant.
+pub const CONNECTION_NAME: &str = "connection.name";
+/// An operator's name, in the deployment.
+pub const OPERATOR_NAME: &str = "operator.name";
+
+/// A secret's hash, written by the commit whose command generated it. Like reservations, the
+/// credentials table is state a rebuild keeps: the log names credentials, it never holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretWrite {
+    pub id: Uuid,
+    /// The basic username or OAuth client id the secret goes with, if any.
+    pub login: Option<String>,
+    pub hash: domain::secret::SecretHash,
+}
+
+/// The connections read model's row for one connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionRow {
+    pub name: String,
+    pub auth: AuthMode,
+    pub login: Option<String>,
+    pub settings: Value,
+    pub disabled: bool,
+    /// Credentials whose end the commit set (rotation's grace, revocation).
+    pub expiries: Vec<(Uuid, OffsetDateTime)>,
+}
 
 /// The users read model's row for one user.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +136,11 @@ pub enum ReadModelChange {
         added: Vec<(ResourceId, Option<MemberKind>)>,
         removed: Vec<ResourceId>,
     },
+    Tenant,
+    Connection(ConnectionRow),
+    Operator {
+        name: String,
+    },
 }
 
 /// One command's outcome, written atomically.
@@ -119,6 +156,8 @@ pub struct Commit {
     pub recorded_at: OffsetDateTime,
     pub reservations: Vec<Reservation>,
     pub read_model: ReadModelChange,
+    /// Secrets the command generated, stored beside the stream's owner.
+    pub secrets: Vec<SecretWrite>,
 }
 
 impl Commit {
@@ -206,13 +245,40 @@ pub struct Tenant {
     pub created: OffsetDateTime,
 }
 
+/// A connection as the read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub id: Uuid,
     pub tenant: TenantSlug,
     pub name: String,
+    pub auth: AuthMode,
+    /// The basic username or OAuth client id.
+    pub login: Option<String>,
+    pub settings: Settings,
     pub created: OffsetDateTime,
+    pub disabled: Option<OffsetDateTime>,
 }
+
+/// A live secret of an enabled connection: what authentication compares with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSecret {
+    pub credential_id: Uuid,
+    pub connection: Connection,
+    pub hash: [u8; 32],
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// An operator's token hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorSecret {
+    pub name: String,
+    pub hash: [u8; 32],
+}
+
+/// Tells a cache of authentication look-ups when it must forget: the generation moves on with
+/// every change to connections or secrets, and is `None` while changes cannot be heard (then
+/// nothing may be cached).
+pub type SecretChanges = tokio::sync::watch::Receiver<Option<u64>>;
 
 /// What went wrong in the store. Only [`Unavailable`](StoreError::Unavailable) is worth a
 /// retry: the others say that the request, the stored data, the settings or the code is at
@@ -294,13 +360,16 @@ pub trait Store: Send + Sync + 'static {
     /// at once; appends by other processes are seen by polling.
     fn appended(&self) -> tokio::sync::watch::Receiver<i64>;
 
-    // --- tenants and connections ---
-    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant>;
+    // --- tenants, connections, operators (written by commands through `append`) ---
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
-    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection>;
+    /// Every connection of the tenant, disabled ones too, by name.
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>>;
-    /// The connection whose token hashes to `token_sha256`, if it belongs to `tenant`.
-    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>>;
+    /// The secrets of the tenant's enabled connections that are still live at `at`.
+    async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>>;
+    async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>>;
+    /// Where a cache of [`Self::connection_secrets`] learns of changes, also those other
+    /// processes commit; `None` when this backend's look-ups are cheap enough not to cache.
+    async fn secret_changes(&self) -> Option<SecretChanges>;
 
     // --- the log ---
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its

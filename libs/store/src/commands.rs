@@ -5,8 +5,11 @@
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
+use domain::connection::{Connection, ConnectionCommand, ConnectionEvent};
 use domain::event::{decode, encode};
 use domain::group::{Group, GroupEvent};
+use domain::operator::{Operator, OperatorCommand, OperatorEvent};
+use domain::tenant::{Tenant, TenantEvent};
 use domain::user::{User, UserEvent};
 use domain::{DomainError, ResourceId, StreamKind, TenantSlug};
 use scim::document::Document;
@@ -16,7 +19,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::api::{Commit, EventMetadata, ReadModelChange, RecordedEvent, Reservation, Store, StoreError};
+use crate::api::{Commit, EventMetadata, ReadModelChange, RecordedEvent, Reservation, SecretWrite, Store, StoreError};
 
 /// How many times a command is decided again after losing a race for its stream.
 const ATTEMPTS: u32 = 25;
@@ -151,6 +154,7 @@ async fn decide_and_commit<A: Resource>(
     }
     let first_recorded = history.first().map(|e| e.recorded_at);
     let last_recorded = history.last().map(|e| e.recorded_at);
+    let command_for_secrets = command.clone();
     let (past, before, mut aggregate, mut events) = crate::cpu::run(move || decide::<A>(history, command, expect)).await??;
     let unknown = unknown_references::<A>(store, tenant, &events).await?;
     if !unknown.is_empty() {
@@ -164,6 +168,7 @@ async fn decide_and_commit<A: Resource>(
         return Ok(Outcome { id, aggregate, version, created, last_modified, changed: false });
     }
     let (reservations, read_model) = A::commit_parts(&before, &events, &aggregate);
+    let secrets = A::secrets(&command_for_secrets, &aggregate);
     let appended = store
         .append(Commit {
             tenant: tenant.clone(),
@@ -175,6 +180,7 @@ async fn decide_and_commit<A: Resource>(
             recorded_at: now,
             reservations,
             read_model,
+            secrets,
         })
         .await?;
     Ok(Outcome { id, aggregate, version: appended.version, created, last_modified: now, changed: true })
@@ -195,7 +201,7 @@ async fn decide<A: Resource>(
         .collect::<Result<_, _>>()?;
     let before = fold::<A>(&past, &[]);
     let mut aggregate = before.clone();
-    if !matches!(expect, Expect::New) && aggregate.document().is_none() {
+    if !matches!(expect, Expect::New) && !aggregate.exists() {
         return Err(DomainError::NotFound.into());
     }
     let sink = EventSink::default();
@@ -233,10 +239,24 @@ pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone
     const KIND: StreamKind;
     /// What the commit writes besides the events, given the resource before and after them.
     fn commit_parts(before: &Self, events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
+    /// Whether the stream holds a resource a command may change.
+    fn exists(&self) -> bool;
     /// Resources the new events refer to, which must exist in the tenant.
-    fn referenced(events: &[Self::Event]) -> Vec<ResourceId>;
+    fn referenced(_events: &[Self::Event]) -> Vec<ResourceId> {
+        Vec::new()
+    }
     /// The events without their references to `unknown` resources.
-    fn without_references(events: Vec<Self::Event>, unknown: &[ResourceId]) -> Vec<Self::Event>;
+    fn without_references(events: Vec<Self::Event>, _unknown: &[ResourceId]) -> Vec<Self::Event> {
+        events
+    }
+    /// Secrets the command generated, stored with its commit.
+    fn secrets(_command: &Self::Command, _after: &Self) -> Vec<SecretWrite> {
+        Vec::new()
+    }
+}
+
+/// A resource the SCIM API serves: a user or a group.
+pub trait ScimResource: Resource {
     /// The current SCIM document, unless the resource does not exist (or was deleted).
     fn document(&self) -> Option<Document>;
 }
@@ -248,14 +268,12 @@ impl Resource for User {
         crate::projection::user_commit(before, after)
     }
 
-    fn referenced(_: &[UserEvent]) -> Vec<ResourceId> {
-        Vec::new()
+    fn exists(&self) -> bool {
+        self.state().is_some()
     }
+}
 
-    fn without_references(events: Vec<UserEvent>, _: &[ResourceId]) -> Vec<UserEvent> {
-        events
-    }
-
+impl ScimResource for User {
     fn document(&self) -> Option<Document> {
         self.state().map(|s| s.document())
     }
@@ -266,6 +284,10 @@ impl Resource for Group {
 
     fn commit_parts(_: &Self, events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
         crate::projection::group_commit(events, after)
+    }
+
+    fn exists(&self) -> bool {
+        self.state().is_some()
     }
 
     fn referenced(events: &[GroupEvent]) -> Vec<ResourceId> {
@@ -281,8 +303,56 @@ impl Resource for Group {
     fn without_references(events: Vec<GroupEvent>, unknown: &[ResourceId]) -> Vec<GroupEvent> {
         events.into_iter().filter_map(|e| e.without_members(unknown)).collect()
     }
+}
 
+impl ScimResource for Group {
     fn document(&self) -> Option<Document> {
         self.state().map(|s| s.document())
+    }
+}
+
+impl Resource for Tenant {
+    const KIND: StreamKind = StreamKind::Tenant;
+
+    fn commit_parts(_: &Self, _: &[TenantEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::tenant_commit(after)
+    }
+
+    fn exists(&self) -> bool {
+        self.slug().is_some()
+    }
+}
+
+impl Resource for Connection {
+    const KIND: StreamKind = StreamKind::Connection;
+
+    fn commit_parts(before: &Self, events: &[ConnectionEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::connection_commit(before, events, after)
+    }
+
+    fn exists(&self) -> bool {
+        self.state().is_some()
+    }
+
+    fn secrets(command: &ConnectionCommand, after: &Self) -> Vec<SecretWrite> {
+        let login = after.state().and_then(|s| s.login.clone());
+        command.new_secret().map(|s| SecretWrite { id: s.id, login, hash: s.hash }).into_iter().collect()
+    }
+}
+
+impl Resource for Operator {
+    const KIND: StreamKind = StreamKind::Operator;
+
+    fn commit_parts(_: &Self, _: &[OperatorEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::operator_commit(after)
+    }
+
+    fn exists(&self) -> bool {
+        self.name().is_some()
+    }
+
+    fn secrets(command: &OperatorCommand, _: &Self) -> Vec<SecretWrite> {
+        let OperatorCommand::Create { secret, .. } = command;
+        vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
     }
 }

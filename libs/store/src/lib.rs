@@ -7,6 +7,8 @@
 //! - [`cpu`]: the bounded pool commands are decided on, off the async workers.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
+//! - [`directory`]: what tenant, connection and operator commits write (rows, unique names,
+//!   credential ends), shared by both backends.
 //! - [`write_plan`]: a commit's writes as ordered, typed steps, planned once for both
 //!   backends, each of which only translates a step to its SQL.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
@@ -27,6 +29,7 @@ pub mod api;
 pub mod commands;
 pub mod cpu;
 pub mod database_url;
+pub mod directory;
 pub mod open;
 pub mod paging;
 pub mod postgres;

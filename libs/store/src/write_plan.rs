@@ -9,8 +9,10 @@
 
 use domain::group::MemberKind;
 use domain::{EventPayload, ResourceId};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
-use crate::api::{Commit, GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow};
+use crate::api::{Commit, ConnectionRow, GroupRow, IndexedValue, ReadModelChange, Reservation, SecretWrite, UserRow};
 
 /// One write of a commit, on the commit's tenant and stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,6 +62,24 @@ pub enum WriteStep<'c> {
     DeleteGroupRow,
     /// Drops the group's memberships, as a group and as a member.
     DeleteGroupMemberships,
+    /// Inserts the tenant's row (the commit's tenant is the tenant).
+    InsertTenantRow,
+    /// Inserts or updates the connection's row: its settings, and when it was disabled (kept
+    /// from the first disable).
+    UpsertConnectionRow(&'c ConnectionRow),
+    /// Sets when one of the stream's credentials stops working.
+    ExpireCredential {
+        credential: Uuid,
+        at: &'c OffsetDateTime,
+    },
+    InsertOperatorRow {
+        name: &'c str,
+    },
+    /// Stores a generated secret's hash for the stream (a connection or an operator).
+    InsertCredential(&'c SecretWrite),
+    /// Tells every server's authentication cache, at commit, that credentials changed (ADR
+    /// 0021); nothing where no server caches them.
+    SignalCredentialsChanged,
 }
 
 /// The steps of `commit`, in the order they must run.
@@ -101,6 +121,16 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         ReadModelChange::Group { row: None, .. } => {
             steps.extend([WriteStep::LeaveDeletedGroupInUsers, WriteStep::DeleteGroupRow, WriteStep::DeleteGroupMemberships]);
         }
+        ReadModelChange::Tenant => steps.push(WriteStep::InsertTenantRow),
+        ReadModelChange::Connection(row) => {
+            steps.push(WriteStep::UpsertConnectionRow(row));
+            steps.extend(row.expiries.iter().map(|(credential, at)| WriteStep::ExpireCredential { credential: *credential, at }));
+        }
+        ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
+    }
+    steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
+    if matches!(commit.read_model, ReadModelChange::Tenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. }) {
+        steps.push(WriteStep::SignalCredentialsChanged);
     }
     steps
 }
@@ -131,6 +161,7 @@ mod tests {
             recorded_at: crate::api::now(),
             reservations,
             read_model,
+            secrets: Vec::new(),
         }
     }
 
@@ -289,6 +320,34 @@ mod tests {
                 LeaveDeletedGroupInUsers,
                 DeleteGroupRow,
                 DeleteGroupMemberships,
+            ]
+        );
+    }
+
+    /// A rotation writes the connection row, ends the older secret, stores the new one, and
+    /// tells the servers' caches, after its event.
+    #[test]
+    fn a_rotation_stores_the_new_secret_ends_the_old_and_signals() {
+        let (old, at) = (Uuid::now_v7(), crate::api::now());
+        let row = ConnectionRow {
+            name: "okta".into(),
+            auth: domain::connection::AuthMode::Bearer,
+            login: None,
+            settings: json!({}),
+            disabled: false,
+            expiries: vec![(old, at)],
+        };
+        let mut c = commit(StreamKind::Connection, 1, payload(1), vec![], ReadModelChange::Connection(row));
+        c.secrets = vec![SecretWrite { id: Uuid::now_v7(), login: None, hash: domain::secret::SecretHash([7; 32]) }];
+        let ReadModelChange::Connection(row) = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c),
+            vec![
+                AppendEvent { version: 2, event: &c.events[0] },
+                UpsertConnectionRow(row),
+                ExpireCredential { credential: old, at: &row.expiries[0].1 },
+                InsertCredential(&c.secrets[0]),
+                SignalCredentialsChanged,
             ]
         );
     }

@@ -33,6 +33,7 @@ fn new_user(fixture: &Fixture, login: &str, document: Value) -> Commit {
             document,
             values: Vec::new(),
         }),
+        secrets: Vec::new(),
     }
 }
 

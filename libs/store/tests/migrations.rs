@@ -1,9 +1,13 @@
 //! A database made by an earlier release gains the later migrations when opened, with its data
-//! carried over: here, each user's groups backfilled from the memberships (migration 3).
+//! carried over: each user's groups backfilled from the memberships (migration 3), and each
+//! connection's token turned into a credential with a `connection.created` event (migration 5).
 
 use std::collections::HashMap;
 
+use domain::connection::{AuthMode, Connection, ConnectionCommand, ReadScope};
+use domain::secret::NewSecret;
 use domain::{ResourceId, TenantSlug};
+use store::commands;
 use store::postgres::PgStore;
 use store::sqlite::SqliteStore;
 use store::Store;
@@ -19,6 +23,7 @@ struct Release1 {
     bob: Uuid,
     staff: Uuid,
     admins: Uuid,
+    okta: Uuid,
 }
 
 const ROWS: &str = "
@@ -29,11 +34,12 @@ const ROWS: &str = "
     INSERT INTO groups (tenant, id, seq, display_name, display_name_key, document, version, created_at, last_modified)
         VALUES ('acme', 'STAFF', 3, 'Staff', 'staff', '{}', 1, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z'),
                ('acme', 'ADMINS', 4, 'Admins', 'admins', '{}', 1, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');
-    INSERT INTO memberships (tenant, group_id, member_id) VALUES ('acme', 'STAFF', 'ADA'), ('acme', 'STAFF', 'BOB'), ('acme', 'ADMINS', 'ADA');";
+    INSERT INTO memberships (tenant, group_id, member_id) VALUES ('acme', 'STAFF', 'ADA'), ('acme', 'STAFF', 'BOB'), ('acme', 'ADMINS', 'ADA');
+    INSERT INTO connections (id, tenant, name, token_sha256, created_at) VALUES ('OKTA', 'acme', 'okta', HASH, '2026-01-01T00:00:00.000000Z');";
 
 impl Release1 {
     fn new() -> Self {
-        Self { ada: Uuid::now_v7(), bob: Uuid::now_v7(), staff: Uuid::now_v7(), admins: Uuid::now_v7() }
+        Self { ada: Uuid::now_v7(), bob: Uuid::now_v7(), staff: Uuid::now_v7(), admins: Uuid::now_v7(), okta: Uuid::now_v7() }
     }
 
     fn rows(&self) -> String {
@@ -41,6 +47,7 @@ impl Release1 {
             .replace("'BOB'", &format!("'{}'", self.bob))
             .replace("'STAFF'", &format!("'{}'", self.staff))
             .replace("'ADMINS'", &format!("'{}'", self.admins))
+            .replace("'OKTA'", &format!("'{}'", self.okta))
     }
 
     async fn check(&self, store: &dyn Store) {
@@ -55,6 +62,23 @@ impl Release1 {
             .collect();
         assert_eq!(groups[&ada], vec![(self.staff, "Staff".to_owned()), (self.admins, "Admins".to_owned())]);
         assert_eq!(groups[&bob], vec![(self.staff, "Staff".to_owned())]);
+
+        // The token still authenticates; the connection keeps today's read scope.
+        let secrets = store.connection_secrets(&tenant, store::now()).await.unwrap();
+        assert_eq!(
+            secrets.iter().map(|s| (s.connection.id, s.credential_id, s.hash)).collect::<Vec<_>>(),
+            [(self.okta, self.okta, [7u8; 32])]
+        );
+        assert_eq!((secrets[0].connection.auth, secrets[0].connection.settings.read_scope), (AuthMode::Bearer, ReadScope::All));
+        // Its history starts in the log, so it can be rotated like a new one.
+        let history = store.stream(&tenant, domain::StreamKind::Connection, ResourceId::from_uuid(self.okta)).await.unwrap();
+        assert_eq!(history[0].payload.event_type, "connection.created");
+        assert_eq!(history[0].metadata["system"], "migration 5");
+        let metadata = store::EventMetadata { actor: store::Actor::Operator("test".into()), request_id: None, trace_id: None };
+        let rotate = ConnectionCommand::Rotate { secret: NewSecret::new([8u8; 32]), grace: time::Duration::ZERO, at: store::now() };
+        commands::change::<Connection>(store, &tenant, ResourceId::from_uuid(self.okta), rotate, metadata, None).await.unwrap();
+        let hashes: Vec<[u8; 32]> = store.connection_secrets(&tenant, store::now()).await.unwrap().into_iter().map(|s| s.hash).collect();
+        assert_eq!(hashes, [[8u8; 32]]);
     }
 }
 
@@ -72,7 +96,9 @@ async fn postgres_backfills_each_users_groups() {
         )
         .await
         .unwrap();
-    client.batch_execute(&release1.rows().replace("'2026-01-01T00:00:00.000000Z'", "now()")).await.unwrap();
+    let rows =
+        release1.rows().replace("'2026-01-01T00:00:00.000000Z'", "now()").replace("HASH", &format!("'\\x{}'::bytea", "07".repeat(32)));
+    client.batch_execute(&rows).await.unwrap();
     release1.check(&PgStore::connect(&url, 2).await.unwrap()).await;
 }
 
@@ -88,7 +114,7 @@ async fn sqlite_backfills_each_users_groups() {
              INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00.000000Z');",
         )
         .unwrap();
-        db.execute_batch(&release1.rows().replace("TRUE", "1")).unwrap();
+        db.execute_batch(&release1.rows().replace("TRUE", "1").replace("HASH", &format!("X'{}'", "07".repeat(32)))).unwrap();
     }
     release1.check(&SqliteStore::open(dir.path()).await.unwrap()).await;
 }

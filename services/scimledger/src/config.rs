@@ -66,6 +66,8 @@ pub struct Settings {
     pub nats_duplicate_window_secs: u64,
     /// How often the relay saves its checkpoint; 0 saves after every batch.
     pub relay_checkpoint_ms: u64,
+    /// How long an OAuth access token from `/oauth/{tenant}/token` lives.
+    pub oauth_token_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -90,6 +92,7 @@ impl Default for Settings {
             nats_max_age_secs: 7 * 24 * 3600,
             nats_duplicate_window_secs: 600,
             relay_checkpoint_ms: 1000,
+            oauth_token_ttl_secs: 3600,
         }
     }
 }
@@ -181,6 +184,9 @@ impl Settings {
         }
         if let Some(v) = var("SCIMLEDGER_RELAY_CHECKPOINT_MS") {
             self.relay_checkpoint_ms = parse("SCIMLEDGER_RELAY_CHECKPOINT_MS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS") {
+            self.oauth_token_ttl_secs = parse("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS", v)?;
         }
         Ok(())
     }

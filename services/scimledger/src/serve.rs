@@ -9,7 +9,7 @@ use store::sqlite::SqliteStore;
 use store::Backend;
 use tokio::net::TcpListener;
 
-use crate::api::{self, ApiState};
+use crate::api::{self, ApiState, SecretCache};
 use crate::cli::demo;
 use crate::config::Settings;
 
@@ -21,6 +21,8 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
         Backend::Postgres { .. } => None,
     };
     let store = store::open(&backend).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    // Listening for credential changes before the API answers: none made after start-up is missed.
+    let secrets = Arc::new(SecretCache::new(&*store).await);
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
     let mut settings = settings;
@@ -36,7 +38,7 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
     // The relay runs beside the API and never holds it up: with NATS away, writes go on and
     // their events wait in the log.
     let relay = settings.relay().map(|relay| Relay::start(Arc::clone(&store), relay));
-    let state = ApiState { store, tokens: Default::default(), settings: Arc::new(settings) };
+    let state = ApiState { store, secrets, settings: Arc::new(settings) };
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     if let Some(relay) = relay {
         relay.stop().await;

@@ -3,16 +3,26 @@
 //! - [`migrations`]: the schema, applied at start-up under an advisory lock.
 //! - `append`: a commit in one transaction.
 //! - `read`: the read models and the log.
-//! - `directory`: tenants and connections.
+//! - `directory`: tenants, connections, operators and their secrets.
 //! - `errors`: driver and pool failures as store errors, by SQLSTATE and kind.
 //! - `lease`: one process per job, through a session advisory lock.
+//! - `listen`: the channel that tells authentication caches what changed.
 //! - [`dialect`]: the filter compiler's PostgreSQL spelling.
+
+/// The NOTIFY channel of tenant, connection and operator commits (a macro, so that the
+/// statements naming it stay literals).
+macro_rules! secrets_channel {
+    () => {
+        "scimledger_secrets"
+    };
+}
 
 mod append;
 pub mod dialect;
 mod directory;
 mod errors;
 mod lease;
+mod listen;
 pub mod migrations;
 mod read;
 
@@ -23,6 +33,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::group::MemberKind;
 use domain::{ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
+use time::OffsetDateTime;
 use tokio_postgres::NoTls;
 
 use crate::api::*;
@@ -73,24 +84,26 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant> {
-        directory::create_tenant(&self.client().await?, slug).await
-    }
-
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
         directory::tenants(&self.client().await?).await
-    }
-
-    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection> {
-        directory::create_connection(&self.client().await?, tenant, name, token_sha256).await
     }
 
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
         directory::connections(&self.client().await?, tenant).await
     }
 
-    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>> {
-        directory::authenticate(&self.client().await?, tenant, token_sha256).await
+    async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
+        directory::connection_secrets(&self.client().await?, tenant, at).await
+    }
+
+    async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
+        directory::operator_secrets(&self.client().await?).await
+    }
+
+    /// Look-ups cost a round trip here, so they are cached, and every server LISTENs for
+    /// the changes any process commits.
+    async fn secret_changes(&self) -> Option<SecretChanges> {
+        Some(listen::start(self.config.clone()).await)
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {

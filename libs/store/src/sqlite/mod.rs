@@ -7,7 +7,7 @@
 //! - `append`: a group of commits in one `BEGIN IMMEDIATE` transaction, each in a savepoint.
 //! - `errors`: rusqlite failures as store errors, by result code.
 //! - `read`: the read models, the log, checkpoints.
-//! - `directory`: tenants and connections.
+//! - `directory`: tenants, connections, operators and their secrets.
 //! - [`dialect`]: the filter compiler's SQLite spelling.
 //! - `time_text`: times as fixed-width text that sorts like the instants.
 //! - [`ServerLock`]: one server per file.
@@ -38,6 +38,7 @@ use fs2::FileExt;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
 use scim::list::ListQuery;
+use time::OffsetDateTime;
 
 use crate::api::*;
 use crate::query::Target;
@@ -162,18 +163,8 @@ impl Store for SqliteStore {
         self.readers.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 
-    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant> {
-        let slug = slug.clone();
-        self.writer.run(move |c| directory::create_tenant(c, &slug)).await
-    }
-
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
         self.readers.run(directory::tenants).await
-    }
-
-    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection> {
-        let (tenant, name) = (tenant.clone(), name.to_owned());
-        self.writer.run(move |c| directory::create_connection(c, &tenant, &name, token_sha256)).await
     }
 
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
@@ -181,9 +172,19 @@ impl Store for SqliteStore {
         self.readers.run(move |c| directory::connections(c, &tenant)).await
     }
 
-    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>> {
+    async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| directory::authenticate(c, &tenant, token_sha256)).await
+        self.readers.run(move |c| directory::connection_secrets(c, &tenant, at)).await
+    }
+
+    async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
+        self.readers.run(directory::operator_secrets).await
+    }
+
+    /// Nothing is cached: a look-up is a local read, and the CLI in another process may
+    /// disable a connection at any moment, which this process would not hear of.
+    async fn secret_changes(&self) -> Option<SecretChanges> {
+        None
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {

@@ -29,7 +29,6 @@ pub async fn sqlite() -> Fixture {
 
 pub async fn with_tenant(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Fixture {
     let tenant = TenantSlug::parse("acme").unwrap();
-    store.create_tenant(&tenant).await.expect("creating the tenant");
     Fixture { store, tenant, _dir: dir }
 }
 

@@ -12,9 +12,9 @@ use scim::patch::PatchRequest;
 use scim::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
 use store::{Page, Reference, ResourceRecord, Store, StoreResult};
 
-use store::commands::Resource;
+use store::commands::ScimResource;
 
-pub trait Endpoint: Resource + Send + Sync + 'static {
+pub trait Endpoint: ScimResource + Send + Sync + 'static {
     const RESOURCE: &'static ResourceType;
     /// The attribute derived from memberships: a user's `groups`, a group's `members`.
     const RELATED: &'static str;

@@ -1,6 +1,9 @@
 //! The SCIM HTTP API (axum).
 //!
-//! - [`auth`]: bearer tokens → the calling connection of the tenant in the URL.
+//! - [`auth`]: credentials in the connection's auth mode → the calling connection of the
+//!   tenant in the URL; 401 with `WWW-Authenticate`.
+//! - [`secret_cache`]: each tenant's live secrets, while the store says they are current.
+//! - [`oauth`]: `/oauth/{tenant}/token`, the client credentials grant, and its access tokens.
 //! - [`body`]: request bodies: size limit, media type, JSON syntax.
 //! - [`reply`]: SCIM responses and errors (`application/scim+json`), and an Error body for the
 //!   errors the router and its layers answer without one.
@@ -22,11 +25,15 @@ mod discovery;
 mod endpoint;
 mod errors;
 mod health;
+mod oauth;
 mod render;
 mod reply;
 mod request_id;
 mod resources;
+mod secret_cache;
 mod uri;
+
+pub(crate) use resources::origin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,14 +54,15 @@ use store::Store;
 use crate::config::Settings;
 
 pub use auth::Caller;
+pub use secret_cache::SecretCache;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn Store>,
-    pub tokens: Arc<auth::TokenCache>,
+    pub secrets: Arc<SecretCache>,
     pub settings: Arc<Settings>,
 }
 
@@ -89,6 +97,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .nest("/scim/v2/{tenant}", scim)
+        .route("/oauth/{tenant}/token", post(oauth::token))
+        .nest("/admin/v1", crate::admin::http::router(state.clone()))
         .fallback(reply::no_such_endpoint)
         .with_state(state)
         .layer(

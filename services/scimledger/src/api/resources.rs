@@ -30,16 +30,20 @@ use super::errors::to_scim;
 type Params = Query<Vec<(String, String)>>;
 type Reply = Result<ScimReply, ScimReply>;
 
-/// `https://host/scim/v2/<tenant>`: the configured public URL, else the Host the client used.
-pub(super) fn base_url(state: &ApiState, headers: &HeaderMap, caller: &Caller) -> String {
-    let origin = match &state.settings.public_url {
+/// `https://host`: the configured public URL, else the Host the client used.
+pub(crate) fn origin(state: &ApiState, headers: &HeaderMap) -> String {
+    match &state.settings.public_url {
         Some(url) => url.clone(),
         None => {
             let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
             format!("http://{host}")
         }
-    };
-    format!("{origin}/scim/v2/{}", caller.tenant)
+    }
+}
+
+/// `https://host/scim/v2/<tenant>`.
+pub(super) fn base_url(state: &ApiState, headers: &HeaderMap, caller: &Caller) -> String {
+    format!("{}/scim/v2/{}", origin(state, headers), caller.tenant)
 }
 
 pub(super) fn id_of<E: Endpoint>(text: &str) -> Result<ResourceId, ScimError> {
