@@ -236,6 +236,11 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A stored secret as the 32 bytes it must be.
+pub(crate) fn secret_bytes(name: &str, stored: &[u8]) -> StoreResult<[u8; 32]> {
+    stored.try_into().map_err(|_| StoreError::Backend(format!("the stored secret '{name}' is not 32 bytes")))
+}
+
 /// Held while this process is the one process of the deployment doing one job (the NATS relay:
 /// exactly one publishes). Dropping it gives the job up.
 #[async_trait]
@@ -265,6 +270,10 @@ pub trait Store: Send + Sync + 'static {
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>>;
     /// The connection whose token hashes to `token_sha256`, if it belongs to `tenant`.
     async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>>;
+
+    /// The deployment's 32-byte secret `name` (the cursor key), made at random by the first
+    /// process that asks and kept in the database, so every process of the deployment shares it.
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]>;
 
     // --- the log ---
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its

@@ -13,7 +13,8 @@
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
 //! - [`sqlite`]: one SQLite file (the embedded default).
 //! - `testing` (feature): fresh databases for tests.
-//! - [`open`]: choosing the backend from a URL or a data directory.
+//! - [`open`]: choosing the backend from a URL or a data directory, and the bounds it keeps
+//!   (statement timeouts).
 //!
 //! Every command's events, its read-model changes and its unique-value reservations commit in
 //! one transaction: a reader that sees a response sees the resource, and a duplicate appends
@@ -32,4 +33,4 @@ pub mod testing;
 pub mod user_groups;
 
 pub use api::*;
-pub use open::{open, Backend};
+pub use open::{open, open_with, Backend, Options};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bus::nats::{RelaySettings, StreamSettings};
+use scim::cursor::CursorKey;
 use serde::Deserialize;
 use store::Backend;
 
@@ -49,6 +50,18 @@ pub struct Settings {
     pub nats_duplicate_window_secs: u64,
     /// How often the relay saves its checkpoint; 0 saves after every batch.
     pub relay_checkpoint_ms: u64,
+    /// The largest resource (serialized) the deployment keeps; the relay checks at start-up
+    /// that NATS's max_payload carries events of that size.
+    pub max_resource_bytes: usize,
+    /// The key that seals list cursors (64 hex digits), the same on every server of the
+    /// deployment; absent, one is made and kept in the database (ADR 0045).
+    #[serde(deserialize_with = "cursor_key")]
+    pub cursor_key: Option<CursorKey>,
+}
+
+fn cursor_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<CursorKey>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    text.map(|t| CursorKey::from_hex(&t).map_err(serde::de::Error::custom)).transpose()
 }
 
 impl Default for Settings {
@@ -71,6 +84,8 @@ impl Default for Settings {
             nats_max_age_secs: 7 * 24 * 3600,
             nats_duplicate_window_secs: 600,
             relay_checkpoint_ms: 1000,
+            max_resource_bytes: bus::nats::relay::DEFAULT_MAX_RESOURCE_BYTES,
+            cursor_key: None,
         }
     }
 }
@@ -153,6 +168,13 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_RELAY_CHECKPOINT_MS") {
             self.relay_checkpoint_ms = parse("SCIMLEDGER_RELAY_CHECKPOINT_MS", v)?;
         }
+        if let Some(v) = var("SCIMLEDGER_MAX_RESOURCE_BYTES") {
+            self.max_resource_bytes = parse("SCIMLEDGER_MAX_RESOURCE_BYTES", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_CURSOR_KEY") {
+            // The value is a secret: the error names the variable, never what it holds.
+            self.cursor_key = Some(CursorKey::from_hex(&v).map_err(|e| anyhow::anyhow!("SCIMLEDGER_CURSOR_KEY: {e}"))?);
+        }
         Ok(())
     }
 
@@ -164,6 +186,11 @@ impl Settings {
             Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
             None => Backend::Sqlite { data_dir: self.data_dir.clone() },
         })
+    }
+
+    /// No statement outlives the request it serves.
+    pub fn store_options(&self) -> store::Options {
+        store::Options { statement_timeout: Duration::from_secs(self.request_timeout_secs) }
     }
 
     /// The relay's settings, when a NATS URL is configured.
@@ -179,6 +206,7 @@ impl Settings {
                 duplicate_window: Duration::from_secs(self.nats_duplicate_window_secs),
             },
             checkpoint_every: Duration::from_millis(self.relay_checkpoint_ms),
+            max_resource_bytes: self.max_resource_bytes,
         })
     }
 
@@ -228,6 +256,18 @@ mod tests {
         assert_eq!(relay.stream.subjects, ["scimledger.acme.>", "scimledger.beta.>"]);
         assert_eq!(relay.stream.duplicate_window, Duration::from_secs(900));
         assert_eq!((relay.stream.name.as_str(), relay.job()), ("SCIMLEDGER", "nats-relay:SCIMLEDGER".to_owned()));
+    }
+
+    #[test]
+    fn a_cursor_key_comes_as_hex_and_is_never_shown() {
+        let hex = "0f".repeat(32);
+        let from_file: Settings = toml::from_str(&format!("cursor_key = \"{hex}\"")).unwrap();
+        assert_eq!(from_file.cursor_key, Some(CursorKey::from_hex(&hex).unwrap()));
+        assert!(!format!("{from_file:?}").contains(&hex));
+        let mut settings = Settings::default();
+        let err = settings.apply_env(|k| (k == "SCIMLEDGER_CURSOR_KEY").then(|| "secretish".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("SCIMLEDGER_CURSOR_KEY") && !err.to_string().contains("secretish"), "{err}");
+        assert!(toml::from_str::<Settings>("cursor_key = \"abc\"").is_err());
     }
 
     #[test]

@@ -82,3 +82,11 @@ pub fn authenticate(db: &Db, tenant: &TenantSlug, token_sha256: [u8; 32]) -> Sto
     }
     Ok(None)
 }
+
+/// Made at random the first time; another process that stored one first wins.
+pub fn secret(db: &Db, name: &str) -> StoreResult<[u8; 32]> {
+    let fresh: [u8; 32] = rand::random();
+    db.execute("INSERT OR IGNORE INTO deployment_secrets (name, secret) VALUES (?1, ?2)", params![name, &fresh[..]]).map_err(backend)?;
+    let stored: Vec<u8> = db.query_row("SELECT secret FROM deployment_secrets WHERE name = ?1", [name], |r| r.get(0)).map_err(backend)?;
+    crate::api::secret_bytes(name, &stored)
+}

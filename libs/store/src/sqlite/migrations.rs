@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_logins.sql")),
     (3, include_str!("migrations/0003_user_groups.sql")),
     (4, include_str!("migrations/0004_memberships_by_member.sql")),
+    (30, include_str!("migrations/0030_deployment_secrets.sql")),
 ];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two

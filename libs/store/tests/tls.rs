@@ -1,0 +1,61 @@
+//! TLS to PostgreSQL with rustls (ADR 0048), against the test server, which offers TLS with a
+//! self-signed certificate for `localhost` (the machine's PostgreSQL does; the throwaway one of
+//! scripts/with-test-services.sh is started so).
+
+use store::postgres::PgStore;
+use store::{Store, StoreError};
+use tokio_postgres::NoTls;
+
+async fn admin() -> tokio_postgres::Client {
+    let url = std::env::var("SCIMLEDGER_TEST_DATABASE_URL")
+        .expect("SCIMLEDGER_TEST_DATABASE_URL is not set: run under scripts/with-test-services.sh");
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("an admin connection");
+    tokio::spawn(connection);
+    client
+}
+
+/// Whether every session of `database` is encrypted, and how many there are.
+async fn encrypted_sessions(admin: &tokio_postgres::Client, database: &str) -> (bool, i64) {
+    let row = admin
+        .query_one(
+            "SELECT coalesce(bool_and(s.ssl), false), count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = $1",
+            &[&database],
+        )
+        .await
+        .expect("reading pg_stat_ssl");
+    (row.get(0), row.get(1))
+}
+
+fn database_of(url: &str) -> String {
+    url.rsplit('/').next().expect("a database name").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_encrypts_every_session() {
+    let url = store::testing::fresh_postgres_url().await;
+    let store = PgStore::connect(&format!("{url}?sslmode=require"), 2).await.expect("connecting with sslmode=require");
+    let tenant = domain::TenantSlug::parse("acme").unwrap();
+    store.create_tenant(&tenant).await.unwrap();
+    assert_eq!(store.tenants().await.unwrap().len(), 1);
+    let (all, count) = encrypted_sessions(&admin().await, &database_of(&url)).await;
+    assert!(all && count >= 1, "{count} sessions, all encrypted: {all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_verify_full_checks_the_certificate_and_the_host_name() {
+    let admin = admin().await;
+    let certificate: String = admin.query_one("SHOW ssl_cert_file", &[]).await.unwrap().get(0);
+    let url = store::testing::fresh_postgres_url().await;
+    // The test server's certificate names localhost, and is its own root.
+    let by_name = url.replacen("@127.0.0.1:", "@localhost:", 1);
+    let store = PgStore::connect(&format!("{by_name}?sslmode=verify-full&sslrootcert={certificate}"), 2).await.expect("verify-full");
+    store.ping().await.unwrap();
+    assert!(encrypted_sessions(&admin, &database_of(&url)).await.0);
+
+    // By address, the name does not match the certificate: refused, and said why.
+    let Err(StoreError::Backend(detail)) = PgStore::connect(&format!("{url}?sslmode=verify-full&sslrootcert={certificate}"), 1).await
+    else {
+        panic!("a certificate for another name was accepted")
+    };
+    assert!(detail.to_lowercase().contains("certificate"), "{detail}");
+}
