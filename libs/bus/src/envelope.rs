@@ -33,7 +33,10 @@ impl Envelope {
         };
         data.insert("id".into(), event.stream.to_string().into());
         data.insert("connection".into(), event.metadata.get("connection_id").cloned().unwrap_or(Value::Null));
-        let time = event.recorded_at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let time = event
+            .recorded_at
+            .format(&Rfc3339)
+            .map_err(|e| StoreError::corrupt(format!("the time of the event at position {}", event.position), e))?;
         let json = json!({
             "specversion": SPEC_VERSION,
             "id": event.event_id.to_string(),

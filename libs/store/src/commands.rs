@@ -141,12 +141,12 @@ async fn decide_and_commit<A: Resource>(
 ) -> Result<Outcome<A>, CommandError> {
     let history = match expect {
         Expect::New => Vec::new(),
-        Expect::Existing | Expect::Version(_) => store.stream(tenant, id).await?,
+        Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
     };
     let past: Vec<A::Event> = history
         .iter()
         .map(|recorded| {
-            decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))
+            decode(&recorded.payload).map_err(|e| StoreError::corrupt(format!("the event at position {}", recorded.position), e))
         })
         .collect::<Result<_, _>>()?;
     let before = fold::<A>(&past, &[]);

@@ -4,6 +4,7 @@
 //! - `append`: a commit in one transaction.
 //! - `read`: the read models and the log.
 //! - `directory`: tenants and connections.
+//! - `errors`: driver and pool failures as store errors, by SQLSTATE and kind.
 //! - `lease`: one process per job, through a session advisory lock.
 //! - `session`: pooled connections with a statement timeout, closed rather than handed back
 //!   while a query of an abandoned request still runs; authentication has a pool of its own.
@@ -13,6 +14,7 @@
 mod append;
 pub mod dialect;
 mod directory;
+mod errors;
 mod lease;
 pub mod migrations;
 mod read;
@@ -24,9 +26,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use domain::group::MemberKind;
-use domain::{ResourceId, TenantSlug};
+use domain::{ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
-use tokio_postgres::error::SqlState;
 
 use crate::api::*;
 use crate::open::Options;
@@ -36,6 +37,7 @@ use session::on_session;
 /// Connections of the authentication pool: token look-ups are one indexed row each, and the
 /// API's token cache spares most requests one.
 const AUTH_POOL_SIZE: usize = 2;
+pub(crate) use errors::{backend, violated_constraint};
 
 pub struct PgStore {
     pool: Pool,
@@ -68,28 +70,13 @@ impl PgStore {
     /// For writes, which run to their end once sent (a transaction half done is rolled back by
     /// the server when its connection closes, never committed).
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(session::unavailable)
+        self.pool.get().await.map_err(errors::pool)
     }
 
     async fn migrate(&self) -> StoreResult<()> {
         let mut client = self.client().await?;
         migrations::run(&mut client).await
     }
-}
-
-/// Maps a driver error; constraint names tell which promise a violation broke.
-pub(crate) fn backend(error: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = error.as_db_error() {
-        if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE {
-            return StoreError::Conflict;
-        }
-    }
-    StoreError::Backend(error.to_string())
-}
-
-pub(crate) fn violated_constraint(error: &tokio_postgres::Error) -> Option<&str> {
-    let db = error.as_db_error()?;
-    (*db.code() == SqlState::UNIQUE_VIOLATION || *db.code() == SqlState::FOREIGN_KEY_VIOLATION).then(|| db.constraint()).flatten()
 }
 
 #[async_trait]
@@ -136,8 +123,8 @@ impl Store for PgStore {
         Ok(appended)
     }
 
-    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-        on_session!(&self.pool, &self.tls, |client| read::stream(client, tenant, stream))
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+        on_session!(&self.pool, &self.tls, |client| read::stream(client, tenant, kind, stream))
     }
 
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {

@@ -18,7 +18,7 @@ use crate::api::{StoreError, StoreResult};
 pub fn pool(config: &tokio_postgres::Config, tls: &Tls, size: usize, statement_timeout: Duration) -> StoreResult<Pool> {
     let config = with_statement_timeout(config, statement_timeout);
     let manager = tls.manager(config, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    Pool::builder(manager).max_size(size).build().map_err(|e| StoreError::Backend(e.to_string()))
+    Pool::builder(manager).max_size(size).build().map_err(|e| StoreError::Config(format!("the connection pool: {e}")))
 }
 
 /// `config` with `-c statement_timeout=…` added to the options it already has.
@@ -33,18 +33,6 @@ pub fn with_statement_timeout(config: &tokio_postgres::Config, statement_timeout
     config
 }
 
-/// No connection could be had: the error with its causes (a TLS handshake's says which check
-/// failed).
-pub fn unavailable(error: deadpool_postgres::PoolError) -> StoreError {
-    let mut detail = format!("no database connection: {error}");
-    let mut cause = std::error::Error::source(&error);
-    while let Some(e) = cause {
-        detail.push_str(&format!(": {e}"));
-        cause = e.source();
-    }
-    StoreError::Backend(detail)
-}
-
 /// A pooled connection lent for one piece of work; see the module's comment for its drop.
 pub struct Session {
     object: Option<Object>,
@@ -54,7 +42,7 @@ pub struct Session {
 
 impl Session {
     pub async fn from(pool: &Pool, tls: &Tls) -> StoreResult<Self> {
-        let object = pool.get().await.map_err(unavailable)?;
+        let object = pool.get().await.map_err(super::errors::pool)?;
         Ok(Self { object: Some(object), tls: tls.clone() })
     }
 

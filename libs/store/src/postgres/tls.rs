@@ -46,7 +46,7 @@ pub enum Mode {
 }
 
 fn bad(detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("bad database URL: {detail}"))
+    StoreError::Config(format!("bad database URL: {detail}"))
 }
 
 /// Splits `url` into what tokio-postgres parses and the TLS mode.
@@ -82,7 +82,7 @@ impl Tls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| StoreError::Backend(format!("TLS set-up: {e}")))?;
+            .map_err(|e| StoreError::Config(format!("TLS set-up: {e}")))?;
         let config = match mode {
             Mode::Plain => return Ok(Tls::Plain),
             Mode::Require => builder.dangerous().with_custom_certificate_verifier(Arc::new(EncryptOnly(provider))).with_no_client_auth(),
@@ -216,10 +216,10 @@ mod tests {
         for (url, says) in
             [("postgres://app@db/scim?sslmode=verify-ca", "verify-ca"), ("postgres://app@db/scim?sslmode=on", "unknown sslmode 'on'")]
         {
-            let Err(StoreError::Backend(detail)) = read_url(url) else { panic!("{url} accepted") };
+            let Err(StoreError::Config(detail)) = read_url(url) else { panic!("{url} accepted") };
             assert!(detail.contains(says), "{detail}");
         }
-        let Err(StoreError::Backend(detail)) = Tls::for_mode(&Mode::VerifyFull { root_cert: Some("/nonexistent/ca.pem".into()) }) else {
+        let Err(StoreError::Config(detail)) = Tls::for_mode(&Mode::VerifyFull { root_cert: Some("/nonexistent/ca.pem".into()) }) else {
             panic!("a missing root certificate file accepted")
         };
         assert!(detail.contains("/nonexistent/ca.pem"), "{detail}");

@@ -69,7 +69,7 @@ impl Readers {
             std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
                 .spawn(move || serve(&connection, &queue))
-                .map_err(|e| StoreError::Backend(format!("starting an SQLite reader thread: {e}")))?;
+                .map_err(|e| StoreError::Config(format!("starting an SQLite reader thread: {e}")))?;
         }
         Ok(Self { jobs, statement_timeout })
     }
@@ -84,15 +84,15 @@ impl Readers {
         });
         self.jobs
             .send(Job { work, state: Arc::clone(&state) })
-            .map_err(|_| StoreError::Backend("the SQLite reader threads have stopped".into()))?;
+            .map_err(|_| StoreError::Internal("the SQLite reader threads have stopped".into()))?;
         let mut abandon = Abandon(Some(state));
         let outcome = tokio::time::timeout(self.statement_timeout, result).await;
         match outcome {
             Ok(answer) => {
                 abandon.0 = None;
-                answer.map_err(|_| StoreError::Backend("an SQLite reader failed mid-job".into()))?
+                answer.map_err(|_| StoreError::Internal("an SQLite reader failed mid-job".into()))?
             }
-            Err(_) => Err(StoreError::Backend(format!("an SQLite read took longer than {:?} and was interrupted", self.statement_timeout))),
+            Err(_) => Err(StoreError::Unavailable(format!("an SQLite read took longer than {:?} and was interrupted", self.statement_timeout))),
         }
     }
 }
