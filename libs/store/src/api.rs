@@ -274,7 +274,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A stored secret as the 32 bytes it must be.
 pub(crate) fn secret_bytes(name: &str, stored: &[u8]) -> StoreResult<[u8; 32]> {
-    stored.try_into().map_err(|_| StoreError::Corrupt { what: format!("the stored secret '{name}'"), detail: format!("{} bytes, not 32", stored.len()) })
+    stored
+        .try_into()
+        .map_err(|_| StoreError::Corrupt { what: format!("the stored secret '{name}'"), detail: format!("{} bytes, not 32", stored.len()) })
 }
 
 /// Held while this process is the one process of the deployment doing one job (the NATS relay:

@@ -11,6 +11,7 @@ use domain::group::MemberKind;
 use domain::{EventPayload, ResourceId};
 
 use crate::api::{Commit, GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow};
+use crate::query::Target;
 
 /// One write of a commit, on the commit's tenant and stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,7 +61,17 @@ pub enum WriteStep<'c> {
     DeleteGroupRow,
     /// Drops the group's memberships, as a group and as a member.
     DeleteGroupMemberships,
+    /// Adds `delta` (+1: created, -1: deleted) to the tenant's count of `kind` (`users` or
+    /// `groups`), in the stripe the stream's id picks (ADR 0049).
+    CountResource {
+        kind: &'static str,
+        stripe: i16,
+        delta: i64,
+    },
 }
+
+/// How many rows a tenant's count of one kind is spread over (ADR 0049).
+pub const COUNT_STRIPES: u8 = 16;
 
 /// The steps of `commit`, in the order they must run.
 pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
@@ -74,9 +85,14 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         Reservation::Release { .. } => None,
     }));
     steps.extend(commit.events.iter().enumerate().map(|(i, event)| WriteStep::AppendEvent { version: commit.event_version(i), event }));
+    let count = |target: Target, delta| WriteStep::CountResource { kind: target.table(), stripe: stripe(commit), delta };
+    let created = commit.expected_version == 0;
     match &commit.read_model {
         ReadModelChange::UpsertUser(row) => {
             steps.push(WriteStep::UpsertUserRow(row));
+            if created {
+                steps.push(count(Target::Users, 1));
+            }
             if commit.expected_version > 0 {
                 steps.push(WriteStep::ClearUserValues);
             }
@@ -85,11 +101,19 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             }
         }
         ReadModelChange::DeleteUser => {
-            steps.extend([WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember]);
+            steps.extend([
+                WriteStep::DeleteUserRow,
+                WriteStep::DeleteUserValues,
+                WriteStep::DeleteMembershipsOfMember,
+                count(Target::Users, -1),
+            ]);
         }
         ReadModelChange::Group { row: Some(row), added, removed } => {
             steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });
             steps.push(WriteStep::UpsertGroupRow(row));
+            if created {
+                steps.push(count(Target::Groups, 1));
+            }
             if !removed.is_empty() {
                 steps.extend([WriteStep::RemoveMembers(removed), WriteStep::LeaveGroupInUsers(removed)]);
             }
@@ -99,10 +123,21 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             }
         }
         ReadModelChange::Group { row: None, .. } => {
-            steps.extend([WriteStep::LeaveDeletedGroupInUsers, WriteStep::DeleteGroupRow, WriteStep::DeleteGroupMemberships]);
+            steps.extend([
+                WriteStep::LeaveDeletedGroupInUsers,
+                WriteStep::DeleteGroupRow,
+                WriteStep::DeleteGroupMemberships,
+                count(Target::Groups, -1),
+            ]);
         }
     }
     steps
+}
+
+/// The stripe of the tenant's count a stream's creation and deletion go to: from the random
+/// end of its id, so that concurrent creates rarely share one.
+fn stripe(commit: &Commit) -> i16 {
+    i16::from(commit.stream.as_uuid().as_bytes()[15] % COUNT_STRIPES)
 }
 
 #[cfg(test)]
@@ -184,6 +219,7 @@ mod tests {
                 ClaimReservation { kind: LOGIN, key: "al" },
                 AppendEvent { version: 1, event: &c.events[0] },
                 UpsertUserRow(row),
+                CountResource { kind: "users", stripe: stripe(&c), delta: 1 },
                 InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
@@ -225,6 +261,7 @@ mod tests {
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
+                CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
             ]
         );
     }
@@ -273,6 +310,22 @@ mod tests {
     }
 
     #[test]
+    fn a_new_group_counts_once_in_one_of_the_tenants_stripes() {
+        let c = commit(
+            StreamKind::Group,
+            0,
+            payload(1),
+            Vec::new(),
+            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new() },
+        );
+        let counts: Vec<_> = plan(&c).into_iter().filter(|step| matches!(step, CountResource { .. })).collect();
+        assert_eq!(counts, vec![CountResource { kind: "groups", stripe: stripe(&c), delta: 1 }]);
+        let stripes: std::collections::HashSet<i16> =
+            (0..200).map(|_| stripe(&commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::DeleteUser))).collect();
+        assert_eq!(stripes.len(), usize::from(COUNT_STRIPES), "ids spread over every stripe");
+    }
+
+    #[test]
     fn a_deleted_group_leaves_its_members_rows_then_goes() {
         let c = commit(
             StreamKind::Group,
@@ -289,6 +342,7 @@ mod tests {
                 LeaveDeletedGroupInUsers,
                 DeleteGroupRow,
                 DeleteGroupMemberships,
+                CountResource { kind: "groups", stripe: stripe(&c), delta: -1 },
             ]
         );
     }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use domain::{ResourceId, TenantSlug};
+use scim::list::ListQuery;
+use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use store::postgres::PgStore;
 use store::sqlite::SqliteStore;
 use store::Store;
@@ -55,6 +57,11 @@ impl Release1 {
             .collect();
         assert_eq!(groups[&ada], vec![(self.staff, "Staff".to_owned()), (self.admins, "Admins".to_owned())]);
         assert_eq!(groups[&bob], vec![(self.staff, "Staff".to_owned())]);
+        // The tenant's counts are backfilled (migration 31): unfiltered totals come from them.
+        let everyone = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &USER_RESOURCE).unwrap();
+        assert_eq!(store.users(&tenant, &everyone, false).await.unwrap().total, 2);
+        let all_groups = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &GROUP_RESOURCE).unwrap();
+        assert_eq!(store.groups(&tenant, &all_groups).await.unwrap().total, 2);
     }
 }
 

@@ -108,6 +108,7 @@ struct Statements {
     delete_memberships_of_member: tokio_postgres::Statement,
     delete_group_row: tokio_postgres::Statement,
     delete_group_memberships: tokio_postgres::Statement,
+    count_resource: tokio_postgres::Statement,
 }
 
 /// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
@@ -172,6 +173,9 @@ impl Statements {
             delete_memberships_of_member: p("DELETE FROM memberships WHERE tenant = $1 AND member_id = $2").await?,
             delete_group_row: p("DELETE FROM groups WHERE tenant = $1 AND id = $2").await?,
             delete_group_memberships: p("DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)").await?,
+            count_resource: p("INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES ($1, $2, $3, $4)
+                               ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
+            .await?,
         })
     }
 }
@@ -273,6 +277,7 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             WriteStep::LeaveDeletedGroupInUsers => execute(tx, &s.leave_deleted_in_users, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupRow => execute(tx, &s.delete_group_row, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupMemberships => execute(tx, &s.delete_group_memberships, &[&c.tenant, &c.id]).await,
+            WriteStep::CountResource { kind, stripe, delta } => execute(tx, &s.count_resource, &[&c.tenant, &kind, &stripe, &delta]).await,
         }
     }
     .boxed()

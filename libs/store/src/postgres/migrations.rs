@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("migrations/0003_user_groups.sql")),
     (4, include_str!("migrations/0004_memberships_by_member.sql")),
     (30, include_str!("migrations/0030_deployment_secrets.sql")),
+    (31, include_str!("migrations/0031_resource_counts.sql")),
 ];
 
 /// Applies the migrations the database lacks. Concurrent starters serialise on an advisory

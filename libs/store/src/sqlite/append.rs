@@ -231,5 +231,10 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         WriteStep::DeleteGroupMemberships => {
             execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
         }
+        WriteStep::CountResource { kind, stripe, delta } => execute(
+            "INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = total + excluded.total",
+            params![tenant, kind, stripe, delta],
+        ),
     }
 }

@@ -92,7 +92,9 @@ impl Readers {
                 abandon.0 = None;
                 answer.map_err(|_| StoreError::Internal("an SQLite reader failed mid-job".into()))?
             }
-            Err(_) => Err(StoreError::Unavailable(format!("an SQLite read took longer than {:?} and was interrupted", self.statement_timeout))),
+            Err(_) => {
+                Err(StoreError::Unavailable(format!("an SQLite read took longer than {:?} and was interrupted", self.statement_timeout)))
+            }
         }
     }
 }
