@@ -4,7 +4,7 @@ CARGO ?= cargo
 SERVICES := scripts/with-test-services.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt bench conformance
+.PHONY: help run build test difftest lint fmt bench conformance
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,10 @@ build: ## Build everything once (debug), tests included
 
 test: build ## Run every test against real PostgreSQL and NATS (started throwaway if none is running)
 	$(SERVICES) $(CARGO) test --workspace --no-fail-fast
+
+difftest: ## Long differential run: evaluator, PostgreSQL and SQLite on generated users, filters and sorts (ROUNDS, CASES, SEED)
+	SCIMLEDGER_DIFFTEST_ROUNDS=$(or $(ROUNDS),40) SCIMLEDGER_DIFFTEST_CASES=$(or $(CASES),1000) SCIMLEDGER_DIFFTEST_SEED=$(or $(SEED),$$(date +%s)) \
+		$(SERVICES) $(CARGO) test -p store --test differential -- --nocapture
 
 lint: ## Clippy (warnings are errors) and rustfmt check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

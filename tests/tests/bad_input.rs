@@ -90,4 +90,38 @@ on_both_backends! {
         let unchanged = scim.get_with_header(&format!("/Users/{id}"), "if-none-match", "W/\"2\"").await;
         assert_eq!(unchanged.status.as_u16(), 304);
     }
+
+    async fn every_error_is_a_scim_error(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let scim = server.tenant("acme").await;
+        let id = scim.post("/Users", &json!({"userName": "alice"})).await.expect(201)["id"].as_str().unwrap().to_owned();
+        let before = backend.event_count().await;
+        for (method, path, allow) in [
+            (Method::DELETE, "/Users".to_owned(), "GET,HEAD,POST"),
+            (Method::PUT, "/Users".to_owned(), "GET,HEAD,POST"),
+            (Method::DELETE, "/Groups".to_owned(), "GET,HEAD,POST"),
+            (Method::PUT, "/Groups".to_owned(), "GET,HEAD,POST"),
+            (Method::GET, "/Bulk".to_owned(), "POST"),
+            (Method::GET, "/.search".to_owned(), "POST"),
+            (Method::GET, "/Users/.search".to_owned(), "POST"),
+            (Method::OPTIONS, "/Users".to_owned(), "GET,HEAD,POST"),
+            (Method::POST, format!("/Users/{id}"), "GET,HEAD,PUT,PATCH,DELETE"),
+        ] {
+            let reply = scim.send(method.clone(), &path, None).await;
+            let allowed = reply.headers.get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            reply.expect_error(405, None);
+            let mut allowed: Vec<&str> = allowed.split(',').collect();
+            let mut expected: Vec<&str> = allow.split(',').collect();
+            allowed.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(allowed, expected, "{method} {path}");
+        }
+        // A URL over the limit, and a long filter's detail that quotes only a bounded part of it.
+        let long = "x".repeat(20_000);
+        scim.filter("/Users", &format!("userName eq \"{long}\""), "").await.expect_error(414, None);
+        let search = json!({"filter": format!("userName eq \"{}\" and active gt true", "y".repeat(65_000))});
+        let error = scim.post("/Users/.search", &search).await.expect_error(400, Some("invalidFilter"));
+        assert!(error["detail"].as_str().unwrap().len() < 400, "{error}");
+        assert_eq!(backend.event_count().await, before);
+    }
 }

@@ -149,6 +149,23 @@ on_both_backends! {
         }
     }
 
+    async fn the_same_bulk_request_gets_the_same_answer_every_time(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let scim = server.tenant("acme").await;
+        scim.post("/Users", &json!({"userName": "taken"})).await.expect(201);
+        let before = backend.event_count().await;
+        let request = bulk(json!([
+            {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "TAKEN"}},
+            {"method": "POST", "path": "/Groups", "data": {"displayName": "G", "members": [{"value": "bulkId:dup"}, {"value": "bulkId:nosuch"}]}},
+        ]), None);
+        for _ in 0..8 {
+            let response = scim.post("/Bulk", &request).await.expect(200);
+            assert_eq!(statuses(&response), ["409", "400"], "{response}");
+            assert_eq!(response["Operations"][1]["response"]["detail"], "no operation of this request has bulkId 'nosuch'");
+        }
+        assert_eq!(backend.event_count().await, before, "failed operations appended nothing");
+    }
+
     async fn bulk_turned_off_is_said_and_refused(backend: Backend) {
         let server = Server::start_with(&backend, vec![("SCIMLEDGER_BULK_MAX_OPERATIONS", "0".to_owned())]).await;
         let scim = server.tenant("acme").await;

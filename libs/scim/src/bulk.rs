@@ -7,13 +7,19 @@
 //! - `bulkId:<id>` is resolved in any string of `data` and in the path.
 //! - Operations that reference each other in a cycle are answered 409 and not run (§3.7.1
 //!   allows stopping there); a reference to a failed operation is 409 as well; a reference
-//!   that names no operation of the request is 400 `invalidValue`.
+//!   that names no operation of the request is 400 `invalidValue`. An operation's references
+//!   are taken in the order they appear (its path, then `data` in document order), and one that
+//!   names no operation is answered before one that failed, so the same request always gets
+//!   the same answer.
 //! - Once `failOnErrors` operations have failed, the rest do not run and are not in the response.
 
 use std::collections::{HashMap, HashSet};
 
+use indexmap::IndexSet;
+
 use serde_json::{json, Map, Value};
 
+use crate::error::quoted;
 use crate::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
 use crate::ScimError;
 
@@ -86,8 +92,8 @@ struct Parsed {
     target: Option<String>,
     version: Option<String>,
     data: Value,
-    /// The bulkIds this operation references.
-    references: HashSet<String>,
+    /// The bulkIds this operation references, in the order they appear.
+    references: IndexSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,7 +152,7 @@ fn parse_operation(operation: &Value, method: &str) -> Result<Parsed, ScimError>
         return Err(ScimError::invalid_syntax("a bulk operation must be a JSON object"));
     }
     let method = Method::parse(method)
-        .ok_or_else(|| ScimError::invalid_syntax(format!("'{method}' is not a bulk method (POST, PUT, PATCH, DELETE)")))?;
+        .ok_or_else(|| ScimError::invalid_syntax(format!("'{}' is not a bulk method (POST, PUT, PATCH, DELETE)", quoted(method))))?;
     let path = operation.get("path").and_then(Value::as_str).ok_or_else(|| ScimError::invalid_syntax("a bulk operation needs a 'path'"))?;
     let (resource, target) = parse_path(path, method)?;
     let version = match operation.get("version") {
@@ -159,17 +165,17 @@ fn parse_operation(operation: &Value, method: &str) -> Result<Parsed, ScimError>
         (_, Some(data @ Value::Object(_))) => data.clone(),
         _ => return Err(ScimError::invalid_syntax(format!("a bulk {} needs a 'data' object", method.as_str()))),
     };
-    let mut references = HashSet::new();
-    collect_references(&data, &mut references);
+    let mut references = IndexSet::new();
     if let Some(id) = target.as_deref().and_then(|t| t.strip_prefix(REFERENCE_PREFIX)) {
         references.insert(id.to_owned());
     }
+    collect_references(&data, &mut references);
     Ok(Parsed { method, resource, target, version, data, references })
 }
 
 /// `/Users` for a POST, `/Users/<id or bulkId:x>` otherwise.
 fn parse_path(path: &str, method: Method) -> Result<(&'static ResourceType, Option<String>), ScimError> {
-    let bad = || ScimError::invalid_value(format!("'{path}' is not a path a bulk {} can take", method.as_str()));
+    let bad = || ScimError::invalid_value(format!("'{}' is not a path a bulk {} can take", quoted(path), method.as_str()));
     let trimmed = path.trim().trim_start_matches('/');
     let (endpoint, id) = match trimmed.split_once('/') {
         Some((endpoint, id)) => (endpoint, Some(id)),
@@ -187,7 +193,7 @@ fn parse_path(path: &str, method: Method) -> Result<(&'static ResourceType, Opti
     }
 }
 
-fn collect_references(value: &Value, into: &mut HashSet<String>) {
+fn collect_references(value: &Value, into: &mut IndexSet<String>) {
     match value {
         Value::String(s) => {
             if let Some(id) = s.strip_prefix(REFERENCE_PREFIX) {
@@ -272,7 +278,7 @@ impl Run {
         let ready = pending.iter().copied().find(|&i| self.waits_for(i).is_empty());
         let Some(index) = ready else {
             // Everything left waits on something left: a cycle, or behind one.
-            let waits: Vec<String> = self.waits_for(first).into_iter().collect();
+            let waits = self.waits_for(first);
             return Some((
                 first,
                 Err(ScimError::conflict(format!("bulkId references form a cycle through {}; nothing of it was run", waits.join(", ")))),
@@ -281,26 +287,31 @@ impl Run {
         Some((index, self.resolve(index)))
     }
 
-    /// The bulkIds operation `i` references whose POSTs have not run yet.
-    fn waits_for(&self, i: usize) -> HashSet<String> {
+    /// The bulkIds operation `i` references whose POSTs have not run yet, in order.
+    fn waits_for(&self, i: usize) -> Vec<&str> {
         match &self.request.entries[i].parsed {
-            Ok(parsed) => {
-                parsed.references.iter().filter(|r| self.defined.contains(*r) && !self.created.contains_key(*r)).cloned().collect()
-            }
-            Err(_) => HashSet::new(),
+            Ok(parsed) => parsed
+                .references
+                .iter()
+                .filter(|r| self.defined.contains(*r) && !self.created.contains_key(*r))
+                .map(String::as_str)
+                .collect(),
+            Err(_) => Vec::new(),
         }
     }
 
     fn resolve(&self, i: usize) -> Result<Operation, ScimError> {
         let parsed = self.request.entries[i].parsed.as_ref().map_err(Clone::clone)?;
+        if let Some(unknown) = parsed.references.iter().find(|r| !self.created.contains_key(*r)) {
+            return Err(ScimError::invalid_value(format!("no operation of this request has bulkId '{}'", quoted(unknown))));
+        }
         let mut ids = HashMap::new();
         for reference in &parsed.references {
-            match self.created.get(reference) {
-                Some(Some(id)) => {
+            match &self.created[reference] {
+                Some(id) => {
                     ids.insert(reference.clone(), id.clone());
                 }
-                Some(None) => return Err(ScimError::conflict(format!("the operation with bulkId '{reference}' failed"))),
-                None => return Err(ScimError::invalid_value(format!("no operation of this request has bulkId '{reference}'"))),
+                None => return Err(ScimError::conflict(format!("the operation with bulkId '{}' failed", quoted(reference)))),
             }
         }
         let id = parsed.target.as_ref().map(|t| match t.strip_prefix(REFERENCE_PREFIX) {
@@ -435,6 +446,30 @@ mod tests {
         let errors: Vec<(usize, u16, Option<ScimType>)> =
             steps.iter().map(|(i, s)| (*i, s.as_ref().unwrap_err().status, s.as_ref().unwrap_err().scim_type)).collect();
         assert_eq!(errors, [(2, 400, Some(ScimType::InvalidValue)), (3, 409, None), (0, 409, None), (1, 409, None)]);
+    }
+
+    #[test]
+    fn unknown_references_are_answered_before_failed_ones_every_time() {
+        for _ in 0..16 {
+            let mut run = Run::new(request(
+                json!([
+                    {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "taken"}},
+                    {"method": "POST", "path": "/Groups", "data": {"displayName": "G", "members": [{"value": "bulkId:dup"}, {"value": "bulkId:nosuch"}]}},
+                    {"method": "POST", "path": "/Groups", "data": {"displayName": "H", "members": [{"value": "bulkId:b"}, {"value": "bulkId:a"}, {"value": "bulkId:dup"}]}},
+                ]),
+                None,
+            ));
+            let (index, step) = run.next_step().unwrap();
+            assert_eq!(index, 0);
+            assert!(step.is_ok());
+            run.record(0, Err(ScimError::uniqueness("taken").into()));
+            let (_, second) = run.next_step().unwrap();
+            let error = second.unwrap_err();
+            assert_eq!((error.status, error.detail.as_str()), (400, "no operation of this request has bulkId 'nosuch'"));
+            run.record(1, Err(error.into()));
+            let (_, third) = run.next_step().unwrap();
+            assert_eq!(third.unwrap_err().detail, "no operation of this request has bulkId 'b'");
+        }
     }
 
     #[test]

@@ -1,8 +1,28 @@
 //! The SCIM Error response (RFC 7644 §3.12).
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// How much of a client's input a detail quotes, in characters: enough to recognise it, while a
+/// 65 KB filter is not sent back whole.
+pub const QUOTE_LIMIT: usize = 100;
+/// The longest detail an Error carries, in characters, whatever it quotes.
+pub const DETAIL_LIMIT: usize = 1000;
+
+/// `text` as a detail quotes it: at most [`QUOTE_LIMIT`] characters, `…` marking a cut.
+pub fn quoted(text: &str) -> Cow<'_, str> {
+    shortened(text, QUOTE_LIMIT)
+}
+
+fn shortened(text: &str, limit: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+        None => Cow::Borrowed(text),
+    }
+}
 
 /// The `scimType` values of RFC 7644 Table 9, and RFC 9865's `invalidCursor` (cursors here never
 /// expire, so `expiredCursor` is never answered).
@@ -108,7 +128,7 @@ impl ScimError {
         let mut body = json!({
             "schemas": [ERROR_SCHEMA],
             "status": self.status.to_string(),
-            "detail": self.detail,
+            "detail": shortened(&self.detail, DETAIL_LIMIT),
         });
         if let Some(t) = self.scim_type {
             body["scimType"] = Value::String(t.as_str().to_owned());
@@ -127,6 +147,17 @@ mod tests {
         assert_eq!(body["status"], "409");
         assert_eq!(body["scimType"], "uniqueness");
         assert_eq!(body["schemas"][0], ERROR_SCHEMA);
+    }
+
+    #[test]
+    fn details_quote_input_and_end_within_bounds() {
+        let long = "é".repeat(70_000);
+        assert_eq!(quoted("short"), "short");
+        assert_eq!(quoted(&long).chars().count(), QUOTE_LIMIT + 1);
+        let body = ScimError::invalid_filter(format!("'{long}' is bad")).to_json();
+        let detail = body["detail"].as_str().unwrap();
+        assert_eq!(detail.chars().count(), DETAIL_LIMIT + 1);
+        assert!(detail.ends_with('…'));
     }
 
     #[test]

@@ -4,10 +4,11 @@
 use serde_json::{json, Value};
 
 use crate::cursor::{self, Position};
+use crate::error::quoted;
 use crate::filter::Filter;
 use crate::path::AttrPath;
 use crate::projection::Selection;
-use crate::schema::ResourceType;
+use crate::schema::{AttrType, ResourceType, Returned};
 use crate::ScimError;
 
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -147,14 +148,12 @@ impl RawQuery {
         let sort = match self.sort_by.as_ref().and_then(text) {
             Some(by) if !by.trim().is_empty() => {
                 let by = AttrPath::parse(by).map_err(|e| ScimError::invalid_value(e.detail))?;
-                if by.resolve(resource).is_none() {
-                    return Err(ScimError::invalid_value(format!("cannot sort by unknown attribute '{by}'")));
-                }
+                check_sort_by(&by, resource)?;
                 let order = match self.sort_order.as_ref().and_then(text) {
                     None => SortOrder::Ascending,
                     Some(o) if o.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
                     Some(o) if o.eq_ignore_ascii_case("descending") => SortOrder::Descending,
-                    Some(o) => return Err(ScimError::invalid_value(format!("'{o}' is not a sortOrder (ascending, descending)"))),
+                    Some(o) => return Err(ScimError::invalid_value(format!("'{}' is not a sortOrder (ascending, descending)", quoted(o)))),
                 };
                 Some(Sort { by, order })
             }
@@ -171,6 +170,23 @@ impl RawQuery {
         };
         Ok(ListQuery { filter, paging, count, sort, selection, cursor_scope })
     }
+}
+
+/// `sortBy` names an attribute that has an order: one filters may name, that is not binary,
+/// and, if complex, compares through a `value` sub-attribute (`manager`, `emails`; not `name`).
+fn check_sort_by(by: &AttrPath, resource: &ResourceType) -> Result<(), ScimError> {
+    let cannot = |why: &str| Err(ScimError::invalid_value(format!("cannot sort by '{}': {why}", quoted(&by.to_string()))));
+    let Some(resolved) = by.resolve(resource) else { return cannot("no such attribute") };
+    let Some(sorted) = resolved.target().compared() else {
+        return cannot("a complex attribute sorts by a sub-attribute; name one");
+    };
+    if !(resolved.attribute.filterable && sorted.filterable) || sorted.returned == Returned::Never {
+        return cannot("it cannot be filtered on");
+    }
+    if sorted.kind == AttrType::Binary {
+        return cannot("binary data has no order");
+    }
+    Ok(())
 }
 
 fn text(value: &Value) -> Option<&str> {
@@ -290,6 +306,26 @@ mod tests {
         assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
         let err = ListQuery::from_search_request(&json!({"cursor": 5}), &USER_RESOURCE).unwrap_err();
         assert_eq!(err.scim_type, Some(crate::ScimType::InvalidCursor));
+    }
+
+    #[test]
+    fn sort_by_names_an_attribute_with_an_order() {
+        for by in ["userName", "name.givenName", "emails", "emails.type", "manager", "groups.display", "meta.created"] {
+            assert!(ListQuery::from_params([("sortBy", by)], &USER_RESOURCE).is_ok(), "{by}");
+        }
+        for (by, why) in [
+            ("name", "a complex attribute sorts by a sub-attribute"),
+            ("addresses", "a complex attribute sorts by a sub-attribute"),
+            ("meta", "a complex attribute sorts by a sub-attribute"),
+            ("x509Certificates.value", "binary data has no order"),
+            ("meta.location", "it cannot be filtered on"),
+            ("password", "it cannot be filtered on"),
+            ("shoeSize", "no such attribute"),
+        ] {
+            let err = ListQuery::from_params([("sortBy", by)], &USER_RESOURCE).unwrap_err();
+            assert_eq!((err.status, err.scim_type), (400, Some(crate::ScimType::InvalidValue)), "{by}");
+            assert!(err.detail.contains(why), "{by}: {}", err.detail);
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::error::quoted;
 use crate::schema::{AttributeDef, ResourceType, SchemaDef};
 use crate::ScimError;
 
@@ -45,7 +46,7 @@ impl AttrPath {
             None => (rest, None),
         };
         if !is_attr_name(name) || sub_attr.is_some_and(|s| !is_attr_name(s)) {
-            return Err(ScimError::invalid_path(format!("'{text}' is not an attribute path")));
+            return Err(ScimError::invalid_path(format!("'{}' is not an attribute path", quoted(text))));
         }
         Ok(Self { schema: schema.map(str::to_owned), name: name.to_owned(), sub_attr: sub_attr.map(str::to_owned) })
     }

@@ -4,9 +4,13 @@
 //! group displayName, members.value) hit indexed columns: case-insensitive attributes through
 //! keys folded in Rust (`domain::names::fold_case`), multi-valued ones through side tables.
 //! Every other attribute is answered from the stored document through the dialect's JSON
-//! functions. Values are always bound as parameters, never spliced into the SQL.
+//! functions, a user's `groups` from its row's `[id, displayName]` pairs; text folds on both
+//! sides by one rule (ADR 0026). Each condition means what `Filter::matches` means on the
+//! resource GET renders (ADR 0027). Values are always bound as parameters, never spliced into
+//! the SQL.
 
 use domain::names::fold_case;
+use scim::error::quoted;
 use scim::filter::{CompValue, CompareOp, Filter};
 use scim::list::{Sort, SortOrder};
 use scim::path::{AttrPath, ResolvedPath};
@@ -39,6 +43,8 @@ pub trait Dialect: Sync {
     fn uuid_text(&self, column: &str) -> String;
     /// The text at `path` in a JSON column (`None` when absent).
     fn json_text(&self, json: &str, path: &[&str]) -> String;
+    /// The JSON value at `path` in a JSON column, for `json_text` to reach into.
+    fn json_value(&self, json: &str, path: &[&str]) -> String;
     /// A boolean expression: the JSON value at `path` is the boolean `value`.
     fn json_is_bool(&self, json: &str, path: &[&str], value: bool) -> String;
     /// The number at `path`, for numeric comparisons.
@@ -140,22 +146,33 @@ impl<'d> Compiler<'d> {
             Filter::Or(a, b) => Ok(format!("({} OR {})", self.filter(a)?, self.filter(b)?)),
             // A missing attribute compares as unknown (NULL); `not` of it is true.
             Filter::Not(inner) => Ok(format!("(NOT COALESCE({}, FALSE))", self.filter(inner)?)),
-            Filter::Present(path) => self.on_attribute(path, None, &|c, operand| Ok(c.present(operand))),
-            Filter::Compare { path, op: CompareOp::Ne, value } if *value != CompValue::Null && self.is_multi_valued(path) => {
+            Filter::Present(path) => self.present_path(path),
+            // `eq null` and `ne null` are presence tests, as `Filter::matches` has them.
+            Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Null } => {
+                Ok(format!("(NOT COALESCE({}, FALSE))", self.present_path(path)?))
+            }
+            Filter::Compare { path, op: CompareOp::Ne, value: CompValue::Null } => self.present_path(path),
+            Filter::Compare { path, op: CompareOp::Ne, value } if self.is_multi_valued(path) => {
                 // Some value is another, or there is none (as `Filter::matches` has it).
-                let none = self.on_attribute(path, None, &|_, operand| Ok(format!("({} IS NOT NULL)", operand.expr)))?;
-                let other = self.on_attribute(path, None, &|c, operand| {
+                let none = self.on_attribute(path, Reach::Compared, &|_, operand| Ok(format!("({} IS NOT NULL)", operand.expr)))?;
+                let other = self.on_attribute(path, Reach::Compared, &|c, operand| {
                     let has_value = format!("({} IS NOT NULL)", operand.expr);
                     let eq = c.compare(operand, CompareOp::Eq, value)?;
                     Ok(format!("({has_value} AND NOT COALESCE({eq}, FALSE))"))
                 })?;
                 Ok(format!("((NOT {none}) OR {other})"))
             }
-            Filter::Compare { path, op, value } => self.on_attribute(path, None, &|c, operand| c.compare(operand, *op, value)),
+            Filter::Compare { path, op, value } => self.on_attribute(path, Reach::Compared, &|c, operand| c.compare(operand, *op, value)),
             Filter::ValuePath { path, filter } => {
-                self.on_attribute(path, Some(filter), &|_, _| unreachable!("value paths select elements"))
+                self.on_attribute(path, Reach::Elements(filter), &|_, _| unreachable!("value paths select elements"))
             }
         }
+    }
+
+    /// `pr`: an attribute named alone is present when it has a value, or for a multi-valued
+    /// one, any element (an element need not have a `value`, ADR 0025).
+    fn present_path(&mut self, path: &AttrPath) -> Result<String, ScimError> {
+        self.on_attribute(path, Reach::Whole, &|c, operand| Ok(c.present(operand)))
     }
 
     /// Whether `path` reaches the values of a multi-valued attribute (`schemas` included).
@@ -169,31 +186,48 @@ impl<'d> Compiler<'d> {
     fn on_attribute(
         &mut self,
         path: &AttrPath,
-        element_filter: Option<&Filter>,
+        reach: Reach<'_>,
         leaf: &dyn Fn(&mut Self, Operand) -> Result<String, ScimError>,
     ) -> Result<String, ScimError> {
         if path.schema.is_none() && path.name.eq_ignore_ascii_case("schemas") {
-            return self.schemas_condition(path, element_filter, leaf);
+            return self.schemas_condition(reach, leaf);
         }
-        let resolved = path
-            .resolve(self.target.resource())
-            .ok_or_else(|| ScimError::invalid_filter(format!("'{path}' is not an attribute of {}", self.target.resource().name)))?;
+        let resolved = path.resolve(self.target.resource()).ok_or_else(|| {
+            ScimError::invalid_filter(format!("'{}' is not an attribute of {}", quoted(&path.to_string()), self.target.resource().name))
+        })?;
         let attr = resolved.attribute;
+        let no_value = || ScimError::invalid_filter(format!("'{}' compares through a sub-attribute; name one", attr.name));
         if attr.multi_valued {
-            let sub = resolved.sub_attribute;
-            return self.exists_element(&resolved, element_filter, &|c, elements| match (element_filter, sub) {
-                (Some(f), _) => c.element_filter(elements, attr, f),
-                (None, Some(sub)) => leaf(c, elements.operand(c.dialect, sub)?),
-                // `emails eq "x"`: a bare multi-valued attribute compares its `value`.
-                (None, None) => match attr.sub_attribute("value") {
-                    Some(value) => leaf(c, elements.operand(c.dialect, value)?),
-                    None => Err(ScimError::invalid_filter(format!("'{}' has no value to compare", attr.name))),
-                },
+            // What each element is tested on: a sub-attribute, or (`emails eq "x"`) the one a
+            // bare attribute compares.
+            let sub = match (resolved.sub_attribute, &reach) {
+                (Some(sub), _) => Some(sub),
+                (None, Reach::Compared) => Some(attr.compared().ok_or_else(no_value)?),
+                (None, Reach::Whole | Reach::Elements(_)) => None,
+            };
+            let needs_value = match (&reach, sub) {
+                (Reach::Elements(f), _) => requires_value(f),
+                (_, Some(sub)) => sub.name == "value",
+                (_, None) => false,
+            };
+            return self.exists_element(&resolved, &reach, needs_value, &|c, elements| match (&reach, sub) {
+                (Reach::Elements(f), _) => c.element_filter(elements, attr, f),
+                (_, Some(sub)) => leaf(c, elements.operand(c.dialect, sub)?),
+                // `emails pr`: any element at all.
+                (_, None) => Ok("TRUE".to_owned()),
             });
         }
-        if element_filter.is_some() {
+        if matches!(reach, Reach::Elements(_)) {
             return Err(ScimError::invalid_filter(format!("'{}' is not multi-valued", attr.name)));
         }
+        // A bare complex attribute is compared through its `value` (`manager eq "id"`), never as
+        // the text of its JSON object; it is present when it has any sub-attribute.
+        let resolved = match (resolved.sub_attribute, &reach) {
+            (None, Reach::Compared) if attr.kind == AttrType::Complex => {
+                ResolvedPath { sub_attribute: Some(attr.compared().ok_or_else(no_value)?), ..resolved }
+            }
+            _ => resolved,
+        };
         let operand = self.single_operand(&resolved)?;
         leaf(self, operand)
     }
@@ -201,13 +235,9 @@ impl<'d> Compiler<'d> {
     /// `schemas eq "urn:…:enterprise:2.0:User"`: whether the resource has that extension.
     fn schemas_condition(
         &mut self,
-        path: &AttrPath,
-        element_filter: Option<&Filter>,
+        reach: Reach<'_>,
         leaf: &dyn Fn(&mut Self, Operand) -> Result<String, ScimError>,
     ) -> Result<String, ScimError> {
-        if element_filter.is_some() {
-            return Err(ScimError::invalid_filter(format!("'{path}' cannot take a value filter")));
-        }
         let rt = self.target.resource();
         let mut alternatives = vec![format!("'{}'", rt.schema.id.to_lowercase())];
         for ext in rt.extensions {
@@ -218,8 +248,12 @@ impl<'d> Compiler<'d> {
             ));
         }
         let (from, element) = (format!("(SELECT {} AS s) AS sch", alternatives.join(" AS s UNION ALL SELECT ")), "sch.s".to_owned());
-        let condition = leaf(self, Operand { expr: element, kind: Kind::Folded, json: None })?;
-        Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {condition})"))
+        let condition = match reach {
+            Reach::Elements(filter) => self.element_filter(&Elements::Schemas { element }, &SCHEMAS, filter)?,
+            Reach::Whole | Reach::Compared => leaf(self, Operand { expr: element, kind: Kind::Folded, json: None })?,
+        };
+        // An extension the resource does not have is a NULL row, which is no URN.
+        Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE sch.s IS NOT NULL AND {condition})"))
     }
 
     fn single_operand(&mut self, resolved: &ResolvedPath) -> Result<Operand, ScimError> {
@@ -232,6 +266,9 @@ impl<'d> Compiler<'d> {
                 (_, "externalId", None) => return column("r.external_id", Kind::Exact),
                 (_, "meta", Some("created")) => return column("r.created_at", Kind::Time),
                 (_, "meta", Some("lastModified")) => return column("r.last_modified", Kind::Time),
+                (_, "meta", Some("resourceType")) => {
+                    return column(&format!("'{}'", self.target.resource().name), Kind::Exact);
+                }
                 (_, "meta", Some(other)) => return Err(ScimError::invalid_filter(format!("meta.{other} cannot be filtered on"))),
                 (Target::Users, "userName", None) => return column("r.user_name_key", Kind::Folded),
                 (Target::Groups, "displayName", None) => return column("r.display_name_key", Kind::Folded),
@@ -250,24 +287,33 @@ impl<'d> Compiler<'d> {
     }
 
     /// The rows with an element of a multi-valued attribute that satisfies the condition: from a
-    /// side table where one indexes it, else by EXISTS over the document's JSON array.
+    /// side table where one indexes it, else by EXISTS over a JSON array. `user_values` holds
+    /// only elements with a `value`, so it answers only conditions that need one.
     fn exists_element(
         &mut self,
         resolved: &ResolvedPath,
-        element_filter: Option<&Filter>,
+        reach: &Reach<'_>,
+        needs_value: bool,
         body: &dyn Fn(&mut Self, &Elements) -> Result<String, ScimError>,
     ) -> Result<String, ScimError> {
         let attr = resolved.attribute;
         let alias = self.alias();
-        let indexed = resolved.extension.is_none()
+        let core = resolved.extension.is_none();
+        let indexed = core
             && self.target == Target::Users
             && INDEXED_USER_VALUES.contains(&attr.name)
-            && element_filter.is_none_or(|f| only_names(f, &["value", "type"]))
-            && resolved.sub_attribute.is_none_or(|s| matches!(s.name, "value" | "type"));
+            && needs_value
+            && match reach {
+                Reach::Elements(f) => only_names(f, &["value", "type"]),
+                Reach::Compared | Reach::Whole => resolved.sub_attribute.is_none_or(|s| matches!(s.name, "value" | "type")),
+            };
         let (from, elements) = if indexed {
             (format!("user_values {alias}"), Elements::UserValues { alias: alias.clone(), attribute: attr.name })
-        } else if resolved.extension.is_none() && self.target == Target::Groups && attr.name == "members" {
+        } else if core && self.target == Target::Groups && attr.name == "members" {
             (format!("memberships {alias}"), Elements::Members { alias: alias.clone() })
+        } else if core && self.target == Target::Users && attr.name == "groups" {
+            let (from, element) = self.dialect.json_elements(USER_GROUPS, &[], &alias);
+            (from, Elements::Groups { element })
         } else {
             let mut path = Vec::new();
             if let Some(ext) = resolved.extension {
@@ -288,28 +334,36 @@ impl<'d> Compiler<'d> {
             Elements::Members { alias } => {
                 format!("r.id IN (SELECT {alias}.group_id FROM {from} WHERE {alias}.tenant = {tenant} AND {condition})")
             }
-            Elements::Json { .. } => format!("EXISTS (SELECT 1 FROM {from} WHERE {condition})"),
+            Elements::Groups { .. } | Elements::Schemas { .. } | Elements::Json { .. } => {
+                format!("EXISTS (SELECT 1 FROM {from} WHERE {condition})")
+            }
         })
     }
 
     /// The inner filter of a value path, on one element.
-    fn element_filter(&mut self, elements: &Elements, attr: &AttributeDef, filter: &Filter) -> Result<String, ScimError> {
+    fn element_filter(&mut self, elements: &Elements, attr: &'static AttributeDef, filter: &Filter) -> Result<String, ScimError> {
         match filter {
             Filter::And(a, b) => {
                 Ok(format!("({} AND {})", self.element_filter(elements, attr, a)?, self.element_filter(elements, attr, b)?))
             }
             Filter::Or(a, b) => Ok(format!("({} OR {})", self.element_filter(elements, attr, a)?, self.element_filter(elements, attr, b)?)),
             Filter::Not(inner) => Ok(format!("(NOT COALESCE({}, FALSE))", self.element_filter(elements, attr, inner)?)),
-            Filter::Present(path) => {
-                let operand = elements.operand(self.dialect, sub_of(attr, path)?)?;
-                Ok(self.present(operand))
+            Filter::Present(path) => self.element_present(elements, attr, path),
+            Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Null } => {
+                Ok(format!("(NOT COALESCE({}, FALSE))", self.element_present(elements, attr, path)?))
             }
+            Filter::Compare { path, op: CompareOp::Ne, value: CompValue::Null } => self.element_present(elements, attr, path),
             Filter::Compare { path, op, value } => {
                 let operand = elements.operand(self.dialect, sub_of(attr, path)?)?;
                 self.compare(operand, *op, value)
             }
             Filter::ValuePath { .. } => Err(ScimError::invalid_filter("value filters cannot nest")),
         }
+    }
+
+    fn element_present(&mut self, elements: &Elements, attr: &'static AttributeDef, path: &AttrPath) -> Result<String, ScimError> {
+        let operand = elements.operand(self.dialect, sub_of(attr, path)?)?;
+        Ok(self.present(operand))
     }
 
     fn present(&mut self, operand: Operand) -> String {
@@ -368,9 +422,11 @@ impl<'d> Compiler<'d> {
             }
             Kind::Exact => self.compare_text(operand.expr, op, string_value(value)?.to_owned()),
             Kind::Folded => self.compare_text(operand.expr, op, fold_case(string_value(value)?)),
+            // Both sides folded by the database, so that a row and a value fold alike.
             Kind::FoldBoth => {
                 let expr = self.dialect.fold(&operand.expr);
-                self.compare_text(expr, op, fold_case(string_value(value)?))
+                let p = self.bind(SqlValue::Text(string_value(value)?.to_owned()));
+                Ok(self.text_condition(expr, op, self.dialect.fold(&p))?)
             }
         }
     }
@@ -399,12 +455,17 @@ impl<'d> Compiler<'d> {
 
     fn compare_text(&mut self, expr: String, op: CompareOp, value: String) -> Result<String, ScimError> {
         let p = self.bind(SqlValue::Text(value));
+        self.text_condition(expr, op, p)
+    }
+
+    /// `expr op p` on text, `p` being a placeholder or an expression over one.
+    fn text_condition(&self, expr: String, op: CompareOp, p: String) -> Result<String, ScimError> {
         Ok(match op {
             CompareOp::Eq => format!("({expr} = {p})"),
             CompareOp::Co => self.dialect.contains(&expr, &p),
             CompareOp::Sw => self.dialect.starts_with(&expr, &p),
             CompareOp::Ew => self.dialect.ends_with(&expr, &p),
-            other => format!("({} {} {p})", self.dialect.code_point_order(&expr), ordering_sql(other)?),
+            other => format!("({} {} {})", self.dialect.code_point_order(&expr), ordering_sql(other)?, self.dialect.code_point_order(&p)),
         })
     }
 
@@ -412,33 +473,43 @@ impl<'d> Compiler<'d> {
     /// resources were created in).
     pub fn order_by(&mut self, sort: Option<&Sort>) -> Result<String, ScimError> {
         let Some(sort) = sort else { return Ok("r.seq".to_owned()) };
-        let resolved =
-            sort.by.resolve(self.target.resource()).ok_or_else(|| ScimError::invalid_value(format!("cannot sort by '{}'", sort.by)))?;
-        let expr = if resolved.attribute.multi_valued {
-            // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, or else
-            // by its first.
-            let sub = resolved.sub_attribute.or_else(|| resolved.attribute.sub_attribute("value"));
-            let sub_name = sub.map_or("value", |s| s.name);
-            let mut path = Vec::new();
-            if let Some(ext) = resolved.extension {
-                path.push(ext.id);
-            }
-            path.push(resolved.attribute.name);
-            let alias = self.alias();
-            let (elements, element) = self.dialect.json_elements("r.document", &path, &alias);
-            let primary = format!(
-                "(SELECT {} FROM {elements} WHERE {} LIMIT 1)",
-                self.dialect.json_text(&element, &[sub_name]),
-                self.dialect.json_is_bool(&element, &["primary"], true)
-            );
-            path.extend(["0", sub_name]);
-            let value = format!("COALESCE({primary}, {})", self.dialect.json_text("r.document", &path));
-            match sub.is_some_and(|s| s.case_exact) {
+        let cannot = |why: &str| ScimError::invalid_value(format!("cannot sort by '{}': {why}", quoted(&sort.by.to_string())));
+        let resolved = sort.by.resolve(self.target.resource()).ok_or_else(|| cannot("no such attribute"))?;
+        let attr = resolved.attribute;
+        let sub = match resolved.sub_attribute {
+            Some(sub) => sub,
+            None => attr.compared().ok_or_else(|| cannot("a complex attribute sorts by a sub-attribute; name one"))?,
+        };
+        let expr = if attr.multi_valued {
+            let value = if resolved.extension.is_none() && self.target == Target::Users && attr.name == "groups" {
+                // A user's groups have no primary: the first, as GET lists them.
+                let first = self.dialect.json_value(USER_GROUPS, &["0"]);
+                group_field(self.dialect, &first, sub)?.expr
+            } else if resolved.extension.is_none() && self.target == Target::Groups && attr.name == "members" {
+                return Err(cannot("members are kept apart from the group's document"));
+            } else {
+                // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary element, or
+                // else by its first.
+                let mut path = Vec::new();
+                if let Some(ext) = resolved.extension {
+                    path.push(ext.id);
+                }
+                path.push(attr.name);
+                let alias = self.alias();
+                let (elements, element) = self.dialect.json_elements("r.document", &path, &alias);
+                let primary =
+                    format!("(SELECT {element} FROM {elements} WHERE {} LIMIT 1)", self.dialect.json_is_bool(&element, &["primary"], true));
+                path.push("0");
+                let chosen = format!("COALESCE({primary}, {})", self.dialect.json_value("r.document", &path));
+                json_operand(self.dialect, &chosen, &[sub.name], sub).expr
+            };
+            match sub.case_exact {
                 true => self.dialect.code_point_order(&value),
                 false => self.dialect.code_point_order(&self.dialect.fold(&value)),
             }
         } else {
-            let operand = self.single_operand(&resolved)?;
+            let operand =
+                self.single_operand(&ResolvedPath { sub_attribute: Some(sub).filter(|_| attr.kind == AttrType::Complex), ..resolved })?;
             match operand.kind {
                 Kind::FoldBoth => self.dialect.code_point_order(&self.dialect.fold(&operand.expr)),
                 Kind::Exact | Kind::Folded => self.dialect.code_point_order(&operand.expr),
@@ -454,11 +525,42 @@ impl<'d> Compiler<'d> {
     }
 }
 
+/// How a condition reaches an attribute named alone, with no sub-attribute.
+enum Reach<'f> {
+    /// As a whole, for `pr`: a multi-valued attribute through any element.
+    Whole,
+    /// Through what it compares ([`AttributeDef::compared`]): `emails eq "x"` is on `value`.
+    Compared,
+    /// Through the elements a value filter selects.
+    Elements(&'f Filter),
+}
+
+/// `schemas`, which no schema defines, as a value filter sees it: each element is a URN.
+const SCHEMAS: AttributeDef = AttributeDef::string("schemas", "The schema URNs of the resource.").multi();
+
+/// The column of a user's groups: `[id, displayName]` pairs (ADR 0014).
+const USER_GROUPS: &str = "r.groups";
+
 /// The elements of a multi-valued attribute inside an EXISTS.
 enum Elements {
-    UserValues { alias: String, attribute: &'static str },
-    Members { alias: String },
-    Json { element: String },
+    UserValues {
+        alias: String,
+        attribute: &'static str,
+    },
+    Members {
+        alias: String,
+    },
+    /// A user's groups, each an `[id, displayName]` pair, rendered with `type` "direct".
+    Groups {
+        element: String,
+    },
+    /// The resource's schema URNs, folded.
+    Schemas {
+        element: String,
+    },
+    Json {
+        element: String,
+    },
 }
 
 impl Elements {
@@ -474,9 +576,22 @@ impl Elements {
                 "value" => Ok(Operand { expr: format!("{alias}.member_id"), kind: Kind::Uuid, json: None }),
                 _ => Err(not_indexed()),
             },
+            Elements::Groups { element } => group_field(dialect, element, sub),
+            Elements::Schemas { element } => Ok(Operand { expr: element.clone(), kind: Kind::Folded, json: None }),
             Elements::Json { element } => Ok(json_operand(dialect, element, &[sub.name], sub)),
         }
     }
+}
+
+/// A sub-attribute of one `[id, displayName]` pair of a user's groups, as GET renders it.
+fn group_field(dialect: &dyn Dialect, pair: &str, sub: &AttributeDef) -> Result<Operand, ScimError> {
+    let (expr, kind) = match sub.name {
+        "value" => (dialect.json_text(pair, &["0"]), Kind::Exact),
+        "display" => (dialect.json_text(pair, &["1"]), Kind::FoldBoth),
+        "type" => (format!("(CASE WHEN {} IS NOT NULL THEN 'direct' END)", dialect.json_text(pair, &["0"])), Kind::Folded),
+        _ => return Err(ScimError::invalid_filter(format!("groups.{} cannot be filtered on", sub.name))),
+    };
+    Ok(Operand { expr, kind, json: None })
 }
 
 /// A field of a JSON document, compared as its attribute's type says.
@@ -492,6 +607,19 @@ fn json_operand(dialect: &dyn Dialect, json: &str, path: &[&str], def: &Attribut
     Operand { expr, kind, json: Some((json.to_owned(), path.iter().map(|s| s.to_string()).collect())) }
 }
 
+/// Whether every element a value filter selects has a `value` (`value eq "x"`, `value pr`);
+/// `value ne "x"` and `not (…)` select elements without one too.
+fn requires_value(filter: &Filter) -> bool {
+    let is_value = |path: &AttrPath| path.name.eq_ignore_ascii_case("value");
+    match filter {
+        Filter::And(a, b) => requires_value(a) || requires_value(b),
+        Filter::Or(a, b) => requires_value(a) && requires_value(b),
+        Filter::Present(path) => is_value(path),
+        Filter::Compare { path, op, value } => is_value(path) && *op != CompareOp::Ne && *value != CompValue::Null,
+        Filter::Not(_) | Filter::ValuePath { .. } => false,
+    }
+}
+
 /// Whether every path in `filter` is one of `names` (the columns a side table has).
 fn only_names(filter: &Filter, names: &[&str]) -> bool {
     match filter {
@@ -502,9 +630,14 @@ fn only_names(filter: &Filter, names: &[&str]) -> bool {
     }
 }
 
-fn sub_of(attr: &AttributeDef, path: &AttrPath) -> Result<&'static AttributeDef, ScimError> {
-    attr.sub_attribute(&path.name)
-        .ok_or_else(|| ScimError::invalid_filter(format!("'{}' is not a sub-attribute of '{}'", path.name, attr.name)))
+/// What a path inside a value filter names: a sub-attribute, or for a multi-valued simple
+/// attribute (`schemas[value eq "…"]`) the element itself.
+fn sub_of(attr: &'static AttributeDef, path: &AttrPath) -> Result<&'static AttributeDef, ScimError> {
+    let found = match attr.kind {
+        AttrType::Complex => attr.sub_attribute(&path.name),
+        _ => path.name.eq_ignore_ascii_case("value").then_some(attr),
+    };
+    found.ok_or_else(|| ScimError::invalid_filter(format!("'{}' is not a sub-attribute of '{}'", path.name, attr.name)))
 }
 
 fn string_value(value: &CompValue) -> Result<&str, ScimError> {

@@ -33,6 +33,7 @@ fn users() -> Vec<Value> {
                "name": {"givenName": "Barbara", "familyName": "Jensen"}}),
         json!({"userName": JSMITH, "externalId": "Ext-J", "displayName": "John Smith", "active": false, "title": "Éclair Chef",
                "emails": [{"value": "John.Smith@Example.com", "type": "work"}], "userType": "Intern",
+               "photos": [{"type": "thumbnail", "primary": true}],
                "name": {"givenName": "John", "familyName": "Smith"}}),
         json!({"userName": AERGER, "externalId": "ext-a",
                "emails": [{"value": "zz@example.org", "type": "home"}, {"value": "aerger@example.org", "type": "other", "primary": true}],
@@ -125,11 +126,36 @@ const USER_CASES: &[(&str, &[&str])] = &[
     ("department eq \"TOURS\"", &[BJENSEN]),
     ("schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"", &[BJENSEN]),
     ("schemas eq \"urn:ietf:params:scim:schemas:core:2.0:User\"", ALL),
+    ("schemas[value ew \"ENTERPRISE:2.0:user\" and not (value eq null)]", &[BJENSEN]),
     // dateTime, compared as instants
     ("meta.created gt \"2000-01-01T00:00:00Z\"", ALL),
     ("meta.lastModified ge \"2000-01-01T01:00:00+01:00\"", ALL),
     ("meta.lastModified lt \"2000-01-01T00:00:00Z\"", &[]),
     ("id eq \"not-an-id\"", &[]),
+    // elements without a value are stored, and found by what they have (ADR 0025)
+    ("photos.type eq \"thumbnail\"", &[JSMITH]),
+    ("photos[type eq \"thumbnail\"]", &[JSMITH]),
+    ("photos[primary eq true and value eq null]", &[JSMITH]),
+    ("photos pr", &[JSMITH]),
+    ("photos.value pr", &[]),
+    ("emails[type eq \"work\" or value eq null]", &[BJENSEN, JSMITH]),
+    // `eq null` and `ne null` are `not … pr` and `pr`, on any attribute
+    ("photos.type eq null", &[BJENSEN, AERGER]),
+    ("photos.type ne null", &[JSMITH]),
+    ("photos eq null", &[BJENSEN, AERGER]),
+    ("phoneNumbers ne null", &[AERGER]),
+    ("emails.display eq null", ALL),
+    ("emails[display eq null and type eq \"home\"]", &[BJENSEN, AERGER]),
+    ("name eq null", &[AERGER]),
+    ("manager ne null", &[BJENSEN]),
+    // a complex attribute compares through `value`, never as the text of its JSON
+    ("manager co \"value\"", &[]),
+    ("manager eq \"m-1\"", &[BJENSEN]),
+    ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager sw \"m\"", &[BJENSEN]),
+    ("manager pr", &[BJENSEN]),
+    // binary data compares as text, without order
+    ("x509Certificates.value co \"A\"", &[]),
+    ("meta.resourceType eq \"User\"", ALL),
 ];
 
 /// Filters that are no filter, or none of these resource types can answer: 400 invalidFilter.
@@ -151,6 +177,11 @@ const INVALID: &[&str] = &[
     "active co \"t\"",
     "userName gt 5",
     "meta.created gt \"yesterday\"",
+    "name co \"A\"",
+    "addresses eq \"x\"",
+    "x509Certificates.value gt \"A\"",
+    "meta.version eq \"1\"",
+    "groups.$ref pr",
     "urn:example:unknown:Thing:attr eq \"x\"",
 ];
 
@@ -169,7 +200,7 @@ fn rendered(record: &ResourceRecord, rt: &ResourceType, extra: Option<(&str, Val
     out.insert("id".into(), json!(record.id.to_string()));
     out.insert(
         "meta".into(),
-        json!({"created": record.created.format(&Rfc3339).unwrap(), "lastModified": record.last_modified.format(&Rfc3339).unwrap()}),
+        json!({"resourceType": rt.name, "created": record.created.format(&Rfc3339).unwrap(), "lastModified": record.last_modified.format(&Rfc3339).unwrap()}),
     );
     if let Some((name, value)) = extra {
         out.insert(name.into(), value);
@@ -206,8 +237,11 @@ async fn user_table(fixture: Fixture) {
             .map(|r| r.document["userName"].as_str().unwrap())
             .collect();
         assert_eq!(in_memory, expected, "in memory: {text}");
-        let page =
-            fixture.store.users(&fixture.tenant, &query(&USER_RESOURCE, &[("filter", text), ("count", "1000")]), false).await.unwrap();
+        let page = fixture
+            .store
+            .users(&fixture.tenant, &query(&USER_RESOURCE, &[("filter", text), ("count", "1000")]), false)
+            .await
+            .unwrap_or_else(|e| panic!("{text}: {e:?}"));
         let by_sql: BTreeSet<&str> = page.records.iter().map(|r| r.document["userName"].as_str().unwrap()).collect();
         assert_eq!(by_sql, expected, "SQL: {text}");
         assert_eq!(page.total, expected.len() as u64, "total: {text}");
@@ -276,6 +310,11 @@ async fn sorting_follows_code_points_and_primary_values(fixture: Fixture) {
         ("emails.value", "ascending", &[AERGER, BJENSEN, JSMITH]),
         ("emails", "descending", &[JSMITH, BJENSEN, AERGER]),
         ("phoneNumbers.value", "ascending", &[AERGER, BJENSEN, JSMITH]),
+        // a complex attribute by its `value`; a multi-valued one by its primary element's
+        // sub-attribute, even one the element does not have
+        ("manager", "descending", &[BJENSEN, JSMITH, AERGER]),
+        ("emails.type", "ascending", &[AERGER, BJENSEN, JSMITH]),
+        ("photos.type", "ascending", &[JSMITH, BJENSEN, AERGER]),
     ];
     for (by, order, expected) in cases {
         let page = fixture
@@ -285,6 +324,92 @@ async fn sorting_follows_code_points_and_primary_values(fixture: Fixture) {
             .unwrap();
         let names: Vec<&str> = page.records.iter().map(|r| r.document["userName"].as_str().unwrap()).collect();
         assert_eq!(names, *expected, "sortBy={by} sortOrder={order}");
+    }
+}
+
+/// A user's `groups` are filtered on as GET shows them: `value` the group's id, `display` its
+/// name (case-insensitively), `type` "direct".
+async fn user_groups(fixture: Fixture) {
+    provision_users(&fixture).await;
+    let records = all_users(&*fixture.store, &fixture).await;
+    let member = |i: usize| json!({"value": records[i].id.to_string()});
+    let engineering = fixture.create_group(json!({"displayName": "Engineering", "members": [member(0), member(1)]})).await.unwrap();
+    fixture.create_group(json!({"displayName": "ÉCHECS", "members": [member(1)]})).await.unwrap();
+    let ids: Vec<_> = records.iter().map(|r| r.id).collect();
+    let mut groups = fixture.store.groups_of(&fixture.tenant, &ids).await.unwrap();
+    let rendered_users: Vec<(String, Value)> = records
+        .iter()
+        .map(|r| {
+            let list: Vec<Value> = groups
+                .remove(&r.id)
+                .unwrap_or_default()
+                .iter()
+                .map(|g| json!({"value": g.id.to_string(), "display": g.display, "type": "direct", "$ref": format!("/Groups/{}", g.id)}))
+                .collect();
+            let extra = (!list.is_empty()).then(|| ("groups", Value::Array(list)));
+            (r.document["userName"].as_str().unwrap().to_owned(), rendered(r, &USER_RESOURCE, extra))
+        })
+        .collect();
+    let cases: Vec<(String, &[&str])> = vec![
+        (format!("groups.value eq \"{engineering}\""), &[BJENSEN, JSMITH]),
+        (format!("groups eq \"{engineering}\""), &[BJENSEN, JSMITH]),
+        ("groups.display eq \"engineering\"".into(), &[BJENSEN, JSMITH]),
+        ("groups.display eq \"échecs\"".into(), &[JSMITH]),
+        ("groups[display co \"ENG\"]".into(), &[BJENSEN, JSMITH]),
+        ("groups[display sw \"é\" and type eq \"DIRECT\"]".into(), &[JSMITH]),
+        ("groups pr".into(), &[BJENSEN, JSMITH]),
+        ("not (groups pr)".into(), &[AERGER]),
+        ("groups eq null".into(), &[AERGER]),
+        ("groups.type eq \"direct\"".into(), &[BJENSEN, JSMITH]),
+        ("groups.display ne \"engineering\"".into(), &[JSMITH, AERGER]),
+        ("groups.value eq \"not-an-id\"".into(), &[]),
+    ];
+    for (text, expected) in &cases {
+        let expected: BTreeSet<&str> = expected.iter().copied().collect();
+        let filter = check_parse(text, &USER_RESOURCE);
+        let in_memory: BTreeSet<&str> =
+            rendered_users.iter().filter(|(_, u)| filter.matches(u, &USER_RESOURCE)).map(|(name, _)| name.as_str()).collect();
+        assert_eq!(in_memory, expected, "in memory: {text}");
+        let page =
+            fixture.store.users(&fixture.tenant, &query(&USER_RESOURCE, &[("filter", text), ("count", "1000")]), false).await.unwrap();
+        let by_sql: BTreeSet<&str> = page.records.iter().map(|r| r.document["userName"].as_str().unwrap()).collect();
+        assert_eq!(by_sql, expected, "SQL: {text}");
+    }
+    // Sorted by their first group's name: "engineering" < "échecs", then the user in none.
+    let page = fixture.store.users(&fixture.tenant, &query(&USER_RESOURCE, &[("sortBy", "groups.display")]), false).await.unwrap();
+    let names: Vec<&str> = page.records.iter().map(|r| r.document["userName"].as_str().unwrap()).collect();
+    assert_eq!(names, [BJENSEN, JSMITH, AERGER]);
+}
+
+/// A PATCH may leave elements without a value (replacing `emails.type` on a user with no
+/// emails creates `[{"type": "work"}]`): they are stored, read back and found by filters as
+/// any other element (ADR 0025).
+async fn value_less_elements_from_a_patch(fixture: Fixture) {
+    use domain::user::{User, UserCommand};
+    use scim::patch::PatchRequest;
+
+    let id = fixture.provision(json!({"userName": "nomail"})).await.unwrap();
+    let request = PatchRequest::parse(&json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "emails.type", "value": "work"}]
+    }))
+    .unwrap();
+    store::commands::change::<User>(&*fixture.store, &fixture.tenant, id, UserCommand::Patch { request }, support::operator(), None)
+        .await
+        .unwrap();
+    let record = fixture.store.user(&fixture.tenant, id).await.unwrap().unwrap();
+    assert_eq!(record.document["emails"], json!([{"type": "work"}]));
+    for (text, found) in [
+        ("emails.type eq \"work\"", true),
+        ("emails[type eq \"work\"]", true),
+        ("emails pr", true),
+        ("emails.value pr", false),
+        ("emails[type eq \"work\"].value eq \"x\"", false),
+    ] {
+        let filter = check_parse(text, &USER_RESOURCE);
+        assert_eq!(filter.matches(&rendered(&record, &USER_RESOURCE, None), &USER_RESOURCE), found, "in memory: {text}");
+        let page = fixture.store.users(&fixture.tenant, &query(&USER_RESOURCE, &[("filter", text)]), false).await.unwrap();
+        assert_eq!(page.records.len(), usize::from(found), "SQL: {text}");
     }
 }
 
@@ -306,7 +431,13 @@ macro_rules! on_both_backends_linguistic {
     };
 }
 
-on_both_backends_linguistic!(user_table, group_table, sorting_follows_code_points_and_primary_values);
+on_both_backends_linguistic!(
+    user_table,
+    group_table,
+    user_groups,
+    value_less_elements_from_a_patch,
+    sorting_follows_code_points_and_primary_values
+);
 
 #[test]
 fn invalid_filters_are_invalid_filter_before_reaching_a_store() {

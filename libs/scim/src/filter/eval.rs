@@ -3,9 +3,9 @@
 //!
 //! A comparison holds if any value the path reaches compares (`emails.type eq "work"` looks
 //! at every email, RFC 7644 §3.4.2.2), `ne` included: `emails.type ne "work"` holds when some
-//! email is of another type. An attribute with no value is `ne` anything but null, and `eq
-//! null` holds when there is no value. An attribute the resource type does not have matches
-//! nothing.
+//! email is of another type. An attribute with no value is `ne` anything but null. `eq null`
+//! and `ne null` are `not … pr` and `pr`. A complex attribute named alone compares through its
+//! `value` sub-attribute. An attribute the resource type does not have matches nothing.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -59,7 +59,11 @@ impl Filter {
             Filter::And(a, b) => a.holds(scope) && b.holds(scope),
             Filter::Or(a, b) => a.holds(scope) || b.holds(scope),
             Filter::Not(inner) => !inner.holds(scope),
-            Filter::Present(path) => scope.locate(path).is_some_and(|found| found.is_present()),
+            Filter::Present(path) => scope.is_present(path),
+            // `eq null` and `ne null` are presence tests, everywhere (RFC 7643 §2.5: no value and
+            // null are one state).
+            Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Null } => !scope.is_present(path),
+            Filter::Compare { path, op: CompareOp::Ne, value: CompValue::Null } => scope.is_present(path),
             Filter::Compare { path, op, value } => scope.locate(path).is_some_and(|found| found.compares(*op, value)),
             Filter::ValuePath { path, filter } => match scope {
                 Scope::Resource { .. } => scope
@@ -86,6 +90,10 @@ struct Found<'a> {
 }
 
 impl<'a> Scope<'a> {
+    fn is_present(&self, path: &AttrPath) -> bool {
+        self.locate(path).is_some_and(|found| found.is_present())
+    }
+
     /// `None` when the path names no attribute.
     fn locate(&self, path: &AttrPath) -> Option<Found<'a>> {
         match *self {
@@ -129,7 +137,7 @@ impl<'a> Found<'a> {
     /// every element, and a bare complex attribute compares its `value` (`emails eq "x"`).
     fn compared(&self) -> (&'a AttributeDef, Vec<&'a Value>) {
         let sub = self.sub_attribute.or_else(|| match self.attribute.kind {
-            AttrType::Complex => self.attribute.sub_attribute("value"),
+            AttrType::Complex => self.attribute.compared(),
             _ => None,
         });
         let values = match sub {
@@ -151,8 +159,7 @@ impl<'a> Found<'a> {
     fn compares(&self, op: CompareOp, expected: &CompValue) -> bool {
         let (def, values) = self.compared();
         match (op, expected) {
-            (CompareOp::Eq, CompValue::Null) => values.is_empty(),
-            (CompareOp::Ne, CompValue::Null) => !values.is_empty(),
+            // `Filter::holds` answers `eq null` and `ne null`; validation refuses the rest.
             (_, CompValue::Null) => false,
             (CompareOp::Ne, _) => values.is_empty() || values.into_iter().any(|v| !compare(def, CompareOp::Eq, expected, v)),
             _ => values.into_iter().any(|v| compare(def, op, expected, v)),
@@ -438,6 +445,43 @@ mod tests {
                 ("not (nope pr)", true),
                 (r#"urn:x:y:z:userName eq "bjensen@example.com""#, false),
             ],
+        );
+    }
+
+    #[test]
+    fn null_tests_presence_as_pr_does() {
+        let mut user = bjensen();
+        user["photos"] = json!([{"value": "https://x/1.jpg"}]);
+        user["addresses"] = json!([{"locality": "Oslo"}]);
+        user["phoneNumbers"] = json!([{"type": "work"}]);
+        for (path, present) in [
+            ("photos.type", false),
+            ("photos", true),
+            ("ims.type", true),
+            ("x509Certificates", false),
+            ("addresses", true),
+            ("addresses.type", false),
+            ("phoneNumbers", true),
+            ("phoneNumbers.value", false),
+            ("name", true),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", true),
+            ("costCenter", false),
+        ] {
+            let cases = [
+                (format!("{path} pr"), present),
+                (format!("not ({path} pr)"), !present),
+                (format!("{path} ne null"), present),
+                (format!("{path} eq null"), !present),
+            ];
+            for (text, expected) in cases {
+                assert_eq!(Filter::parse(&text).unwrap().matches(&user, &USER_RESOURCE), expected, "{text}");
+            }
+        }
+        // An element without a value is found by what it has (ADR 0025).
+        assert_matches(
+            &user,
+            &USER_RESOURCE,
+            &[(r#"phoneNumbers[type eq "work"]"#, true), (r#"phoneNumbers[type eq "work" and value eq null]"#, true)],
         );
     }
 

@@ -2,6 +2,7 @@
 
 use serde_json::{Number, Value};
 
+use crate::error::quoted;
 use crate::ScimError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +24,8 @@ impl Token<'_> {
     /// How an error message names the token.
     pub(super) fn describe(&self) -> String {
         match self {
-            Token::Word(w) => format!("'{w}'"),
-            Token::Str(s) => format!("the string {}", Value::String(s.clone())),
+            Token::Word(w) => format!("'{}'", quoted(w)),
+            Token::Str(s) => format!("the string {}", quoted(&Value::String(s.clone()).to_string())),
             Token::Number(n) => format!("the number {n}"),
             Token::LParen => "'('".to_owned(),
             Token::RParen => "')'".to_owned(),
@@ -111,8 +112,9 @@ fn number(text: &str, start: usize) -> Result<(Token<'static>, usize), ScimError
     let rest = &text[start..];
     let len = rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))).unwrap_or(rest.len());
     let literal = &rest[..len];
-    let number = json_number(literal)
-        .ok_or_else(|| ScimError::invalid_filter(format!("'{literal}' at character {} is not a number", position(text, start))))?;
+    let number = json_number(literal).ok_or_else(|| {
+        ScimError::invalid_filter(format!("'{}' at character {} is not a number", quoted(literal), position(text, start)))
+    })?;
     Ok((Token::Number(number), len))
 }
 

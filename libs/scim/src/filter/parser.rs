@@ -15,6 +15,7 @@
 
 use super::ast::{CompValue, CompareOp, Filter, PatchPath};
 use super::lexer::{position, tokenize, Spanned, Token};
+use crate::error::quoted;
 use crate::path::{is_attr_name, AttrPath};
 use crate::ScimError;
 
@@ -154,8 +155,8 @@ impl<'t> Parser<'t> {
         let at = self.here();
         let op = match self.advance() {
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("pr") => return Ok(Filter::Present(path)),
-            Some(Token::Word(w)) => compare_op(w).ok_or_else(|| self.error_at(at, &format!("'{w}' is not an operator")))?,
-            found => return Err(self.unexpected(at, found.as_ref(), &format!("an operator after '{path}'"))),
+            Some(Token::Word(w)) => compare_op(w).ok_or_else(|| self.error_at(at, &format!("'{}' is not an operator", quoted(w))))?,
+            found => return Err(self.unexpected(at, found.as_ref(), &format!("an operator after '{}'", quoted(&path.to_string())))),
         };
         let value = self.comp_value()?;
         Ok(Filter::Compare { path, op, value })

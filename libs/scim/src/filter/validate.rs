@@ -3,8 +3,9 @@
 
 use super::ast::{CompValue, CompareOp, Filter};
 use super::eval::{instant, is_schemas, SCHEMAS};
+use crate::error::quoted;
 use crate::path::AttrPath;
-use crate::schema::{AttrType, AttributeDef, ResourceType};
+use crate::schema::{AttrType, AttributeDef, ResourceType, Returned};
 use crate::ScimError;
 
 impl Filter {
@@ -21,17 +22,22 @@ impl Filter {
                 b.check(scope)
             }
             Filter::Not(inner) => inner.check(scope),
-            Filter::Present(path) => scope.definition(path).map(drop),
+            Filter::Present(path) => filterable(scope.definition(path)?, path),
             Filter::Compare { path, op, value } => check_comparison(scope.definition(path)?, path, *op, value),
             Filter::ValuePath { path, filter } => match scope {
                 Scope::Resource(_) => {
                     let attr = scope.definition(path)?;
                     if !attr.multi_valued {
-                        return Err(ScimError::invalid_filter(format!("'{path}' is not multi-valued and takes no value filter")));
+                        return Err(ScimError::invalid_filter(format!(
+                            "'{}' is not multi-valued and takes no value filter",
+                            quoted(&path.to_string())
+                        )));
                     }
                     filter.check(Scope::Element(attr))
                 }
-                Scope::Element(_) => Err(ScimError::invalid_filter(format!("value filters cannot nest ('{path}[…]')"))),
+                Scope::Element(_) => {
+                    Err(ScimError::invalid_filter(format!("value filters cannot nest ('{}[…]')", quoted(&path.to_string()))))
+                }
             },
         }
     }
@@ -55,26 +61,46 @@ impl Scope<'_> {
             Scope::Element(attr) => attr.sub_attribute(&path.name),
         };
         found.ok_or_else(|| match self {
-            Scope::Resource(rt) => ScimError::invalid_filter(format!("'{path}' is not an attribute of {}", rt.name)),
-            Scope::Element(attr) => ScimError::invalid_filter(format!("'{path}' is not a sub-attribute of '{}'", attr.name)),
+            Scope::Resource(rt) => ScimError::invalid_filter(format!("'{}' is not an attribute of {}", quoted(&path.to_string()), rt.name)),
+            Scope::Element(attr) => {
+                ScimError::invalid_filter(format!("'{}' is not a sub-attribute of '{}'", quoted(&path.to_string()), attr.name))
+            }
         })
     }
 }
 
+/// What the read models keep of the attribute can be filtered on: not what they leave out (a
+/// member's `display`), what only rendering makes (`meta.location`), nor what is never returned
+/// (`password`).
+fn filterable(def: &AttributeDef, path: &AttrPath) -> Result<(), ScimError> {
+    if def.filterable && def.returned != Returned::Never {
+        return Ok(());
+    }
+    Err(ScimError::invalid_filter(format!("'{}' cannot be filtered on", quoted(&path.to_string()))))
+}
+
 fn check_comparison(def: &AttributeDef, path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<(), ScimError> {
-    let refuse = |why: &str| Err(ScimError::invalid_filter(format!("'{path} {op} {value}': {why}")));
+    let refuse = |why: &str| Err(ScimError::invalid_filter(format!("'{}': {why}", quoted(&format!("{path} {op} {value}")))));
+    filterable(def, path)?;
+    // `eq null` and `ne null` test presence, as `not … pr` and `pr` do: they fit any attribute.
+    if *value == CompValue::Null && matches!(op, CompareOp::Eq | CompareOp::Ne) {
+        return Ok(());
+    }
     // A bare complex attribute compares its `value` sub-attribute (`emails co "x"`), but is not
     // ordered by it.
-    let def = match def.kind {
-        AttrType::Complex if op.is_ordering() => return refuse("a complex attribute is not ordered; name one of its sub-attributes"),
-        AttrType::Complex => match def.sub_attribute("value") {
-            Some(value) => value,
-            None => return refuse("a complex attribute compares through a sub-attribute; name one"),
-        },
-        _ => def,
+    let def = match def.compared() {
+        _ if def.kind == AttrType::Complex && op.is_ordering() => {
+            return refuse("a complex attribute is not ordered; name one of its sub-attributes")
+        }
+        Some(compared) => compared,
+        None => return refuse("a complex attribute compares through a sub-attribute; name one"),
     };
     if def.kind == AttrType::Boolean && (op.is_ordering() || op.is_substring()) {
         return refuse("a boolean takes eq, ne and pr only");
+    }
+    // RFC 7644 §3.4.2.2: binary data has no order.
+    if def.kind == AttrType::Binary && op.is_ordering() {
+        return refuse("a binary attribute is not ordered");
     }
     if op.is_substring() && !matches!(value, CompValue::String(_)) {
         return refuse("co, sw and ew take a string");
@@ -84,7 +110,6 @@ fn check_comparison(def: &AttributeDef, path: &AttrPath, op: CompareOp, value: &
     }
     // A value of another type would match nothing, silently: `userName gt 5`.
     let fits = match (def.kind, value) {
-        (_, CompValue::Null) => true,
         (AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime, CompValue::String(_)) => true,
         (AttrType::Boolean, CompValue::Bool(_)) => true,
         // Entra ID sends booleans as strings, in filters too: `active eq "False"`.
@@ -96,7 +121,7 @@ fn check_comparison(def: &AttributeDef, path: &AttrPath, op: CompareOp, value: &
         return refuse(&format!("a {} attribute compares with a {0} value", def.kind.as_str()));
     }
     // A malformed date-time would otherwise match nothing, silently.
-    let date_time = |v: &CompValue| matches!(v, CompValue::Null) || matches!(v, CompValue::String(s) if instant(s).is_some());
+    let date_time = |v: &CompValue| matches!(v, CompValue::String(s) if instant(s).is_some());
     if def.kind == AttrType::DateTime && !op.is_substring() && !date_time(value) {
         return refuse("a dateTime compares with an RFC 3339 date-time such as \"2011-05-13T04:42:34Z\"");
     }
@@ -129,12 +154,14 @@ mod tests {
             r#"externalId eq "x" and id eq "y" and active eq false and active ne "True""#,
             "meta.created eq null and title ne null",
             r#"meta.created sw "2011""#,
-            r#"groups[$ref pr]"#,
+            r#"groups[display co "eng"] and groups.value eq "x" and groups pr and groups.type eq "direct""#,
+            r#"name eq null and manager ne null and emails.type eq null and photos eq null"#,
+            r#"x509Certificates.value co "MII" and meta.resourceType eq "User""#,
             r#"EMAILS[TYPE eq "work"]"#,
         ] {
             assert_eq!(validate(text, &USER_RESOURCE), Ok(()), "{text}");
         }
-        assert_eq!(validate(r#"displayName eq "x" and members[value eq "1"] and members.display co "a""#, &GROUP_RESOURCE), Ok(()));
+        assert_eq!(validate(r#"displayName eq "x" and members[value eq "1"] and members.value co "a""#, &GROUP_RESOURCE), Ok(()));
     }
 
     #[test]
@@ -153,6 +180,13 @@ mod tests {
             (r#"emails[primary sw "t"]"#, "'primary sw \"t\"': a boolean"),
             (r#"emails gt "a""#, "'emails gt \"a\"': a complex attribute is not ordered"),
             (r#"name eq "x""#, "'name eq \"x\"': a complex attribute compares through a sub-attribute"),
+            (r#"x509Certificates.value gt "A""#, "'x509Certificates.value gt \"A\"': a binary attribute is not ordered"),
+            (r#"x509Certificates[value le "A"]"#, "'value le \"A\"': a binary attribute is not ordered"),
+            ("name gt null", "'name gt null': a complex attribute is not ordered"),
+            ("groups[$ref pr]", "'$ref' cannot be filtered on"),
+            (r#"meta.version eq "W/\"1\"""#, "'meta.version' cannot be filtered on"),
+            (r#"meta.location sw "http""#, "'meta.location' cannot be filtered on"),
+            ("password pr", "'password' cannot be filtered on"),
             ("userName co 1", "'userName co 1': co, sw and ew take a string"),
             ("title ew null", "'title ew null': co, sw and ew take a string"),
             ("title gt null", "'title gt null': gt, ge, lt and le take"),
@@ -164,6 +198,12 @@ mod tests {
             assert_eq!((err.status, err.scim_type), (400, Some(ScimType::InvalidFilter)), "{text}");
             assert!(err.detail.starts_with(detail), "{text}: {}", err.detail);
         }
+        for text in [r#"members.display eq "x""#, r#"members[type eq "User"]"#, "members.$ref pr"] {
+            let err = validate(text, &GROUP_RESOURCE).unwrap_err();
+            assert!(err.detail.ends_with("cannot be filtered on"), "{text}: {}", err.detail);
+        }
+        let long = format!("userName eq \"{}\" and active gt true", "x".repeat(70_000));
+        assert!(validate(&long, &USER_RESOURCE).unwrap_err().detail.len() < 300, "a detail quotes a bounded part of the filter");
         let err = validate(r#"userName eq "x""#, &GROUP_RESOURCE).unwrap_err();
         assert_eq!(err.detail, "'userName' is not an attribute of Group");
     }

@@ -97,6 +97,9 @@ pub struct AttributeDef {
     pub canonical_values: &'static [&'static str],
     pub reference_types: &'static [&'static str],
     pub sub_attributes: &'static [AttributeDef],
+    /// Whether filters and `sortBy` may name it: false for what the read models do not keep
+    /// (a member's `display`), or keep only as the server renders it (`meta.location`).
+    pub filterable: bool,
 }
 
 impl AttributeDef {
@@ -116,6 +119,7 @@ impl AttributeDef {
             canonical_values: &[],
             reference_types: &[],
             sub_attributes: &[],
+            filterable: true,
         }
     }
     pub const fn of_type(mut self, kind: AttrType) -> Self {
@@ -160,10 +164,24 @@ impl AttributeDef {
         self.reference_types = types;
         self
     }
+    pub const fn unfilterable(mut self) -> Self {
+        self.filterable = false;
+        self
+    }
 
     /// The sub-attribute of this complex attribute, matched case-insensitively.
     pub fn sub_attribute(&self, name: &str) -> Option<&'static AttributeDef> {
         self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// What a filter or `sortBy` naming this attribute alone compares: the attribute itself,
+    /// or for a complex attribute its `value` sub-attribute (`emails eq "x"`, `manager eq
+    /// "id"`); `None` for a complex attribute without one (`name`, `addresses`).
+    pub fn compared(&self) -> Option<&AttributeDef> {
+        match self.kind {
+            AttrType::Complex => self.sub_attribute("value"),
+            _ => Some(self),
+        }
     }
 }
 
@@ -213,8 +231,9 @@ pub const COMMON_ATTRIBUTES: &[AttributeDef] = &[
             AttributeDef::string("location", "URI of the resource.")
                 .of_type(AttrType::Reference)
                 .case_exact()
-                .mutability(Mutability::ReadOnly),
-            AttributeDef::string("version", "Version (ETag) of the resource.").case_exact().mutability(Mutability::ReadOnly),
+                .mutability(Mutability::ReadOnly)
+                .unfilterable(),
+            AttributeDef::string("version", "Version (ETag) of the resource.").case_exact().mutability(Mutability::ReadOnly).unfilterable(),
         ],
     )
     .mutability(Mutability::ReadOnly),

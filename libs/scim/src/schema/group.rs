@@ -20,9 +20,10 @@ pub const GROUP: SchemaDef = SchemaDef {
                     .of_type(AttrType::Reference)
                     .case_exact()
                     .references(&["User", "Group"])
-                    .mutability(Mutability::Immutable),
-                A::string("display", "A human-readable name of the member.").mutability(Mutability::ReadOnly),
-                A::string("type", "The type of the member.").canonical(&["User", "Group"]).mutability(Mutability::Immutable),
+                    .mutability(Mutability::Immutable)
+                    .unfilterable(),
+                A::string("display", "A human-readable name of the member.").mutability(Mutability::ReadOnly).unfilterable(),
+                A::string("type", "The type of the member.").canonical(&["User", "Group"]).mutability(Mutability::Immutable).unfilterable(),
             ],
         )
         .multi()

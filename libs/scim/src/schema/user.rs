@@ -61,7 +61,8 @@ const GROUP_REF: [A; 4] = [
         .of_type(AttrType::Reference)
         .case_exact()
         .references(&["User", "Group"])
-        .mutability(Mutability::ReadOnly),
+        .mutability(Mutability::ReadOnly)
+        .unfilterable(),
     A::string("display", "A human-readable name, primarily used for display purposes.").mutability(Mutability::ReadOnly),
     A::string("type", "How the membership was derived.").canonical(&["direct", "indirect"]).mutability(Mutability::ReadOnly),
 ];

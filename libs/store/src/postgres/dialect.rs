@@ -16,13 +16,19 @@ impl Dialect for Postgres {
         format!("${n}")
     }
     fn fold(&self, expr: &str) -> String {
-        format!("lower({expr})")
+        // ICU's root locale lowercases as Rust's `str::to_lowercase` does (full mappings, a
+        // final sigma), whatever the database's own collation: libc's "C.UTF-8" maps one code
+        // point to one ("İ" to "i"), and "C" folds ASCII only.
+        format!("lower(({expr}) COLLATE \"und-x-icu\")")
     }
     fn uuid_text(&self, column: &str) -> String {
         format!("({column})::text")
     }
     fn json_text(&self, json: &str, path: &[&str]) -> String {
         format!("({json} #>> {})", path_literal(path))
+    }
+    fn json_value(&self, json: &str, path: &[&str]) -> String {
+        format!("({json} #> {})", path_literal(path))
     }
     fn json_is_bool(&self, json: &str, path: &[&str], value: bool) -> String {
         format!("(({json} #> {}) = '{value}'::jsonb)", path_literal(path))

@@ -32,6 +32,10 @@ impl Dialect for Sqlite {
     fn json_text(&self, json: &str, path: &[&str]) -> String {
         format!("json_extract({json}, {})", path_literal(path))
     }
+    fn json_value(&self, json: &str, path: &[&str]) -> String {
+        // json_extract gives an object or array as its JSON text, which json_extract reads again.
+        self.json_text(json, path)
+    }
     fn json_is_bool(&self, json: &str, path: &[&str], value: bool) -> String {
         format!("(json_type({json}, {}) = '{value}')", path_literal(path))
     }

@@ -2,7 +2,8 @@
 //!
 //! - [`auth`]: bearer tokens → the calling connection of the tenant in the URL.
 //! - [`body`]: request bodies: size limit, media type, JSON syntax.
-//! - [`reply`]: SCIM responses and errors (`application/scim+json`).
+//! - [`reply`]: SCIM responses and errors (`application/scim+json`), and an Error body for the
+//!   errors the router and its layers answer without one.
 //! - [`errors`]: command and store failures as SCIM errors.
 //! - [`render`]: read-model records and command outcomes as SCIM resources.
 //! - [`endpoint`]: what differs between /Users and /Groups.
@@ -13,6 +14,7 @@
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
 //! - [`health`]: /healthz and /readyz.
 //! - [`request_id`]: cheap unique request ids.
+//! - [`uri`]: the URL length limit (414).
 
 mod auth;
 mod body;
@@ -26,6 +28,7 @@ mod render;
 mod reply;
 mod request_id;
 mod resources;
+mod uri;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,4 +111,6 @@ pub fn router(state: ApiState) -> Router {
                 .layer(CatchPanicLayer::custom(reply::panicked))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout)),
         )
+        .layer(axum::middleware::from_fn(uri::bounded))
+        .layer(axum::middleware::map_response(reply::errors_are_scim))
 }

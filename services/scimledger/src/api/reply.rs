@@ -2,7 +2,7 @@
 
 use std::any::Any;
 
-use axum::http::header::{CONTENT_TYPE, ETAG, LOCATION};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use scim::ScimError;
@@ -104,6 +104,29 @@ fn version_in(tag: &str) -> Option<i64> {
     let tag = tag.trim();
     let tag = tag.strip_prefix("W/").unwrap_or(tag);
     tag.trim_matches('"').parse().ok()
+}
+
+/// Every error is an RFC 7644 Error: the ones the router and its layers answer with no body
+/// (405 for a method an endpoint does not take, 503 for a timeout) get one, and keep their
+/// headers (`Allow`).
+pub async fn errors_are_scim(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(CONTENT_TYPE) {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not take that method; the Allow header lists the ones it takes",
+        StatusCode::SERVICE_UNAVAILABLE => "the request did not finish in time; retry",
+        _ => status.canonical_reason().unwrap_or("the request failed"),
+    };
+    let (parts, _) = response.into_parts();
+    let mut reply = ScimReply::error(ScimError::new(status.as_u16(), None, detail)).into_response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_LENGTH {
+            reply.headers_mut().insert(name, value.clone());
+        }
+    }
+    reply
 }
 
 pub async fn no_such_endpoint() -> ScimReply {
