@@ -58,3 +58,73 @@ async fn sslmode_verify_full_checks_the_certificate_and_the_host_name() {
     };
     assert!(error.to_string().to_lowercase().contains("certificate"), "{error}");
 }
+
+/// A throwaway PostgreSQL that offers no TLS, from the binaries scripts/with-test-services.sh
+/// names (`SCIMLEDGER_TEST_POSTGRES_BIN_DIR`); stopped when dropped.
+struct PlaintextServer {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    /// PostgreSQL refuses to run as root: then its commands run as the `postgres` user.
+    as_postgres: bool,
+}
+
+impl PlaintextServer {
+    fn command(&self, program: &str) -> std::process::Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            std::process::Command::new(program)
+        }
+    }
+
+    fn start() -> Self {
+        let bin = std::env::var("SCIMLEDGER_TEST_POSTGRES_BIN_DIR")
+            .expect("SCIMLEDGER_TEST_POSTGRES_BIN_DIR is not set: run under scripts/with-test-services.sh");
+        let uid = std::process::Command::new("id").arg("-u").output().expect("running id");
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = Self { bin: bin.into(), dir: tempfile::tempdir().unwrap(), port, as_postgres };
+        if as_postgres {
+            let chown = std::process::Command::new("chown").arg("postgres").arg(server.dir.path()).status().unwrap();
+            assert!(chown.success(), "chown postgres {}", server.dir.path().display());
+        }
+        let data = server.dir.path().join("data");
+        let initdb = server.command("initdb").arg("-D").arg(&data).args(["-A", "trust", "-U", "postgres"]).output().expect("initdb");
+        assert!(initdb.status.success(), "initdb: {}", String::from_utf8_lossy(&initdb.stderr));
+        let started = server
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-w", "-t", "60", "-l"])
+            .arg(server.dir.path().join("log"))
+            .arg("-o")
+            .arg(format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c ssl=off", server.dir.path().display()))
+            .arg("start")
+            .output()
+            .expect("pg_ctl start");
+        assert!(started.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&started.stderr));
+        server
+    }
+}
+
+impl Drop for PlaintextServer {
+    fn drop(&mut self) {
+        let _ = self.command("pg_ctl").arg("-D").arg(self.dir.path().join("data")).args(["-m", "immediate", "stop"]).output();
+    }
+}
+
+/// A server without TLS answers sslmode=require at once, and says why; it never hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_tls_is_named_when_tls_is_required() {
+    let server = PlaintextServer::start();
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    PgStore::connect(&url, 1).await.expect("the server answers in plaintext");
+    let Err(error) = PgStore::connect(&format!("{url}?sslmode=require"), 1).await else {
+        panic!("a plaintext connection passed for sslmode=require")
+    };
+    assert!(error.to_string().contains("server does not support TLS"), "{error}");
+}
