@@ -338,6 +338,13 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A stored secret as the 32 bytes it must be.
+pub(crate) fn secret_bytes(name: &str, stored: &[u8]) -> StoreResult<[u8; 32]> {
+    stored
+        .try_into()
+        .map_err(|_| StoreError::Corrupt { what: format!("the stored secret '{name}'"), detail: format!("{} bytes, not 32", stored.len()) })
+}
+
 /// Held while this process is the one process of the deployment doing one job (the NATS relay:
 /// exactly one publishes). Dropping it gives the job up.
 #[async_trait]
@@ -370,6 +377,10 @@ pub trait Store: Send + Sync + 'static {
     /// Where a cache of [`Self::connection_secrets`] learns of changes, also those other
     /// processes commit; `None` when this backend's look-ups are cheap enough not to cache.
     async fn secret_changes(&self) -> Option<SecretChanges>;
+
+    /// The deployment's 32-byte secret `name` (the cursor key), made at random by the first
+    /// process that asks and kept in the database, so every process of the deployment shares it.
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]>;
 
     // --- the log ---
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its

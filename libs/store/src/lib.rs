@@ -18,7 +18,8 @@
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
 //! - [`sqlite`]: one SQLite file (the embedded default).
 //! - `testing` (feature): fresh databases for tests.
-//! - [`open`]: choosing the backend from a URL or a data directory.
+//! - [`open`]: choosing the backend from a URL or a data directory, and the bounds it keeps
+//!   (statement timeouts).
 //! - [`database_url`]: the database URL, whose password no Debug or log shows.
 //!
 //! Every command's events, its read-model changes and its unique-value reservations commit in
@@ -43,4 +44,4 @@ pub mod write_plan;
 
 pub use api::*;
 pub use database_url::DatabaseUrl;
-pub use open::{open, Backend};
+pub use open::{open, open_with, Backend, Options};

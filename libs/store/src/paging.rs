@@ -7,7 +7,7 @@
 //! the same at any depth; one row more than the page is read to learn whether another follows.
 //!
 //! The total rides along in the page's own query as an uncorrelated scalar subquery, counted
-//! once, so a page is one round trip; a filtered index page (an IdP's look-up) is counted by
+//! once, so a page is one round trip; unfiltered, it is the tenant's kept count (ADR 0049); a filtered index page (an IdP's look-up) is counted by
 //! its own rows instead, unless it comes back full. Only a full filtered page or an empty one
 //! past the start needs the count query on its own.
 //! (A `count(*) OVER ()` window would make every page read every matching row with its
@@ -56,7 +56,16 @@ impl PagePlan {
             None => "TRUE".to_owned(),
         };
         let from = format!("FROM {} r WHERE r.tenant = {} AND {condition}", target.table(), dialect.param(1));
-        let count_sql = format!("SELECT count(*) {from}");
+        let count_sql = match &query.filter {
+            // The tenant's kept count (ADR 0049): a few rows, where count(*) reads every
+            // resource of the tenant.
+            None => format!(
+                "SELECT CAST(coalesce(sum(c.total), 0) AS BIGINT) FROM resource_counts c WHERE c.tenant = {} AND c.kind = '{}'",
+                dialect.param(1),
+                target.table()
+            ),
+            Some(_) => format!("SELECT count(*) {from}"),
+        };
         let groups = if with_groups { ", r.groups" } else { "" };
         // The page's parameters bind after the filter's, so the count query takes a prefix, and
         // the subquery of the total reuses the filter's placeholders.

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use domain::connection::{AuthMode, Connection, ConnectionCommand, ReadScope};
 use domain::secret::NewSecret;
 use domain::{ResourceId, TenantSlug};
+use scim::list::ListQuery;
+use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use store::commands;
 use store::postgres::PgStore;
 use store::sqlite::SqliteStore;
@@ -79,6 +81,11 @@ impl Release1 {
         commands::change::<Connection>(store, &tenant, ResourceId::from_uuid(self.okta), rotate, metadata, None).await.unwrap();
         let hashes: Vec<[u8; 32]> = store.connection_secrets(&tenant, store::now()).await.unwrap().into_iter().map(|s| s.hash).collect();
         assert_eq!(hashes, [[8u8; 32]]);
+        // The tenant's counts are backfilled (migration 31): unfiltered totals come from them.
+        let everyone = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &USER_RESOURCE).unwrap();
+        assert_eq!(store.users(&tenant, &everyone, false).await.unwrap().total, 2);
+        let all_groups = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &GROUP_RESOURCE).unwrap();
+        assert_eq!(store.groups(&tenant, &all_groups).await.unwrap().total, 2);
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bus::nats::{RelaySettings, StreamSettings};
+use scim::cursor::CursorKey;
 use scim::limits::Limits;
 use serde::Deserialize;
 use store::{Backend, DatabaseUrl};
@@ -68,6 +69,15 @@ pub struct Settings {
     pub relay_checkpoint_ms: u64,
     /// How long an OAuth access token from `/oauth/{tenant}/token` lives.
     pub oauth_token_ttl_secs: u64,
+    /// The key that seals list cursors (64 hex digits), the same on every server of the
+    /// deployment; absent, one is made and kept in the database (ADR 0045).
+    #[serde(deserialize_with = "cursor_key")]
+    pub cursor_key: Option<CursorKey>,
+}
+
+fn cursor_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<CursorKey>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    text.map(|t| CursorKey::from_hex(&t).map_err(serde::de::Error::custom)).transpose()
 }
 
 impl Default for Settings {
@@ -93,6 +103,7 @@ impl Default for Settings {
             nats_duplicate_window_secs: 600,
             relay_checkpoint_ms: 1000,
             oauth_token_ttl_secs: 3600,
+            cursor_key: None,
         }
     }
 }
@@ -188,6 +199,10 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS") {
             self.oauth_token_ttl_secs = parse("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS", v)?;
         }
+        if let Some(v) = var("SCIMLEDGER_CURSOR_KEY") {
+            // The value is a secret: the error names the variable, never what it holds.
+            self.cursor_key = Some(CursorKey::from_hex(&v).map_err(|e| anyhow::anyhow!("SCIMLEDGER_CURSOR_KEY: {e}"))?);
+        }
         Ok(())
     }
 
@@ -199,6 +214,11 @@ impl Settings {
             Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
             None => Backend::Sqlite { data_dir: self.data_dir.clone() },
         })
+    }
+
+    /// No statement outlives the request it serves.
+    pub fn store_options(&self) -> store::Options {
+        store::Options { statement_timeout: Duration::from_secs(self.request_timeout_secs) }
     }
 
     /// The relay's settings, when a NATS URL is configured.
@@ -214,6 +234,7 @@ impl Settings {
                 duplicate_window: Duration::from_secs(self.nats_duplicate_window_secs),
             },
             checkpoint_every: Duration::from_millis(self.relay_checkpoint_ms),
+            max_resource_bytes: self.max_resource_bytes,
         })
     }
 
@@ -300,6 +321,18 @@ mod tests {
         let from_file: Settings = toml::from_str("group_patch_response = \"resource\"").unwrap();
         assert_eq!(from_file.group_patch_response, GroupPatchResponse::Resource);
         assert!(settings.apply_env(|k| (k == "SCIMLEDGER_GROUP_PATCH_RESPONSE").then(|| "200".to_owned())).is_err());
+    }
+
+    #[test]
+    fn a_cursor_key_comes_as_hex_and_is_never_shown() {
+        let hex = "0f".repeat(32);
+        let from_file: Settings = toml::from_str(&format!("cursor_key = \"{hex}\"")).unwrap();
+        assert_eq!(from_file.cursor_key, Some(CursorKey::from_hex(&hex).unwrap()));
+        assert!(!format!("{from_file:?}").contains(&hex));
+        let mut settings = Settings::default();
+        let err = settings.apply_env(|k| (k == "SCIMLEDGER_CURSOR_KEY").then(|| "secretish".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("SCIMLEDGER_CURSOR_KEY") && !err.to_string().contains("secretish"), "{err}");
+        assert!(toml::from_str::<Settings>("cursor_key = \"abc\"").is_err());
     }
 
     #[test]

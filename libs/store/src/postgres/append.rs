@@ -115,6 +115,7 @@ struct Statements {
     insert_credential: tokio_postgres::Statement,
     /// Delivered at commit to every server's authentication cache (ADR 0021).
     notify_credentials: tokio_postgres::Statement,
+    count_resource: tokio_postgres::Statement,
 }
 
 /// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
@@ -191,6 +192,9 @@ impl Statements {
                                   VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .await?,
             notify_credentials: p(concat!("SELECT pg_notify('", secrets_channel!(), "', '')")).await?,
+            count_resource: p("INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES ($1, $2, $3, $4)
+                               ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
+            .await?,
         })
     }
 }
@@ -306,6 +310,7 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
                 execute(tx, &s.insert_credential, &params).await
             }
             WriteStep::SignalCredentialsChanged => execute(tx, &s.notify_credentials, &[]).await,
+            WriteStep::CountResource { kind, stripe, delta } => execute(tx, &s.count_resource, &[&c.tenant, &kind, &stripe, &delta]).await,
         }
     }
     .boxed()

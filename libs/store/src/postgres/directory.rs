@@ -86,3 +86,14 @@ pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret
 fn hash(stored: &[u8]) -> StoreResult<[u8; 32]> {
     stored.try_into().map_err(|_| StoreError::corrupt("a stored secret hash", "not 32 bytes"))
 }
+
+/// Made at random the first time; a process racing another keeps whichever was stored first.
+pub async fn secret(client: &Client, name: &str) -> StoreResult<[u8; 32]> {
+    let fresh: [u8; 32] = rand::random();
+    client
+        .execute("INSERT INTO deployment_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &&fresh[..]])
+        .await
+        .map_err(backend)?;
+    let row = client.query_one("SELECT secret FROM deployment_secrets WHERE name = $1", &[&name]).await.map_err(backend)?;
+    crate::api::secret_bytes(name, row.get(0))
+}

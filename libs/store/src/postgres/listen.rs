@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
-use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::tls::Tls;
 
 use crate::api::SecretChanges;
 
@@ -19,12 +19,12 @@ const FIRST_LISTEN: Duration = Duration::from_secs(5);
 
 /// Starts listening, and waits (a little) until it does; it stops when the last receiver is
 /// dropped.
-pub async fn start(config: tokio_postgres::Config) -> SecretChanges {
+pub async fn start(config: tokio_postgres::Config, tls: Tls) -> SecretChanges {
     let (sender, receiver) = watch::channel(None);
     tokio::spawn(async move {
         let mut generation = 0;
         while !sender.is_closed() {
-            if let Err(e) = listen(&config, &sender, &mut generation).await {
+            if let Err(e) = listen(&config, &tls, &sender, &mut generation).await {
                 tracing::warn!(error = %e, "the secrets channel is down; authentication caches nothing until it is back");
             }
             sender.send_replace(None);
@@ -43,22 +43,12 @@ pub async fn start(config: tokio_postgres::Config) -> SecretChanges {
 
 async fn listen(
     config: &tokio_postgres::Config,
+    tls: &Tls,
     sender: &watch::Sender<Option<u64>>,
     generation: &mut u64,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
     let (notes, mut heard) = mpsc::unbounded_channel();
-    let driver = tokio::spawn(async move {
-        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(AsyncMessage::Notification(_)) if notes.send(()).is_err() => break,
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    });
+    let (client, driver) = tls.connect_notified(config, notes).await?;
     client.batch_execute(concat!("LISTEN ", secrets_channel!())).await?;
     // Anything cached before this session began may be stale.
     *generation += 1;

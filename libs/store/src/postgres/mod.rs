@@ -7,6 +7,9 @@
 //! - `errors`: driver and pool failures as store errors, by SQLSTATE and kind.
 //! - `lease`: one process per job, through a session advisory lock.
 //! - `listen`: the channel that tells authentication caches what changed.
+//! - `session`: pooled connections with a statement timeout, closed rather than handed back
+//!   while a query of an abandoned request still runs; authentication has a pool of its own.
+//! - [`tls`]: TLS with rustls, as the URL's `sslmode` asks.
 //! - [`dialect`]: the filter compiler's PostgreSQL spelling.
 
 /// The NOTIFY channel of tenant, connection and operator commits (a macro, so that the
@@ -25,40 +28,58 @@ mod lease;
 mod listen;
 pub mod migrations;
 mod read;
+mod session;
+pub mod tls;
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use domain::group::MemberKind;
 use domain::{ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
 use time::OffsetDateTime;
-use tokio_postgres::NoTls;
 
 use crate::api::*;
+use crate::open::Options;
 use crate::query::Target;
+use session::on_session;
+
+/// Connections of the authentication pool: token look-ups are one indexed row each, and the
+/// API's token cache spares most requests one.
+const AUTH_POOL_SIZE: usize = 2;
 pub(crate) use errors::{backend, violated_constraint};
 
 pub struct PgStore {
     pool: Pool,
+    /// Authentication's own connections, so that slow reads filling `pool` never hold sign-ins up.
+    auth_pool: Pool,
     /// For sessions of their own, outside the pool (leases).
     config: tokio_postgres::Config,
+    tls: tls::Tls,
     appended: tokio::sync::watch::Sender<i64>,
 }
 
 impl PgStore {
     /// Connects, and brings the schema up to date.
     pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?;
-        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool =
-            Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Config(format!("the connection pool: {e}")))?;
-        let store = Self { pool, config, appended: tokio::sync::watch::Sender::new(0) };
+        Self::connect_with(url, pool_size, &Options::default()).await
+    }
+
+    /// [`PgStore::connect`] with statements bounded by `options.statement_timeout`.
+    pub async fn connect_with(url: &str, pool_size: usize, options: &Options) -> StoreResult<Self> {
+        let (config, mode) = tls::read_url(url)?;
+        let tls = tls::Tls::for_mode(&mode)?;
+        let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
+        let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
+        let config = session::with_statement_timeout(&config, options.statement_timeout);
+        let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0) };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// For writes, which run to their end once sent (a transaction half done is rolled back by
+    /// the server when its connection closes, never committed).
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(errors::pool)
     }
@@ -80,30 +101,33 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.client().await?.simple_query("SELECT 1").await.map_err(backend)?;
-        Ok(())
+        on_session!(&self.pool, &self.tls, |client| async { client.simple_query("SELECT 1").await.map_err(backend).map(drop) })
     }
 
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
-        directory::tenants(&self.client().await?).await
+        on_session!(&self.pool, &self.tls, |client| directory::tenants(client))
     }
 
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
-        directory::connections(&self.client().await?, tenant).await
+        on_session!(&self.pool, &self.tls, |client| directory::connections(client, tenant))
     }
 
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
-        directory::connection_secrets(&self.client().await?, tenant, at).await
+        on_session!(&self.auth_pool, &self.tls, |client| directory::connection_secrets(client, tenant, at))
     }
 
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
-        directory::operator_secrets(&self.client().await?).await
+        on_session!(&self.auth_pool, &self.tls, |client| directory::operator_secrets(client))
     }
 
     /// Look-ups cost a round trip here, so they are cached, and every server LISTENs for
     /// the changes any process commits.
     async fn secret_changes(&self) -> Option<SecretChanges> {
-        Some(listen::start(self.config.clone()).await)
+        Some(listen::start(self.config.clone(), self.tls.clone()).await)
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]> {
+        on_session!(&self.pool, &self.tls, |client| directory::secret(client, name))
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
@@ -113,19 +137,19 @@ impl Store for PgStore {
     }
 
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-        read::stream(&self.client().await?, tenant, kind, stream).await
+        on_session!(&self.pool, &self.tls, |client| read::stream(client, tenant, kind, stream))
     }
 
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
-        read::log(&self.client().await?, after_position, limit).await
+        on_session!(&self.pool, &self.tls, |client| read::log(client, after_position, limit))
     }
 
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
-        read::committed(&self.client().await?, after, limit).await
+        on_session!(&self.pool, &self.tls, |client| read::committed(client, after, limit))
     }
 
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor> {
-        read::checkpoint(&self.client().await?, name).await
+        on_session!(&self.pool, &self.tls, |client| read::checkpoint(client, name))
     }
 
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()> {
@@ -133,34 +157,34 @@ impl Store for PgStore {
     }
 
     async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
-        lease::try_take(&self.config, job).await
+        lease::try_take(&self.config, &self.tls, job).await
     }
 
     async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        read::one(&self.client().await?, Target::Users, tenant, id).await
+        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Users, tenant, id))
     }
 
     async fn users(&self, tenant: &TenantSlug, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Users, tenant, query, with_groups).await
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Users, tenant, query, with_groups))
     }
 
     async fn group(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        read::one(&self.client().await?, Target::Groups, tenant, id).await
+        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Groups, tenant, id))
     }
 
     async fn groups(&self, tenant: &TenantSlug, query: &ListQuery) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Groups, tenant, query, false).await
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Groups, tenant, query, false))
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
-        read::groups_of(&self.client().await?, tenant, users).await
+        on_session!(&self.pool, &self.tls, |client| read::groups_of(client, tenant, users))
     }
 
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
-        read::members_of(&self.client().await?, tenant, groups).await
+        on_session!(&self.pool, &self.tls, |client| read::members_of(client, tenant, groups))
     }
 
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
-        read::resource_kinds(&self.client().await?, tenant, ids).await
+        on_session!(&self.pool, &self.tls, |client| read::resource_kinds(client, tenant, ids))
     }
 }

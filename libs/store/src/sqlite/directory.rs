@@ -3,7 +3,7 @@
 
 use domain::connection::AuthMode;
 use domain::TenantSlug;
-use rusqlite::{Connection as Db, Row};
+use rusqlite::{params, Connection as Db, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -92,4 +92,12 @@ pub fn operator_secrets(db: &Db) -> StoreResult<Vec<OperatorSecret>> {
 
 fn hash(stored: Vec<u8>) -> StoreResult<[u8; 32]> {
     stored.try_into().map_err(|_| StoreError::corrupt("a stored secret hash", "not 32 bytes"))
+}
+
+/// Made at random the first time; another process that stored one first wins.
+pub fn secret(db: &Db, name: &str) -> StoreResult<[u8; 32]> {
+    let fresh: [u8; 32] = rand::random();
+    db.execute("INSERT OR IGNORE INTO deployment_secrets (name, secret) VALUES (?1, ?2)", params![name, &fresh[..]]).map_err(backend)?;
+    let stored: Vec<u8> = db.query_row("SELECT secret FROM deployment_secrets WHERE name = ?1", [name], |r| r.get(0)).map_err(backend)?;
+    crate::api::secret_bytes(name, &stored)
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_memberships_by_member.sql")),
     (5, include_str!("migrations/0005_connections_as_policy.sql")),
     (30, include_str!("migrations/0030_deployment_secrets.sql")),
+    (31, include_str!("migrations/0031_resource_counts.sql")),
 ];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two

@@ -2,7 +2,8 @@
 //!
 //! - `writer`: the one writer connection, on its own thread; commits waiting together share a
 //!   transaction (group commit).
-//! - `readers`: a few reader connections, each on its own thread, reading WAL snapshots.
+//! - `readers`: a few reader connections, each on its own thread, reading WAL snapshots; one
+//!   more of its own for authentication, so that slow reads never hold sign-ins up.
 //! - `migrations`: the schema, applied at open.
 //! - `append`: a group of commits in one `BEGIN IMMEDIATE` transaction, each in a savepoint.
 //! - `errors`: rusqlite failures as store errors, by result code.
@@ -41,6 +42,7 @@ use scim::list::ListQuery;
 use time::OffsetDateTime;
 
 use crate::api::*;
+use crate::open::Options;
 use crate::query::Target;
 pub(crate) use errors::{backend, violation, Violation};
 use readers::Readers;
@@ -50,12 +52,15 @@ pub const DB_FILE: &str = "scimledger.db";
 const LOCK_FILE: &str = "scimledger.lock";
 /// Enough for the API's concurrent look-ups on a laptop; each is a short indexed query.
 const READERS: usize = 4;
+/// Token look-ups: one indexed row each, and the token cache spares most requests one.
+const AUTH_READERS: usize = 1;
 /// How long a statement waits for another connection's (or process's) write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
+    auth_readers: Readers,
     appended: tokio::sync::watch::Sender<i64>,
 }
 
@@ -77,17 +82,24 @@ impl Lease for ServerLease {
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/scimledger.db` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_with(data_dir, &Options::default()).await
+    }
+
+    /// [`SqliteStore::open`] with reads bounded by `options.statement_timeout`.
+    pub async fn open_with(data_dir: &Path, options: &Options) -> StoreResult<Self> {
         create_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let writer = Writer::start(connect(&path)?)?;
         writer.run(migrations::run).await?;
-        let readers = Readers::start(READERS, || {
+        let reader = || {
             let connection = connect(&path)?;
             // A reader that tried to write would take the write lock behind the writer's back.
             connection.pragma_update(None, "query_only", true).map_err(backend)?;
             Ok(connection)
-        })?;
-        Ok(Self { writer, readers, appended: tokio::sync::watch::Sender::new(0) })
+        };
+        let readers = Readers::start("sqlite-reader", READERS, options.statement_timeout, reader)?;
+        let auth_readers = Readers::start("sqlite-auth", AUTH_READERS, options.statement_timeout, reader)?;
+        Ok(Self { writer, readers, auth_readers, appended: tokio::sync::watch::Sender::new(0) })
     }
 
     /// Takes the server lock of `data_dir`, or says clearly that another server holds it.
@@ -174,17 +186,22 @@ impl Store for SqliteStore {
 
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| directory::connection_secrets(c, &tenant, at)).await
+        self.auth_readers.run(move |c| directory::connection_secrets(c, &tenant, at)).await
     }
 
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
-        self.readers.run(directory::operator_secrets).await
+        self.auth_readers.run(directory::operator_secrets).await
     }
 
     /// Nothing is cached: a look-up is a local read, and the CLI in another process may
     /// disable a connection at any moment, which this process would not hear of.
     async fn secret_changes(&self) -> Option<SecretChanges> {
         None
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]> {
+        let name = name.to_owned();
+        self.writer.run(move |c| directory::secret(c, &name)).await
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {

@@ -32,6 +32,13 @@ pub async fn with_tenant(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) 
     Fixture { store, tenant, _dir: dir }
 }
 
+/// Another tenant on the same store as `fixture`.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub async fn with_tenant_named(fixture: &Fixture, slug: &str) -> Fixture {
+    let tenant = TenantSlug::parse(slug).unwrap();
+    Fixture { store: fixture.store.clone(), tenant, _dir: None }
+}
+
 /// Runs one async test body against each backend.
 #[macro_export]
 macro_rules! on_both_backends {
@@ -82,6 +89,7 @@ impl Fixture {
         Ok(outcome.id)
     }
 
+    #[allow(dead_code)] // Not every test binary that includes this module uses it.
     pub async fn event_count(&self) -> usize {
         self.store.read_log(0, u32::MAX).await.expect("reading the log").len()
     }

@@ -10,6 +10,7 @@
 //! - [`errors`]: command and store failures as SCIM errors.
 //! - [`render`]: read-model records and command outcomes as SCIM resources.
 //! - [`endpoint`]: what differs between /Users and /Groups.
+//! - [`cursors`]: list cursors sealed for the calling tenant.
 //! - [`resources`]: the handlers both share: list, search, get, create, replace, patch, delete,
 //!   and the one write path they and /Bulk take.
 //! - [`bulk`]: /Bulk: each operation through that write path, `bulkId`s resolved.
@@ -21,6 +22,7 @@
 mod auth;
 mod body;
 mod bulk;
+mod cursors;
 mod discovery;
 mod endpoint;
 mod errors;
@@ -64,6 +66,10 @@ pub struct ApiState {
     pub store: Arc<dyn Store>,
     pub secrets: Arc<SecretCache>,
     pub settings: Arc<Settings>,
+    /// Seals the cursors of cursor pages (ADR 0045).
+    pub cursor_key: Arc<scim::cursor::CursorKey>,
+    /// Whether the NATS relay's events flow, when it runs.
+    pub relay: Option<bus::nats::RelayHealth>,
 }
 
 pub fn router(state: ApiState) -> Router {

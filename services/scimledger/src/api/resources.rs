@@ -18,6 +18,7 @@ use serde_json::Value;
 use store::{Page, Reference, ResourceRecord};
 
 use super::body::ScimBody;
+use super::cursors;
 use super::endpoint::Endpoint;
 use super::render::{self, Parts};
 use super::reply::{etag, EntityTags, ScimReply};
@@ -122,7 +123,8 @@ async fn page<E: Endpoint>(state: &ApiState, headers: &HeaderMap, caller: &Calle
     let body = match query.paging {
         Paging::Index { start_index } => list_response(page.total, start_index, resources),
         Paging::Cursor(_) => {
-            cursor_list_response(page.total, resources, page.next.map(|p| query.cursor(p)), page.previous.map(|p| query.cursor(p)))
+            let sealed = |position| cursors::seal(state, caller, &query.cursor(position));
+            cursor_list_response(page.total, resources, page.next.map(sealed), page.previous.map(sealed))
         }
     };
     Ok(ScimReply::ok(body))
@@ -134,8 +136,9 @@ pub async fn search_all(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    ScimBody(body): ScimBody,
+    ScimBody(mut body): ScimBody,
 ) -> Reply {
+    cursors::open_search(&state, &caller, &mut body)?;
     let users = ListQuery::from_search_request(&body, User::RESOURCE);
     let groups = ListQuery::from_search_request(&body, Group::RESOURCE);
     let (users, groups) = match (users, groups) {
@@ -170,8 +173,9 @@ pub async fn list<E: Endpoint>(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    Query(params): Params,
+    Query(mut params): Params,
 ) -> Reply {
+    cursors::open_params(&state, &caller, &mut params)?;
     let query = ListQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), E::RESOURCE)?;
     page::<E>(&state, &headers, &caller, query).await
 }
@@ -181,8 +185,9 @@ pub async fn search<E: Endpoint>(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    ScimBody(body): ScimBody,
+    ScimBody(mut body): ScimBody,
 ) -> Reply {
+    cursors::open_search(&state, &caller, &mut body)?;
     let query = ListQuery::from_search_request(&body, E::RESOURCE)?;
     page::<E>(&state, &headers, &caller, query).await
 }
