@@ -4,7 +4,10 @@ CARGO ?= cargo
 SERVICES := scripts/with-test-services.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test difftest lint fmt bench conformance
+FUZZ_SMOKE_SECONDS ?= 8
+FUZZ_SECONDS ?= 600
+
+.PHONY: help run build test difftest lint fmt fuzz bench conformance
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -15,8 +18,9 @@ run: ## Start the server on the embedded default (SQLite file in ./data, http://
 build: ## Build everything once (debug), tests included
 	$(CARGO) build --workspace --all-targets
 
-test: build ## Run every test against real PostgreSQL and NATS (started throwaway if none is running)
+test: build ## Run every test against real PostgreSQL and NATS (started throwaway if none is running), then fuzz each target briefly
 	$(SERVICES) $(CARGO) test --workspace --no-fail-fast
+	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 
 difftest: ## Long differential run: evaluator, PostgreSQL and SQLite on generated users, filters and sorts (ROUNDS, CASES, SEED)
 	SCIMLEDGER_DIFFTEST_ROUNDS=$(or $(ROUNDS),40) SCIMLEDGER_DIFFTEST_CASES=$(or $(CASES),1000) SCIMLEDGER_DIFFTEST_SEED=$(or $(SEED),$$(date +%s)) \
@@ -25,9 +29,14 @@ difftest: ## Long differential run: evaluator, PostgreSQL and SQLite on generate
 lint: ## Clippy (warnings are errors) and rustfmt check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml
+
+fuzz: ## Fuzz the filter parser, PATCH path parser and PATCH engine (FUZZ_SECONDS each, default 600)
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: ## Measure import and look-up throughput on both backends; writes docs/benchmarks.md
 	scripts/bench.sh

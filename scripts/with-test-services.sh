@@ -168,8 +168,16 @@ start_postgres() {
   (cd "$pg_dir" && "${as_pg_user[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres) >"$pg_dir/initdb.log" 2>&1 \
     || { cat "$pg_dir/initdb.log" >&2; die "initdb failed (log above)"; }
   port="$(free_port)" || die "no free TCP port for PostgreSQL"
+  # TLS with a self-signed certificate for localhost, as the machine's PostgreSQL has: the TLS
+  # tests (libs/store/tests/tls.rs) connect with sslmode=require and verify-full.
+  command -v openssl >/dev/null 2>&1 || apt_install openssl || die "no openssl to make the throwaway PostgreSQL's certificate"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+    -keyout "$pg_dir/server.key" -out "$pg_dir/server.crt" >/dev/null 2>&1 || die "openssl could not make a certificate"
+  chmod 600 "$pg_dir/server.key"
+  if is_root; then chown postgres "$pg_dir/server.key" "$pg_dir/server.crt"; fi
   (cd "$pg_dir" && exec "${as_pg_user[@]}" "$pg_bin/postgres" -D "$pg_dir/data" -p "$port" -k "$pg_dir" \
-    -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=300) >"$pg_dir/postgres.log" 2>&1 </dev/null &
+    -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=300 \
+    -c ssl=on -c ssl_cert_file="$pg_dir/server.crt" -c ssl_key_file="$pg_dir/server.key") >"$pg_dir/postgres.log" 2>&1 </dev/null &
   pg_pid=$!
   isready="$(pg_isready_bin)" || isready=""
   for _ in $(seq 1 150); do

@@ -38,14 +38,20 @@ impl Backend {
     /// The store itself, opened beside the server (as the CLI does), to inspect the log.
     pub async fn open_store(&self) -> Arc<dyn store::Store> {
         let backend = match self {
-            Backend::Postgres { url } => store::Backend::Postgres { url: url.clone(), pool_size: 4 },
+            Backend::Postgres { url } => store::Backend::Postgres { url: store::DatabaseUrl::new(url.clone()), pool_size: 4 },
             Backend::Sqlite { dir } => store::Backend::Sqlite { data_dir: dir.path().to_path_buf() },
         };
         store::open(&backend).await.expect("opening the store beside the server")
     }
 
-    /// How many events the log holds.
+    /// The log's user and group events (what SCIM requests append), in log order.
+    pub async fn scim_events(&self) -> Vec<store::RecordedEvent> {
+        let log = self.open_store().await.read_log(0, u32::MAX).await.expect("reading the log");
+        log.into_iter().filter(|e| matches!(e.kind, domain::StreamKind::User | domain::StreamKind::Group)).collect()
+    }
+
+    /// How many user and group events the log holds.
     pub async fn event_count(&self) -> usize {
-        self.open_store().await.read_log(0, u32::MAX).await.expect("reading the log").len()
+        self.scim_events().await.len()
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod hearing;
 pub mod nats;
 pub mod server;
 

@@ -134,12 +134,19 @@ pub struct ThrowawayNats {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The largest message the server takes (its `max_payload`); NATS's default when `None`.
+    pub max_payload: Option<usize>,
 }
 
 impl ThrowawayNats {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A server whose `max_payload` is `max_payload` bytes.
+    pub async fn start_with(max_payload: Option<usize>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port();
-        let mut nats = Self { port, dir: tempfile::tempdir().expect("a temporary directory"), child: None };
+        let mut nats = Self { port, dir: tempfile::tempdir().expect("a temporary directory"), child: None, max_payload };
         nats.resume().await;
         nats
     }
@@ -154,7 +161,13 @@ impl ThrowawayNats {
             "SCIMLEDGER_TEST_NATS_SERVER_BIN is not set: run the tests with `make test` (scripts/with-test-services.sh finds nats-server)",
         );
         let store_dir: PathBuf = self.dir.path().join("jetstream");
+        // max_payload has no command-line flag: it goes in a configuration file.
+        let config = self.dir.path().join("nats.conf");
+        let settings = self.max_payload.map(|bytes| format!("max_payload: {bytes}\n")).unwrap_or_default();
+        std::fs::write(&config, settings).expect("writing nats.conf");
         let child = Command::new(bin)
+            .arg("-c")
+            .arg(&config)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(&store_dir)
             .stdin(Stdio::null())

@@ -118,15 +118,34 @@ impl Server {
 
     /// Runs the CLI against the same backend and returns its stdout.
     pub async fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new(binary())
+        let output = self.run_cli(args).await;
+        assert!(output.status.success(), "scimledger {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs the CLI against the same backend, expecting it to fail, and returns its stderr.
+    pub async fn cli_fails(&self, args: &[&str]) -> String {
+        let output = self.run_cli(args).await;
+        assert!(!output.status.success(), "scimledger {args:?} succeeded: {}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8(output.stderr).expect("UTF-8 output")
+    }
+
+    async fn run_cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary())
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("SCIMLEDGER_PUBLIC_URL", &self.base)
             .output()
             .await
-            .expect("running the CLI");
-        assert!(output.status.success(), "scimledger {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).expect("UTF-8 output")
+            .expect("running the CLI")
+    }
+
+    /// Runs the CLI with `--json` appended and parses what it prints.
+    pub async fn cli_json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let printed = self.cli(&args).await;
+        serde_json::from_str(printed.trim()).unwrap_or_else(|e| panic!("scimledger {args:?} printed no JSON ({e}): {printed}"))
     }
 
     /// Creates a tenant and a connection through the CLI and returns a client for it.

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 use scimledger_e2e::{on_both_backends, Server};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -75,10 +75,14 @@ on_both_backends! {
         })).await.expect(201);
         let gid = group["id"].as_str().unwrap().to_owned();
         assert_eq!(group["members"][0]["value"], id.as_str());
+        // A group PATCH answers 204 unless the request asks for attributes (RFC 7644 §3.5.2).
         let moved = scim.patch(&format!("/Groups/{gid}"), &json!({"schemas": [PATCH_OP], "Operations": [
             {"op": "remove", "path": format!("members[value eq \"{id}\"]")},
             {"op": "add", "path": "members", "value": [{"value": other, "display": "kate.libby@example.com"}]}
-        ]})).await.expect(200);
+        ]})).await;
+        assert_eq!(moved.headers["etag"], "W/\"3\"");
+        assert_eq!(moved.expect(204), Value::Null);
+        let moved = scim.get(&format!("/Groups/{gid}")).await.expect(200);
         let members: Vec<&str> = moved["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
         assert_eq!(members, [other.as_str()]);
         assert_eq!(moved["members"][0]["type"], "User");
@@ -86,16 +90,18 @@ on_both_backends! {
         assert_eq!(user["groups"][0]["value"], gid.as_str());
         assert_eq!(user["groups"][0]["display"], "Hackers");
 
-        let renamed = scim.patch(&format!("/Groups/{gid}"), &json!({"schemas": [PATCH_OP], "Operations": [
+        let renamed = scim.patch(&format!("/Groups/{gid}?excludedAttributes=members"), &json!({"schemas": [PATCH_OP], "Operations": [
             {"op": "replace", "value": {"id": gid, "displayName": "Elite Hackers"}}
         ]})).await.expect(200);
         assert_eq!(renamed["displayName"], "Elite Hackers");
         assert_eq!(renamed["id"], gid.as_str());
+        assert!(renamed.get("members").is_none(), "{renamed}");
 
-        let replaced_members = scim.patch(&format!("/Groups/{gid}"), &json!({"schemas": [PATCH_OP], "Operations": [
+        let replaced_members = scim.patch(&format!("/Groups/{gid}?attributes=members"), &json!({"schemas": [PATCH_OP], "Operations": [
             {"op": "replace", "path": "members", "value": [{"value": id}]}
         ]})).await.expect(200);
         assert_eq!(replaced_members["members"].as_array().unwrap().len(), 1);
+        assert!(replaced_members.get("displayName").is_none(), "{replaced_members}");
 
         scim.delete(&format!("/Groups/{gid}")).await.expect(204);
         scim.get(&format!("/Groups/{gid}")).await.expect_error(404, None);

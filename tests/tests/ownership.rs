@@ -6,16 +6,20 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use domain::{Owner, ResourceId, StreamKind, TenantSlug};
+use scimledger_e2e::hearing::{changed, start};
 use scimledger_e2e::{on_both_backends, Scim, Server};
 use serde_json::{json, Value};
+use store::{Actor, EventMetadata};
 use uuid::Uuid;
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/// A new connection of `tenant`: its id and a client.
-async fn connection(server: &Server, tenant: &str, name: &str) -> (Uuid, Scim) {
-    let printed = server.cli(&["connection", "create", tenant, "--name", name, "--json"]).await;
+/// A new connection of `tenant` with the settings flags `settings`: its id and a client.
+async fn connection(server: &Server, tenant: &str, name: &str, settings: &[&str]) -> (Uuid, Scim) {
+    let mut args = vec!["connection", "create", tenant, "--name", name, "--json"];
+    args.extend_from_slice(settings);
+    let printed = server.cli(&args).await;
     let issued: Value = serde_json::from_str(printed.trim()).expect("connection create --json prints JSON");
     let id = issued["connection_id"].as_str().unwrap().parse().unwrap();
     (id, Scim::new(issued["base_url"].as_str().unwrap(), issued["token"].as_str().unwrap()))
@@ -41,7 +45,8 @@ on_both_backends! {
     async fn a_connection_gets_409_writing_what_another_owns_and_nothing_changes(backend: Backend) {
         let server = Server::start(&backend).await;
         let okta = server.tenant("acme").await;
-        let (_, entra) = connection(&server, "acme", "entra").await;
+        // Entra reads the whole tenant, so that what it is refused is the write, not the look-up.
+        let (_, entra) = connection(&server, "acme", "entra", &["--read-scope", "all"]).await;
         let bob = okta.post("/Users", &json!({"userName": "bob@example.com"})).await.expect(201);
         let bob_id = bob["id"].as_str().unwrap();
         let group = okta.post("/Groups", &json!({"displayName": "Staff"})).await.expect(201);
@@ -61,7 +66,7 @@ on_both_backends! {
         assert!(!taken["detail"].as_str().unwrap().contains(bob_id), "{taken}");
         assert_eq!(backend.event_count().await, before, "refusals append nothing");
 
-        // Connections read the whole tenant until they are given a narrower scope.
+        // A connection with read scope `all` sees what another owns.
         assert_eq!(entra.get(&format!("/Users/{bob_id}")).await.expect(200)["userName"], "bob@example.com");
         // The owner is the server's business: the SCIM representation does not show it.
         assert_eq!(bob.as_object().unwrap().keys().filter(|k| k.contains("owner")).count(), 0);
@@ -72,8 +77,9 @@ on_both_backends! {
         const PURGED: usize = 2000;
         let server = Server::start(&backend).await;
         server.cli(&["tenant", "create", "acme"]).await;
-        let (okta_id, okta) = connection(&server, "acme", "okta").await;
-        let (_, entra) = connection(&server, "acme", "entra").await;
+        let (okta_id, okta) = connection(&server, "acme", "okta", &[]).await;
+        // Entra sees the whole tenant, to watch okta's users go.
+        let (_, entra) = connection(&server, "acme", "entra", &["--read-scope", "all"]).await;
         provision(&okta, "okta", PURGED).await;
         let group = okta.post("/Groups", &json!({"displayName": "Okta staff"})).await.expect(201);
         provision(&entra, "entra", 20).await;
@@ -82,7 +88,8 @@ on_both_backends! {
 
         // Disabled with purge while no server runs; the next server takes the purge up at start.
         let tenant = TenantSlug::parse("acme").unwrap();
-        backend.open_store().await.request_purge(&tenant, okta_id).await.unwrap();
+        let cli = EventMetadata { actor: Actor::Operator("cli".into()), request_id: None, trace_id: None };
+        store::purge::request(&*backend.open_store().await, &tenant, okta_id, cli).await.unwrap();
         let server = Server::start(&backend).await;
         let store = backend.open_store().await;
         let deleted = || async { store.read_log(0, u32::MAX).await.unwrap().iter().filter(|e| e.payload.event_type == "user.deleted").count() };
@@ -143,4 +150,62 @@ on_both_backends! {
         // never saw it authenticate, so has it in no cache).
         okta.with_base(&format!("{}/scim/v2/acme", server.base)).get("/Users").await.expect(401);
     }
+
+    async fn settings_from_connection_update_change_what_a_connection_sees_and_claims_and_disable_purge_purges(backend: Backend) {
+        let server = start(&backend, Vec::new()).await;
+        changed(&server, &backend, &["tenant", "create", "acme"]).await;
+        let (okta_id, okta) = connection(&server, "acme", "okta", &[]).await;
+        let (_, entra) = connection(&server, "acme", "entra", &[]).await;
+        let ada = okta.post("/Users", &json!({"userName": "ada"})).await.expect(201);
+        let ada_id = ada["id"].as_str().unwrap().to_owned();
+        entra.post("/Users", &json!({"userName": "eve"})).await.expect(201);
+        // Provisioned by hand: an operator's, as `scimledger` writes it.
+        let tenant = TenantSlug::parse("acme").unwrap();
+        let store = backend.open_store().await;
+        let cli = EventMetadata { actor: Actor::Operator("cli".into()), request_id: None, trace_id: None };
+        let resource = scim::document::Document::parse(&json!({"userName": "manual"}), &scim::schema::USER_RESOURCE).unwrap();
+        let provision = domain::user::UserCommand::Provision { resource, owner: Owner::Operator };
+        let manual = store::commands::create::<domain::user::User>(&*store, &tenant, provision, cli.clone()).await.unwrap().id;
+
+        // New connections read only what they own: the tenant's kept count is not theirs.
+        let names = |page: Value| -> Vec<String> {
+            let mut names: Vec<String> = page["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap().to_owned()).collect();
+            names.sort();
+            names
+        };
+        let page = entra.get("/Users").await.expect(200);
+        assert_eq!((page["totalResults"].as_u64(), names(page)), (Some(1), vec!["eve".to_owned()]));
+        entra.get(&format!("/Users/{ada_id}")).await.expect_error(404, None);
+        assert_eq!(total(&entra, "userName eq \"ada\"").await, 0);
+
+        // read_scope all: the whole tenant, still without the right to change what others own.
+        changed(&server, &backend, &["connection", "update", "acme", "entra", "--read-scope", "all"]).await;
+        let page = entra.get("/Users").await.expect(200);
+        assert_eq!((page["totalResults"].as_u64(), names(page)), (Some(3), vec!["ada".to_owned(), "eve".to_owned(), "manual".to_owned()]));
+        entra.put(&format!("/Users/{manual}"), &json!({"userName": "manual", "title": "taken"})).await.expect_error(409, None);
+
+        // Back to own, with claim_manual: operators' resources show, and a write claims one.
+        changed(&server, &backend, &["connection", "update", "acme", "entra", "--read-scope", "own", "--claim-manual"]).await;
+        let page = entra.get("/Users").await.expect(200);
+        assert_eq!((page["totalResults"].as_u64(), names(page)), (Some(2), vec!["eve".to_owned(), "manual".to_owned()]));
+        entra.put(&format!("/Users/{manual}"), &json!({"userName": "manual", "title": "taken"})).await.expect(200);
+        let types: Vec<String> = store.stream(&tenant, StreamKind::User, manual).await.unwrap().into_iter().map(|e| e.payload.event_type).collect();
+        assert_eq!((types[1].as_str(), types.len() > 2), ("user.claimed", true), "{types:?}");
+        // Claiming is not seeing: okta's ada stays out of reach.
+        let status = entra.put(&format!("/Users/{ada_id}"), &json!({"userName": "ada"})).await.status.as_u16();
+        assert!(status == 404 || status == 409, "entra may not write okta's user: {status}");
+
+        // Disable with purge: okta's users go, each with its reason; entra's, claimed one included, stay.
+        let disabled = changed(&server, &backend, &["connection", "disable", "acme", "okta", "--purge"]).await;
+        assert!(disabled["disabled"].is_string(), "{disabled}");
+        assert!(store.owned(&tenant, StreamKind::User, Owner::Connection(okta_id), 0, 10).await.unwrap().is_empty());
+        assert!(store.pending_purges().await.unwrap().is_empty());
+        let deleted: Vec<_> = store.read_log(0, u32::MAX).await.unwrap().into_iter().filter(|e| e.payload.event_type == "user.deleted").collect();
+        assert_eq!(deleted.iter().map(|e| e.stream.to_string()).collect::<Vec<_>>(), [ada_id]);
+        assert_eq!(deleted[0].metadata["reason"], "connection_disabled");
+        let page = entra.get("/Users").await.expect(200);
+        assert_eq!(names(page), ["eve", "manual"]);
+        okta.get("/Users").await.expect(401);
+    }
+
 }

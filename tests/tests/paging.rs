@@ -171,6 +171,15 @@ on_both_backends! {
         scim.get(&format!("/Users?cursor={cursor}&count=1&filter={}", encode("userName sw \"u\""))).await.expect_error(400, Some("invalidCursor"));
         scim.get(&format!("/Groups?cursor={cursor}&count=1")).await.expect_error(400, Some("invalidCursor"));
         scim.post("/Users/.search", &json!({"cursor": 7})).await.expect_error(400, Some("invalidCursor"));
+        // A cursor is sealed for its tenant (ADR 0045): another tenant's URL refuses it, and no
+        // log position can be read from it.
+        let beta = server.tenant("beta").await;
+        create_users(&beta, "user", 3).await;
+        beta.get(&format!("/Users?cursor={cursor}&count=1")).await.expect_error(400, Some("invalidCursor"));
+        beta.post("/Users/.search", &json!({"cursor": cursor, "count": 1})).await.expect_error(400, Some("invalidCursor"));
+        for position in 0..=20i64 {
+            assert!(!cursor.contains(&format!("{position:016x}")), "position {position} shows in {cursor}");
+        }
         // Cursors page in creation order, one resource type at a time, without startIndex.
         scim.get("/Users?cursor=&sortBy=userName").await.expect_error(400, Some("invalidValue"));
         scim.get("/Users?cursor=&startIndex=2").await.expect_error(400, Some("invalidValue"));

@@ -1,5 +1,6 @@
 //! PATCH end to end: atomic (one failing operation writes nothing: the log and the resource
-//! stay as they were), 200 with the resource as `attributes` / `excludedAttributes` select,
+//! stay as they were), 200 with the resource as `attributes` / `excludedAttributes` select
+//! (a group's PATCH 204 unless they are given),
 //! optional `active`, primary clearing, mutability and required attributes.
 
 use scimledger_e2e::{on_both_backends, Server};
@@ -94,7 +95,7 @@ on_both_backends! {
         scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "replace", "value": {"active": false}}]))).await.expect(200);
         let user = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "remove", "path": "active"}]))).await.expect(200);
         assert!(user.get("active").is_none(), "{user}");
-        let log = backend.open_store().await.read_log(0, 100).await.unwrap();
+        let log = backend.scim_events().await;
         let types: Vec<&str> = log.iter().map(|e| e.payload.event_type.as_str()).collect();
         assert_eq!(types, ["user.provisioned", "user.deactivated", "user.reactivated", "user.active_attribute_changed"]);
         assert_eq!(log[0].payload.data["active"], Value::Null);
@@ -111,5 +112,28 @@ on_both_backends! {
         let user = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "add", "path": "emails", "value": [{"value": "o@example.com", "type": "other", "primary": true}]}]))).await.expect(200);
         let primaries: Vec<&str> = user["emails"].as_array().unwrap().iter().filter(|e| e["primary"] == json!(true)).map(|e| e["value"].as_str().unwrap()).collect();
         assert_eq!(primaries, ["o@example.com"]);
+    }
+
+    async fn group_patch_answers_204_unless_the_request_or_the_settings_ask_for_the_resource(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let scim = server.tenant("acme").await;
+        let uid = scim.post("/Users", &json!({"userName": "u"})).await.expect(201)["id"].as_str().unwrap().to_owned();
+        let gid = scim.post("/Groups", &json!({"displayName": "G"})).await.expect(201)["id"].as_str().unwrap().to_owned();
+        let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
+        let answer = scim.patch(&format!("/Groups/{gid}"), &add).await;
+        assert_eq!(answer.headers["etag"], "W/\"2\"");
+        assert_eq!(answer.expect(204), Value::Null);
+        let rename = patch(json!([{"op": "replace", "path": "displayName", "value": "H"}]));
+        let shown = scim.patch(&format!("/Groups/{gid}?attributes=displayName"), &rename).await.expect(200);
+        assert_eq!((shown["displayName"].as_str(), shown.get("members")), (Some("H"), None));
+        // A user PATCH still answers with the resource.
+        scim.patch(&format!("/Users/{uid}"), &patch(json!([{"op": "replace", "path": "title", "value": "t"}]))).await.expect(200);
+
+        drop(server);
+        let strict = Server::start_with(&backend, vec![("SCIMLEDGER_GROUP_PATCH_RESPONSE", "resource".into())]).await;
+        let scim = strict.tenant("beta").await;
+        let gid = scim.post("/Groups", &json!({"displayName": "G"})).await.expect(201)["id"].as_str().unwrap().to_owned();
+        let shown = scim.patch(&format!("/Groups/{gid}"), &rename).await.expect(200);
+        assert_eq!(shown["displayName"], "H");
     }
 }

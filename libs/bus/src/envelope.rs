@@ -59,7 +59,7 @@ impl Envelope {
     }
 }
 
-/// `connection:<id>`, `operator:<name>` or `system:<job>`: who caused the event.
+/// `connection:<id>`, `operator:<name>` or `system:<what>`: who caused the event.
 fn actor(metadata: &Value) -> Value {
     if let Some(id) = metadata.get("connection_id").and_then(Value::as_str) {
         return format!("connection:{id}").into();
@@ -67,8 +67,8 @@ fn actor(metadata: &Value) -> Value {
     if let Some(name) = metadata.get("operator").and_then(Value::as_str) {
         return format!("operator:{name}").into();
     }
-    if let Some(job) = metadata.get("system").and_then(Value::as_str) {
-        return format!("system:{job}").into();
+    if let Some(what) = metadata.get("system").and_then(Value::as_str) {
+        return format!("system:{what}").into();
     }
     Value::Null
 }

@@ -58,6 +58,7 @@ async fn a_late_commit_is_published_and_in_process_subscribers_get_the_same_enve
     let id = uuid::Uuid::new_v4().simple().to_string();
     let tenant = TenantSlug::parse(&format!("t{}", &id[..12])).unwrap();
     let settings = RelaySettings {
+        max_resource_bytes: bus::nats::relay::DEFAULT_MAX_RESOURCE_BYTES,
         url: nats_url.clone(),
         stream: StreamSettings {
             name: format!("TEST_{}", &id[..12]),
@@ -68,7 +69,6 @@ async fn a_late_commit_is_published_and_in_process_subscribers_get_the_same_enve
         },
         checkpoint_every: Duration::ZERO,
     };
-    store.create_tenant(&tenant).await.unwrap();
 
     // A slow writer takes its position, and stays open.
     let (slow, connection) = tokio_postgres::connect(&url, NoTls).await.expect("a second session");

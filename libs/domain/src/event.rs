@@ -14,6 +14,9 @@ use crate::Owner;
 pub enum StreamKind {
     User,
     Group,
+    Tenant,
+    Connection,
+    Operator,
 }
 
 impl StreamKind {
@@ -21,6 +24,9 @@ impl StreamKind {
         match self {
             StreamKind::User => "user",
             StreamKind::Group => "group",
+            StreamKind::Tenant => "tenant",
+            StreamKind::Connection => "connection",
+            StreamKind::Operator => "operator",
         }
     }
 
@@ -28,6 +34,9 @@ impl StreamKind {
         match text {
             "user" => Some(StreamKind::User),
             "group" => Some(StreamKind::Group),
+            "tenant" => Some(StreamKind::Tenant),
+            "connection" => Some(StreamKind::Connection),
+            "operator" => Some(StreamKind::Operator),
             _ => None,
         }
     }

@@ -30,7 +30,23 @@ impl TenantSlug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Where events of the deployment itself (operators) are logged: a slug no tenant can
+    /// have, as slugs hold no `_`.
+    pub fn deployment() -> Self {
+        Self(DEPLOYMENT.to_owned())
+    }
+
+    /// A slug as the log stores it: a tenant's, or the deployment's.
+    pub fn from_log(text: &str) -> Result<Self, DomainError> {
+        if text == DEPLOYMENT {
+            return Ok(Self::deployment());
+        }
+        Self::parse(text)
+    }
 }
+
+const DEPLOYMENT: &str = "_deployment";
 
 impl TryFrom<String> for TenantSlug {
     type Error = DomainError;
@@ -103,9 +119,10 @@ mod tests {
         for ok in ["acme", "acme-corp", "a1", "0"] {
             assert!(TenantSlug::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Acme", "acme_corp", "-acme", "acme-", "ac me", &"a".repeat(64)] {
+        for bad in ["", "Acme", "acme_corp", "-acme", "acme-", "ac me", &"a".repeat(64), "_deployment"] {
             assert!(TenantSlug::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(TenantSlug::from_log("_deployment").unwrap(), TenantSlug::deployment());
     }
 
     #[test]

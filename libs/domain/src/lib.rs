@@ -1,9 +1,15 @@
-//! The identity-provisioning domain: what may happen to users and groups, decided without I/O.
+//! The identity-provisioning domain: what may happen to users, groups, tenants, connections and
+//! operators, decided without I/O.
 //!
 //! - [`ids`]: tenant slugs and resource ids, valid by construction.
 //! - [`names`]: `UserName` and `GroupName`, with the case-folded keys that uniqueness uses.
 //! - [`user`]: the User aggregate: provision, replace, patch, deactivate, reactivate, delete.
 //! - [`group`]: the Group aggregate: create, rename, membership changes, delete.
+//! - [`tenant`]: the Tenant aggregate (`tenant.created`).
+//! - [`connection`]: the Connection aggregate: auth mode, secrets (rotate, revoke), settings,
+//!   disable.
+//! - [`operator`]: the Operator aggregate: who may use the admin API.
+//! - [`secret`]: generated secrets as hashes and ids (never in an event).
 //! - [`ownership`]: who owns a resource, who may change it, and claims.
 //! - [`event`]: how events name and version themselves in the log.
 //! - [`error`]: why a command is refused.
@@ -12,12 +18,16 @@
 //! Resources are SCIM documents (the product's language is SCIM), so the domain speaks
 //! `scim::document::Document` and `scim::patch::PatchRequest`.
 
+pub mod connection;
 pub mod error;
 pub mod event;
 pub mod group;
 pub mod ids;
 pub mod names;
+pub mod operator;
 pub mod ownership;
+pub mod secret;
+pub mod tenant;
 pub mod user;
 
 pub use error::DomainError;

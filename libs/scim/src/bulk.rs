@@ -13,7 +13,7 @@
 //!   the same answer.
 //! - Once `failOnErrors` operations have failed, the rest do not run and are not in the response.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use indexmap::IndexSet;
 
@@ -242,6 +242,9 @@ impl From<ScimError> for Failed {
 }
 
 /// A bulk request being run: hands out operations one at a time and collects their results.
+/// Which operation is next costs no scan of the request: each operation counts the bulkIds it
+/// still waits for, and is ready when that count is zero (Kahn's order, request order among
+/// the ready ones).
 pub struct Run {
     request: BulkRequest,
     results: Vec<Option<Result<Done, Failed>>>,
@@ -249,6 +252,14 @@ pub struct Run {
     created: HashMap<String, Option<String>>,
     /// bulkIds some POST of this request defines.
     defined: HashSet<String>,
+    /// For each operation, how many defined bulkIds it references whose POST has not run.
+    waiting: Vec<usize>,
+    /// bulkId → the operations that reference it.
+    dependents: HashMap<String, Vec<usize>>,
+    /// Operations that wait for nothing and have not run, in request order.
+    ready: BTreeSet<usize>,
+    /// No operation before this one is left to run.
+    first_unrun: usize,
     errors: u32,
 }
 
@@ -257,14 +268,23 @@ pub type Step = (usize, Result<Operation, ScimError>);
 
 impl Run {
     pub fn new(request: BulkRequest) -> Self {
-        let defined = request
+        let defined: HashSet<String> = request
             .entries
             .iter()
             .filter(|e| matches!(e.parsed, Ok(Parsed { method: Method::Post, .. })))
             .filter_map(|e| e.bulk_id.clone())
             .collect();
+        let mut waiting = vec![0; request.entries.len()];
+        let mut dependents: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, entry) in request.entries.iter().enumerate() {
+            for reference in entry.parsed.iter().flat_map(|p| &p.references).filter(|r| defined.contains(*r)) {
+                waiting[i] += 1;
+                dependents.entry(reference.clone()).or_default().push(i);
+            }
+        }
+        let ready = (0..waiting.len()).filter(|&i| waiting[i] == 0).collect();
         let results = vec![None; request.entries.len()];
-        Run { request, results, created: HashMap::new(), defined, errors: 0 }
+        Run { request, results, created: HashMap::new(), defined, waiting, dependents, ready, first_unrun: 0, errors: 0 }
     }
 
     /// The next operation to run, `None` when all have run or `failOnErrors` was reached.
@@ -273,18 +293,22 @@ impl Run {
         if self.request.fail_on_errors.is_some_and(|limit| self.errors >= limit) {
             return None;
         }
-        let pending: Vec<usize> = (0..self.results.len()).filter(|&i| self.results[i].is_none()).collect();
-        let first = *pending.first()?;
-        let ready = pending.iter().copied().find(|&i| self.waits_for(i).is_empty());
-        let Some(index) = ready else {
-            // Everything left waits on something left: a cycle, or behind one.
-            let waits = self.waits_for(first);
-            return Some((
-                first,
-                Err(ScimError::conflict(format!("bulkId references form a cycle through {}; nothing of it was run", waits.join(", ")))),
-            ));
-        };
-        Some((index, self.resolve(index)))
+        if let Some(index) = self.ready.pop_first() {
+            return Some((index, self.resolve(index)));
+        }
+        while self.results.get(self.first_unrun).is_some_and(Option::is_some) {
+            self.first_unrun += 1;
+        }
+        let first = self.first_unrun;
+        if first >= self.results.len() {
+            return None;
+        }
+        // Everything left waits on something left: a cycle, or behind one.
+        let waits = self.waits_for(first);
+        Some((
+            first,
+            Err(ScimError::conflict(format!("bulkId references form a cycle through {}; nothing of it was run", waits.join(", ")))),
+        ))
     }
 
     /// The bulkIds operation `i` references whose POSTs have not run yet, in order.
@@ -330,13 +354,24 @@ impl Run {
     /// What the operation at `index` gave.
     pub fn record(&mut self, index: usize, result: Result<Done, Failed>) {
         let entry = &self.request.entries[index];
-        if let (Some(bulk_id), Ok(Parsed { method: Method::Post, .. })) = (&entry.bulk_id, &entry.parsed) {
+        let defines = match (&entry.bulk_id, &entry.parsed) {
+            (Some(bulk_id), Ok(Parsed { method: Method::Post, .. })) => Some(bulk_id.clone()),
+            _ => None,
+        };
+        if let Some(bulk_id) = &defines {
             self.created.insert(bulk_id.clone(), result.as_ref().ok().and_then(|done| done.id.clone()));
         }
         if result.is_err() {
             self.errors += 1;
         }
         self.results[index] = Some(result);
+        // Whatever waited for this POST waits for one bulkId less.
+        for dependent in defines.and_then(|bulk_id| self.dependents.remove(&bulk_id)).into_iter().flatten() {
+            self.waiting[dependent] -= 1;
+            if self.waiting[dependent] == 0 && self.results[dependent].is_none() {
+                self.ready.insert(dependent);
+            }
+        }
     }
 
     /// The BulkResponse: the operations that ran, in request order.
@@ -405,6 +440,23 @@ mod tests {
             steps.push((index, step));
         }
         steps
+    }
+
+    #[test]
+    fn a_long_chain_of_references_backwards_runs_from_its_end() {
+        // Operation i's group holds operation i+1's: the last runs first, then back to the first.
+        let n = 1000;
+        let operations: Vec<Value> = (0..n)
+            .map(|i| {
+                let members = if i + 1 < n { json!([{"value": format!("bulkId:g{}", i + 1)}]) } else { json!([]) };
+                json!({"method": "POST", "path": "/Groups", "bulkId": format!("g{i}"), "data": {"displayName": format!("G{i}"), "members": members}})
+            })
+            .collect();
+        let body = json!({"schemas": [BULK_REQUEST_SCHEMA], "Operations": operations});
+        let mut run = Run::new(BulkRequest::parse(&body, n).unwrap());
+        let steps = run_all(&mut run);
+        assert_eq!(steps.iter().map(|(i, _)| *i).collect::<Vec<_>>(), (0..n).rev().collect::<Vec<_>>());
+        assert_eq!(steps[1].1.as_ref().unwrap().data["members"][0]["value"], format!("id-{}", n - 1));
     }
 
     #[test]

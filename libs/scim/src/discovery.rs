@@ -19,7 +19,54 @@ pub struct Capabilities {
     pub bulk_max_payload_bytes: u64,
 }
 
-pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
+/// How a client may authenticate (RFC 7643 §5 `authenticationSchemes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthenticationScheme {
+    /// A bearer token the service provider issued (RFC 6750).
+    OAuthBearerToken,
+    /// The raw token as the whole `Authorization` value (or as a bearer token).
+    HeaderToken,
+    /// An access token from the OAuth 2.0 client credentials grant at `token_url`.
+    OAuth2ClientCredentials { token_url: String },
+    /// HTTP Basic (RFC 7617).
+    HttpBasic,
+}
+
+impl AuthenticationScheme {
+    fn describe(&self) -> Value {
+        match self {
+            AuthenticationScheme::OAuthBearerToken => json!({
+                "type": "oauthbearertoken", "name": "OAuth Bearer Token",
+                "description": "Authorization: Bearer with the connection's token", "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+            }),
+            AuthenticationScheme::HeaderToken => json!({
+                "type": "oauthbearertoken", "name": "Header token",
+                "description": "The connection's token as the whole Authorization value, or as a Bearer token",
+            }),
+            AuthenticationScheme::OAuth2ClientCredentials { token_url } => json!({
+                "type": "oauth2", "name": "OAuth 2.0 client credentials",
+                "description": format!("Bearer access tokens from the client credentials grant at {token_url}"),
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
+            }),
+            AuthenticationScheme::HttpBasic => json!({
+                "type": "httpbasic", "name": "HTTP Basic",
+                "description": "The connection's generated username and password", "specUri": "https://www.rfc-editor.org/rfc/rfc7617",
+            }),
+        }
+    }
+}
+
+/// The configuration a client authenticated by `schemes` sees (its own, the first primary).
+pub fn service_provider_config(base_url: &str, caps: Capabilities, schemes: &[AuthenticationScheme]) -> Value {
+    let schemes: Vec<Value> = schemes
+        .iter()
+        .enumerate()
+        .map(|(i, scheme)| {
+            let mut described = scheme.describe();
+            described["primary"] = Value::Bool(i == 0);
+            described
+        })
+        .collect();
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "documentationUri": "https://github.com/scimledger/scimledger/blob/main/docs/scim.md",
@@ -41,12 +88,7 @@ pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
         "changePassword": {"supported": false},
         "sort": {"supported": caps.sort},
         "etag": {"supported": caps.etag},
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "Authentication with the bearer token of a provisioning connection",
-            "primary": true,
-        }],
+        "authenticationSchemes": schemes,
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base_url}/ServiceProviderConfig"),
@@ -137,13 +179,15 @@ mod tests {
     #[test]
     fn service_provider_config_states_bulk_limits_and_pagination() {
         let caps = Capabilities { sort: true, etag: true, bulk_max_operations: 1000, bulk_max_payload_bytes: 1 << 20 };
-        let config = service_provider_config("http://h/scim/v2/t", caps);
+        let config = service_provider_config("http://h/scim/v2/t", caps, &[AuthenticationScheme::HttpBasic]);
+        assert_eq!(config["authenticationSchemes"][0]["type"], "httpbasic");
+        assert_eq!(config["authenticationSchemes"][0]["primary"], true);
         assert_eq!(config["bulk"], json!({"supported": true, "maxOperations": 1000, "maxPayloadSize": 1 << 20}));
         assert_eq!(
             config["pagination"],
             json!({"cursor": true, "index": true, "defaultPaginationMethod": "index", "defaultPageSize": 100, "maxPageSize": 1000})
         );
-        let off = service_provider_config("http://h/scim/v2/t", Capabilities { bulk_max_operations: 0, ..caps });
+        let off = service_provider_config("http://h/scim/v2/t", Capabilities { bulk_max_operations: 0, ..caps }, &[]);
         assert_eq!(off["bulk"]["supported"], json!(false));
     }
 

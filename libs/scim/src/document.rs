@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::limits::{self, MemberCount};
 use crate::path::split_urn;
 use crate::schema::{AttrType, AttributeDef, Mutability, ResourceType, SchemaDef};
 use crate::ScimError;
@@ -22,8 +23,23 @@ use crate::ScimError;
 pub struct Document(Map<String, Value>);
 
 impl Document {
-    /// Parses a client's representation of a whole resource (POST and PUT bodies).
+    /// Parses a client's representation of a whole resource (POST and PUT bodies), within the
+    /// limits of [`crate::limits`] that do not depend on settings.
     pub fn parse(input: &Value, resource: &'static ResourceType) -> Result<Self, ScimError> {
+        let document = Self::build(input, resource)?;
+        if let Some(members) = document.get("members") {
+            MemberCount::default().add(members)?;
+        }
+        Ok(document)
+    }
+
+    /// Re-validates a document after it was edited as JSON (by a PATCH): its members were
+    /// counted as the PATCH's operations were read.
+    pub fn from_edited(object: Map<String, Value>, resource: &'static ResourceType) -> Result<Self, ScimError> {
+        Self::build(&Value::Object(object), resource)
+    }
+
+    fn build(input: &Value, resource: &'static ResourceType) -> Result<Self, ScimError> {
         let Value::Object(object) = input else {
             return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
         };
@@ -33,12 +49,8 @@ impl Document {
         }
         let document = builder.finish();
         document.check_required(resource)?;
+        limits::check_document(&document.0)?;
         Ok(document)
-    }
-
-    /// Re-validates a document after it was edited as JSON (by a PATCH).
-    pub fn from_edited(object: Map<String, Value>, resource: &'static ResourceType) -> Result<Self, ScimError> {
-        Self::parse(&Value::Object(object), resource)
     }
 
     pub fn as_map(&self) -> &Map<String, Value> {
@@ -287,7 +299,7 @@ fn normalize_single(def: &AttributeDef, value: &Value) -> Result<Option<Value>, 
             value.clone()
         }
         AttrType::String | AttrType::Reference | AttrType::Binary => {
-            value.as_str().ok_or_else(wrong_type)?;
+            limits::check_storable(def.name, value.as_str().ok_or_else(wrong_type)?)?;
             value.clone()
         }
     };

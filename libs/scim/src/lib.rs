@@ -8,6 +8,9 @@
 //! - [`path`]: attribute paths (`name.givenName`, URN-qualified paths).
 //! - [`filter`]: the filter grammar of RFC 7644 §3.4.2.2, parsed into an AST and evaluated.
 //! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) applied to a document.
+//! - [`limits`]: the bounds on one request's values, members, operations, filter terms, index
+//!   keys and resource size, each refused with a detail naming it.
+//! - [`text`]: the one case-folding rule every layer compares by, and unpaired surrogates.
 //! - [`projection`]: `attributes` / `excludedAttributes` with the `returned` rules.
 //! - [`list`]: list and query parameters and the ListResponse message.
 //! - [`cursor`]: the opaque, checksummed cursors of RFC 9865 cursor pagination.
@@ -21,10 +24,12 @@ pub mod discovery;
 pub mod document;
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod list;
 pub mod patch;
 pub mod path;
 pub mod projection;
 pub mod schema;
+pub mod text;
 
 pub use error::{ScimError, ScimType};

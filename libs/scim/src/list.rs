@@ -128,6 +128,7 @@ impl RawQuery {
             Some(Some(f)) if !f.trim().is_empty() => {
                 let filter = Filter::parse(f)?;
                 filter.validate(resource)?;
+                crate::limits::check_filter(&filter, resource)?;
                 Some(filter)
             }
             Some(Some(_)) | None => None,

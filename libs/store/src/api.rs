@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use domain::connection::{AuthMode, Settings};
 use domain::group::MemberKind;
 use domain::{EventPayload, Owner, ResourceId, StreamKind, TenantSlug};
 use scim::cursor::Position;
@@ -18,12 +19,14 @@ pub fn now() -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).expect("a truncated nanosecond is valid")
 }
 
-/// Who caused an event: a provisioning connection, an operator at the CLI, or the server
-/// itself purging what a connection disabled with purge owned.
+/// Who caused an event: a provisioning connection, an operator (the admin API's, or `cli`
+/// at the command line), scimledger itself (a migration), or the server purging what a
+/// connection disabled with purge owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Connection(Uuid),
     Operator(String),
+    System(String),
     Purge { connection: Uuid },
 }
 
@@ -44,6 +47,7 @@ impl EventMetadata {
         match &self.actor {
             Actor::Connection(id) => out.insert("connection_id".into(), id.to_string().into()),
             Actor::Operator(name) => out.insert("operator".into(), name.clone().into()),
+            Actor::System(what) => out.insert("system".into(), what.clone().into()),
             Actor::Purge { connection } => {
                 out.insert("system".into(), "purge".into());
                 out.insert("purged_connection_id".into(), connection.to_string().into());
@@ -72,6 +76,36 @@ pub enum Reservation {
 /// that a login names one user (ADR 0012).
 pub const LOGIN: &str = "login";
 pub const GROUP_DISPLAY_NAME: &str = "group.displayName";
+/// A tenant's slug, reserved in the tenant itself.
+pub const TENANT: &str = "tenant";
+/// A connection's name within its tenant.
+pub const CONNECTION_NAME: &str = "connection.name";
+/// An operator's name, in the deployment.
+pub const OPERATOR_NAME: &str = "operator.name";
+
+/// A secret's hash, written by the commit whose command generated it. Like reservations, the
+/// credentials table is state a rebuild keeps: the log names credentials, it never holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretWrite {
+    pub id: Uuid,
+    /// The basic username or OAuth client id the secret goes with, if any.
+    pub login: Option<String>,
+    pub hash: domain::secret::SecretHash,
+}
+
+/// The connections read model's row for one connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionRow {
+    pub name: String,
+    pub auth: AuthMode,
+    pub login: Option<String>,
+    pub settings: Value,
+    pub disabled: bool,
+    /// Whether a disable asked for a purge: the mark that `serve` resumes purges from.
+    pub purge: bool,
+    /// Credentials whose end the commit set (rotation's grace, revocation).
+    pub expiries: Vec<(Uuid, OffsetDateTime)>,
+}
 
 /// The users read model's row for one user.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +150,11 @@ pub enum ReadModelChange {
         added: Vec<(ResourceId, Option<MemberKind>)>,
         removed: Vec<ResourceId>,
     },
+    Tenant,
+    Connection(ConnectionRow),
+    Operator {
+        name: String,
+    },
 }
 
 /// One command's outcome, written atomically.
@@ -131,6 +170,8 @@ pub struct Commit {
     pub recorded_at: OffsetDateTime,
     pub reservations: Vec<Reservation>,
     pub read_model: ReadModelChange,
+    /// Secrets the command generated, stored beside the stream's owner.
+    pub secrets: Vec<SecretWrite>,
 }
 
 impl Commit {
@@ -245,13 +286,40 @@ pub struct Tenant {
     pub created: OffsetDateTime,
 }
 
+/// A connection as the read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub id: Uuid,
     pub tenant: TenantSlug,
     pub name: String,
+    pub auth: AuthMode,
+    /// The basic username or OAuth client id.
+    pub login: Option<String>,
+    pub settings: Settings,
     pub created: OffsetDateTime,
+    pub disabled: Option<OffsetDateTime>,
 }
+
+/// A live secret of an enabled connection: what authentication compares with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSecret {
+    pub credential_id: Uuid,
+    pub connection: Connection,
+    pub hash: [u8; 32],
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// An operator's token hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorSecret {
+    pub name: String,
+    pub hash: [u8; 32],
+}
+
+/// Tells a cache of authentication look-ups when it must forget: the generation moves on with
+/// every change to connections or secrets, and is `None` while changes cannot be heard (then
+/// nothing may be cached).
+pub type SecretChanges = tokio::sync::watch::Receiver<Option<u64>>;
 
 /// What went wrong in the store. Only [`Unavailable`](StoreError::Unavailable) is worth a
 /// retry: the others say that the request, the stored data, the settings or the code is at
@@ -311,6 +379,13 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A stored secret as the 32 bytes it must be.
+pub(crate) fn secret_bytes(name: &str, stored: &[u8]) -> StoreResult<[u8; 32]> {
+    stored
+        .try_into()
+        .map_err(|_| StoreError::Corrupt { what: format!("the stored secret '{name}'"), detail: format!("{} bytes, not 32", stored.len()) })
+}
+
 /// Held while this process is the one process of the deployment doing one job (the NATS relay:
 /// exactly one publishes). Dropping it gives the job up.
 #[async_trait]
@@ -333,13 +408,20 @@ pub trait Store: Send + Sync + 'static {
     /// at once; appends by other processes are seen by polling.
     fn appended(&self) -> tokio::sync::watch::Receiver<i64>;
 
-    // --- tenants and connections ---
-    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant>;
+    // --- tenants, connections, operators (written by commands through `append`) ---
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
-    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection>;
+    /// Every connection of the tenant, disabled ones too, by name.
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>>;
-    /// The connection whose token hashes to `token_sha256`, if it belongs to `tenant`.
-    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>>;
+    /// The secrets of the tenant's enabled connections that are still live at `at`.
+    async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>>;
+    async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>>;
+    /// Where a cache of [`Self::connection_secrets`] learns of changes, also those other
+    /// processes commit; `None` when this backend's look-ups are cheap enough not to cache.
+    async fn secret_changes(&self) -> Option<SecretChanges>;
+
+    /// The deployment's 32-byte secret `name` (the cursor key), made at random by the first
+    /// process that asks and kept in the database, so every process of the deployment shares it.
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]>;
 
     // --- the log ---
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its
@@ -398,9 +480,6 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<(ResourceId, i64)>>;
-    /// Disables the connection (if it is not yet) and marks what it owns for purging. Durable
-    /// before it returns, so a purge that a crash interrupts is resumed (`pending_purges`).
-    async fn request_purge(&self, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()>;
     /// The connections marked for purging that still own a user or group.
     async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>>;
 }

@@ -4,9 +4,13 @@
 //! Handlers parse requests into domain commands and hand them here; nothing else appends.
 
 use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use domain::connection::{Connection, ConnectionCommand, ConnectionEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
-use domain::ownership::{self, Owned};
+use domain::operator::{Operator, OperatorCommand, OperatorEvent};
+use domain::ownership;
+use domain::tenant::{Tenant, TenantEvent};
 use domain::user::{User, UserCommand, UserEvent};
 use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
 use scim::document::Document;
@@ -16,7 +20,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::api::{Commit, EventMetadata, ReadModelChange, RecordedEvent, Reservation, Store, StoreError};
+use crate::api::{Commit, EventMetadata, ReadModelChange, RecordedEvent, Reservation, SecretWrite, Store, StoreError};
 
 /// How many times a command is decided again after losing a race for its stream.
 const ATTEMPTS: u32 = 25;
@@ -148,33 +152,25 @@ async fn decide_and_commit<A: Resource>(
         Expect::New => Vec::new(),
         Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
     };
-    let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
-    let before = fold::<A>(&past, &[]);
-    let mut aggregate = before.clone();
     let version = history.len() as i64;
-    if !matches!(expect, Expect::New) && aggregate.document().is_none() {
-        return Err(DomainError::NotFound.into());
-    }
-    if let Expect::Version(expected) = expect {
-        if expected != version {
-            return Err(CommandError::PreconditionFailed { expected, current: version });
-        }
-    }
-    let sink = EventSink::default();
-    ownership::handle_as(&mut aggregate, principal, command, &(), &sink).await?;
-    let mut events = sink.collect().await;
+    let first_recorded = history.first().map(|e| e.recorded_at);
+    let last_recorded = history.last().map(|e| e.recorded_at);
+    let command_for_secrets = command.clone();
+    let principal = *principal;
+    let (past, before, mut aggregate, mut events) = crate::cpu::run(move || decide::<A>(history, command, principal, expect)).await??;
     let unknown = unknown_references::<A>(store, tenant, &events).await?;
     if !unknown.is_empty() {
         events = A::without_references(events, &unknown);
         aggregate = fold::<A>(&past, &events);
     }
     let now = crate::api::now();
-    let created = history.first().map_or(now, |e| e.recorded_at);
+    let created = first_recorded.unwrap_or(now);
     if events.is_empty() {
-        let last_modified = history.last().map_or(now, |e| e.recorded_at);
+        let last_modified = last_recorded.unwrap_or(now);
         return Ok(Outcome { id, aggregate, version, created, last_modified, changed: false });
     }
     let (reservations, read_model) = A::commit_parts(&before, &events, &aggregate);
+    let secrets = A::secrets(&command_for_secrets, &aggregate);
     let appended = store
         .append(Commit {
             tenant: tenant.clone(),
@@ -186,9 +182,39 @@ async fn decide_and_commit<A: Resource>(
             recorded_at: now,
             reservations,
             read_model,
+            secrets,
         })
         .await?;
     Ok(Outcome { id, aggregate, version: appended.version, created, last_modified: now, changed: true })
+}
+
+/// Replays the stream and decides `command` on it: the CPU-bound part of a command, run on
+/// [`crate::cpu`]. Returns the past events, the resource before and after, and the new events.
+async fn decide<A: Resource>(
+    history: Vec<RecordedEvent>,
+    command: A::Command,
+    principal: Principal,
+    expect: Expect,
+) -> Result<(Vec<A::Event>, A, A, Vec<A::Event>), CommandError> {
+    // Through `RecordedEvent::decode`: a founding event from before ownership takes its owner
+    // from the event's actor.
+    let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
+    let before = fold::<A>(&past, &[]);
+    let mut aggregate = before.clone();
+    if !matches!(expect, Expect::New) && !aggregate.exists() {
+        return Err(DomainError::NotFound.into());
+    }
+    // After the existence check: a resource that is not there is 404 whatever If-Match says.
+    if let Expect::Version(expected) = expect {
+        let current = history.len() as i64;
+        if expected != current {
+            return Err(CommandError::PreconditionFailed { expected, current });
+        }
+    }
+    let sink = EventSink::default();
+    A::handle_as(&mut aggregate, &principal, command, &sink).await?;
+    let events = sink.collect().await;
+    Ok((past, before, aggregate, events))
 }
 
 fn fold<A: Resource>(past: &[A::Event], new: &[A::Event]) -> A {
@@ -216,14 +242,39 @@ async fn unknown_references<A: Resource>(
 }
 
 /// What the executor needs of an aggregate beyond cqrs-es's `Aggregate`.
-pub trait Resource: Owned<Services = (), Command: Clone> {
+pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone + Send + 'static> + Clone + 'static {
     const KIND: StreamKind;
     /// What the commit writes besides the events, given the resource before and after them.
     fn commit_parts(before: &Self, events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
+    /// Whether the stream holds a resource a command may change.
+    fn exists(&self) -> bool;
     /// Resources the new events refer to, which must exist in the tenant.
-    fn referenced(events: &[Self::Event]) -> Vec<ResourceId>;
+    fn referenced(_events: &[Self::Event]) -> Vec<ResourceId> {
+        Vec::new()
+    }
     /// The events without their references to `unknown` resources.
-    fn without_references(events: Vec<Self::Event>, unknown: &[ResourceId]) -> Vec<Self::Event>;
+    fn without_references(events: Vec<Self::Event>, _unknown: &[ResourceId]) -> Vec<Self::Event> {
+        events
+    }
+    /// Secrets the command generated, stored with its commit.
+    fn secrets(_command: &Self::Command, _after: &Self) -> Vec<SecretWrite> {
+        Vec::new()
+    }
+    /// Decides `command` for `principal`. Only users and groups have owners (ADR 0040); the
+    /// tenant, connection and operator streams are changed by operators through the admin
+    /// API, which admits its caller itself, so by default the principal is not asked.
+    fn handle_as(
+        aggregate: &mut Self,
+        _principal: &Principal,
+        command: Self::Command,
+        sink: &EventSink<Self>,
+    ) -> impl std::future::Future<Output = Result<(), DomainError>> {
+        aggregate.handle(command, &(), sink)
+    }
+}
+
+/// A resource the SCIM API serves: a user or a group.
+pub trait ScimResource: Resource {
     /// The current SCIM document, unless the resource does not exist (or was deleted).
     fn document(&self) -> Option<Document>;
     /// The command that deletes the resource.
@@ -233,18 +284,25 @@ pub trait Resource: Owned<Services = (), Command: Clone> {
 impl Resource for User {
     const KIND: StreamKind = StreamKind::User;
 
+    async fn handle_as(
+        aggregate: &mut Self,
+        principal: &Principal,
+        command: Self::Command,
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
+        ownership::handle_as(aggregate, principal, command, &(), sink).await
+    }
+
     fn commit_parts(before: &Self, _: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
         crate::projection::user_commit(before, after)
     }
 
-    fn referenced(_: &[UserEvent]) -> Vec<ResourceId> {
-        Vec::new()
+    fn exists(&self) -> bool {
+        self.state().is_some()
     }
+}
 
-    fn without_references(events: Vec<UserEvent>, _: &[ResourceId]) -> Vec<UserEvent> {
-        events
-    }
-
+impl ScimResource for User {
     fn document(&self) -> Option<Document> {
         self.state().map(|s| s.document())
     }
@@ -257,8 +315,21 @@ impl Resource for User {
 impl Resource for Group {
     const KIND: StreamKind = StreamKind::Group;
 
+    async fn handle_as(
+        aggregate: &mut Self,
+        principal: &Principal,
+        command: Self::Command,
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
+        ownership::handle_as(aggregate, principal, command, &(), sink).await
+    }
+
     fn commit_parts(_: &Self, events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
         crate::projection::group_commit(events, after)
+    }
+
+    fn exists(&self) -> bool {
+        self.state().is_some()
     }
 
     fn referenced(events: &[GroupEvent]) -> Vec<ResourceId> {
@@ -274,12 +345,60 @@ impl Resource for Group {
     fn without_references(events: Vec<GroupEvent>, unknown: &[ResourceId]) -> Vec<GroupEvent> {
         events.into_iter().filter_map(|e| e.without_members(unknown)).collect()
     }
+}
 
+impl ScimResource for Group {
     fn document(&self) -> Option<Document> {
         self.state().map(|s| s.document())
     }
 
     fn delete() -> GroupCommand {
         GroupCommand::Delete
+    }
+}
+
+impl Resource for Tenant {
+    const KIND: StreamKind = StreamKind::Tenant;
+
+    fn commit_parts(_: &Self, _: &[TenantEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::tenant_commit(after)
+    }
+
+    fn exists(&self) -> bool {
+        self.slug().is_some()
+    }
+}
+
+impl Resource for Connection {
+    const KIND: StreamKind = StreamKind::Connection;
+
+    fn commit_parts(before: &Self, events: &[ConnectionEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::connection_commit(before, events, after)
+    }
+
+    fn exists(&self) -> bool {
+        self.state().is_some()
+    }
+
+    fn secrets(command: &ConnectionCommand, after: &Self) -> Vec<SecretWrite> {
+        let login = after.state().and_then(|s| s.login.clone());
+        command.new_secret().map(|s| SecretWrite { id: s.id, login, hash: s.hash }).into_iter().collect()
+    }
+}
+
+impl Resource for Operator {
+    const KIND: StreamKind = StreamKind::Operator;
+
+    fn commit_parts(_: &Self, _: &[OperatorEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::operator_commit(after)
+    }
+
+    fn exists(&self) -> bool {
+        self.name().is_some()
+    }
+
+    fn secrets(command: &OperatorCommand, _: &Self) -> Vec<SecretWrite> {
+        let OperatorCommand::Create { secret, .. } = command;
+        vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
     }
 }

@@ -4,8 +4,11 @@
 //!   read-model rows, tenants and connections, leases).
 //! - [`commands`]: running a domain command: load its stream, decide, commit; retried when
 //!   another writer won the race.
+//! - [`cpu`]: the bounded pool commands are decided on, off the async workers.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
+//! - [`directory`]: what tenant, connection and operator commits write (rows, unique names,
+//!   credential ends), shared by both backends.
 //! - [`write_plan`]: a commit's writes as ordered, typed steps, planned once for both
 //!   backends, each of which only translates a step to its SQL.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
@@ -16,7 +19,9 @@
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
 //! - [`sqlite`]: one SQLite file (the embedded default).
 //! - `testing` (feature): fresh databases for tests.
-//! - [`open`]: choosing the backend from a URL or a data directory.
+//! - [`open`]: choosing the backend from a URL or a data directory, and the bounds it keeps
+//!   (statement timeouts).
+//! - [`database_url`]: the database URL, whose password no Debug or log shows.
 //!
 //! Every command's events, its read-model changes and its unique-value reservations commit in
 //! one transaction: a reader that sees a response sees the resource, and a duplicate appends
@@ -24,6 +29,9 @@
 
 pub mod api;
 pub mod commands;
+pub mod cpu;
+pub mod database_url;
+pub mod directory;
 pub mod open;
 pub mod paging;
 pub mod postgres;
@@ -37,4 +45,5 @@ pub mod user_groups;
 pub mod write_plan;
 
 pub use api::*;
-pub use open::{open, Backend};
+pub use database_url::DatabaseUrl;
+pub use open::{open, open_with, Backend, Options};

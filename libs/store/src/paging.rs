@@ -7,8 +7,9 @@
 //! the same at any depth; one row more than the page is read to learn whether another follows.
 //!
 //! The total rides along in the page's own query as an uncorrelated scalar subquery, counted
-//! once, so a page is one round trip; a filtered index page (an IdP's look-up) is counted by
-//! its own rows instead, unless it comes back full. Only a full filtered page or an empty one
+//! once, so a page is one round trip; unfiltered, it is the tenant's kept count (ADR 0049),
+//! unless the reader sees only what its connection owns (ADR 0040). A filtered index page
+//! (an IdP's look-up) is counted by its own rows instead, unless it comes back full. Only a full filtered page or an empty one
 //! past the start needs the count query on its own.
 //! (A `count(*) OVER ()` window would make every page read every matching row with its
 //! document, page 1 as much as page 901.)
@@ -56,9 +57,22 @@ impl PagePlan {
             Some(filter) => compiler.filter(filter)?,
             None => "TRUE".to_owned(),
         };
+        let kept_count = query.filter.is_none() && matches!(scope, Scope::Tenant);
         let visible = visible(&mut compiler, scope, query.filter.is_some());
         let from = format!("FROM {} r WHERE r.tenant = {} AND {condition}{visible}", target.table(), dialect.param(1));
-        let count_sql = format!("SELECT count(*) {from}");
+        let count_sql = if kept_count {
+            // The tenant's kept count (ADR 0049): a few rows, where count(*) reads every
+            // resource of the tenant.
+            format!(
+                "SELECT CAST(coalesce(sum(c.total), 0) AS BIGINT) FROM resource_counts c WHERE c.tenant = {} AND c.kind = '{}'",
+                dialect.param(1),
+                target.table()
+            )
+        } else {
+            // A filter, or a connection that sees only what it owns (ADR 0040): the kept count
+            // is the whole tenant's, so these rows are counted.
+            format!("SELECT count(*) {from}")
+        };
         let groups = if with_groups { ", r.groups" } else { "" };
         // The page's parameters bind after the filter's, so the count query takes a prefix, and
         // the subquery of the total reuses the filter's placeholders.
@@ -165,11 +179,16 @@ pub fn one(dialect: &dyn Dialect, target: Target, tenant: &TenantSlug, scope: Sc
     (sql, params)
 }
 
-impl From<StreamKind> for Target {
-    fn from(kind: StreamKind) -> Self {
+impl TryFrom<StreamKind> for Target {
+    type Error = crate::api::StoreError;
+
+    /// Only users and groups have owners (ADR 0040); asking for what owns a tenant,
+    /// connection or operator is a bug of the caller.
+    fn try_from(kind: StreamKind) -> Result<Self, Self::Error> {
         match kind {
-            StreamKind::User => Target::Users,
-            StreamKind::Group => Target::Groups,
+            StreamKind::User => Ok(Target::Users),
+            StreamKind::Group => Ok(Target::Groups),
+            other => Err(crate::api::StoreError::Internal(format!("a {other:?} stream has no owner"))),
         }
     }
 }

@@ -2,11 +2,12 @@
 //! derived from the domain's events and the aggregate's state after them. Both backends execute
 //! the result; neither interprets events itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use domain::group::{Group, GroupEvent, GroupState, MemberKind};
 use domain::names::fold_case;
 use domain::user::{User, UserState};
+use domain::ResourceId;
 use serde_json::Value;
 
 use crate::api::{GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow, GROUP_DISPLAY_NAME, LOGIN};
@@ -56,11 +57,13 @@ pub fn group_commit(events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, 
                 reservations.push(claim(GROUP_DISPLAY_NAME, to.key()));
             }
             GroupEvent::MembersAdded { members } => {
-                removed.retain(|id| !members.iter().any(|m| m.value == *id));
+                let joining: HashSet<ResourceId> = members.iter().map(|m| m.value).collect();
+                removed.retain(|id| !joining.contains(id));
                 added.extend(members.iter().map(|m| (m.value, m.kind)));
             }
             GroupEvent::MembersRemoved { members } => {
-                added.retain(|(id, _)| !members.iter().any(|m| m.value == *id));
+                let leaving: HashSet<ResourceId> = members.iter().map(|m| m.value).collect();
+                added.retain(|(id, _)| !leaving.contains(id));
                 removed.extend(members.iter().map(|m| m.value));
             }
             GroupEvent::Deleted { display_name } => reservations.push(release(GROUP_DISPLAY_NAME, display_name.key())),

@@ -6,18 +6,20 @@
 //! on each resource's stream at its version, so a resource another connection owns is never
 //! touched, whatever runs beside the purge. It walks what the connection owns in bounded
 //! keyset batches; a crash loses nothing but the batch in flight, and the mark that
-//! [`Store::request_purge`] leaves makes `serve` resume it at start-up ([`resume`]).
+//! `connection.disabled { purge: true }` leaves on the connection's row (a step of its commit)
+//! makes `serve` resume it at start-up ([`resume`]).
 
 use std::sync::Arc;
 
+use domain::connection::{Connection, ConnectionCommand};
 use domain::group::Group;
 use domain::user::User;
-use domain::{DomainError, Owner, Principal, TenantSlug};
+use domain::{DomainError, Owner, Principal, ResourceId, TenantSlug};
 use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use crate::api::{Actor, EventMetadata, Store};
-use crate::commands::{self, CommandError, Resource};
+use crate::commands::{self, CommandError, ScimResource};
 
 /// How many resources one read of what the connection owns returns.
 const BATCH: u32 = 500;
@@ -32,11 +34,25 @@ pub struct Purged {
     pub groups: u64,
 }
 
-/// Disables `connection` with purge, then purges it. Once this returns an error, or the
-/// process dies, the purge is still pending and [`resume`] finishes it.
-pub async fn disable_and_purge(store: &dyn Store, tenant: &TenantSlug, connection: Uuid) -> Result<Purged, CommandError> {
-    store.request_purge(tenant, connection).await?;
+/// Disables `connection` with purge (`metadata` names who asked), then purges it. Once the
+/// disable is recorded, an error or the death of the process leaves the purge pending, and
+/// [`resume`] finishes it.
+pub async fn disable_and_purge(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    connection: Uuid,
+    metadata: EventMetadata,
+) -> Result<Purged, CommandError> {
+    request(store, tenant, connection, metadata).await?;
     purge(store, tenant, connection).await
+}
+
+/// Records `connection.disabled { purge: true }`: the connection stops at once, and its row
+/// carries the mark [`resume`] looks for.
+pub async fn request(store: &dyn Store, tenant: &TenantSlug, connection: Uuid, metadata: EventMetadata) -> Result<(), CommandError> {
+    let disable = ConnectionCommand::Disable { purge: true };
+    commands::change::<Connection>(store, tenant, ResourceId::from_uuid(connection), disable, &Principal::Operator, metadata, None).await?;
+    Ok(())
 }
 
 /// Deletes every group, then every user, that `connection` owns in `tenant`. Idempotent.
@@ -56,7 +72,7 @@ pub async fn resume(store: Arc<dyn Store>) -> Result<(), CommandError> {
     Ok(())
 }
 
-async fn purge_all<A: Resource>(store: &dyn Store, tenant: &TenantSlug, connection: Uuid) -> Result<u64, CommandError> {
+async fn purge_all<A: ScimResource>(store: &dyn Store, tenant: &TenantSlug, connection: Uuid) -> Result<u64, CommandError> {
     let principal = Principal::Connection { id: connection, claim_manual: false };
     let metadata = EventMetadata { actor: Actor::Purge { connection }, request_id: None, trace_id: None };
     let (mut after, mut deleted) = (0, 0);

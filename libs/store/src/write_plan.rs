@@ -9,8 +9,11 @@
 
 use domain::group::MemberKind;
 use domain::{EventPayload, ResourceId};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
-use crate::api::{Commit, GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow};
+use crate::api::{Commit, ConnectionRow, GroupRow, IndexedValue, ReadModelChange, Reservation, SecretWrite, UserRow};
+use crate::query::Target;
 
 /// One write of a commit, on the commit's tenant and stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,7 +63,35 @@ pub enum WriteStep<'c> {
     DeleteGroupRow,
     /// Drops the group's memberships, as a group and as a member.
     DeleteGroupMemberships,
+    /// Inserts the tenant's row (the commit's tenant is the tenant).
+    InsertTenantRow,
+    /// Inserts or updates the connection's row: its settings, and when it was disabled (kept
+    /// from the first disable).
+    UpsertConnectionRow(&'c ConnectionRow),
+    /// Sets when one of the stream's credentials stops working.
+    ExpireCredential {
+        credential: Uuid,
+        at: &'c OffsetDateTime,
+    },
+    InsertOperatorRow {
+        name: &'c str,
+    },
+    /// Stores a generated secret's hash for the stream (a connection or an operator).
+    InsertCredential(&'c SecretWrite),
+    /// Tells every server's authentication cache, at commit, that credentials changed (ADR
+    /// 0021); nothing where no server caches them.
+    SignalCredentialsChanged,
+    /// Adds `delta` (+1: created, -1: deleted) to the tenant's count of `kind` (`users` or
+    /// `groups`), in the stripe the stream's id picks (ADR 0049).
+    CountResource {
+        kind: &'static str,
+        stripe: i16,
+        delta: i64,
+    },
 }
+
+/// How many rows a tenant's count of one kind is spread over (ADR 0049).
+pub const COUNT_STRIPES: u8 = 16;
 
 /// The steps of `commit`, in the order they must run.
 pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
@@ -74,9 +105,14 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         Reservation::Release { .. } => None,
     }));
     steps.extend(commit.events.iter().enumerate().map(|(i, event)| WriteStep::AppendEvent { version: commit.event_version(i), event }));
+    let count = |target: Target, delta| WriteStep::CountResource { kind: target.table(), stripe: stripe(commit), delta };
+    let created = commit.expected_version == 0;
     match &commit.read_model {
         ReadModelChange::UpsertUser(row) => {
             steps.push(WriteStep::UpsertUserRow(row));
+            if created {
+                steps.push(count(Target::Users, 1));
+            }
             if commit.expected_version > 0 {
                 steps.push(WriteStep::ClearUserValues);
             }
@@ -85,11 +121,19 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             }
         }
         ReadModelChange::DeleteUser => {
-            steps.extend([WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember]);
+            steps.extend([
+                WriteStep::DeleteUserRow,
+                WriteStep::DeleteUserValues,
+                WriteStep::DeleteMembershipsOfMember,
+                count(Target::Users, -1),
+            ]);
         }
         ReadModelChange::Group { row: Some(row), added, removed } => {
             steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });
             steps.push(WriteStep::UpsertGroupRow(row));
+            if created {
+                steps.push(count(Target::Groups, 1));
+            }
             if !removed.is_empty() {
                 steps.extend([WriteStep::RemoveMembers(removed), WriteStep::LeaveGroupInUsers(removed)]);
             }
@@ -99,10 +143,31 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             }
         }
         ReadModelChange::Group { row: None, .. } => {
-            steps.extend([WriteStep::LeaveDeletedGroupInUsers, WriteStep::DeleteGroupRow, WriteStep::DeleteGroupMemberships]);
+            steps.extend([
+                WriteStep::LeaveDeletedGroupInUsers,
+                WriteStep::DeleteGroupRow,
+                WriteStep::DeleteGroupMemberships,
+                count(Target::Groups, -1),
+            ]);
         }
+        ReadModelChange::Tenant => steps.push(WriteStep::InsertTenantRow),
+        ReadModelChange::Connection(row) => {
+            steps.push(WriteStep::UpsertConnectionRow(row));
+            steps.extend(row.expiries.iter().map(|(credential, at)| WriteStep::ExpireCredential { credential: *credential, at }));
+        }
+        ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
+    }
+    steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
+    if matches!(commit.read_model, ReadModelChange::Tenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. }) {
+        steps.push(WriteStep::SignalCredentialsChanged);
     }
     steps
+}
+
+/// The stripe of the tenant's count a stream's creation and deletion go to: from the random
+/// end of its id, so that concurrent creates rarely share one.
+fn stripe(commit: &Commit) -> i16 {
+    i16::from(commit.stream.as_uuid().as_bytes()[15] % COUNT_STRIPES)
 }
 
 #[cfg(test)]
@@ -131,6 +196,7 @@ mod tests {
             recorded_at: crate::api::now(),
             reservations,
             read_model,
+            secrets: Vec::new(),
         }
     }
 
@@ -186,6 +252,7 @@ mod tests {
                 ClaimReservation { kind: LOGIN, key: "al" },
                 AppendEvent { version: 1, event: &c.events[0] },
                 UpsertUserRow(row),
+                CountResource { kind: "users", stripe: stripe(&c), delta: 1 },
                 InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
@@ -227,6 +294,7 @@ mod tests {
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
+                CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
             ]
         );
     }
@@ -275,6 +343,22 @@ mod tests {
     }
 
     #[test]
+    fn a_new_group_counts_once_in_one_of_the_tenants_stripes() {
+        let c = commit(
+            StreamKind::Group,
+            0,
+            payload(1),
+            Vec::new(),
+            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new() },
+        );
+        let counts: Vec<_> = plan(&c).into_iter().filter(|step| matches!(step, CountResource { .. })).collect();
+        assert_eq!(counts, vec![CountResource { kind: "groups", stripe: stripe(&c), delta: 1 }]);
+        let stripes: std::collections::HashSet<i16> =
+            (0..200).map(|_| stripe(&commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::DeleteUser))).collect();
+        assert_eq!(stripes.len(), usize::from(COUNT_STRIPES), "ids spread over every stripe");
+    }
+
+    #[test]
     fn a_deleted_group_leaves_its_members_rows_then_goes() {
         let c = commit(
             StreamKind::Group,
@@ -291,6 +375,36 @@ mod tests {
                 LeaveDeletedGroupInUsers,
                 DeleteGroupRow,
                 DeleteGroupMemberships,
+                CountResource { kind: "groups", stripe: stripe(&c), delta: -1 },
+            ]
+        );
+    }
+
+    /// A rotation writes the connection row, ends the older secret, stores the new one, and
+    /// tells the servers' caches, after its event.
+    #[test]
+    fn a_rotation_stores_the_new_secret_ends_the_old_and_signals() {
+        let (old, at) = (Uuid::now_v7(), crate::api::now());
+        let row = ConnectionRow {
+            name: "okta".into(),
+            auth: domain::connection::AuthMode::Bearer,
+            login: None,
+            settings: json!({}),
+            disabled: false,
+            purge: false,
+            expiries: vec![(old, at)],
+        };
+        let mut c = commit(StreamKind::Connection, 1, payload(1), vec![], ReadModelChange::Connection(row));
+        c.secrets = vec![SecretWrite { id: Uuid::now_v7(), login: None, hash: domain::secret::SecretHash([7; 32]) }];
+        let ReadModelChange::Connection(row) = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c),
+            vec![
+                AppendEvent { version: 2, event: &c.events[0] },
+                UpsertConnectionRow(row),
+                ExpireCredential { credential: old, at: &row.expiries[0].1 },
+                InsertCredential(&c.secrets[0]),
+                SignalCredentialsChanged,
             ]
         );
     }

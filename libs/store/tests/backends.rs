@@ -2,8 +2,10 @@
 
 mod support;
 
+use domain::connection::{Connection, ConnectionCommand, ReadScope, SettingsChange};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, MemberKind};
+use domain::secret::NewSecret;
 use domain::user::{User, UserCommand, UserEvent};
 use domain::{DomainError, Owner, Principal, ResourceId, StreamKind, UserName};
 use futures::future::join_all;
@@ -47,6 +49,7 @@ fn rename_commit(fixture: &Fixture, id: ResourceId, version: i64, old_name: &str
         recorded_at: time::OffsetDateTime::now_utc(),
         reservations,
         read_model,
+        secrets: Vec::new(),
     }
 }
 
@@ -283,7 +286,7 @@ on_both_backends! {
     async fn tenants_do_not_see_each_other(fixture: Fixture) {
         let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
         let other = domain::TenantSlug::parse("globex").unwrap();
-        fixture.store.create_tenant(&other).await.unwrap();
+        store::directory::create_tenant(&*fixture.store, &other, operator()).await.unwrap();
         assert!(fixture.store.user(&other, id).await.unwrap().is_none());
         assert_eq!(fixture.store.users(&other, &query(&[]), false).await.unwrap().total, 0);
         // The same userName is free in another tenant.
@@ -291,18 +294,56 @@ on_both_backends! {
         assert!(outcome.is_ok());
     }
 
-    async fn connections_authenticate_only_their_own_tenant(fixture: Fixture) {
+    async fn tenants_and_connection_names_are_unique(fixture: Fixture) {
+        store::directory::create_tenant(&*fixture.store, &fixture.tenant, operator()).await.unwrap();
+        let again = store::directory::create_tenant(&*fixture.store, &fixture.tenant, operator()).await;
+        assert!(matches!(again, Err(CommandError::Store(StoreError::Uniqueness { kind: store::TENANT, .. }))), "{again:?}");
+        fixture.create_connection("okta", [7u8; 32]).await.unwrap();
+        let twice = fixture.create_connection("okta", [9u8; 32]).await;
+        assert!(matches!(twice, Err(CommandError::Store(StoreError::Uniqueness { kind: store::CONNECTION_NAME, .. }))), "{twice:?}");
+        assert_eq!(fixture.store.connections(&fixture.tenant).await.unwrap().len(), 1);
+    }
+
+    async fn connection_secrets_follow_rotation_revocation_and_disable(fixture: Fixture) {
+        store::directory::create_tenant(&*fixture.store, &fixture.tenant, operator()).await.unwrap();
         let other = domain::TenantSlug::parse("globex").unwrap();
-        fixture.store.create_tenant(&other).await.unwrap();
-        let hash = [7u8; 32];
-        let connection = fixture.store.create_connection(&fixture.tenant, "okta", hash).await.unwrap();
-        assert_eq!(fixture.store.authenticate(&fixture.tenant, hash).await.unwrap(), Some(connection));
-        assert_eq!(fixture.store.authenticate(&other, hash).await.unwrap(), None);
-        assert_eq!(fixture.store.authenticate(&fixture.tenant, [8u8; 32]).await.unwrap(), None);
-        assert!(matches!(fixture.store.create_connection(&fixture.tenant, "okta", [9u8; 32]).await, Err(StoreError::AlreadyExists(_))));
-        let missing = domain::TenantSlug::parse("nobody").unwrap();
-        assert!(matches!(fixture.store.create_connection(&missing, "x", [1u8; 32]).await, Err(StoreError::NotFound(_))));
-        assert!(matches!(fixture.store.create_tenant(&other).await, Err(StoreError::AlreadyExists(_))));
+        store::directory::create_tenant(&*fixture.store, &other, operator()).await.unwrap();
+        let id = fixture.create_connection("okta", [7u8; 32]).await.unwrap();
+        let now = store::now();
+        let live = fixture.store.connection_secrets(&fixture.tenant, now).await.unwrap();
+        assert_eq!(live.iter().map(|s| (s.connection.id, s.hash)).collect::<Vec<_>>(), [(id, [7u8; 32])]);
+        assert_eq!(live[0].connection.settings.read_scope, ReadScope::Own);
+        assert!(fixture.store.connection_secrets(&other, now).await.unwrap().is_empty(), "another tenant sees none");
+
+        // Rotated with a grace period: both work until it ends, then only the new one.
+        let rotate = |hash, grace| ConnectionCommand::Rotate { secret: NewSecret::new(hash), grace, at: store::now() };
+        change(&fixture, id, rotate([8u8; 32], time::Duration::hours(1))).await;
+        let hashes = |secrets: Vec<store::ConnectionSecret>| secrets.into_iter().map(|s| s.hash).collect::<Vec<_>>();
+        let mut both = hashes(fixture.store.connection_secrets(&fixture.tenant, store::now()).await.unwrap());
+        both.sort();
+        assert_eq!(both, [[7u8; 32], [8u8; 32]]);
+        let later = store::now() + time::Duration::hours(2);
+        assert_eq!(hashes(fixture.store.connection_secrets(&fixture.tenant, later).await.unwrap()), [[8u8; 32]]);
+
+        // Rotated again, then revoked: only the newest is left at once.
+        change(&fixture, id, rotate([9u8; 32], time::Duration::hours(24))).await;
+        change(&fixture, id, ConnectionCommand::Revoke { at: store::now() }).await;
+        assert_eq!(hashes(fixture.store.connection_secrets(&fixture.tenant, store::now()).await.unwrap()), [[9u8; 32]]);
+
+        // Settings land in the read model.
+        let settings = SettingsChange { read_scope: Some(ReadScope::All), claim_manual: Some(true), ..Default::default() };
+        change(&fixture, id, ConnectionCommand::ChangeSettings(settings)).await;
+        let listed = fixture.store.connections(&fixture.tenant).await.unwrap();
+        assert_eq!((listed[0].settings.read_scope, listed[0].settings.claim_manual), (ReadScope::All, true));
+
+        // Disabled: nothing of it authenticates any more, and the row says when.
+        change(&fixture, id, ConnectionCommand::Disable { purge: false }).await;
+        assert!(fixture.store.connection_secrets(&fixture.tenant, store::now()).await.unwrap().is_empty());
+        assert!(fixture.store.connections(&fixture.tenant).await.unwrap()[0].disabled.is_some());
+        let types: Vec<String> = fixture.store.stream(&fixture.tenant, domain::StreamKind::Connection, ResourceId::from_uuid(id)).await.unwrap().into_iter().map(|e| e.payload.event_type).collect();
+        assert_eq!(types, ["connection.created", "connection.secret_rotated", "connection.secret_rotated", "connection.secrets_revoked", "connection.settings_changed", "connection.disabled"]);
+        let log = fixture.store.read_log(0, 100).await.unwrap();
+        assert!(log.iter().all(|e| !e.payload.data.to_string().contains(&"07".repeat(32))), "no hash reaches the log");
     }
 
     // An id names a user or a group, never both: commands of one kind on the other kind's id
@@ -343,4 +384,18 @@ on_both_backends! {
         assert_eq!(fixture.store.user(tenant, user).await.unwrap().unwrap().document["userName"], "alice");
         assert_eq!(fixture.store.group(tenant, group).await.unwrap().unwrap().document["displayName"], "Eng");
     }
+}
+
+async fn change(fixture: &Fixture, id: uuid::Uuid, command: ConnectionCommand) {
+    commands::change::<Connection>(
+        &*fixture.store,
+        &fixture.tenant,
+        ResourceId::from_uuid(id),
+        command,
+        &Principal::Operator,
+        operator(),
+        None,
+    )
+    .await
+    .unwrap();
 }

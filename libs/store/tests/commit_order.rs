@@ -39,7 +39,6 @@ async fn only_this_databases_running_transactions_hold_events_back() {
     let url = store::testing::fresh_postgres_url().await;
     let store = PgStore::connect(&url, 4).await.unwrap();
     let tenant = TenantSlug::parse("acme").unwrap();
-    store.create_tenant(&tenant).await.unwrap();
 
     let elsewhere = session(&store::testing::fresh_postgres_url().await).await;
     open_transaction(&elsewhere).await;

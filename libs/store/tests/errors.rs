@@ -34,6 +34,7 @@ fn new_user(fixture: &Fixture, login: &str, document: Value) -> Commit {
             values: Vec::new(),
             owner: Owner::Operator,
         }),
+        secrets: Vec::new(),
     }
 }
 

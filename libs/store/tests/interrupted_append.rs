@@ -20,7 +20,6 @@ async fn an_append_whose_caller_stops_waiting_commits_whole_and_frees_its_connec
     // One connection, so the second write below must reuse the one the first was on.
     let store = PgStore::connect(&url, 1).await.unwrap();
     let tenant = TenantSlug::parse("acme").unwrap();
-    store.create_tenant(&tenant).await.unwrap();
 
     // Another session holds the users table, so the append blocks inside its transaction.
     let (blocker, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();

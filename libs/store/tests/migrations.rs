@@ -1,10 +1,17 @@
 //! A database made by an earlier release gains the later migrations when opened, with its data
-//! carried over: each user's groups backfilled from the memberships (migration 3), and each
-//! resource's owner from its first event (migration 20), whose payload predates ownership.
+//! carried over: each user's groups backfilled from the memberships (migration 3), each
+//! connection's token turned into a credential with a `connection.created` event (migration 5),
+//! and each resource's owner from its first event (migration 32), whose payload predates
+//! ownership.
 
 use std::collections::HashMap;
 
+use domain::connection::{AuthMode, Connection, ConnectionCommand, ReadScope};
+use domain::secret::NewSecret;
 use domain::{ResourceId, TenantSlug};
+use scim::list::ListQuery;
+use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use store::commands;
 use store::postgres::PgStore;
 use store::sqlite::SqliteStore;
 use store::Store;
@@ -20,6 +27,7 @@ struct Release1 {
     bob: Uuid,
     staff: Uuid,
     admins: Uuid,
+    okta: Uuid,
 }
 
 const ROWS: &str = "
@@ -30,11 +38,12 @@ const ROWS: &str = "
     INSERT INTO groups (tenant, id, seq, display_name, display_name_key, document, version, created_at, last_modified)
         VALUES ('acme', 'STAFF', 3, 'Staff', 'staff', '{}', 1, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z'),
                ('acme', 'ADMINS', 4, 'Admins', 'admins', '{}', 1, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');
-    INSERT INTO memberships (tenant, group_id, member_id) VALUES ('acme', 'STAFF', 'ADA'), ('acme', 'STAFF', 'BOB'), ('acme', 'ADMINS', 'ADA');";
+    INSERT INTO memberships (tenant, group_id, member_id) VALUES ('acme', 'STAFF', 'ADA'), ('acme', 'STAFF', 'BOB'), ('acme', 'ADMINS', 'ADA');
+    INSERT INTO connections (id, tenant, name, token_sha256, created_at) VALUES ('OKTA', 'acme', 'okta', HASH, '2026-01-01T00:00:00.000000Z');";
 
 impl Release1 {
     fn new() -> Self {
-        Self { ada: Uuid::now_v7(), bob: Uuid::now_v7(), staff: Uuid::now_v7(), admins: Uuid::now_v7() }
+        Self { ada: Uuid::now_v7(), bob: Uuid::now_v7(), staff: Uuid::now_v7(), admins: Uuid::now_v7(), okta: Uuid::now_v7() }
     }
 
     fn rows(&self) -> String {
@@ -42,6 +51,7 @@ impl Release1 {
             .replace("'BOB'", &format!("'{}'", self.bob))
             .replace("'STAFF'", &format!("'{}'", self.staff))
             .replace("'ADMINS'", &format!("'{}'", self.admins))
+            .replace("'OKTA'", &format!("'{}'", self.okta))
     }
 
     async fn check(&self, store: &dyn Store) {
@@ -56,6 +66,38 @@ impl Release1 {
             .collect();
         assert_eq!(groups[&ada], vec![(self.staff, "Staff".to_owned()), (self.admins, "Admins".to_owned())]);
         assert_eq!(groups[&bob], vec![(self.staff, "Staff".to_owned())]);
+
+        // The token still authenticates; the connection keeps today's read scope.
+        let secrets = store.connection_secrets(&tenant, store::now()).await.unwrap();
+        assert_eq!(
+            secrets.iter().map(|s| (s.connection.id, s.credential_id, s.hash)).collect::<Vec<_>>(),
+            [(self.okta, self.okta, [7u8; 32])]
+        );
+        assert_eq!((secrets[0].connection.auth, secrets[0].connection.settings.read_scope), (AuthMode::Bearer, ReadScope::All));
+        // Its history starts in the log, so it can be rotated like a new one.
+        let history = store.stream(&tenant, domain::StreamKind::Connection, ResourceId::from_uuid(self.okta)).await.unwrap();
+        assert_eq!(history[0].payload.event_type, "connection.created");
+        assert_eq!(history[0].metadata["system"], "migration 5");
+        let metadata = store::EventMetadata { actor: store::Actor::Operator("test".into()), request_id: None, trace_id: None };
+        let rotate = ConnectionCommand::Rotate { secret: NewSecret::new([8u8; 32]), grace: time::Duration::ZERO, at: store::now() };
+        commands::change::<Connection>(
+            store,
+            &tenant,
+            ResourceId::from_uuid(self.okta),
+            rotate,
+            &domain::Principal::Operator,
+            metadata,
+            None,
+        )
+        .await
+        .unwrap();
+        let hashes: Vec<[u8; 32]> = store.connection_secrets(&tenant, store::now()).await.unwrap().into_iter().map(|s| s.hash).collect();
+        assert_eq!(hashes, [[8u8; 32]]);
+        // The tenant's counts are backfilled (migration 31): unfiltered totals come from them.
+        let everyone = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &USER_RESOURCE).unwrap();
+        assert_eq!(store.users(&tenant, &everyone, false).await.unwrap().total, 2);
+        let all_groups = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &GROUP_RESOURCE).unwrap();
+        assert_eq!(store.groups(&tenant, &all_groups).await.unwrap().total, 2);
     }
 }
 
@@ -72,7 +114,8 @@ async fn postgres_from_release_1(rows: &str) -> PgStore {
         )
         .await
         .unwrap();
-    client.batch_execute(&rows.replace("'2026-01-01T00:00:00.000000Z'", "now()")).await.unwrap();
+    let rows = rows.replace("'2026-01-01T00:00:00.000000Z'", "now()").replace("HASH", &format!("'\\x{}'::bytea", "07".repeat(32)));
+    client.batch_execute(&rows).await.unwrap();
     PgStore::connect(&url, 2).await.unwrap()
 }
 
@@ -86,7 +129,7 @@ async fn sqlite_from_release_1(dir: &tempfile::TempDir, rows: &str) -> SqliteSto
              INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00.000000Z');",
         )
         .unwrap();
-        db.execute_batch(&rows.replace("TRUE", "1")).unwrap();
+        db.execute_batch(&rows.replace("TRUE", "1").replace("HASH", &format!("X'{}'", "07".repeat(32)))).unwrap();
     }
     SqliteStore::open(dir.path()).await.unwrap()
 }

@@ -33,8 +33,13 @@ fn plain(connection: Uuid) -> Principal {
 }
 
 impl Fixture {
+    /// A connection of the tenant, which connections need to exist (its row is their parent).
     async fn connection(&self, name: &str) -> Uuid {
-        self.store.create_connection(&self.tenant, name, rand_hash()).await.unwrap().id
+        match store::directory::create_tenant(&*self.store, &self.tenant, operator()).await {
+            Ok(()) | Err(CommandError::Store(store::StoreError::Uniqueness { kind: store::TENANT, .. })) => {}
+            Err(e) => panic!("creating the tenant: {e}"),
+        }
+        self.create_connection(name, rand_hash()).await.unwrap()
     }
 
     /// A user provisioned through `connection` (`Fixture::provision` is an operator's).
@@ -223,7 +228,7 @@ on_both_backends! {
                 refused
             })
         };
-        let done = store::purge::disable_and_purge(&*fixture.store, &fixture.tenant, okta).await.unwrap();
+        let done = store::purge::disable_and_purge(&*fixture.store, &fixture.tenant, okta, operator()).await.unwrap();
         assert_eq!(writer.await.unwrap(), 20);
         assert_eq!((done.users, done.groups), (60, 3));
 
@@ -256,7 +261,8 @@ on_both_backends! {
         // Done: nothing pending, and a second run deletes nothing.
         assert!(fixture.store.pending_purges().await.unwrap().is_empty());
         assert_eq!(store::purge::purge(&*fixture.store, &fixture.tenant, okta).await.unwrap(), store::purge::Purged::default());
-        assert!(fixture.store.connections(&fixture.tenant).await.unwrap().iter().all(|c| c.id != okta), "a purged connection is disabled");
+        let connections = fixture.store.connections(&fixture.tenant).await.unwrap();
+        assert!(connections.iter().any(|c| c.id == okta && c.disabled.is_some()), "a purged connection is disabled");
     }
 
     async fn a_purge_marked_but_not_run_is_pending_until_resumed(fixture: Fixture) {
@@ -265,13 +271,13 @@ on_both_backends! {
             fixture.user_of(okta, &format!("okta{i}")).await;
         }
         // As a crash right after the disable leaves it.
-        fixture.store.request_purge(&fixture.tenant, okta).await.unwrap();
+        store::purge::request(&*fixture.store, &fixture.tenant, okta, operator()).await.unwrap();
         assert_eq!(fixture.store.pending_purges().await.unwrap(), vec![(fixture.tenant.clone(), okta)]);
         store::purge::resume(fixture.store.clone()).await.unwrap();
         assert!(fixture.store.pending_purges().await.unwrap().is_empty());
         assert!(fixture.owned_by(StreamKind::User, Owner::Connection(okta)).await.is_empty());
-        let unknown = fixture.store.request_purge(&fixture.tenant, Uuid::now_v7()).await;
-        assert!(matches!(unknown, Err(store::StoreError::NotFound(_))), "{unknown:?}");
+        let unknown = store::purge::request(&*fixture.store, &fixture.tenant, Uuid::now_v7(), operator()).await;
+        assert!(matches!(unknown, Err(CommandError::Domain(DomainError::NotFound))), "{unknown:?}");
     }
 }
 

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bus::nats::{RelaySettings, StreamSettings};
+use scim::cursor::CursorKey;
+use scim::limits::Limits;
 use serde::Deserialize;
-use store::Backend;
+use store::{Backend, DatabaseUrl};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -16,18 +18,34 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a group PATCH answers when the request names no attributes (ADR 0031).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupPatchResponse {
+    /// 204 No Content: the resource would list every member.
+    NoContent,
+    /// 200 with the resource, for clients that insist on it.
+    Resource,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Address the HTTP server binds (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
-    /// `postgres://…`; absent means the embedded SQLite file in `data_dir`.
-    pub database_url: Option<String>,
+    /// `postgres://…`; absent means the embedded SQLite file in `data_dir`. Its password
+    /// never shows in Debug output or logs.
+    pub database_url: Option<DatabaseUrl>,
     pub data_dir: PathBuf,
     /// PostgreSQL connections in the pool.
     pub pool_size: usize,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Largest resource, serialized and `members` aside; larger ones get 413 before anything
+    /// is appended (docs/scim.md, Limits).
+    pub max_resource_bytes: usize,
+    /// What a PATCH /Groups/{id} without `attributes`/`excludedAttributes` answers.
+    pub group_patch_response: GroupPatchResponse,
     /// The externally visible origin (`https://scim.example.com`), for `meta.location` and the
     /// base URLs the CLI prints. Defaults to `http://<Host header>`.
     pub public_url: Option<String>,
@@ -49,6 +67,17 @@ pub struct Settings {
     pub nats_duplicate_window_secs: u64,
     /// How often the relay saves its checkpoint; 0 saves after every batch.
     pub relay_checkpoint_ms: u64,
+    /// How long an OAuth access token from `/oauth/{tenant}/token` lives.
+    pub oauth_token_ttl_secs: u64,
+    /// The key that seals list cursors (64 hex digits), the same on every server of the
+    /// deployment; absent, one is made and kept in the database (ADR 0045).
+    #[serde(deserialize_with = "cursor_key")]
+    pub cursor_key: Option<CursorKey>,
+}
+
+fn cursor_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<CursorKey>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    text.map(|t| CursorKey::from_hex(&t).map_err(serde::de::Error::custom)).transpose()
 }
 
 impl Default for Settings {
@@ -59,6 +88,8 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             pool_size: 16,
             max_body_bytes: 1024 * 1024,
+            max_resource_bytes: scim::limits::DEFAULT_MAX_RESOURCE_BYTES,
+            group_patch_response: GroupPatchResponse::NoContent,
             public_url: None,
             log_format: LogFormat::Text,
             request_timeout_secs: 30,
@@ -71,6 +102,8 @@ impl Default for Settings {
             nats_max_age_secs: 7 * 24 * 3600,
             nats_duplicate_window_secs: 600,
             relay_checkpoint_ms: 1000,
+            oauth_token_ttl_secs: 3600,
+            cursor_key: None,
         }
     }
 }
@@ -102,7 +135,7 @@ impl Settings {
             self.listen = parse("SCIMLEDGER_LISTEN", v)?;
         }
         if let Some(v) = var("SCIMLEDGER_DATABASE_URL") {
-            self.database_url = Some(v).filter(|v| !v.is_empty());
+            self.database_url = Some(v).filter(|v| !v.is_empty()).map(DatabaseUrl::new);
         }
         if let Some(v) = var("SCIMLEDGER_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -112,6 +145,16 @@ impl Settings {
         }
         if let Some(v) = var("SCIMLEDGER_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("SCIMLEDGER_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_MAX_RESOURCE_BYTES") {
+            self.max_resource_bytes = parse("SCIMLEDGER_MAX_RESOURCE_BYTES", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_GROUP_PATCH_RESPONSE") {
+            self.group_patch_response = match v.as_str() {
+                "no-content" => GroupPatchResponse::NoContent,
+                "resource" => GroupPatchResponse::Resource,
+                other => bail!("SCIMLEDGER_GROUP_PATCH_RESPONSE={other:?}: use no-content or resource"),
+            };
         }
         if let Some(v) = var("SCIMLEDGER_PUBLIC_URL") {
             self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
@@ -153,17 +196,29 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_RELAY_CHECKPOINT_MS") {
             self.relay_checkpoint_ms = parse("SCIMLEDGER_RELAY_CHECKPOINT_MS", v)?;
         }
+        if let Some(v) = var("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS") {
+            self.oauth_token_ttl_secs = parse("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_CURSOR_KEY") {
+            // The value is a secret: the error names the variable, never what it holds.
+            self.cursor_key = Some(CursorKey::from_hex(&v).map_err(|e| anyhow::anyhow!("SCIMLEDGER_CURSOR_KEY: {e}"))?);
+        }
         Ok(())
     }
 
     pub fn backend(&self) -> anyhow::Result<Backend> {
         Ok(match &self.database_url {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
                 Backend::Postgres { url: url.clone(), pool_size: self.pool_size }
             }
             Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
             None => Backend::Sqlite { data_dir: self.data_dir.clone() },
         })
+    }
+
+    /// No statement outlives the request it serves.
+    pub fn store_options(&self) -> store::Options {
+        store::Options { statement_timeout: Duration::from_secs(self.request_timeout_secs) }
     }
 
     /// The relay's settings, when a NATS URL is configured.
@@ -179,7 +234,13 @@ impl Settings {
                 duplicate_window: Duration::from_secs(self.nats_duplicate_window_secs),
             },
             checkpoint_every: Duration::from_millis(self.relay_checkpoint_ms),
+            max_resource_bytes: self.max_resource_bytes,
         })
+    }
+
+    /// The limits of `scim::limits` that are settings.
+    pub fn limits(&self) -> Limits {
+        Limits { max_resource_bytes: self.max_resource_bytes }
     }
 
     /// The origin clients reach this server at, when configured.
@@ -228,6 +289,50 @@ mod tests {
         assert_eq!(relay.stream.subjects, ["scimledger.acme.>", "scimledger.beta.>"]);
         assert_eq!(relay.stream.duplicate_window, Duration::from_secs(900));
         assert_eq!((relay.stream.name.as_str(), relay.job()), ("SCIMLEDGER", "nats-relay:SCIMLEDGER".to_owned()));
+    }
+
+    #[test]
+    fn the_database_password_never_shows_in_debug_output() {
+        let env = HashMap::from([("SCIMLEDGER_DATABASE_URL", "postgres://app:s3cr%2Ft@db.internal:5432/scim?sslmode=require")]);
+        let mut settings = Settings::default();
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        let shown = format!("{settings:?} {}", settings.database_url.as_ref().unwrap());
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db.internal:5432/scim?sslmode=require"), "{shown}");
+        let backend = settings.backend().unwrap();
+        assert!(!format!("{backend:?}").contains("s3cr"), "{backend:?}");
+        assert!(matches!(backend, Backend::Postgres { url, .. } if url.expose().contains("s3cr%2Ft")));
+    }
+
+    #[test]
+    fn the_resource_size_limit_defaults_to_256_kib_and_follows_the_environment() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.limits().max_resource_bytes, 256 * 1024);
+        settings.apply_env(|k| (k == "SCIMLEDGER_MAX_RESOURCE_BYTES").then(|| "4096".to_owned())).unwrap();
+        assert_eq!(settings.limits(), Limits { max_resource_bytes: 4096 });
+    }
+
+    #[test]
+    fn group_patches_answer_no_content_unless_set_otherwise() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.group_patch_response, GroupPatchResponse::NoContent);
+        settings.apply_env(|k| (k == "SCIMLEDGER_GROUP_PATCH_RESPONSE").then(|| "resource".to_owned())).unwrap();
+        assert_eq!(settings.group_patch_response, GroupPatchResponse::Resource);
+        let from_file: Settings = toml::from_str("group_patch_response = \"resource\"").unwrap();
+        assert_eq!(from_file.group_patch_response, GroupPatchResponse::Resource);
+        assert!(settings.apply_env(|k| (k == "SCIMLEDGER_GROUP_PATCH_RESPONSE").then(|| "200".to_owned())).is_err());
+    }
+
+    #[test]
+    fn a_cursor_key_comes_as_hex_and_is_never_shown() {
+        let hex = "0f".repeat(32);
+        let from_file: Settings = toml::from_str(&format!("cursor_key = \"{hex}\"")).unwrap();
+        assert_eq!(from_file.cursor_key, Some(CursorKey::from_hex(&hex).unwrap()));
+        assert!(!format!("{from_file:?}").contains(&hex));
+        let mut settings = Settings::default();
+        let err = settings.apply_env(|k| (k == "SCIMLEDGER_CURSOR_KEY").then(|| "secretish".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("SCIMLEDGER_CURSOR_KEY") && !err.to_string().contains("secretish"), "{err}");
+        assert!(toml::from_str::<Settings>("cursor_key = \"abc\"").is_err());
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! - `config`: settings from defaults, a file and the environment.
 //! - `api`: the SCIM HTTP API.
-//! - `cli`: tenants, connections, and the events on NATS.
+//! - `admin`: the admin model and operations, shared by `/admin/v1` and the CLI.
+//! - `cli`: tenants, connections, operators, and the events on NATS.
 //! - `serve`: the server's life cycle.
-//! - `token`: connection tokens.
+//! - `token`: generated secrets and logins.
 
+mod admin;
 mod api;
 mod cli;
 mod config;
@@ -47,10 +49,15 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
-    /// Manage provisioning connections (one per IdP app; each has its own token).
+    /// Manage provisioning connections (one per IdP app; each with its auth mode and settings).
     Connection {
         #[command(subcommand)]
-        command: ConnectionCommand,
+        command: cli::connection::ConnectionCommand,
+    },
+    /// Manage operators (who may use the admin API).
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
     },
     /// Identity events on NATS JetStream (needs SCIMLEDGER_NATS_URL).
     Events {
@@ -86,23 +93,23 @@ enum TenantCommand {
     /// Create a tenant: lower-case letters, digits and dashes.
     Create {
         slug: String,
-    },
-    List,
-}
-
-#[derive(Subcommand)]
-enum ConnectionCommand {
-    /// Create a connection and print its base URL and token (shown once).
-    Create {
-        tenant: String,
-        #[arg(long)]
-        name: String,
-        /// Print {"tenant","connection_id","name","base_url","token"} as JSON.
         #[arg(long)]
         json: bool,
     },
     List {
-        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator and print its admin API token (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -140,12 +147,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = store::open(&settings.backend()?).await?;
     match cli.command {
         Command::Serve { .. } | Command::Events { command: EventsCommand::Tail { .. } } => unreachable!("handled above"),
-        Command::Tenant { command: TenantCommand::Create { slug } } => cli::tenant::create(&*store, &slug).await,
-        Command::Tenant { command: TenantCommand::List } => cli::tenant::list(&*store).await,
-        Command::Connection { command: ConnectionCommand::Create { tenant, name, json } } => {
-            cli::connection::create(&*store, &settings, &tenant, &name, json).await
+        Command::Tenant { command: TenantCommand::Create { slug, json } } => {
+            Ok(cli::tenant::create(&*store, &settings, &slug, json).await?)
         }
-        Command::Connection { command: ConnectionCommand::List { tenant } } => cli::connection::list(&*store, &tenant).await,
+        Command::Tenant { command: TenantCommand::List { json } } => Ok(cli::tenant::list(&*store, &settings, json).await?),
+        Command::Operator { command: OperatorCommand::Create { name, json } } => {
+            Ok(cli::tenant::create_operator(&*store, &settings, &name, json).await?)
+        }
+        Command::Connection { command } => Ok(cli::connection::run(&*store, &settings, command).await?),
         Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bus::nats::Relay;
+use scim::cursor::CursorKey;
 use store::sqlite::SqliteStore;
 use store::Backend;
 use tokio::net::TcpListener;
 
-use crate::api::{self, ApiState};
+use crate::api::{self, ApiState, SecretCache};
 use crate::cli::demo;
 use crate::config::Settings;
+
+/// The name of the cursor key among the deployment's secrets.
+const CURSOR_SECRET: &str = "cursor";
 
 pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
     let backend = settings.backend()?;
@@ -20,7 +24,10 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
         Backend::Sqlite { data_dir } => Some(SqliteStore::lock_for_server(data_dir)?),
         Backend::Postgres { .. } => None,
     };
-    let store = store::open(&backend).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    let store =
+        store::open_with(&backend, &settings.store_options()).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    // Listening for credential changes before the API answers: none made after start-up is missed.
+    let secrets = Arc::new(SecretCache::new(&*store).await);
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
     let mut settings = settings;
@@ -44,7 +51,17 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
             tracing::error!(%error, "resuming purges failed; they resume at the next start");
         }
     });
-    let state = ApiState { store, tokens: Default::default(), settings: Arc::new(settings) };
+    let cursor_key = match &settings.cursor_key {
+        Some(key) => key.clone(),
+        None => CursorKey::new(store.secret(CURSOR_SECRET).await.context("reading the deployment's cursor key")?),
+    };
+    let state = ApiState {
+        store,
+        secrets,
+        settings: Arc::new(settings),
+        cursor_key: Arc::new(cursor_key),
+        relay: relay.as_ref().map(Relay::health),
+    };
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     if let Some(relay) = relay {
         relay.stop().await;

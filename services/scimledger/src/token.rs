@@ -1,4 +1,5 @@
-//! Connection tokens: 256 random bits shown once, stored as SHA-256.
+//! Secrets (connection tokens, passwords, client secrets, operator tokens): 256 random bits
+//! shown once, stored as SHA-256; and the logins (usernames, client ids) that go with them.
 //!
 //! A random token has all the entropy a password lacks, so a fast hash is enough and a slow
 //! password hash would only cost every request (docs/adr/0003-connection-tokens.md).
@@ -13,6 +14,13 @@ pub fn generate() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!("{PREFIX}{}", hex::encode(bytes))
+}
+
+/// A basic username or OAuth client id: not secret, but unguessable all the same.
+pub fn login(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}-{}", hex::encode(bytes))
 }
 
 pub fn hash(token: &str) -> [u8; 32] {

@@ -7,13 +7,19 @@
 //! already has is acknowledged as a duplicate and dropped. After any failure, and at the start,
 //! the first message goes alone and names no predecessor (the stream's last message may be one
 //! this publisher never saw); the chain resumes from it.
+//!
+//! A message larger than the server's `max_payload` is refused before it is sent, every time:
+//! it is not skipped (that would break the order the chain promises) but offered again, and the
+//! relay's health says it is stalled, with the event's position, until it goes through.
 
 use std::future::IntoFuture;
 
+use async_nats::jetstream;
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::{self, context::PublishAckFuture};
 use async_trait::async_trait;
 
+use super::health::{RelayHealth, Stall};
 use crate::follow::{Refusal, Sink};
 use crate::Envelope;
 
@@ -25,19 +31,33 @@ pub struct Publisher {
     /// Messages JetStream stored, and re-publishes it dropped as duplicates.
     pub stored: u64,
     pub duplicates: u64,
+    health: RelayHealth,
 }
 
 impl Publisher {
-    pub fn new(js: jetstream::Context) -> Self {
-        Self { js, last: None, stored: 0, duplicates: 0 }
+    pub fn new(js: jetstream::Context, health: RelayHealth) -> Self {
+        Self { js, last: None, stored: 0, duplicates: 0, health }
     }
 
     async fn send(&self, envelope: &Envelope, previous: Option<&str>) -> anyhow::Result<PublishAckFuture> {
-        let mut message = PublishMessage::build().payload(serde_json::to_vec(&envelope.json)?.into()).message_id(&envelope.id);
+        let payload = serde_json::to_vec(&envelope.json)?;
+        let size = payload.len();
+        let mut message = PublishMessage::build().payload(payload.into()).message_id(&envelope.id);
         if let Some(previous) = previous {
             message = message.expected_last_message_id(previous);
         }
-        Ok(self.js.send_publish(envelope.subject.clone(), message).await?)
+        self.js.send_publish(envelope.subject.clone(), message).await.map_err(|error| {
+            if error.kind() == PublishErrorKind::MaxPayloadExceeded {
+                self.too_large(envelope, size);
+            }
+            anyhow::Error::from(error)
+        })
+    }
+
+    fn too_large(&self, envelope: &Envelope, size: usize) {
+        let position = envelope.json["position"].as_i64().unwrap_or_default();
+        let max_payload = self.js.client().max_payload();
+        self.health.stalled(Stall::EventTooLarge { position, size, max_payload });
     }
 
     fn confirmed(&mut self, envelope: &Envelope, duplicate: bool) {
@@ -106,7 +126,10 @@ impl Publisher {
             }
         }
         match broken.or(failure) {
-            None => Ok(()),
+            None => {
+                self.health.flowing();
+                Ok(())
+            }
             Some(error) => {
                 self.last = None;
                 Err(Refusal { taken, error: error.context("publishing to JetStream") })

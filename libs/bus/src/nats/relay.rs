@@ -11,6 +11,7 @@ use store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::health::{RelayHealth, Stall};
 use super::publisher::Publisher;
 use super::stream::{self, StreamSettings};
 use crate::follow::{self, pause, Follow};
@@ -31,7 +32,16 @@ pub struct RelaySettings {
     /// after the last save are published again after a crash, and dropped by JetStream as
     /// duplicates.
     pub checkpoint_every: Duration,
+    /// The largest resource the API accepts (its serialized size): every event must fit in the
+    /// NATS server's `max_payload` with its envelope, checked whenever the relay connects.
+    pub max_resource_bytes: usize,
 }
+
+/// The resource size cap's default, the SCIM layer's (256 KiB).
+pub use scim::limits::DEFAULT_MAX_RESOURCE_BYTES;
+/// What an envelope and its headers add to an event's largest payload (a whole resource): the
+/// CloudEvents attributes, metadata, and the `Nats-Msg-Id` and predecessor headers.
+pub const ENVELOPE_ALLOWANCE: usize = 16 * 1024;
 
 impl RelaySettings {
     /// The name of the relay's checkpoint and lease: one relay per stream and database.
@@ -44,13 +54,20 @@ impl RelaySettings {
 pub struct Relay {
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    health: RelayHealth,
 }
 
 impl Relay {
     pub fn start(store: Arc<dyn Store>, settings: RelaySettings) -> Self {
         let shutdown = watch::channel(false).0;
-        let task = tokio::spawn(run(store, settings, shutdown.subscribe()));
-        Self { shutdown, task: Some(task) }
+        let health = RelayHealth::default();
+        let task = tokio::spawn(run(store, settings, health.clone(), shutdown.subscribe()));
+        Self { shutdown, task: Some(task), health }
+    }
+
+    /// Whether events reach NATS.
+    pub fn health(&self) -> RelayHealth {
+        self.health.clone()
     }
 
     /// Stops after the batch in flight, saving the checkpoint.
@@ -68,7 +85,7 @@ impl Drop for Relay {
     }
 }
 
-async fn run(store: Arc<dyn Store>, settings: RelaySettings, mut shutdown: watch::Receiver<bool>) {
+async fn run(store: Arc<dyn Store>, settings: RelaySettings, health: RelayHealth, mut shutdown: watch::Receiver<bool>) {
     let js = loop {
         match connect(&settings).await {
             Ok(js) => break js,
@@ -88,7 +105,10 @@ async fn run(store: Arc<dyn Store>, settings: RelaySettings, mut shutdown: watch
             Ok(Some(mut lease)) => {
                 tracing::info!(stream = %settings.stream.name, "relay active: publishing the log to JetStream");
                 standing_by = false;
-                let mut publisher = Publisher::new(js.clone());
+                if !payload_fits(&js, &settings, &health, &mut shutdown).await {
+                    return;
+                }
+                let mut publisher = Publisher::new(js.clone(), health.clone());
                 tokio::select! {
                     () = follow::run(Arc::clone(&store), follow.clone(), &mut publisher, shutdown.clone()) => {}
                     () = lease.lost() => tracing::warn!("relay: lost the lease; standing by"),
@@ -104,6 +124,29 @@ async fn run(store: Arc<dyn Store>, settings: RelaySettings, mut shutdown: watch
         }
         if pause(&mut shutdown, RETRY).await {
             return;
+        }
+    }
+}
+
+/// Waits until the NATS server's `max_payload` fits the largest event the API lets through; the
+/// relay publishes nothing meanwhile (a raised limit is seen once NATS restarts and the client
+/// reconnects). False if shutdown came first.
+async fn payload_fits(
+    js: &async_nats::jetstream::Context,
+    settings: &RelaySettings,
+    health: &RelayHealth,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let needed = settings.max_resource_bytes + ENVELOPE_ALLOWANCE;
+    loop {
+        let max_payload = js.client().max_payload();
+        if max_payload >= needed {
+            health.flowing();
+            return true;
+        }
+        health.stalled(Stall::PayloadLimitTooSmall { max_payload, needed });
+        if pause(shutdown, RETRY).await {
+            return false;
         }
     }
 }

@@ -1,5 +1,7 @@
 //! What has happened to a group.
 
+use std::collections::HashSet;
+
 use cqrs_es::DomainEvent;
 use scim::document::Document;
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,7 @@ impl GroupEvent {
     /// The event without the members in `unknown` (ids that are no user or group of the
     /// tenant); `None` when nothing is left of it.
     pub fn without_members(self, unknown: &[ResourceId]) -> Option<Self> {
+        let unknown: HashSet<ResourceId> = unknown.iter().copied().collect();
         let keep = |members: Vec<Member>| members.into_iter().filter(|m| !unknown.contains(&m.value)).collect::<Vec<_>>();
         match self {
             GroupEvent::Created { display_name, profile, members, owner } => {

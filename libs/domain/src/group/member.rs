@@ -1,5 +1,7 @@
 //! Group members.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -38,9 +40,10 @@ impl Member {
     /// the IdP's whole group push.
     pub fn list_from(members: Option<Value>) -> Result<Vec<Self>, DomainError> {
         let mut out: Vec<Member> = Vec::new();
+        let mut seen = HashSet::new();
         for element in members.as_ref().and_then(Value::as_array).into_iter().flatten() {
             if let Some(member) = Self::from_json(element)? {
-                if !out.iter().any(|m| m.value == member.value) {
+                if seen.insert(member.value) {
                     out.push(member);
                 }
             }

@@ -2,13 +2,16 @@
 //!
 //! A group's state is its `displayName` (unique, changed only by `group.renamed`), its members
 //! (changed only by `group.members_added` / `group.members_removed`) and the rest, its profile.
-//! Replacing the member list is decided as the additions and removals it amounts to.
+//! Replacing the member list is decided as the additions and removals it amounts to. Every
+//! membership decision is linear in the members involved (ids looked up in hash sets).
 
 mod command;
 mod event;
 mod member;
 #[cfg(test)]
 mod tests;
+
+use std::collections::HashSet;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -51,8 +54,9 @@ impl GroupState {
         doc
     }
 
-    fn has_member(&self, id: ResourceId) -> bool {
-        self.members.iter().any(|m| m.value == id)
+    /// The members' ids, to look members up in constant time.
+    fn member_ids(&self) -> HashSet<ResourceId> {
+        self.members.iter().map(|m| m.value).collect()
     }
 }
 
@@ -99,8 +103,10 @@ impl Group {
     /// The additions and removals that make the member list equal `wanted`.
     fn membership_changes(&self, wanted: Vec<Member>) -> Result<Vec<GroupEvent>, DomainError> {
         let current = self.live()?;
-        let removed: Vec<Member> = current.members.iter().filter(|m| !wanted.iter().any(|w| w.value == m.value)).cloned().collect();
-        let added: Vec<Member> = wanted.into_iter().filter(|w| !current.has_member(w.value)).collect();
+        let wanted_ids: HashSet<ResourceId> = wanted.iter().map(|w| w.value).collect();
+        let current_ids = current.member_ids();
+        let removed: Vec<Member> = current.members.iter().filter(|m| !wanted_ids.contains(&m.value)).cloned().collect();
+        let added: Vec<Member> = wanted.into_iter().filter(|w| !current_ids.contains(&w.value)).collect();
         let mut events = Vec::new();
         if !removed.is_empty() {
             events.push(GroupEvent::MembersRemoved { members: removed });
@@ -134,18 +140,13 @@ impl Group {
                 })
             }
             GroupCommand::AddMembers { members } => {
-                let current = self.live()?;
-                let mut added: Vec<Member> = Vec::new();
-                for m in members {
-                    if !current.has_member(m.value) && !added.iter().any(|a| a.value == m.value) {
-                        added.push(m);
-                    }
-                }
+                let mut present = self.live()?.member_ids();
+                let added: Vec<Member> = members.into_iter().filter(|m| present.insert(m.value)).collect();
                 Ok(if added.is_empty() { vec![] } else { vec![GroupEvent::MembersAdded { members: added }] })
             }
             GroupCommand::RemoveMembers { members } => {
-                let current = self.live()?;
-                let removed: Vec<Member> = current.members.iter().filter(|m| members.contains(&m.value)).cloned().collect();
+                let leaving: HashSet<ResourceId> = members.into_iter().collect();
+                let removed: Vec<Member> = self.live()?.members.iter().filter(|m| leaving.contains(&m.value)).cloned().collect();
                 Ok(if removed.is_empty() { vec![] } else { vec![GroupEvent::MembersRemoved { members: removed }] })
             }
             GroupCommand::ReplaceMembers { members } => self.membership_changes(members),
@@ -194,7 +195,8 @@ impl Aggregate for Group {
             GroupEvent::ProfileUpdated { profile } => self.with_state(|s| s.profile = profile),
             GroupEvent::MembersAdded { members } => self.with_state(|s| s.members.extend(members)),
             GroupEvent::MembersRemoved { members } => {
-                self.with_state(|s| s.members.retain(|m| !members.iter().any(|r| r.value == m.value)))
+                let leaving: HashSet<ResourceId> = members.iter().map(|m| m.value).collect();
+                self.with_state(|s| s.members.retain(|m| !leaving.contains(&m.value)))
             }
             GroupEvent::Deleted { .. } => self.with_state(|s| s.deleted = true),
         }

@@ -232,3 +232,23 @@ fn events_round_trip_through_the_log_encoding() {
         assert_eq!(decode::<GroupEvent>(&payload).unwrap(), event);
     }
 }
+
+#[test]
+fn membership_changes_on_a_large_group_name_only_the_members_that_change() {
+    let members: Vec<ResourceId> = (0..20_000).map(|_| ResourceId::new()).collect();
+    let [newcomer] = ids();
+    let leaving = &members[..999];
+    // Okta's shape: one remove per member, then one add.
+    let mut operations: Vec<Value> =
+        leaving.iter().map(|id| json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")})).collect();
+    operations
+        .push(json!({"op": "add", "path": "members", "value": [{"value": newcomer.to_string()}, {"value": members[5_000].to_string()}]}));
+    Given::with(()).given(vec![created(&members)]).when(patch(json!({"Operations": operations}))).then_expect_events(vec![
+        GroupEvent::MembersRemoved { members: leaving.iter().map(|&id| Member::user(id)).collect() },
+        GroupEvent::MembersAdded { members: vec![Member { value: newcomer, kind: None }] },
+    ]);
+    Given::with(())
+        .given(vec![created(&members)])
+        .when(GroupCommand::AddMembers { members: vec![Member::user(members[7]), Member::user(newcomer), Member::user(newcomer)] })
+        .then_expect_events(vec![GroupEvent::MembersAdded { members: vec![Member::user(newcomer)] }]);
+}

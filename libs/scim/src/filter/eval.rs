@@ -208,11 +208,7 @@ fn compare_text(op: CompareOp, actual: &str, expected: &str, case_exact: bool) -
 }
 
 fn fold(text: &str, case_exact: bool) -> Cow<'_, str> {
-    if case_exact {
-        Cow::Borrowed(text)
-    } else {
-        Cow::Owned(text.to_lowercase())
-    }
+    crate::text::folded(text, case_exact)
 }
 
 /// Integers compare exactly (ids beyond 2^53 stay distinct); anything else as floats.

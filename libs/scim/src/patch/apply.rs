@@ -3,13 +3,18 @@
 //! a path-less value, value-filter paths that create the element they do not find, and member
 //! removal by a list of values.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
+use super::batch;
 use super::request::{PatchOp, PatchOperation, PatchRequest};
 use crate::document::{normalize_attribute, normalize_element, Document};
 use crate::filter::{CompValue, CompareOp, Filter, PatchPath};
+use crate::limits;
 use crate::path::AttrPath;
 use crate::schema::{AttrType, AttributeDef, Mutability, ResourceType, SchemaDef};
+use crate::text::folded;
 use crate::ScimError;
 
 /// How an operation treats attributes it cannot change: an explicit `path` is an error, a key in
@@ -25,13 +30,18 @@ impl PatchRequest {
     /// Any failure leaves nothing applied.
     pub fn apply(&self, document: &Document, resource: &'static ResourceType) -> Result<Document, ScimError> {
         let mut edited = document.as_map().clone();
-        for (i, operation) in self.operations.iter().enumerate() {
-            apply_operation(&mut edited, operation, resource).map_err(|mut e| {
-                e.detail = format!("operation {}: {}", i + 1, e.detail);
+        for (range, operation) in batch::runs(&self.operations, resource) {
+            apply_operation(&mut edited, &operation, resource).map_err(|mut e| {
+                e.detail = match range.len() {
+                    1 => format!("operation {}: {}", range.start + 1, e.detail),
+                    _ => format!("operations {}-{}: {}", range.start + 1, range.end, e.detail),
+                };
                 e
             })?;
         }
-        Document::from_edited(edited, resource)
+        let patched = Document::from_edited(edited, resource)?;
+        self.limits.check_size(&patched)?;
+        Ok(patched)
     }
 }
 
@@ -154,6 +164,11 @@ fn apply_at(
             None => apply_whole(container, op, attr, value)?,
         },
     }
+    // Checked after every operation, so that a run of adds cannot grow a list without bound
+    // before the document is validated.
+    if let Some(values) = container.get(attr.name) {
+        limits::check_value_count(attr.name, values)?;
+    }
     if let Some(ext) = resolved.extension {
         if doc.get(ext.id).and_then(Value::as_object).is_some_and(Map::is_empty) {
             doc.remove(ext.id);
@@ -169,8 +184,8 @@ fn apply_whole(container: &mut Map<String, Value>, op: PatchOp, attr: &Attribute
             // Entra: {"op":"Remove","path":"members","value":[{"value":"<id>"}]} removes those
             // members only, never the whole list.
             (true, Some(given)) => {
-                let given = as_elements(given);
-                retain_elements(container, attr, |element| !given.iter().any(|g| selects(attr, g, element)));
+                let given = Selectors::of(attr, as_elements(given));
+                retain_elements(container, attr, |element| !given.select(attr, element));
             }
             _ => {
                 container.remove(attr.name);
@@ -179,16 +194,26 @@ fn apply_whole(container: &mut Map<String, Value>, op: PatchOp, attr: &Attribute
         PatchOp::Add if attr.multi_valued => {
             let Some(Value::Array(new)) = normalize_attribute(attr, required(value)?)? else { return Ok(()) };
             let elements = elements_mut(container, attr);
+            let mut index: HashMap<ElementKey, usize> = HashMap::with_capacity(elements.len());
+            for (i, e) in elements.iter().enumerate() {
+                if let Some(key) = element_key(attr, e) {
+                    index.entry(key).or_insert(i);
+                }
+            }
             let mut primary = None;
             for element in new {
                 let is_primary = element.get("primary") == Some(&Value::Bool(true));
-                let at = match elements.iter().position(|e| same_element(attr, e, &element)) {
-                    Some(i) => {
+                let key = element_key(attr, &element);
+                let at = match key.as_ref().and_then(|k| index.get(k)) {
+                    Some(&i) => {
                         merge_objects(&mut elements[i], element);
                         i
                     }
                     None => {
                         elements.push(element);
+                        if let Some(key) = key {
+                            index.insert(key, elements.len() - 1);
+                        }
                         elements.len() - 1
                     }
                 };
@@ -399,44 +424,80 @@ fn merge_objects(target: &mut Value, new: Value) {
     }
 }
 
+/// The values given for removal (Entra: `[{"value": "<id>"}]`), looked up by their `value`.
+struct Selectors<'a> {
+    /// Given values with a `value`, by its key; each also holds whatever other fields it gave.
+    by_value: HashMap<String, Vec<&'a Value>>,
+    /// Given values without a `value` (`{"type": "work"}`): compared with every element.
+    others: Vec<&'a Value>,
+}
+
+impl<'a> Selectors<'a> {
+    fn of(attr: &AttributeDef, given: Vec<&'a Value>) -> Self {
+        let mut selectors = Self { by_value: HashMap::new(), others: Vec::new() };
+        for g in given {
+            let value = match g {
+                Value::Object(fields) => fields.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")).map(|(_, v)| v),
+                scalar => Some(scalar),
+            };
+            match value.filter(|v| !v.is_null()) {
+                Some(v) => selectors.by_value.entry(text_key(attr, "value", v)).or_default().push(g),
+                None => selectors.others.push(g),
+            }
+        }
+        selectors
+    }
+
+    fn select(&self, attr: &AttributeDef, element: &Value) -> bool {
+        let candidates = element.get("value").and_then(|v| self.by_value.get(&text_key(attr, "value", v)));
+        candidates.into_iter().flatten().chain(&self.others).any(|g| selects(attr, g, element))
+    }
+}
+
 /// Whether a value given for removal selects an existing element: every field given matches.
 fn selects(attr: &AttributeDef, given: &Value, element: &Value) -> bool {
     let Value::Object(given) = given else {
-        return element.get("value").is_some_and(|v| texts_equal(attr, "value", v, given));
+        return element.get("value").is_some_and(|v| text_key(attr, "value", v) == text_key(attr, "value", given));
     };
     !given.is_empty()
         && given.iter().filter(|(_, v)| !v.is_null()).all(|(k, v)| {
             element
                 .as_object()
                 .and_then(|e| e.iter().find(|(ek, _)| ek.eq_ignore_ascii_case(k)))
-                .is_some_and(|(_, ev)| texts_equal(attr, k, ev, v))
+                .is_some_and(|(_, ev)| text_key(attr, k, ev) == text_key(attr, k, v))
         })
 }
 
-/// Whether an added element is one the attribute already has, to be merged into it rather
+/// What makes an added element one the attribute already has, to be merged into it rather
 /// than appended: elements whose `value` is immutable (group members) are the same when their
 /// values are; other elements with a `value` when value and type are (so an add that only sets
-/// `primary` marks the existing email primary); elements without one only when equal.
-fn same_element(attr: &AttributeDef, a: &Value, b: &Value) -> bool {
-    let field_equal = |name: &str| match (a.get(name), b.get(name)) {
-        (Some(x), Some(y)) => texts_equal(attr, name, x, y),
-        (None, None) => true,
-        _ => false,
-    };
+/// `primary` marks the existing email primary); elements without one only when equal. `None`:
+/// an element that is the same as no other (an immutable-valued one without its value).
+#[derive(PartialEq, Eq, Hash)]
+enum ElementKey {
+    Value(String),
+    ValueAndType(String, Option<String>),
+    Whole(String),
+}
+
+fn element_key(attr: &AttributeDef, element: &Value) -> Option<ElementKey> {
+    let field = |name: &str| element.get(name).map(|v| text_key(attr, name, v));
     match attr.sub_attribute("value") {
-        Some(v) if v.mutability == Mutability::Immutable => {
-            matches!((a.get("value"), b.get("value")), (Some(x), Some(y)) if x == y)
-        }
-        Some(_) if a.get("value").is_some() => field_equal("value") && field_equal("type"),
-        _ => a == b,
+        Some(v) if v.mutability == Mutability::Immutable => Some(ElementKey::Value(element.get("value")?.to_string())),
+        Some(_) if element.get("value").is_some() => Some(ElementKey::ValueAndType(field("value")?, field("type"))),
+        _ => Some(ElementKey::Whole(element.to_string())),
     }
 }
 
-fn texts_equal(attr: &AttributeDef, sub: &str, a: &Value, b: &Value) -> bool {
-    let case_exact = attr.sub_attribute(sub).is_some_and(|s| s.case_exact);
-    match (a.as_str(), b.as_str()) {
-        (Some(x), Some(y)) if !case_exact => x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase(),
-        _ => a == b,
+/// A field's value as it compares: folded text unless the sub-attribute is case-exact, any
+/// other JSON as its text.
+fn text_key(attr: &AttributeDef, sub: &str, value: &Value) -> String {
+    match value.as_str() {
+        Some(text) => {
+            let case_exact = attr.sub_attribute(sub).is_some_and(|s| s.case_exact);
+            format!("\"{}", folded(text, case_exact))
+        }
+        None => value.to_string(),
     }
 }
 

@@ -2,11 +2,15 @@
 //!
 //! - [`request`]: parsing the PatchOp message (Entra's capitalised ops, missing paths…).
 //! - [`apply`]: applying operations to a copy of the document; the result is re-validated as a
-//!   whole, so one failing operation leaves the resource unchanged.
+//!   whole, so one failing operation leaves the resource unchanged. Each operation is one pass
+//!   over the attribute it changes (elements looked up by hashed keys).
+//! - [`batch`]: runs of operations that amount to one (Okta's member removals one by one),
+//!   applied as one.
 //!
 //! [`Document`]: crate::document::Document
 
 mod apply;
+mod batch;
 mod request;
 
 pub use request::{PatchOp, PatchOperation, PatchRequest, PATCH_OP_SCHEMA};

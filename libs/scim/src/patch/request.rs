@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::filter::PatchPath;
+use crate::limits::{self, Limits, MemberCount, MAX_PATCH_OPERATIONS};
 use crate::ScimError;
 
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -24,6 +25,8 @@ pub struct PatchOperation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchRequest {
     pub operations: Vec<PatchOperation>,
+    /// The limits the patched resource must stay within.
+    pub limits: Limits,
 }
 
 impl PatchRequest {
@@ -46,17 +49,29 @@ impl PatchRequest {
         if raw_ops.is_empty() {
             return Err(ScimError::invalid_syntax("'Operations' is empty"));
         }
+        if raw_ops.len() > MAX_PATCH_OPERATIONS {
+            return Err(ScimError::invalid_value(format!(
+                "the request has {} operations; at most {MAX_PATCH_OPERATIONS} per PATCH",
+                raw_ops.len()
+            )));
+        }
+        let mut members = MemberCount::default();
         let operations = raw_ops
             .iter()
             .enumerate()
             .map(|(i, raw)| {
-                PatchOperation::parse(raw).map_err(|mut e| {
+                PatchOperation::parse(raw).and_then(|op| op.check_limits(&mut members).map(|()| op)).map_err(|mut e| {
                     e.detail = format!("operation {}: {}", i + 1, e.detail);
                     e
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { operations })
+        Ok(Self { operations, limits: Limits::default() })
+    }
+
+    /// The request, checked against `limits` (the settings') instead of the defaults.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 }
 
@@ -86,6 +101,23 @@ impl PatchOperation {
                 Err(ScimError::invalid_syntax("an operation without a 'path' needs an object 'value'"))
             }
             _ => Ok(Self { op, path, value }),
+        }
+    }
+}
+
+impl PatchOperation {
+    /// The values this operation gives stay within the per-attribute limits, and its members
+    /// count towards the request's.
+    fn check_limits(&self, members: &mut MemberCount) -> Result<(), ScimError> {
+        let Some(value) = &self.value else { return Ok(()) };
+        match &self.path {
+            Some(path) if MemberCount::is_members(&path.attr.name) => members.add(value),
+            Some(path) => limits::check_value_count(&path.attr.name, value),
+            None => {
+                let Value::Object(attributes) = value else { return Ok(()) };
+                members.add_in(attributes)?;
+                attributes.iter().try_for_each(|(name, v)| limits::check_value_count(name, v))
+            }
         }
     }
 }

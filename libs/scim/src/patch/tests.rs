@@ -594,3 +594,105 @@ fn idp_quirk_shapes() {
         },
     ]);
 }
+
+mod limits {
+    use super::*;
+    use crate::limits::{Limits, MAX_KEY_BYTES, MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS, MAX_VALUES_PER_ATTRIBUTE};
+
+    fn emails(n: usize, prefix: &str) -> Value {
+        Value::Array((0..n).map(|i| json!({"value": format!("{prefix}{i}@x.io"), "type": "work"})).collect())
+    }
+
+    fn member_ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("00000000-0000-7000-8000-{i:012}")).collect()
+    }
+
+    #[test]
+    fn twenty_thousand_values_are_refused_by_the_per_attribute_limit() {
+        let err = PatchRequest::parse(&json!({"Operations": [{"op": "add", "path": "emails", "value": emails(20_000, "e")}]})).unwrap_err();
+        assert_eq!((err.status, err.scim_type), (400, Some(ScimType::InvalidValue)));
+        assert!(err.detail.contains(&format!("at most {MAX_VALUES_PER_ATTRIBUTE} values")), "{}", err.detail);
+        // Path-less values are counted too.
+        let err = PatchRequest::parse(&json!({"Operations": [{"op": "add", "value": {"emails": emails(20_000, "e")}}]})).unwrap_err();
+        assert!(err.detail.contains("'emails' has 20000 values"), "{}", err.detail);
+    }
+
+    #[test]
+    fn adds_within_the_limit_merge_by_folded_value_and_type() {
+        let doc = user(json!({"userName": "b", "emails": emails(MAX_VALUES_PER_ATTRIBUTE / 2, "e")}));
+        // Half of them again, upper-cased (merged), half new (appended).
+        let again: Vec<Value> = (0..MAX_VALUES_PER_ATTRIBUTE / 2)
+            .map(|i| match i % 2 {
+                0 => json!({"value": format!("E{i}@X.IO"), "type": "work"}),
+                _ => json!({"value": format!("n{i}@x.io"), "type": "work"}),
+            })
+            .collect();
+        let out = patch_user(&doc, json!([{"op": "add", "path": "emails", "value": again}])).unwrap();
+        assert_eq!(out["emails"].as_array().unwrap().len(), MAX_VALUES_PER_ATTRIBUTE / 2 + MAX_VALUES_PER_ATTRIBUTE / 4);
+        assert_eq!(out["emails"][0]["value"], "E0@X.IO");
+    }
+
+    #[test]
+    fn values_grown_past_the_limit_by_several_operations_are_refused() {
+        let ops: Vec<Value> = (0..3).map(|i| json!({"op": "add", "path": "emails", "value": emails(400, &format!("o{i}-"))})).collect();
+        let err = patch_user(&user(json!({"userName": "b"})), Value::Array(ops)).unwrap_err();
+        assert!(err.detail.starts_with("operation 3:") && err.detail.contains("1200 values"), "{}", err.detail);
+    }
+
+    #[test]
+    fn members_per_request_and_operations_per_patch_are_bounded() {
+        let ids = member_ids(MAX_MEMBERS_PER_REQUEST / 2 + 1);
+        let add = json!({"op": "add", "path": "members", "value": ids.iter().map(|id| json!({"value": id})).collect::<Vec<_>>()});
+        let err = PatchRequest::parse(&json!({"Operations": [add.clone(), add]})).unwrap_err();
+        assert_eq!((err.status, err.scim_type), (400, Some(ScimType::InvalidValue)));
+        assert!(err.detail.contains(&format!("more than {MAX_MEMBERS_PER_REQUEST} members")), "{}", err.detail);
+        let group = json!({"displayName": "Eng", "members": member_ids(MAX_MEMBERS_PER_REQUEST + 1).iter().map(|id| json!({"value": id})).collect::<Vec<_>>()});
+        assert!(Document::parse(&group, &GROUP_RESOURCE).unwrap_err().detail.contains("members"));
+
+        let ops: Vec<Value> = (0..=MAX_PATCH_OPERATIONS).map(|_| json!({"op": "replace", "path": "title", "value": "t"})).collect();
+        let err = PatchRequest::parse(&json!({"Operations": ops})).unwrap_err();
+        assert!(err.detail.contains(&format!("at most {MAX_PATCH_OPERATIONS} per PATCH")), "{}", err.detail);
+    }
+
+    #[test]
+    fn okta_member_removals_one_by_one_and_entra_adds_batch_by_batch() {
+        let ids = member_ids(900);
+        let members = |ids: &[String]| ids.iter().map(|id| json!({"value": id})).collect::<Vec<_>>();
+        let group = json!({"displayName": "Eng", "members": members(&ids[..600])});
+        let mut ops: Vec<Value> =
+            ids[..300].iter().map(|id| json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")})).collect();
+        ops.extend(ids[600..].chunks(100).map(|chunk| json!({"op": "Add", "path": "members", "value": members(chunk)})));
+        // An add of members already there merges them.
+        ops.push(json!({"op": "add", "path": "members", "value": members(&ids[300..310])}));
+        let out = patch_group(group, Value::Array(ops)).unwrap();
+        assert_eq!(out["members"], json!(members(&ids[300..])));
+    }
+
+    #[test]
+    fn a_patch_that_grows_the_resource_past_its_size_limit_is_refused() {
+        let doc = user(json!({"userName": "b"}));
+        let request = PatchRequest::parse(&json!({"Operations": [{"op": "add", "path": "title", "value": "x".repeat(2000)}]}))
+            .unwrap()
+            .with_limits(Limits { max_resource_bytes: 1024 });
+        let err = request.apply(&doc, &USER_RESOURCE).unwrap_err();
+        assert_eq!(err.status, 413);
+        assert!(err.detail.contains("1024 bytes"), "{}", err.detail);
+    }
+
+    #[test]
+    fn nul_characters_and_over_long_keys_are_invalid_values() {
+        let doc = user(json!({"userName": "b"}));
+        for (path, value) in [
+            ("title", json!("a\u{0}b")),
+            ("name.givenName", json!("\u{0}")),
+            ("emails", json!([{"value": "a\u{0}@x.io"}])),
+            ("userName", json!("x".repeat(MAX_KEY_BYTES + 1))),
+            ("externalId", json!("x".repeat(MAX_KEY_BYTES + 1))),
+            ("aliases", json!([{"value": "x".repeat(MAX_KEY_BYTES + 1)}])),
+        ] {
+            let err = patch_user(&doc, json!([{"op": "replace", "path": path, "value": value}])).unwrap_err();
+            assert_eq!((err.status, err.scim_type), (400, Some(ScimType::InvalidValue)), "{path}: {}", err.detail);
+        }
+        assert!(patch_user(&doc, json!([{"op": "replace", "path": "userName", "value": "x".repeat(MAX_KEY_BYTES)}])).is_ok());
+    }
+}

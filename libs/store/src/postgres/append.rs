@@ -108,6 +108,14 @@ struct Statements {
     delete_memberships_of_member: tokio_postgres::Statement,
     delete_group_row: tokio_postgres::Statement,
     delete_group_memberships: tokio_postgres::Statement,
+    insert_tenant: tokio_postgres::Statement,
+    upsert_connection: tokio_postgres::Statement,
+    expire_credential: tokio_postgres::Statement,
+    insert_operator: tokio_postgres::Statement,
+    insert_credential: tokio_postgres::Statement,
+    /// Delivered at commit to every server's authentication cache (ADR 0021).
+    notify_credentials: tokio_postgres::Statement,
+    count_resource: tokio_postgres::Statement,
 }
 
 /// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
@@ -173,6 +181,23 @@ impl Statements {
             delete_memberships_of_member: p("DELETE FROM memberships WHERE tenant = $1 AND member_id = $2").await?,
             delete_group_row: p("DELETE FROM groups WHERE tenant = $1 AND id = $2").await?,
             delete_group_memberships: p("DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)").await?,
+            insert_tenant: p("INSERT INTO tenants (slug, created_at) VALUES ($1, $2)").await?,
+            upsert_connection: p("INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at, purge_requested_at)
+                                  VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN $7::timestamptz END,
+                                    CASE WHEN $9::boolean THEN $7::timestamptz END)
+                                  ON CONFLICT (id) DO UPDATE SET settings = EXCLUDED.settings,
+                                    disabled_at = coalesce(connections.disabled_at, EXCLUDED.disabled_at),
+                                    purge_requested_at = coalesce(connections.purge_requested_at, EXCLUDED.purge_requested_at)")
+            .await?,
+            expire_credential: p("UPDATE credentials SET expires_at = $2 WHERE id = $1").await?,
+            insert_operator: p("INSERT INTO operators (id, name, created_at) VALUES ($1, $2, $3)").await?,
+            insert_credential: p("INSERT INTO credentials (id, tenant, owner_kind, owner_id, login, secret_sha256, created_at)
+                                  VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .await?,
+            notify_credentials: p(concat!("SELECT pg_notify('", secrets_channel!(), "', '')")).await?,
+            count_resource: p("INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES ($1, $2, $3, $4)
+                               ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
+            .await?,
         })
     }
 }
@@ -278,6 +303,21 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             WriteStep::LeaveDeletedGroupInUsers => execute(tx, &s.leave_deleted_in_users, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupRow => execute(tx, &s.delete_group_row, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupMemberships => execute(tx, &s.delete_group_memberships, &[&c.tenant, &c.id]).await,
+            WriteStep::InsertTenantRow => execute(tx, &s.insert_tenant, &[&c.tenant, c.recorded_at]).await,
+            WriteStep::UpsertConnectionRow(row) => {
+                let params: [&(dyn ToSql + Sync); 9] =
+                    [&c.id, &c.tenant, &row.name, &row.auth.as_str(), &row.login, &row.settings, c.recorded_at, &row.disabled, &row.purge];
+                execute(tx, &s.upsert_connection, &params).await
+            }
+            WriteStep::ExpireCredential { credential, at } => execute(tx, &s.expire_credential, &[&credential, at]).await,
+            WriteStep::InsertOperatorRow { name } => execute(tx, &s.insert_operator, &[&c.id, &name, c.recorded_at]).await,
+            WriteStep::InsertCredential(secret) => {
+                let params: [&(dyn ToSql + Sync); 7] =
+                    [&secret.id, &c.tenant, &c.kind, &c.id, &secret.login, &&secret.hash.0[..], c.recorded_at];
+                execute(tx, &s.insert_credential, &params).await
+            }
+            WriteStep::SignalCredentialsChanged => execute(tx, &s.notify_credentials, &[]).await,
+            WriteStep::CountResource { kind, stripe, delta } => execute(tx, &s.count_resource, &[&c.tenant, &kind, &stripe, &delta]).await,
         }
     }
     .boxed()

@@ -1,23 +1,15 @@
-//! Tenants and provisioning connections.
+//! Tenants, connections and operators as the read models hold them, the secrets
+//! authentication compares with, and the channel that says when they changed.
 
 use deadpool_postgres::Client;
+use domain::connection::AuthMode;
 use domain::TenantSlug;
-use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{backend, violated_constraint};
+use super::backend;
 use crate::api::*;
-
-pub async fn create_tenant(client: &Client, slug: &TenantSlug) -> StoreResult<Tenant> {
-    let created = crate::api::now();
-    client.execute("INSERT INTO tenants (slug, created_at) VALUES ($1, $2)", &[&slug.as_str(), &created]).await.map_err(|e| {
-        match e.as_db_error().map(|d| d.code().clone()) {
-            Some(tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => StoreError::AlreadyExists(format!("tenant '{slug}'")),
-            _ => backend(e),
-        }
-    })?;
-    Ok(Tenant { slug: slug.clone(), created })
-}
 
 pub async fn tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
     let rows = client.query("SELECT slug, created_at FROM tenants ORDER BY slug", &[]).await.map_err(backend)?;
@@ -32,62 +24,79 @@ pub async fn tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
         .collect()
 }
 
-pub async fn create_connection(client: &Client, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection> {
-    let connection = Connection { id: Uuid::now_v7(), tenant: tenant.clone(), name: name.to_owned(), created: crate::api::now() };
-    client
-        .execute(
-            "INSERT INTO connections (id, tenant, name, token_sha256, created_at) VALUES ($1, $2, $3, $4, $5)",
-            &[&connection.id, &tenant.as_str(), &name, &&token_sha256[..], &connection.created],
-        )
-        .await
-        .map_err(|e| match violated_constraint(&e) {
-            Some("connections_tenant_fkey") => StoreError::NotFound(format!("tenant '{tenant}'")),
-            Some("connections_name_unique") => StoreError::AlreadyExists(format!("connection '{name}' of tenant '{tenant}'")),
-            _ => backend(e),
-        })?;
-    Ok(connection)
+/// A connection from the first seven columns of `row`.
+fn connection(tenant: &TenantSlug, row: &Row) -> StoreResult<Connection> {
+    let corrupt = |e: String| StoreError::corrupt("a stored connection", e);
+    Ok(Connection {
+        id: row.get(0),
+        tenant: tenant.clone(),
+        name: row.get(1),
+        auth: AuthMode::parse(row.get(2)).map_err(|e| corrupt(e.to_string()))?,
+        login: row.get(3),
+        settings: serde_json::from_value(row.get(4)).map_err(|e| corrupt(e.to_string()))?,
+        created: row.get(5),
+        disabled: row.get(6),
+    })
 }
 
 pub async fn connections(client: &Client, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
     let rows = client
-        .query("SELECT id, name, created_at FROM connections WHERE tenant = $1 AND disabled_at IS NULL ORDER BY name", &[&tenant.as_str()])
-        .await
-        .map_err(backend)?;
-    Ok(rows.iter().map(|row| Connection { id: row.get(0), tenant: tenant.clone(), name: row.get(1), created: row.get(2) }).collect())
-}
-
-/// Compares the token's hash with each of the tenant's connections in constant time, so that
-/// response timing says nothing about how close a guess came.
-pub async fn authenticate(client: &Client, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>> {
-    let stmt = client
-        .prepare_cached("SELECT id, name, created_at, token_sha256 FROM connections WHERE tenant = $1 AND disabled_at IS NULL")
-        .await
-        .map_err(backend)?;
-    let rows = client.query(&stmt, &[&tenant.as_str()]).await.map_err(backend)?;
-    Ok(rows.iter().find_map(|row| {
-        let stored: &[u8] = row.get(3);
-        bool::from(stored.ct_eq(&token_sha256)).then(|| Connection {
-            id: row.get(0),
-            tenant: tenant.clone(),
-            name: row.get(1),
-            created: row.get(2),
-        })
-    }))
-}
-
-pub async fn request_purge(client: &Client, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
-    let marked = client
-        .execute(
-            "UPDATE connections SET disabled_at = coalesce(disabled_at, $3), purge_requested_at = coalesce(purge_requested_at, $3)
-             WHERE tenant = $1 AND id = $2",
-            &[&tenant.as_str(), &connection, &crate::api::now()],
+        .query(
+            "SELECT id, name, auth, login, settings, created_at, disabled_at FROM connections WHERE tenant = $1 ORDER BY name",
+            &[&tenant.as_str()],
         )
         .await
         .map_err(backend)?;
-    match marked {
-        0 => Err(StoreError::NotFound(format!("connection {connection} of tenant '{tenant}'"))),
-        _ => Ok(()),
-    }
+    rows.iter().map(|row| connection(tenant, row)).collect()
+}
+
+pub async fn connection_secrets(client: &Client, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT c.id, c.name, c.auth, c.login, c.settings, c.created_at, c.disabled_at, s.id, s.secret_sha256, s.expires_at
+             FROM credentials s JOIN connections c ON c.id = s.owner_id
+             WHERE s.tenant = $1 AND s.owner_kind = 'connection' AND c.disabled_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)",
+        )
+        .await
+        .map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &at]).await.map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            Ok(ConnectionSecret {
+                connection: connection(tenant, row)?,
+                credential_id: row.get(7),
+                hash: hash(row.get(8))?,
+                expires_at: row.get(9),
+            })
+        })
+        .collect()
+}
+
+pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret>> {
+    let rows = client
+        .query(
+            "SELECT o.name, s.secret_sha256 FROM credentials s JOIN operators o ON o.id = s.owner_id
+             WHERE s.owner_kind = 'operator' AND s.expires_at IS NULL",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter().map(|row| Ok(OperatorSecret { name: row.get(0), hash: hash(row.get(1))? })).collect()
+}
+
+fn hash(stored: &[u8]) -> StoreResult<[u8; 32]> {
+    stored.try_into().map_err(|_| StoreError::corrupt("a stored secret hash", "not 32 bytes"))
+}
+
+/// Made at random the first time; a process racing another keeps whichever was stored first.
+pub async fn secret(client: &Client, name: &str) -> StoreResult<[u8; 32]> {
+    let fresh: [u8; 32] = rand::random();
+    client
+        .execute("INSERT INTO deployment_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &&fresh[..]])
+        .await
+        .map_err(backend)?;
+    let row = client.query_one("SELECT secret FROM deployment_secrets WHERE name = $1", &[&name]).await.map_err(backend)?;
+    crate::api::secret_bytes(name, row.get(0))
 }
 
 pub async fn pending_purges(client: &Client) -> StoreResult<Vec<(TenantSlug, Uuid)>> {

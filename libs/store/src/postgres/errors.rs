@@ -12,9 +12,9 @@ pub(crate) fn backend(error: tokio_postgres::Error) -> StoreError {
     let Some(db) = error.as_db_error() else {
         // No answer from the server: the connection broke, or never came up.
         if error.is_closed() || io_failure(&error) {
-            return StoreError::Unavailable(error.to_string());
+            return StoreError::Unavailable(with_causes(&error));
         }
-        return StoreError::Internal(error.to_string());
+        return StoreError::Internal(with_causes(&error));
     };
     let code = db.code();
     let class = &code.code()[..2];
@@ -36,6 +36,18 @@ pub(crate) fn backend(error: tokio_postgres::Error) -> StoreError {
     } else {
         StoreError::Internal(db.to_string())
     }
+}
+
+/// The error and what caused it: tokio-postgres says only "error performing TLS handshake",
+/// and the cause says which check failed (a certificate for another name, an unknown issuer).
+fn with_causes(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        text.push_str(&format!(": {e}"));
+        cause = e.source();
+    }
+    text
 }
 
 fn io_failure(error: &tokio_postgres::Error) -> bool {

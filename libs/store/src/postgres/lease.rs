@@ -7,9 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 use super::backend;
+use super::tls::Tls;
 use crate::api::{Lease, StoreResult};
 
 /// How often the holder checks that its session is alive.
@@ -17,11 +18,8 @@ const PING: Duration = Duration::from_secs(1);
 /// A ping slower than this counts as a lost session: the server may have dropped it meanwhile.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub async fn try_take(config: &Config, job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
-    let (client, connection) = config.connect(NoTls).await.map_err(backend)?;
-    let session = tokio::spawn(async move {
-        let _ = connection.await;
-    });
+pub async fn try_take(config: &Config, tls: &Tls, job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
+    let (client, session) = tls.connect(config).await.map_err(backend)?;
     // The server notices a silently vanished holder (a cut network, no FIN) in seconds rather
     // than after the kernel's default two hours of keepalive idleness.
     client

@@ -11,15 +11,20 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("migrations/0002_logins.sql")),
     (3, include_str!("migrations/0003_user_groups.sql")),
     (4, include_str!("migrations/0004_memberships_by_member.sql")),
-    (20, include_str!("migrations/0020_owners.sql")),
+    (5, include_str!("migrations/0005_connections_as_policy.sql")),
+    (30, include_str!("migrations/0030_deployment_secrets.sql")),
+    (31, include_str!("migrations/0031_resource_counts.sql")),
+    (32, include_str!("migrations/0032_owners.sql")),
 ];
 
 /// Applies the migrations the database lacks. Concurrent starters serialise on an advisory
-/// lock, so two servers starting together do not race.
+/// lock, so two servers starting together do not race. A migration may rewrite large tables:
+/// the statement timeout of requests does not apply to it.
 pub async fn run(client: &mut Client) -> StoreResult<()> {
     let tx = client.transaction().await.map_err(backend)?;
     tx.batch_execute(
-        "SELECT pg_advisory_xact_lock(7261839412);
+        "SET LOCAL statement_timeout = 0;
+         SELECT pg_advisory_xact_lock(7261839412);
          CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
     )
     .await

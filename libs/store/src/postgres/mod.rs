@@ -3,52 +3,84 @@
 //! - [`migrations`]: the schema, applied at start-up under an advisory lock.
 //! - `append`: a commit in one transaction.
 //! - `read`: the read models and the log.
-//! - `directory`: tenants and connections.
+//! - `directory`: tenants, connections, operators and their secrets.
 //! - `errors`: driver and pool failures as store errors, by SQLSTATE and kind.
 //! - `lease`: one process per job, through a session advisory lock.
+//! - `listen`: the channel that tells authentication caches what changed.
+//! - `session`: pooled connections with a statement timeout, closed rather than handed back
+//!   while a query of an abandoned request still runs; authentication has a pool of its own.
+//! - [`tls`]: TLS with rustls, as the URL's `sslmode` asks.
 //! - [`dialect`]: the filter compiler's PostgreSQL spelling.
+
+/// The NOTIFY channel of tenant, connection and operator commits (a macro, so that the
+/// statements naming it stay literals).
+macro_rules! secrets_channel {
+    () => {
+        "scimledger_secrets"
+    };
+}
 
 mod append;
 pub mod dialect;
 mod directory;
 mod errors;
 mod lease;
+mod listen;
 pub mod migrations;
 mod read;
+mod session;
+pub mod tls;
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use domain::group::MemberKind;
 use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
-use tokio_postgres::NoTls;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::*;
+use crate::open::Options;
 use crate::query::Target;
+use session::on_session;
+
+/// Connections of the authentication pool: token look-ups are one indexed row each, and the
+/// API's token cache spares most requests one.
+const AUTH_POOL_SIZE: usize = 2;
 pub(crate) use errors::{backend, violated_constraint};
 
 pub struct PgStore {
     pool: Pool,
+    /// Authentication's own connections, so that slow reads filling `pool` never hold sign-ins up.
+    auth_pool: Pool,
     /// For sessions of their own, outside the pool (leases).
     config: tokio_postgres::Config,
+    tls: tls::Tls,
     appended: tokio::sync::watch::Sender<i64>,
 }
 
 impl PgStore {
     /// Connects, and brings the schema up to date.
     pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?;
-        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool =
-            Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Config(format!("the connection pool: {e}")))?;
-        let store = Self { pool, config, appended: tokio::sync::watch::Sender::new(0) };
+        Self::connect_with(url, pool_size, &Options::default()).await
+    }
+
+    /// [`PgStore::connect`] with statements bounded by `options.statement_timeout`.
+    pub async fn connect_with(url: &str, pool_size: usize, options: &Options) -> StoreResult<Self> {
+        let (config, mode) = tls::read_url(url)?;
+        let tls = tls::Tls::for_mode(&mode)?;
+        let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
+        let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
+        let config = session::with_statement_timeout(&config, options.statement_timeout);
+        let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0) };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// For writes, which run to their end once sent (a transaction half done is rolled back by
+    /// the server when its connection closes, never committed).
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(errors::pool)
     }
@@ -70,28 +102,33 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.client().await?.simple_query("SELECT 1").await.map_err(backend)?;
-        Ok(())
-    }
-
-    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant> {
-        directory::create_tenant(&self.client().await?, slug).await
+        on_session!(&self.pool, &self.tls, |client| async { client.simple_query("SELECT 1").await.map_err(backend).map(drop) })
     }
 
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
-        directory::tenants(&self.client().await?).await
-    }
-
-    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection> {
-        directory::create_connection(&self.client().await?, tenant, name, token_sha256).await
+        on_session!(&self.pool, &self.tls, |client| directory::tenants(client))
     }
 
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
-        directory::connections(&self.client().await?, tenant).await
+        on_session!(&self.pool, &self.tls, |client| directory::connections(client, tenant))
     }
 
-    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>> {
-        directory::authenticate(&self.client().await?, tenant, token_sha256).await
+    async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
+        on_session!(&self.auth_pool, &self.tls, |client| directory::connection_secrets(client, tenant, at))
+    }
+
+    async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
+        on_session!(&self.auth_pool, &self.tls, |client| directory::operator_secrets(client))
+    }
+
+    /// Look-ups cost a round trip here, so they are cached, and every server LISTENs for
+    /// the changes any process commits.
+    async fn secret_changes(&self) -> Option<SecretChanges> {
+        Some(listen::start(self.config.clone(), self.tls.clone()).await)
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]> {
+        on_session!(&self.pool, &self.tls, |client| directory::secret(client, name))
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
@@ -101,19 +138,19 @@ impl Store for PgStore {
     }
 
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-        read::stream(&self.client().await?, tenant, kind, stream).await
+        on_session!(&self.pool, &self.tls, |client| read::stream(client, tenant, kind, stream))
     }
 
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
-        read::log(&self.client().await?, after_position, limit).await
+        on_session!(&self.pool, &self.tls, |client| read::log(client, after_position, limit))
     }
 
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
-        read::committed(&self.client().await?, after, limit).await
+        on_session!(&self.pool, &self.tls, |client| read::committed(client, after, limit))
     }
 
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor> {
-        read::checkpoint(&self.client().await?, name).await
+        on_session!(&self.pool, &self.tls, |client| read::checkpoint(client, name))
     }
 
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()> {
@@ -121,35 +158,35 @@ impl Store for PgStore {
     }
 
     async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
-        lease::try_take(&self.config, job).await
+        lease::try_take(&self.config, &self.tls, job).await
     }
 
     async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        read::one(&self.client().await?, Target::Users, tenant, scope, id).await
+        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Users, tenant, scope, id))
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Users, tenant, scope, query, with_groups).await
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Users, tenant, scope, query, with_groups))
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        read::one(&self.client().await?, Target::Groups, tenant, scope, id).await
+        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Groups, tenant, scope, id))
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
-        read::page(&self.client().await?, Target::Groups, tenant, scope, query, false).await
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Groups, tenant, scope, query, false))
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
-        read::groups_of(&self.client().await?, tenant, users).await
+        on_session!(&self.pool, &self.tls, |client| read::groups_of(client, tenant, users))
     }
 
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
-        read::members_of(&self.client().await?, tenant, groups).await
+        on_session!(&self.pool, &self.tls, |client| read::members_of(client, tenant, groups))
     }
 
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
-        read::resource_kinds(&self.client().await?, tenant, ids).await
+        on_session!(&self.pool, &self.tls, |client| read::resource_kinds(client, tenant, ids))
     }
 
     async fn owned(
@@ -160,14 +197,10 @@ impl Store for PgStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<(ResourceId, i64)>> {
-        read::owned(&self.client().await?, Target::from(kind), tenant, owner, after, limit).await
-    }
-
-    async fn request_purge(&self, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
-        directory::request_purge(&self.client().await?, tenant, connection).await
+        on_session!(&self.pool, &self.tls, |client| read::owned(client, Target::try_from(kind)?, tenant, owner, after, limit))
     }
 
     async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>> {
-        directory::pending_purges(&self.client().await?).await
+        on_session!(&self.pool, &self.tls, |client| directory::pending_purges(client))
     }
 }

@@ -166,7 +166,7 @@ fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     Ok(RecordedEvent {
         position,
         event_id: row.get("event_id"),
-        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
+        tenant: TenantSlug::from_log(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
         kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::corrupt(at(), format!("unknown stream kind '{kind}'")))?,
         stream: ResourceId::from_uuid(row.get("stream_id")),
         stream_version: row.get("stream_version"),

@@ -244,5 +244,28 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         WriteStep::DeleteGroupMemberships => {
             execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
         }
+        WriteStep::InsertTenantRow => execute("INSERT INTO tenants (slug, created_at) VALUES (?1, ?2)", params![tenant, c.at]),
+        WriteStep::UpsertConnectionRow(row) => execute(
+            "INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at, purge_requested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 THEN ?7 END, CASE WHEN ?9 THEN ?7 END)
+             ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, disabled_at = coalesce(connections.disabled_at, excluded.disabled_at),
+               purge_requested_at = coalesce(connections.purge_requested_at, excluded.purge_requested_at)",
+            params![id, tenant, row.name, row.auth.as_str(), row.login, row.settings.to_string(), c.at, row.disabled, row.purge],
+        ),
+        WriteStep::ExpireCredential { credential, at } => {
+            execute("UPDATE credentials SET expires_at = ?2 WHERE id = ?1", params![credential.to_string(), time_text::format(*at)])
+        }
+        WriteStep::InsertOperatorRow { name } => execute("INSERT INTO operators (id, name, created_at) VALUES (?1, ?2, ?3)", params![id, name, c.at]),
+        WriteStep::InsertCredential(secret) => execute(
+            "INSERT INTO credentials (id, tenant, owner_kind, owner_id, login, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![secret.id.to_string(), tenant, c.kind, id, secret.login, &secret.hash.0[..], c.at],
+        ),
+        // Nothing caches credentials on SQLite (ADR 0021): there is no one to tell.
+        WriteStep::SignalCredentialsChanged => Ok(None),
+        WriteStep::CountResource { kind, stripe, delta } => execute(
+            "INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = total + excluded.total",
+            params![tenant, kind, stripe, delta],
+        ),
     }
 }

@@ -1,23 +1,14 @@
-//! Tenants and provisioning connections.
+//! Tenants, connections and operators as the read models hold them, and the secrets
+//! authentication compares with.
 
+use domain::connection::AuthMode;
 use domain::TenantSlug;
-use rusqlite::{params, Connection as Db};
-use subtle::ConstantTimeEq;
+use rusqlite::{params, Connection as Db, Row};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{backend, time_text, violation, Violation};
+use super::{backend, time_text};
 use crate::api::*;
-
-pub fn create_tenant(db: &Db, slug: &TenantSlug) -> StoreResult<Tenant> {
-    let created = crate::api::now();
-    db.execute("INSERT INTO tenants (slug, created_at) VALUES (?1, ?2)", params![slug.as_str(), time_text::format(created)]).map_err(
-        |e| match violation(&e) {
-            Some(Violation::Unique("tenants.slug")) => StoreError::AlreadyExists(format!("tenant '{slug}'")),
-            _ => backend(e),
-        },
-    )?;
-    Ok(Tenant { slug: slug.clone(), created })
-}
 
 pub fn tenants(db: &Db) -> StoreResult<Vec<Tenant>> {
     let mut stmt = db.prepare_cached("SELECT slug, created_at FROM tenants ORDER BY slug").map_err(backend)?;
@@ -32,72 +23,83 @@ pub fn tenants(db: &Db) -> StoreResult<Vec<Tenant>> {
     .collect()
 }
 
-pub fn create_connection(db: &Db, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection> {
-    let connection = Connection { id: Uuid::now_v7(), tenant: tenant.clone(), name: name.to_owned(), created: crate::api::now() };
-    db.execute(
-        "INSERT INTO connections (id, tenant, name, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![connection.id.to_string(), tenant.as_str(), name, &token_sha256[..], time_text::format(connection.created)],
-    )
-    .map_err(|e| match violation(&e) {
-        // The only foreign key of `connections` is its tenant.
-        Some(Violation::ForeignKey) => StoreError::NotFound(format!("tenant '{tenant}'")),
-        Some(Violation::Unique("connections.tenant, connections.name")) => {
-            StoreError::AlreadyExists(format!("connection '{name}' of tenant '{tenant}'"))
-        }
-        _ => backend(e),
-    })?;
-    Ok(connection)
-}
+const CONNECTION_COLUMNS: &str = "c.id, c.name, c.auth, c.login, c.settings, c.created_at, c.disabled_at";
 
-fn connection(tenant: &TenantSlug, id: String, name: String, created: String) -> StoreResult<Connection> {
+/// A connection from the first seven columns of `row` ([`CONNECTION_COLUMNS`]).
+fn connection(tenant: &TenantSlug, row: &Row<'_>) -> StoreResult<Connection> {
+    let text = |i: usize| row.get::<_, String>(i).map_err(backend);
+    let corrupt = |e: String| StoreError::corrupt("a stored connection", e);
     Ok(Connection {
-        id: Uuid::parse_str(&id).map_err(|e| StoreError::corrupt(format!("connection id '{id}'"), e))?,
+        id: Uuid::parse_str(&text(0)?).map_err(|e| corrupt(e.to_string()))?,
         tenant: tenant.clone(),
-        name,
-        created: time_text::parse(&created)?,
+        name: text(1)?,
+        auth: AuthMode::parse(&text(2)?).map_err(|e| corrupt(e.to_string()))?,
+        login: row.get(3).map_err(backend)?,
+        settings: serde_json::from_str(&text(4)?).map_err(|e| corrupt(e.to_string()))?,
+        created: time_text::parse(&text(5)?)?,
+        disabled: row.get::<_, Option<String>>(6).map_err(backend)?.as_deref().map(time_text::parse).transpose()?,
     })
 }
 
 pub fn connections(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
     let mut stmt = db
-        .prepare_cached("SELECT id, name, created_at FROM connections WHERE tenant = ?1 AND disabled_at IS NULL ORDER BY name")
+        .prepare_cached(&format!("SELECT {CONNECTION_COLUMNS} FROM connections c WHERE c.tenant = ?1 ORDER BY c.name"))
         .map_err(backend)?;
-    let rows = stmt.query_map([tenant.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(backend)?;
+    let mut rows = stmt.query([tenant.as_str()]).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        out.push(connection(tenant, row)?);
+    }
+    Ok(out)
+}
+
+pub fn connection_secrets(db: &Db, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
+    let mut stmt = db
+        .prepare_cached(&format!(
+            "SELECT {CONNECTION_COLUMNS}, s.id, s.secret_sha256, s.expires_at
+             FROM credentials s JOIN connections c ON c.id = s.owner_id
+             WHERE s.tenant = ?1 AND s.owner_kind = 'connection' AND c.disabled_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ?2)"
+        ))
+        .map_err(backend)?;
+    let mut rows = stmt.query(rusqlite::params![tenant.as_str(), time_text::format(at)]).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let id: String = row.get(7).map_err(backend)?;
+        out.push(ConnectionSecret {
+            connection: connection(tenant, row)?,
+            credential_id: Uuid::parse_str(&id).map_err(|e| StoreError::corrupt(format!("credential id '{id}'"), e))?,
+            hash: hash(row.get(8).map_err(backend)?)?,
+            expires_at: row.get::<_, Option<String>>(9).map_err(backend)?.as_deref().map(time_text::parse).transpose()?,
+        });
+    }
+    Ok(out)
+}
+
+pub fn operator_secrets(db: &Db) -> StoreResult<Vec<OperatorSecret>> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT o.name, s.secret_sha256 FROM credentials s JOIN operators o ON o.id = s.owner_id
+             WHERE s.owner_kind = 'operator' AND s.expires_at IS NULL",
+        )
+        .map_err(backend)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(backend)?;
     rows.map(|row| {
-        let (id, name, created) = row.map_err(backend)?;
-        connection(tenant, id, name, created)
+        let (name, stored) = row.map_err(backend)?;
+        Ok(OperatorSecret { name, hash: hash(stored)? })
     })
     .collect()
 }
 
-/// Compares the token's hash with each of the tenant's connections in constant time, so that
-/// response timing says nothing about how close a guess came.
-pub fn authenticate(db: &Db, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>> {
-    let mut stmt = db
-        .prepare_cached("SELECT id, name, created_at, token_sha256 FROM connections WHERE tenant = ?1 AND disabled_at IS NULL")
-        .map_err(backend)?;
-    let mut rows = stmt.query([tenant.as_str()]).map_err(backend)?;
-    while let Some(row) = rows.next().map_err(backend)? {
-        let stored: Vec<u8> = row.get(3).map_err(backend)?;
-        if bool::from(stored.ct_eq(&token_sha256)) {
-            return connection(tenant, row.get(0).map_err(backend)?, row.get(1).map_err(backend)?, row.get(2).map_err(backend)?).map(Some);
-        }
-    }
-    Ok(None)
+fn hash(stored: Vec<u8>) -> StoreResult<[u8; 32]> {
+    stored.try_into().map_err(|_| StoreError::corrupt("a stored secret hash", "not 32 bytes"))
 }
 
-pub fn request_purge(db: &Db, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
-    let marked = db
-        .execute(
-            "UPDATE connections SET disabled_at = coalesce(disabled_at, ?3), purge_requested_at = coalesce(purge_requested_at, ?3)
-             WHERE tenant = ?1 AND id = ?2",
-            params![tenant.as_str(), connection.to_string(), time_text::format(crate::api::now())],
-        )
-        .map_err(backend)?;
-    match marked {
-        0 => Err(StoreError::NotFound(format!("connection {connection} of tenant '{tenant}'"))),
-        _ => Ok(()),
-    }
+/// Made at random the first time; another process that stored one first wins.
+pub fn secret(db: &Db, name: &str) -> StoreResult<[u8; 32]> {
+    let fresh: [u8; 32] = rand::random();
+    db.execute("INSERT OR IGNORE INTO deployment_secrets (name, secret) VALUES (?1, ?2)", params![name, &fresh[..]]).map_err(backend)?;
+    let stored: Vec<u8> = db.query_row("SELECT secret FROM deployment_secrets WHERE name = ?1", [name], |r| r.get(0)).map_err(backend)?;
+    crate::api::secret_bytes(name, &stored)
 }
 
 pub fn pending_purges(db: &Db) -> StoreResult<Vec<(TenantSlug, Uuid)>> {

@@ -11,7 +11,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_logins.sql")),
     (3, include_str!("migrations/0003_user_groups.sql")),
     (4, include_str!("migrations/0004_memberships_by_member.sql")),
-    (20, include_str!("migrations/0020_owners.sql")),
+    (5, include_str!("migrations/0005_connections_as_policy.sql")),
+    (30, include_str!("migrations/0030_deployment_secrets.sql")),
+    (31, include_str!("migrations/0031_resource_counts.sql")),
+    (32, include_str!("migrations/0032_owners.sql")),
 ];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two

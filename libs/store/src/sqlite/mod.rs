@@ -2,12 +2,13 @@
 //!
 //! - `writer`: the one writer connection, on its own thread; commits waiting together share a
 //!   transaction (group commit).
-//! - `readers`: a few reader connections, each on its own thread, reading WAL snapshots.
+//! - `readers`: a few reader connections, each on its own thread, reading WAL snapshots; one
+//!   more of its own for authentication, so that slow reads never hold sign-ins up.
 //! - `migrations`: the schema, applied at open.
 //! - `append`: a group of commits in one `BEGIN IMMEDIATE` transaction, each in a savepoint.
 //! - `errors`: rusqlite failures as store errors, by result code.
 //! - `read`: the read models, the log, checkpoints.
-//! - `directory`: tenants and connections.
+//! - `directory`: tenants, connections, operators and their secrets.
 //! - [`dialect`]: the filter compiler's SQLite spelling.
 //! - `time_text`: times as fixed-width text that sorts like the instants.
 //! - [`ServerLock`]: one server per file.
@@ -38,9 +39,11 @@ use fs2::FileExt;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
 use scim::list::ListQuery;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::*;
+use crate::open::Options;
 use crate::query::Target;
 pub(crate) use errors::{backend, violation, Violation};
 use readers::Readers;
@@ -50,12 +53,15 @@ pub const DB_FILE: &str = "scimledger.db";
 const LOCK_FILE: &str = "scimledger.lock";
 /// Enough for the API's concurrent look-ups on a laptop; each is a short indexed query.
 const READERS: usize = 4;
+/// Token look-ups: one indexed row each, and the token cache spares most requests one.
+const AUTH_READERS: usize = 1;
 /// How long a statement waits for another connection's (or process's) write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
+    auth_readers: Readers,
     appended: tokio::sync::watch::Sender<i64>,
 }
 
@@ -77,17 +83,24 @@ impl Lease for ServerLease {
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/scimledger.db` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_with(data_dir, &Options::default()).await
+    }
+
+    /// [`SqliteStore::open`] with reads bounded by `options.statement_timeout`.
+    pub async fn open_with(data_dir: &Path, options: &Options) -> StoreResult<Self> {
         create_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let writer = Writer::start(connect(&path)?)?;
         writer.run(migrations::run).await?;
-        let readers = Readers::start(READERS, || {
+        let reader = || {
             let connection = connect(&path)?;
             // A reader that tried to write would take the write lock behind the writer's back.
             connection.pragma_update(None, "query_only", true).map_err(backend)?;
             Ok(connection)
-        })?;
-        Ok(Self { writer, readers, appended: tokio::sync::watch::Sender::new(0) })
+        };
+        let readers = Readers::start("sqlite-reader", READERS, options.statement_timeout, reader)?;
+        let auth_readers = Readers::start("sqlite-auth", AUTH_READERS, options.statement_timeout, reader)?;
+        Ok(Self { writer, readers, auth_readers, appended: tokio::sync::watch::Sender::new(0) })
     }
 
     /// Takes the server lock of `data_dir`, or says clearly that another server holds it.
@@ -163,18 +176,8 @@ impl Store for SqliteStore {
         self.readers.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 
-    async fn create_tenant(&self, slug: &TenantSlug) -> StoreResult<Tenant> {
-        let slug = slug.clone();
-        self.writer.run(move |c| directory::create_tenant(c, &slug)).await
-    }
-
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
         self.readers.run(directory::tenants).await
-    }
-
-    async fn create_connection(&self, tenant: &TenantSlug, name: &str, token_sha256: [u8; 32]) -> StoreResult<Connection> {
-        let (tenant, name) = (tenant.clone(), name.to_owned());
-        self.writer.run(move |c| directory::create_connection(c, &tenant, &name, token_sha256)).await
     }
 
     async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
@@ -182,9 +185,24 @@ impl Store for SqliteStore {
         self.readers.run(move |c| directory::connections(c, &tenant)).await
     }
 
-    async fn authenticate(&self, tenant: &TenantSlug, token_sha256: [u8; 32]) -> StoreResult<Option<Connection>> {
+    async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| directory::authenticate(c, &tenant, token_sha256)).await
+        self.auth_readers.run(move |c| directory::connection_secrets(c, &tenant, at)).await
+    }
+
+    async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
+        self.auth_readers.run(directory::operator_secrets).await
+    }
+
+    /// Nothing is cached: a look-up is a local read, and the CLI in another process may
+    /// disable a connection at any moment, which this process would not hear of.
+    async fn secret_changes(&self) -> Option<SecretChanges> {
+        None
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]> {
+        let name = name.to_owned();
+        self.writer.run(move |c| directory::secret(c, &name)).await
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
@@ -270,12 +288,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<(ResourceId, i64)>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::owned(c, Target::from(kind), &tenant, owner, after, limit)).await
-    }
-
-    async fn request_purge(&self, tenant: &TenantSlug, connection: Uuid) -> StoreResult<()> {
-        let tenant = tenant.clone();
-        self.writer.run(move |c| directory::request_purge(c, &tenant, connection)).await
+        let target = Target::try_from(kind)?;
+        self.readers.run(move |c| read::owned(c, target, &tenant, owner, after, limit)).await
     }
 
     async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>> {

@@ -198,7 +198,7 @@ fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     Ok(RecordedEvent {
         position,
         event_id: Uuid::parse_str(&get_text(1)?).map_err(|e| StoreError::corrupt(at(), e))?,
-        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
+        tenant: TenantSlug::from_log(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
         kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::corrupt(at(), format!("unknown stream kind '{kind}'")))?,
         stream: id(&get_text(4)?)?,
         stream_version: row.get(5).map_err(backend)?,

@@ -5,59 +5,119 @@
 //! a blocking-pool thread parked on one; the blocking pool stays free for the rest of the
 //! process; and each connection keeps its prepared-statement cache warm on one thread. In WAL
 //! mode every read sees the last commit and never waits for the writer.
+//!
+//! A read ends when its caller stops waiting (a request that timed out drops its future) or
+//! when it outlasts the statement timeout: the caller's side interrupts the statement the
+//! reader is running (`sqlite3_interrupt`), and a job nobody waits for any more is not started.
+//! A slow read so costs its reader no longer than its request lasts.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, InterruptHandle};
 use tokio::sync::oneshot;
 
 use crate::api::{StoreError, StoreResult};
 
-type Job = Box<dyn FnOnce(&Connection) + Send>;
+type Work = Box<dyn FnOnce(&Connection) + Send>;
+
+/// A job and what its caller's side shares with the reader running it.
+struct Job {
+    work: Work,
+    state: Arc<JobState>,
+}
+
+#[derive(Default)]
+struct JobState {
+    abandoned: AtomicBool,
+    /// The interrupt handle of the reader running the job, while it runs. Set and cleared
+    /// under the lock, so an interrupt never reaches the reader's next job.
+    running_on: Mutex<Option<Arc<InterruptHandle>>>,
+}
+
+/// Abandons its job when dropped before the job answered: the running statement is
+/// interrupted, or the job is never started.
+struct Abandon(Option<Arc<JobState>>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.take() {
+            state.abandoned.store(true, Ordering::SeqCst);
+            if let Some(handle) = state.running_on.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                handle.interrupt();
+            }
+        }
+    }
+}
 
 pub struct Readers {
     jobs: Sender<Job>,
+    statement_timeout: Duration,
 }
 
 impl Readers {
-    /// Starts `count` threads, each with a connection from `open`.
-    pub fn start(count: usize, open: impl Fn() -> StoreResult<Connection>) -> StoreResult<Self> {
+    /// Starts `count` threads named `<name>-<i>`, each with a connection from `open`.
+    pub fn start(name: &str, count: usize, statement_timeout: Duration, open: impl Fn() -> StoreResult<Connection>) -> StoreResult<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..count {
             let connection = open()?;
             let queue = Arc::clone(&queue);
             std::thread::Builder::new()
-                .name(format!("sqlite-reader-{i}"))
+                .name(format!("{name}-{i}"))
                 .spawn(move || serve(&connection, &queue))
                 .map_err(|e| StoreError::Config(format!("starting an SQLite reader thread: {e}")))?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, statement_timeout })
     }
 
-    /// Runs `job` on a free reader and waits for its result without blocking the runtime.
+    /// Runs `job` on a free reader and waits for its result without blocking the runtime; the
+    /// job is interrupted if this future is dropped or the statement timeout passes first.
     pub async fn run<T: Send + 'static>(&self, job: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
         let (reply, result) = oneshot::channel();
-        let job: Job = Box::new(move |connection| {
+        let state = Arc::new(JobState::default());
+        let work: Work = Box::new(move |connection| {
             let _ = reply.send(job(connection));
         });
-        self.jobs.send(job).map_err(|_| StoreError::Internal("the SQLite reader threads have stopped".into()))?;
-        result.await.map_err(|_| StoreError::Internal("an SQLite reader failed mid-job".into()))?
+        self.jobs
+            .send(Job { work, state: Arc::clone(&state) })
+            .map_err(|_| StoreError::Internal("the SQLite reader threads have stopped".into()))?;
+        let mut abandon = Abandon(Some(state));
+        let outcome = tokio::time::timeout(self.statement_timeout, result).await;
+        match outcome {
+            Ok(answer) => {
+                abandon.0 = None;
+                answer.map_err(|_| StoreError::Internal("an SQLite reader failed mid-job".into()))?
+            }
+            Err(_) => {
+                Err(StoreError::Unavailable(format!("an SQLite read took longer than {:?} and was interrupted", self.statement_timeout)))
+            }
+        }
     }
 }
 
 /// Runs jobs until the store is dropped. A panicking job loses its reply (its caller gets an
 /// error); the reader goes on serving the others.
 fn serve(connection: &Connection, queue: &Mutex<Receiver<Job>>) {
+    let interrupt = Arc::new(connection.get_interrupt_handle());
     loop {
         // The queue is held only while waiting for a job, so another reader takes the next one.
         let job = match queue.lock() {
             Ok(receiver) => receiver.recv(),
             Err(_) => return,
         };
-        let Ok(job) = job else { return };
-        let _ = catch_unwind(AssertUnwindSafe(|| job(connection)));
+        let Ok(Job { work, state }) = job else { return };
+        {
+            let mut running_on = state.running_on.lock().unwrap_or_else(|p| p.into_inner());
+            if state.abandoned.load(Ordering::SeqCst) {
+                continue;
+            }
+            *running_on = Some(Arc::clone(&interrupt));
+        }
+        let _ = catch_unwind(AssertUnwindSafe(|| work(connection)));
+        *state.running_on.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }

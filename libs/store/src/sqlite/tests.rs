@@ -34,6 +34,7 @@ fn provision(stream: ResourceId, expected_version: i64, name: &str) -> Commit {
         recorded_at: crate::api::now(),
         reservations,
         read_model,
+        secrets: Vec::new(),
     }
 }
 
@@ -87,7 +88,6 @@ async fn connections_use_wal_full_sync_foreign_keys_and_a_busy_timeout() {
 async fn a_refused_commit_in_a_group_rolls_back_alone() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
-    store.create_tenant(&tenant()).await.unwrap();
     let (a, d) = (ResourceId::new(), ResourceId::new());
     let group = vec![
         provision(a, 0, "alice"),
@@ -131,7 +131,13 @@ async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
         })
         .await;
     assert!(matches!(result, Err(StoreError::Internal(_))), "{result:?}");
-    store.create_tenant(&tenant()).await.expect("the writer still serves");
+    crate::directory::create_tenant(
+        &store,
+        &tenant(),
+        crate::EventMetadata { actor: crate::Actor::Operator("test".into()), request_id: None, trace_id: None },
+    )
+    .await
+    .expect("the writer still serves");
     let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
     assert_eq!(slugs, ["acme"], "the panicking job's transaction rolled back");
 }
@@ -143,16 +149,28 @@ async fn two_stores_on_one_file_share_the_log_and_the_reservations() {
     let dir = tempfile::tempdir().unwrap();
     let server = SqliteStore::open(dir.path()).await.unwrap();
     let cli = SqliteStore::open(dir.path()).await.unwrap();
-    cli.create_tenant(&tenant()).await.unwrap();
+    crate::directory::create_tenant(
+        &cli,
+        &tenant(),
+        crate::EventMetadata { actor: crate::Actor::Operator("test".into()), request_id: None, trace_id: None },
+    )
+    .await
+    .unwrap();
     assert_eq!(server.tenants().await.unwrap().len(), 1);
-    assert!(matches!(server.create_tenant(&tenant()).await, Err(StoreError::AlreadyExists(m)) if m == "tenant 'acme'"));
+    let again = crate::directory::create_tenant(
+        &server,
+        &tenant(),
+        crate::EventMetadata { actor: crate::Actor::Operator("test".into()), request_id: None, trace_id: None },
+    )
+    .await;
+    assert!(matches!(again, Err(crate::commands::CommandError::Store(StoreError::Uniqueness { kind: crate::TENANT, .. }))), "{again:?}");
 
     let mut positions = Vec::new();
     for (i, store) in [&server, &cli, &server, &cli].into_iter().enumerate() {
         positions.push(store.append(provision(ResourceId::new(), 0, &format!("user{i}"))).await.unwrap().last_position);
     }
-    assert_eq!(positions, [1, 2, 3, 4]);
-    assert_eq!(cli.read_log(0, 10).await.unwrap().len(), 4);
+    assert_eq!(positions, [2, 3, 4, 5], "after the tenant's event");
+    assert_eq!(cli.read_log(0, 10).await.unwrap().len(), 5);
     let taken = server.append(provision(ResourceId::new(), 0, "USER1")).await;
     assert!(matches!(taken, Err(StoreError::Uniqueness { .. })), "{taken:?}");
 }
@@ -164,7 +182,6 @@ async fn two_stores_on_one_file_share_the_log_and_the_reservations() {
 async fn a_group_rolled_back_by_sqlite_writes_nothing_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
-    store.create_tenant(&tenant()).await.unwrap();
     let mut too_big = provision(ResourceId::new(), 0, "bigger");
     let ReadModelChange::UpsertUser(row) = &mut too_big.read_model else { unreachable!("a provisioning upserts") };
     row.document = serde_json::json!({"padding": "x".repeat(1_000_000)});

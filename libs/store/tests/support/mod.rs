@@ -29,8 +29,14 @@ pub async fn sqlite() -> Fixture {
 
 pub async fn with_tenant(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Fixture {
     let tenant = TenantSlug::parse("acme").unwrap();
-    store.create_tenant(&tenant).await.expect("creating the tenant");
     Fixture { store, tenant, _dir: dir }
+}
+
+/// Another tenant on the same store as `fixture`.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub async fn with_tenant_named(fixture: &Fixture, slug: &str) -> Fixture {
+    let tenant = TenantSlug::parse(slug).unwrap();
+    Fixture { store: fixture.store.clone(), tenant, _dir: None }
 }
 
 /// Runs one async test body against each backend.
@@ -93,7 +99,25 @@ impl Fixture {
         Ok(outcome.id)
     }
 
+    #[allow(dead_code)] // Not every test binary that includes this module uses it.
     pub async fn event_count(&self) -> usize {
         self.store.read_log(0, u32::MAX).await.expect("reading the log").len()
+    }
+}
+
+impl Fixture {
+    /// A bearer connection of the tenant, made by an operator, with the secret `hash`.
+    #[allow(dead_code)] // Not every test binary that includes this module uses it.
+    pub async fn create_connection(&self, name: &str, hash: [u8; 32]) -> Result<uuid::Uuid, CommandError> {
+        use domain::connection::{AuthMode, Connection, ConnectionCommand, ConnectionName, Settings};
+        let command = ConnectionCommand::Create {
+            name: ConnectionName::parse(name).unwrap(),
+            auth: AuthMode::Bearer,
+            login: None,
+            settings: Settings::default(),
+            secret: domain::secret::NewSecret::new(hash),
+        };
+        let outcome = commands::create::<Connection>(&*self.store, &self.tenant, command, operator()).await?;
+        Ok(outcome.id.as_uuid())
     }
 }

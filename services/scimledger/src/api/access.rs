@@ -1,6 +1,7 @@
 //! What the calling connection may do (docs/adr/0040-ownership-and-read-scope.md): whose users
 //! and groups it may change or claim, and which it sees.
 
+use domain::connection::ReadScope;
 use domain::Principal;
 use store::{Connection, Scope};
 
@@ -14,9 +15,15 @@ pub struct Access {
 }
 
 impl Access {
-    /// The policy of `connection`. Connections carry no ownership settings yet, so each keeps
-    /// the behaviour it had before ownership: it reads the whole tenant and claims nothing.
+    /// The policy of `connection`, from its settings `claim_manual` and `read_scope`. A
+    /// connection that claims manual resources also sees them under `own`: it could not find
+    /// what it is allowed to take over otherwise.
     pub fn of(connection: &Connection) -> Self {
-        Self { principal: Principal::Connection { id: connection.id, claim_manual: false }, scope: Scope::Tenant }
+        let claim_manual = connection.settings.claim_manual;
+        let scope = match connection.settings.read_scope {
+            ReadScope::All => Scope::Tenant,
+            ReadScope::Own => Scope::Owned { connection: connection.id, manual: claim_manual },
+        };
+        Self { principal: Principal::Connection { id: connection.id, claim_manual }, scope }
     }
 }

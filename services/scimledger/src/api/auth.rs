@@ -1,23 +1,28 @@
-//! Bearer-token authentication, per tenant.
+//! Authentication of SCIM requests, per tenant and per connection's auth mode.
 //!
-//! The tenant comes from the URL; the token must belong to one of that tenant's connections.
-//! A missing token, a wrong one, another tenant's, and an unknown tenant all get the same 401:
+//! The tenant comes from the URL; the credentials must be a live secret of one of that
+//! tenant's enabled connections, presented the way its mode says (docs/scim.md):
+//! `Authorization: Bearer <token>` (bearer, header, and oauth access tokens), the raw token
+//! (header) or Basic (basic). A missing, wrong, expired, revoked or disabled credential,
+//! another tenant's, and an unknown tenant all get the same 401 with `WWW-Authenticate`:
 //! nothing tells a caller which tenants exist.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::extract::{OriginalUri, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use domain::connection::AuthMode;
 use domain::TenantSlug;
 use scim::ScimError;
-use store::{Actor, Connection, EventMetadata};
+use store::{Actor, Connection, ConnectionSecret, EventMetadata};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
 
 use super::access::Access;
 use super::errors::store_failure;
+use super::oauth::AccessToken;
 use super::reply::ScimReply;
 use super::{ApiState, REQUEST_ID};
 use crate::token;
@@ -40,80 +45,120 @@ impl Caller {
     }
 }
 
-pub async fn authenticate(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
-    let credentials = credentials(&request);
-    match caller(&state, credentials).await {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
+/// What an `Authorization` header presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    Bearer(String),
+    /// A value without a scheme word: a header-mode token.
+    Raw(String),
+    Basic {
+        username: String,
+        password: String,
+    },
+}
+
+impl Presented {
+    pub fn of(headers: &HeaderMap) -> Option<Self> {
+        let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+        match value.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => Some(Presented::Bearer(rest.trim().to_owned())),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+                let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+                let (username, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+                Some(Presented::Basic { username: username.to_owned(), password: password.to_owned() })
+            }
+            Some(_) => None,
+            None if !value.is_empty() => Some(Presented::Raw(value.to_owned())),
+            None => None,
         }
-        Err(error) => ScimReply::error(error).into_response(),
     }
 }
 
-/// What a request claims: its tenant, its token's hash and its request id.
-struct Credentials {
-    tenant: Option<TenantSlug>,
-    token_sha256: Option<[u8; 32]>,
-    request_id: Option<String>,
+/// The secret among `secrets` that `presented` proves, live at `at`.
+pub fn identify<'s>(secrets: &'s [ConnectionSecret], presented: &Presented, at: OffsetDateTime) -> Option<&'s ConnectionSecret> {
+    let live = secrets.iter().filter(|s| s.expires_at.is_none_or(|end| end > at));
+    match presented {
+        Presented::Bearer(text) => match AccessToken::parse(text) {
+            Some(access) => live
+                .filter(|s| s.connection.auth == AuthMode::Oauth && s.credential_id == access.credential_id)
+                .find(|s| access.verify(&s.hash, at)),
+            None => {
+                let hash = token::hash(text);
+                live.filter(|s| matches!(s.connection.auth, AuthMode::Bearer | AuthMode::Header)).find(|s| bool::from(s.hash.ct_eq(&hash)))
+            }
+        },
+        Presented::Raw(text) => {
+            let hash = token::hash(text);
+            live.filter(|s| s.connection.auth == AuthMode::Header).find(|s| bool::from(s.hash.ct_eq(&hash)))
+        }
+        Presented::Basic { username, password } => {
+            let hash = token::hash(password);
+            live.filter(|s| s.connection.auth == AuthMode::Basic && s.connection.login.as_deref() == Some(username.as_str()))
+                .find(|s| bool::from(s.hash.ct_eq(&hash)))
+        }
+    }
 }
 
-fn credentials(request: &Request) -> Credentials {
+pub async fn authenticate(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     // Inside the nested /scim/v2/{tenant} router the URI has lost its prefix; the original keeps it.
     let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path());
     let tenant = path.strip_prefix("/scim/v2/").and_then(|rest| rest.split('/').next()).and_then(|slug| TenantSlug::parse(slug).ok());
-    let token_sha256 = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty())
-        .map(token::hash);
+    let presented = Presented::of(request.headers());
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    Credentials { tenant, token_sha256, request_id }
-}
-
-async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, ScimError> {
-    let unauthorized = || ScimError::unauthorized("a valid bearer token of this tenant's provisioning connection is required");
-    let Credentials { tenant, token_sha256, request_id } = credentials;
-    let (Some(tenant), Some(token_sha256)) = (tenant, token_sha256) else {
-        return Err(unauthorized());
+    let (Some(tenant), Some(credentials)) = (tenant, presented.as_ref()) else {
+        return unauthorized(presented.as_ref());
     };
-    if let Some(connection) = state.tokens.get(&tenant, &token_sha256) {
-        return Ok(Caller { tenant, connection, request_id });
-    }
-    let connection = state.store.authenticate(&tenant, token_sha256).await.map_err(|e| store_failure(&e))?.ok_or_else(unauthorized)?;
-    state.tokens.put(token_sha256, &connection);
-    Ok(Caller { tenant, connection, request_id })
-}
-
-/// Recently authenticated tokens, so a sync's thousands of requests do not each cost a look-up.
-/// Only successes are kept, for [`TOKEN_TTL`]: a disabled connection stops working within that.
-/// Keyed by the token's hash, which is unique across connections; the tenant is checked
-/// against the connection's own.
-#[derive(Default)]
-pub struct TokenCache {
-    entries: Mutex<HashMap<[u8; 32], (Connection, Instant)>>,
-}
-
-pub const TOKEN_TTL: Duration = Duration::from_secs(30);
-/// More entries than any deployment has live connections; past it the cache starts afresh.
-const TOKEN_CACHE_LIMIT: usize = 10_000;
-
-impl TokenCache {
-    fn get(&self, tenant: &TenantSlug, token_sha256: &[u8; 32]) -> Option<Connection> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (connection, since) = entries.get(token_sha256)?;
-        (connection.tenant == *tenant && since.elapsed() < TOKEN_TTL).then(|| connection.clone())
-    }
-
-    fn put(&self, token_sha256: [u8; 32], connection: &Connection) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= TOKEN_CACHE_LIMIT {
-            entries.clear();
+    let secrets = match state.secrets.of(&*state.store, &tenant).await {
+        Ok(secrets) => secrets,
+        Err(e) => return ScimReply::error(store_failure(&e)).into_response(),
+    };
+    match identify(&secrets, credentials, store::now()) {
+        Some(secret) => {
+            request.extensions_mut().insert(Caller { tenant, connection: secret.connection.clone(), request_id });
+            next.run(request).await
         }
-        entries.insert(token_sha256, (connection.clone(), Instant::now()));
+        None => unauthorized(presented.as_ref()),
+    }
+}
+
+/// 401 with the challenges of RFC 6750 §3 and RFC 7617; the scheme the client tried first.
+fn unauthorized(presented: Option<&Presented>) -> Response {
+    let detail = "valid credentials of one of this tenant's provisioning connections are required";
+    let mut response = ScimReply::error(ScimError::unauthorized(detail)).into_response();
+    let bearer = match presented {
+        Some(Presented::Bearer(_) | Presented::Raw(_)) => r#"Bearer realm="scimledger", error="invalid_token""#,
+        _ => r#"Bearer realm="scimledger""#,
+    };
+    let basic = r#"Basic realm="scimledger", charset="UTF-8""#;
+    let challenges = match presented {
+        Some(Presented::Basic { .. }) => [basic, bearer],
+        _ => [bearer, basic],
+    };
+    for challenge in challenges {
+        response.headers_mut().append(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn presented(value: &str) -> Option<Presented> {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        Presented::of(&headers)
+    }
+
+    #[test]
+    fn authorization_headers() {
+        assert_eq!(presented("Bearer abc"), Some(Presented::Bearer("abc".into())));
+        assert_eq!(presented("bearer  abc "), Some(Presented::Bearer("abc".into())));
+        assert_eq!(presented("abc"), Some(Presented::Raw("abc".into())));
+        // "user:pa:ss" in base64: the password may hold colons.
+        assert_eq!(presented("Basic dXNlcjpwYTpzcw=="), Some(Presented::Basic { username: "user".into(), password: "pa:ss".into() }));
+        assert_eq!(presented("Basic !!!"), None);
+        assert_eq!(presented("Digest x"), None);
     }
 }

@@ -1,4 +1,5 @@
-//! Request bodies: the size limit, the media type and JSON syntax, each with its SCIM error.
+//! Request bodies: the size limit, the media type and JSON syntax, each with its SCIM error;
+//! strings no store can hold (an unpaired surrogate) are `invalidValue`.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -57,6 +58,14 @@ async fn json_body(request: Request, limit: usize, too_large: impl Fn() -> ScimE
         return Err(ScimReply::error(too_large()));
     }
     let bytes = axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| ScimReply::error(too_large()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ScimReply::error(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        // serde_json refuses `"\ud800"`, which the JSON grammar allows but no store can keep:
+        // that is a bad value, not bad syntax.
+        ScimReply::error(match scim::text::unpaired_surrogate_escape(&bytes) {
+            Some(unit) => ScimError::invalid_value(format!(
+                "the request body has an unpaired UTF-16 surrogate (\\u{unit:04x}), which cannot be stored"
+            )),
+            None => ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")),
+        })
+    })
 }

@@ -3,12 +3,13 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Extension;
-use scim::discovery::{self, Capabilities};
+use domain::connection::AuthMode;
+use scim::discovery::{self, AuthenticationScheme, Capabilities};
 use scim::list::list_response;
 use scim::ScimError;
 
 use super::reply::ScimReply;
-use super::resources::base_url;
+use super::resources::{base_url, origin};
 use super::{ApiState, Caller};
 
 fn capabilities(state: &ApiState) -> Capabilities {
@@ -20,8 +21,18 @@ fn capabilities(state: &ApiState) -> Capabilities {
     }
 }
 
+/// Lists the schemes the calling connection can use: its own mode's.
 pub async fn service_provider_config(State(state): State<ApiState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> ScimReply {
-    ScimReply::ok(discovery::service_provider_config(&base_url(&state, &headers, &caller), capabilities(&state)))
+    let schemes = match caller.connection.auth {
+        AuthMode::Bearer => vec![AuthenticationScheme::OAuthBearerToken],
+        AuthMode::Header => vec![AuthenticationScheme::HeaderToken],
+        AuthMode::Basic => vec![AuthenticationScheme::HttpBasic],
+        AuthMode::Oauth => {
+            let token_url = format!("{}/oauth/{}/token", origin(&state, &headers), caller.tenant);
+            vec![AuthenticationScheme::OAuth2ClientCredentials { token_url }]
+        }
+    };
+    ScimReply::ok(discovery::service_provider_config(&base_url(&state, &headers, &caller), capabilities(&state), &schemes))
 }
 
 pub async fn resource_types(State(state): State<ApiState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> ScimReply {

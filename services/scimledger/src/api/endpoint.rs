@@ -12,12 +12,15 @@ use scim::patch::PatchRequest;
 use scim::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
 use store::{Page, Reference, ResourceRecord, Scope, Store, StoreResult};
 
-use store::commands::Resource;
+use store::commands::ScimResource;
 
-pub trait Endpoint: Resource + Send + Sync + 'static {
+pub trait Endpoint: ScimResource + Send + Sync + 'static {
     const RESOURCE: &'static ResourceType;
     /// The attribute derived from memberships: a user's `groups`, a group's `members`.
     const RELATED: &'static str;
+    /// Whether a PATCH may answer 204 when the request names no attributes (RFC 7644 §3.5.2):
+    /// a group's answer would list every member (ADR 0031).
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool;
 
     fn create(resource: Document, owner: Owner) -> Self::Command;
     fn replace(resource: Document) -> Self::Command;
@@ -48,6 +51,7 @@ pub trait Endpoint: Resource + Send + Sync + 'static {
 impl Endpoint for User {
     const RESOURCE: &'static ResourceType = &USER_RESOURCE;
     const RELATED: &'static str = "groups";
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool = false;
 
     fn create(resource: Document, owner: Owner) -> UserCommand {
         UserCommand::Provision { resource, owner }
@@ -72,6 +76,7 @@ impl Endpoint for User {
 impl Endpoint for Group {
     const RESOURCE: &'static ResourceType = &GROUP_RESOURCE;
     const RELATED: &'static str = "members";
+    const PATCH_MAY_ANSWER_NO_CONTENT: bool = true;
 
     fn create(resource: Document, owner: Owner) -> GroupCommand {
         GroupCommand::Create { resource, owner }

@@ -1,6 +1,9 @@
 //! The SCIM HTTP API (axum).
 //!
-//! - [`auth`]: bearer tokens → the calling connection of the tenant in the URL.
+//! - [`auth`]: credentials in the connection's auth mode → the calling connection of the
+//!   tenant in the URL; 401 with `WWW-Authenticate`.
+//! - [`secret_cache`]: each tenant's live secrets, while the store says they are current.
+//! - [`oauth`]: `/oauth/{tenant}/token`, the client credentials grant, and its access tokens.
 //! - [`access`]: what that connection may change, claim and see.
 //! - [`body`]: request bodies: size limit, media type, JSON syntax.
 //! - [`reply`]: SCIM responses and errors (`application/scim+json`), and an Error body for the
@@ -8,27 +11,33 @@
 //! - [`errors`]: command and store failures as SCIM errors.
 //! - [`render`]: read-model records and command outcomes as SCIM resources.
 //! - [`endpoint`]: what differs between /Users and /Groups.
+//! - [`cursors`]: list cursors sealed for the calling tenant.
 //! - [`resources`]: the handlers both share: list, search, get, create, replace, patch, delete,
 //!   and the one write path they and /Bulk take.
 //! - [`bulk`]: /Bulk: each operation through that write path, `bulkId`s resolved.
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
 //! - [`health`]: /healthz and /readyz.
-//! - [`request_id`]: cheap unique request ids.
+//! - [`request_id`]: cheap unique request ids; clients' own ones only when short and plain.
 //! - [`uri`]: the URL length limit (414).
 
 mod access;
 mod auth;
 mod body;
 mod bulk;
+mod cursors;
 mod discovery;
 mod endpoint;
 mod errors;
 mod health;
+mod oauth;
 mod render;
 mod reply;
 mod request_id;
 mod resources;
+mod secret_cache;
 mod uri;
+
+pub(crate) use resources::origin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,15 +58,20 @@ use store::Store;
 use crate::config::Settings;
 
 pub use auth::Caller;
+pub use secret_cache::SecretCache;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn Store>,
-    pub tokens: Arc<auth::TokenCache>,
+    pub secrets: Arc<SecretCache>,
     pub settings: Arc<Settings>,
+    /// Seals the cursors of cursor pages (ADR 0045).
+    pub cursor_key: Arc<scim::cursor::CursorKey>,
+    /// Whether the NATS relay's events flow, when it runs.
+    pub relay: Option<bus::nats::RelayHealth>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -91,10 +105,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .nest("/scim/v2/{tenant}", scim)
+        .route("/oauth/{tenant}/token", post(oauth::token))
+        .nest("/admin/v1", crate::admin::http::router(state.clone()))
         .fallback(reply::no_such_endpoint)
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::map_request(request_id::drop_unfit))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, request_id::SequentialRequestIds::new()))
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                     // Only the request id at INFO: formatting method and path into every span cost

@@ -18,10 +18,12 @@ use serde_json::Value;
 use store::{Page, Reference, ResourceRecord};
 
 use super::body::ScimBody;
+use super::cursors;
 use super::endpoint::Endpoint;
 use super::render::{self, Parts};
 use super::reply::{etag, EntityTags, ScimReply};
 use super::{ApiState, Caller};
+use crate::config::GroupPatchResponse;
 use store::commands::{self, CommandError, Outcome};
 
 use super::errors::to_scim;
@@ -29,16 +31,20 @@ use super::errors::to_scim;
 type Params = Query<Vec<(String, String)>>;
 type Reply = Result<ScimReply, ScimReply>;
 
-/// `https://host/scim/v2/<tenant>`: the configured public URL, else the Host the client used.
-pub(super) fn base_url(state: &ApiState, headers: &HeaderMap, caller: &Caller) -> String {
-    let origin = match &state.settings.public_url {
+/// `https://host`: the configured public URL, else the Host the client used.
+pub(crate) fn origin(state: &ApiState, headers: &HeaderMap) -> String {
+    match &state.settings.public_url {
         Some(url) => url.clone(),
         None => {
             let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
             format!("http://{host}")
         }
-    };
-    format!("{origin}/scim/v2/{}", caller.tenant)
+    }
+}
+
+/// `https://host/scim/v2/<tenant>`.
+pub(super) fn base_url(state: &ApiState, headers: &HeaderMap, caller: &Caller) -> String {
+    format!("{}/scim/v2/{}", origin(state, headers), caller.tenant)
 }
 
 pub(super) fn id_of<E: Endpoint>(text: &str) -> Result<ResourceId, ScimError> {
@@ -46,12 +52,13 @@ pub(super) fn id_of<E: Endpoint>(text: &str) -> Result<ResourceId, ScimError> {
 }
 
 fn selection_of<E: Endpoint>(params: &[(String, String)]) -> Result<Selection, ScimError> {
-    let pairs = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    Ok(ListQuery::from_params(
-        pairs.filter(|(k, _)| k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes")),
-        E::RESOURCE,
-    )?
-    .selection)
+    let pairs = params.iter().filter(|(k, _)| names_selection(k)).map(|(k, v)| (k.as_str(), v.as_str()));
+    Ok(ListQuery::from_params(pairs, E::RESOURCE)?.selection)
+}
+
+/// `attributes` or `excludedAttributes`: the parameters that select what a response shows.
+fn names_selection(parameter: &str) -> bool {
+    parameter.eq_ignore_ascii_case("attributes") || parameter.eq_ignore_ascii_case("excludedAttributes")
 }
 
 fn failed<E: Endpoint>(error: CommandError, id: Option<ResourceId>) -> ScimError {
@@ -118,7 +125,8 @@ async fn page<E: Endpoint>(state: &ApiState, headers: &HeaderMap, caller: &Calle
     let body = match query.paging {
         Paging::Index { start_index } => list_response(page.total, start_index, resources),
         Paging::Cursor(_) => {
-            cursor_list_response(page.total, resources, page.next.map(|p| query.cursor(p)), page.previous.map(|p| query.cursor(p)))
+            let sealed = |position| cursors::seal(state, caller, &query.cursor(position));
+            cursor_list_response(page.total, resources, page.next.map(sealed), page.previous.map(sealed))
         }
     };
     Ok(ScimReply::ok(body))
@@ -130,8 +138,9 @@ pub async fn search_all(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    ScimBody(body): ScimBody,
+    ScimBody(mut body): ScimBody,
 ) -> Reply {
+    cursors::open_search(&state, &caller, &mut body)?;
     let users = ListQuery::from_search_request(&body, User::RESOURCE);
     let groups = ListQuery::from_search_request(&body, Group::RESOURCE);
     let (users, groups) = match (users, groups) {
@@ -166,8 +175,9 @@ pub async fn list<E: Endpoint>(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    Query(params): Params,
+    Query(mut params): Params,
 ) -> Reply {
+    cursors::open_params(&state, &caller, &mut params)?;
     let query = ListQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), E::RESOURCE)?;
     page::<E>(&state, &headers, &caller, query).await
 }
@@ -177,8 +187,9 @@ pub async fn search<E: Endpoint>(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    ScimBody(body): ScimBody,
+    ScimBody(mut body): ScimBody,
 ) -> Reply {
+    cursors::open_search(&state, &caller, &mut body)?;
     let query = ListQuery::from_search_request(&body, E::RESOURCE)?;
     page::<E>(&state, &headers, &caller, query).await
 }
@@ -268,6 +279,14 @@ pub(super) enum Write {
     Delete(ResourceId),
 }
 
+/// A POST or PUT body as a resource within the limits (a PATCH's result is checked as it is
+/// decided, against the same limits).
+fn resource_document<E: Endpoint>(state: &ApiState, body: &Value) -> Result<Document, ScimError> {
+    let document = Document::parse(body, E::RESOURCE)?;
+    state.settings.limits().check_size(&document)?;
+    Ok(document)
+}
+
 /// Parses a write into its domain command and runs it: the one path every write takes.
 /// `if_match` names the versions the client last saw. A delete has no outcome to show.
 pub(super) async fn write<E: Endpoint>(
@@ -284,15 +303,15 @@ pub(super) async fn write<E: Endpoint>(
     };
     let (id, result) = match write {
         Write::Create(body) => {
-            let command = E::create(Document::parse(&body, E::RESOURCE)?, access.principal.owner());
+            let command = E::create(resource_document::<E>(state, &body)?, access.principal.owner());
             (None, commands::create::<E>(store, &caller.tenant, command, caller.metadata()).await)
         }
         Write::Replace(id, body) => {
-            let command = E::replace(Document::parse(&body, E::RESOURCE)?);
+            let command = E::replace(resource_document::<E>(state, &body)?);
             (Some(id), commands::change::<E>(store, &caller.tenant, id, command, &access.principal, caller.metadata(), if_match).await)
         }
         Write::Patch(id, body) => {
-            let command = E::patch(PatchRequest::parse(&body)?);
+            let command = E::patch(PatchRequest::parse(&body)?.with_limits(state.settings.limits()));
             (Some(id), commands::change::<E>(store, &caller.tenant, id, command, &access.principal, caller.metadata(), if_match).await)
         }
         Write::Delete(id) => {
@@ -343,7 +362,9 @@ pub async fn replace<E: Endpoint>(
     change::<E>(&state, &caller, &headers, &params, Write::Replace(id, body)).await
 }
 
-/// PATCH /Users/{id}, PATCH /Groups/{id}: answered 200 with the resource.
+/// PATCH /Users/{id}, PATCH /Groups/{id}: answered 200 with the resource, or 204 for a group
+/// unless the request names attributes (`attributes` or `excludedAttributes`) or the settings
+/// say `group_patch_response = "resource"`.
 pub async fn patch<E: Endpoint>(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -353,7 +374,12 @@ pub async fn patch<E: Endpoint>(
     ScimBody(body): ScimBody,
 ) -> Reply {
     let id = id_of::<E>(&id)?;
-    change::<E>(&state, &caller, &headers, &params, Write::Patch(id, body)).await
+    let no_content = E::PATCH_MAY_ANSWER_NO_CONTENT && state.settings.group_patch_response == GroupPatchResponse::NoContent;
+    if !no_content || params.iter().any(|(k, _)| names_selection(k)) {
+        return change::<E>(&state, &caller, &headers, &params, Write::Patch(id, body)).await;
+    }
+    let outcome = write::<E>(&state, &caller, Write::Patch(id, body), if_match(&headers)).await?.expect("a change has an outcome");
+    Ok(ScimReply::status(StatusCode::NO_CONTENT).with_etag(etag(outcome.version)))
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.

@@ -1,9 +1,10 @@
 //! What `serve` prints for a newcomer.
 
-use domain::TenantSlug;
-use store::{Store, StoreError};
+use store::Store;
 
-use super::connection;
+use super::connection::admin;
+use crate::admin::error::AdminError;
+use crate::admin::model::{CreateConnection, CreateTenant};
 use crate::config::Settings;
 
 const DEMO_TENANT: &str = "demo";
@@ -19,16 +20,18 @@ pub fn print_first_start_help(settings: &Settings) {
 
 /// `serve --demo`: makes sure a `demo` tenant exists and prints a fresh connection for it.
 pub async fn print_demo_connection(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> {
-    let tenant = TenantSlug::parse(DEMO_TENANT)?;
-    match store.create_tenant(&tenant).await {
-        Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+    let admin = admin(store, settings);
+    match admin.create_tenant(&CreateTenant { slug: DEMO_TENANT.into() }).await {
+        Ok(_) | Err(AdminError::AlreadyExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
     let name = format!("demo-{}", time::OffsetDateTime::now_utc().unix_timestamp());
-    let issued = connection::issue(store, settings, &tenant, &name).await?;
+    let input = CreateConnection { name, auth: None, settings: Default::default() };
+    let issued = admin.create_connection(DEMO_TENANT, &input).await?;
+    let token = issued.token.unwrap_or_default();
     println!("demo tenant ready:");
-    println!("  SCIM base URL: {}", issued.base_url);
-    println!("  bearer token:  {}", issued.token);
-    println!("  try: curl -H 'Authorization: Bearer {}' {}/Users", issued.token, issued.base_url);
+    println!("  SCIM base URL: {}", issued.connection.base_url);
+    println!("  bearer token:  {token}");
+    println!("  try: curl -H 'Authorization: Bearer {token}' {}/Users", issued.connection.base_url);
     Ok(())
 }

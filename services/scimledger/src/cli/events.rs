@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use bus::follow::Sink;
-use bus::nats::{stream, tail, Publisher};
+use bus::nats::{stream, tail, Publisher, RelayHealth};
 use bus::Envelope;
 use domain::TenantSlug;
 use futures::StreamExt;
@@ -50,7 +50,8 @@ pub async fn republish(store: &dyn Store, settings: &Settings, from: i64, to: Op
         bail!("--from must be a log position (1 or more), and --to no less than it");
     }
     let js = stream::connect(nats_url(settings)?).await?;
-    let mut publisher = Publisher::new(js);
+    // A refusal ends the command with its error: nobody reads this health.
+    let mut publisher = Publisher::new(js, RelayHealth::default());
     let mut after = from - 1;
     loop {
         let mut events = store.read_log(after, BATCH).await?;

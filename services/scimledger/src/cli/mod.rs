@@ -1,8 +1,9 @@
-//! The operator CLI: tenants and provisioning connections, on whichever backend the settings
-//! select (also while a server runs on it).
+//! The operator CLI: tenants, provisioning connections and operators, on whichever backend the
+//! settings select (also while a server runs on it), through the admin operations
+//! (`crate::admin::ops`) as the actor `cli`.
 //!
-//! - [`tenant`]: `scimledger tenant create|list`.
-//! - [`connection`]: `scimledger connection create|list`.
+//! - [`tenant`]: `scimledger tenant create|list`, `scimledger operator create`.
+//! - [`connection`]: `scimledger connection create|list|show|update|rotate|revoke|disable`.
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
 //! - [`events`]: `scimledger events tail|republish` (NATS).
 

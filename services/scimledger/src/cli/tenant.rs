@@ -1,18 +1,42 @@
-//! `scimledger tenant …`
+//! `scimledger tenant …` and `scimledger operator create`.
 
-use domain::TenantSlug;
 use store::Store;
 
-pub async fn create(store: &dyn Store, slug: &str) -> anyhow::Result<()> {
-    let slug = TenantSlug::parse(slug)?;
-    store.create_tenant(&slug).await?;
-    println!("created tenant {slug}");
+use super::connection::{admin, print_json};
+use crate::admin::error::AdminError;
+use crate::admin::model::CreateTenant;
+use crate::config::Settings;
+
+pub async fn create(store: &dyn Store, settings: &Settings, slug: &str, json: bool) -> Result<(), AdminError> {
+    let tenant = admin(store, settings).create_tenant(&CreateTenant { slug: slug.to_owned() }).await?;
+    if json {
+        print_json(&tenant);
+    } else {
+        println!("created tenant {}", tenant.slug);
+    }
     Ok(())
 }
 
-pub async fn list(store: &dyn Store) -> anyhow::Result<()> {
-    for tenant in store.tenants().await? {
-        println!("{}\t{}", tenant.slug, crate::api_time(tenant.created));
+pub async fn list(store: &dyn Store, settings: &Settings, json: bool) -> Result<(), AdminError> {
+    let tenants = admin(store, settings).tenants().await?;
+    if json {
+        print_json(&tenants);
+    } else {
+        for tenant in tenants {
+            println!("{}\t{}", tenant.slug, tenant.created);
+        }
+    }
+    Ok(())
+}
+
+pub async fn create_operator(store: &dyn Store, settings: &Settings, name: &str, json: bool) -> Result<(), AdminError> {
+    let issued = admin(store, settings).create_operator(name).await?;
+    if json {
+        print_json(&issued);
+    } else {
+        println!("operator {}", issued.name);
+        println!("  token: {}", issued.token);
+        println!("The token is shown this once; send it as `Authorization: Bearer` to /admin/v1.");
     }
     Ok(())
 }

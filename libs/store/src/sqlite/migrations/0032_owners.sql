@@ -1,4 +1,4 @@
--- The SQLite twin of postgres/migrations/0020_owners.sql. SQLite cannot drop a column's
+-- The SQLite twin of postgres/migrations/0032_owners.sql. SQLite cannot drop a column's
 -- default; every append writes the owner, so the default only serves this backfill.
 ALTER TABLE users ADD COLUMN owner TEXT NOT NULL DEFAULT 'operator';
 UPDATE users SET owner = (

@@ -1,0 +1,74 @@
+//! The Tenant aggregate: an organisation, created once (`tenant.created`).
+//!
+//! A tenant's stream id is derived from its slug ([`Tenant::stream_id`]), so the stream is
+//! found from the URL without a look-up.
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::CURRENT_VERSION;
+use crate::{DomainError, ResourceId, TenantSlug};
+
+#[derive(Debug, Clone)]
+pub enum TenantCommand {
+    Create { slug: TenantSlug },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum TenantEvent {
+    #[serde(rename = "tenant.created")]
+    Created { slug: TenantSlug },
+}
+
+impl DomainEvent for TenantEvent {
+    fn event_type(&self) -> String {
+        crate::event::encode(self).event_type
+    }
+
+    fn event_version(&self) -> String {
+        CURRENT_VERSION.to_string()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    slug: Option<TenantSlug>,
+}
+
+/// Names the tenant streams' UUIDs (version 5, from the slug).
+const TENANT_NAMESPACE: Uuid = Uuid::from_u128(0x5c1d_1ed9_e7a4_4c40_9a52_7e6a_7d3c_0001);
+
+impl Tenant {
+    pub fn slug(&self) -> Option<&TenantSlug> {
+        self.slug.as_ref()
+    }
+
+    pub fn stream_id(slug: &TenantSlug) -> ResourceId {
+        ResourceId::from_uuid(Uuid::new_v5(&TENANT_NAMESPACE, slug.as_str().as_bytes()))
+    }
+}
+
+impl Aggregate for Tenant {
+    const TYPE: &'static str = "tenant";
+    type Command = TenantCommand;
+    type Event = TenantEvent;
+    type Error = DomainError;
+    type Services = ();
+
+    async fn handle(&mut self, command: TenantCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
+        let TenantCommand::Create { slug } = command;
+        if self.slug.is_some() {
+            return Err(DomainError::AlreadyExists);
+        }
+        sink.write(TenantEvent::Created { slug }, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: TenantEvent) {
+        let TenantEvent::Created { slug } = event;
+        self.slug = Some(slug);
+    }
+}

@@ -1,0 +1,52 @@
+//! What tenant, connection and operator commits write besides their events: their rows, the
+//! unique names they reserve, and the ends of credentials. Shared by both backends.
+
+use domain::connection::{Connection, ConnectionEvent};
+use domain::operator::Operator;
+use domain::tenant::{Tenant, TenantCommand};
+use domain::{Principal, TenantSlug};
+
+use crate::api::{ConnectionRow, EventMetadata, ReadModelChange, Reservation, Store, CONNECTION_NAME, OPERATOR_NAME, TENANT};
+use crate::commands::{self, CommandError, Expect};
+
+pub fn tenant_commit(after: &Tenant) -> (Vec<Reservation>, ReadModelChange) {
+    let reservations = after.slug().map(|slug| Reservation::Claim { kind: TENANT, key: slug.to_string() }).into_iter().collect();
+    (reservations, ReadModelChange::Tenant)
+}
+
+pub fn connection_commit(before: &Connection, events: &[ConnectionEvent], after: &Connection) -> (Vec<Reservation>, ReadModelChange) {
+    let state = after.state().expect("a connection commit leaves a connection");
+    let reservations = match before.state() {
+        None => vec![Reservation::Claim { kind: CONNECTION_NAME, key: state.name.to_string() }],
+        Some(_) => Vec::new(),
+    };
+    let expiries = events
+        .iter()
+        .flat_map(|event| match event {
+            ConnectionEvent::SecretRotated { retiring, .. } => retiring.iter().map(|r| (r.credential_id, r.expires_at)).collect(),
+            ConnectionEvent::SecretsRevoked { credential_ids, at } => credential_ids.iter().map(|id| (*id, *at)).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let row = ConnectionRow {
+        name: state.name.to_string(),
+        auth: state.auth,
+        login: state.login.clone(),
+        settings: serde_json::to_value(&state.settings).expect("settings serialise"),
+        disabled: state.disabled,
+        purge: state.purge,
+        expiries,
+    };
+    (reservations, ReadModelChange::Connection(row))
+}
+
+pub fn operator_commit(after: &Operator) -> (Vec<Reservation>, ReadModelChange) {
+    let name = after.name().expect("an operator commit leaves an operator").to_string();
+    (vec![Reservation::Claim { kind: OPERATOR_NAME, key: name.clone() }], ReadModelChange::Operator { name })
+}
+
+/// Creates a tenant on its stream (named by the slug).
+pub async fn create_tenant(store: &dyn Store, slug: &TenantSlug, metadata: EventMetadata) -> Result<(), CommandError> {
+    let command = TenantCommand::Create { slug: slug.clone() };
+    commands::run::<Tenant>(store, slug, Tenant::stream_id(slug), command, &Principal::Operator, metadata, Expect::New).await.map(|_| ())
+}

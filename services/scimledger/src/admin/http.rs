@@ -1,0 +1,260 @@
+//! `/admin/v1`: the admin operations over JSON, for operators with a token of their own
+//! (`scimledger operator create`). Errors are `{"code", "detail"}`; the OpenAPI 3.1 document is
+//! generated from these handlers and the model, at `/admin/v1/openapi.json`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use domain::TenantSlug;
+use store::Actor;
+use subtle::ConstantTimeEq;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use uuid::Uuid;
+
+use super::error::AdminError;
+use super::model::*;
+use super::ops::Admin;
+use crate::api::{origin, ApiState, REQUEST_ID};
+use crate::token;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "scimledger admin API", description = "Tenants and provisioning connections (docs/operations.md)"),
+    paths(create_tenant, tenants, tenant, create_connection, connections, connection, update, rotate, revoke, disable),
+    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody)),
+    modifiers(&OperatorToken),
+    security(("operator_token" = []))
+)]
+pub struct AdminApi;
+
+struct OperatorToken;
+
+impl Modify for OperatorToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("operator_token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub fn router(state: ApiState) -> Router<ApiState> {
+    Router::new()
+        .route("/tenants", get(tenants).post(create_tenant))
+        .route("/tenants/{tenant}", get(tenant))
+        .route("/tenants/{tenant}/connections", get(connections).post(create_connection))
+        .route("/tenants/{tenant}/connections/{connection}", get(connection).patch(update))
+        .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
+        .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
+        .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
+        .fallback(|| async { reply::<()>(Err(AdminError::InvalidValue("no such admin endpoint".into()))) })
+        .route_layer(axum::middleware::from_fn_with_state(state, operator))
+        .route("/openapi.json", get(|| async { Json(AdminApi::openapi()) }))
+}
+
+/// The operator a request's bearer token names.
+#[derive(Debug, Clone)]
+struct OperatorName(String);
+
+async fn operator(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token::hash(token.trim()));
+    let Some(hash) = presented else { return reply::<()>(Err(AdminError::Unauthorized)) };
+    match state.store.operator_secrets().await {
+        Ok(operators) => match operators.into_iter().find(|o| bool::from(o.hash.ct_eq(&hash))) {
+            Some(found) => {
+                request.extensions_mut().insert(OperatorName(found.name));
+                next.run(request).await
+            }
+            None => reply::<()>(Err(AdminError::Unauthorized)),
+        },
+        Err(e) => reply::<()>(Err(AdminError::Unavailable(e))),
+    }
+}
+
+fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
+    Admin {
+        store: &*state.store,
+        origin: origin(state, headers),
+        actor: Actor::Operator(operator.0.clone()),
+        request_id: headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    }
+}
+
+fn reply<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
+    reply_with(StatusCode::OK, result)
+}
+
+fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminError>) -> Response {
+    match result {
+        Ok(body) => (status, Json(body)).into_response(),
+        Err(error) => {
+            match &error {
+                AdminError::Unavailable(e) => tracing::warn!(error = %e, "admin request failed"),
+                AdminError::Internal(e) => tracing::error!(error = %e, "admin request failed"),
+                _ => {}
+            }
+            let mut response = (error.status(), Json(ErrorBody::from(&error))).into_response();
+            if matches!(error, AdminError::Unauthorized) {
+                response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="scimledger-admin""#));
+            }
+            response
+        }
+    }
+}
+
+/// A JSON body, or the reason it is not one.
+fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
+    json.map(|Json(value)| value).map_err(|rejection| AdminError::InvalidJson(rejection.body_text()))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants", request_body = CreateTenant,
+    responses((status = 201, body = TenantView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_tenant(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    json: Result<Json<CreateTenant>, JsonRejection>,
+) -> Response {
+    let result = async { admin(&state, &headers, &op).create_tenant(&body(json)?).await }.await;
+    reply_with(StatusCode::CREATED, result)
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants", responses((status = 200, body = Vec<TenantView>)))]
+async fn tenants(State(state): State<ApiState>, Extension(op): Extension<OperatorName>, headers: HeaderMap) -> Response {
+    reply(admin(&state, &headers, &op).tenants().await)
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}", params(("tenant" = String, Path)),
+    responses((status = 200, body = TenantView), (status = 404, body = ErrorBody)))]
+async fn tenant(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).tenant(&t).await)
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/connections", params(("tenant" = String, Path)), request_body = CreateConnection,
+    responses((status = 201, body = Issued), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_connection(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+    json: Result<Json<CreateConnection>, JsonRejection>,
+) -> Response {
+    let result = async { admin(&state, &headers, &op).create_connection(&t, &body(json)?).await }.await;
+    reply_with(StatusCode::CREATED, result)
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/connections", params(("tenant" = String, Path)),
+    responses((status = 200, body = Vec<ConnectionView>), (status = 404, body = ErrorBody)))]
+async fn connections(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).connections(&t).await)
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/connections/{connection}",
+    params(("tenant" = String, Path), ("connection" = String, Path, description = "name or id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)))]
+async fn connection(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, c)): Path<(String, String)>,
+) -> Response {
+    reply(admin(&state, &headers, &op).connection(&t, &c).await)
+}
+
+#[utoipa::path(patch, path = "/admin/v1/tenants/{tenant}/connections/{connection}",
+    params(("tenant" = String, Path), ("connection" = String, Path, description = "name or id")), request_body = SettingsInput,
+    responses((status = 200, body = ConnectionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, c)): Path<(String, String)>,
+    json: Result<Json<SettingsInput>, JsonRejection>,
+) -> Response {
+    reply(async { admin(&state, &headers, &op).update(&t, &c, &body(json)?).await }.await)
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/connections/{connection}/rotate",
+    params(("tenant" = String, Path), ("connection" = String, Path, description = "name or id")), request_body = Rotate,
+    responses((status = 200, body = Issued), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn rotate(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, c)): Path<(String, String)>,
+    json: Result<Json<Rotate>, JsonRejection>,
+) -> Response {
+    reply(async { admin(&state, &headers, &op).rotate(&t, &c, &body(json)?).await }.await)
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/connections/{connection}/revoke",
+    params(("tenant" = String, Path), ("connection" = String, Path, description = "name or id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn revoke(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, c)): Path<(String, String)>,
+) -> Response {
+    reply(admin(&state, &headers, &op).revoke(&t, &c).await)
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/connections/{connection}/disable",
+    params(("tenant" = String, Path), ("connection" = String, Path, description = "name or id")),
+    request_body(content = Option<Disable>, description = "optional; `{\"purge\": true}` also deletes what the connection owns"),
+    responses((status = 200, body = ConnectionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn disable(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, c)): Path<(String, String)>,
+    raw: Bytes,
+) -> Response {
+    reply(
+        async {
+            // No body disables without purge, as before purges existed.
+            let input: Disable = match raw.is_empty() {
+                true => Disable::default(),
+                false => serde_json::from_slice(&raw).map_err(|e| AdminError::InvalidJson(e.to_string()))?,
+            };
+            let (view, tenant, connection) = admin(&state, &headers, &op).disable(&t, &c, input.purge).await?;
+            if input.purge {
+                spawn_purge(&state, tenant, connection);
+            }
+            Ok(view)
+        }
+        .await,
+    )
+}
+
+/// Runs the purge the disable recorded beside the API: a purge of a large connection outlasts
+/// any request timeout, and one this process does not finish, `serve` resumes at start.
+fn spawn_purge(state: &ApiState, tenant: TenantSlug, connection: Uuid) {
+    let store = std::sync::Arc::clone(&state.store);
+    tokio::spawn(async move {
+        if let Err(error) = store::purge::purge(&*store, &tenant, connection).await {
+            tracing::error!(%error, %tenant, %connection, "purge failed; it resumes at the next start");
+        }
+    });
+}

@@ -1,0 +1,12 @@
+//! Administration: tenants, connections and operators, one model for the admin API and the
+//! CLI (issue 9 §5).
+//!
+//! - [`model`]: requests and answers (serde, OpenAPI schemas).
+//! - [`ops`]: the operations, each one command on the log with its actor.
+//! - [`error`]: why an operation failed, with a stable code.
+//! - [`http`]: `/admin/v1` over the operations, operator tokens, `/admin/v1/openapi.json`.
+
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod ops;

@@ -1,0 +1,181 @@
+//! The admin operations, one copy for the admin API and the CLI: each parses its input into
+//! domain values, runs one command (the actor is the operator, or `cli`), and answers in the
+//! admin model.
+
+use domain::connection::{AuthMode, Connection as ConnectionAggregate, ConnectionCommand, ConnectionName, Settings};
+use domain::operator::{Operator, OperatorCommand, OperatorName};
+use domain::secret::NewSecret;
+use domain::{Principal, ResourceId, TenantSlug};
+use store::commands::{self, Expect};
+use store::{Actor, Connection, EventMetadata, Store};
+use uuid::Uuid;
+
+use super::error::AdminError;
+use super::model::*;
+use crate::{api_time, token};
+
+/// The operations, on one store, for one actor.
+pub struct Admin<'a> {
+    pub store: &'a dyn Store,
+    /// `https://scim.example.com`: where base URLs and token URLs point.
+    pub origin: String,
+    pub actor: Actor,
+    pub request_id: Option<String>,
+}
+
+impl Admin<'_> {
+    fn metadata(&self) -> EventMetadata {
+        EventMetadata { actor: self.actor.clone(), request_id: self.request_id.clone(), trace_id: None }
+    }
+
+    pub async fn create_tenant(&self, input: &CreateTenant) -> Result<TenantView, AdminError> {
+        let slug = TenantSlug::parse(&input.slug)?;
+        store::directory::create_tenant(self.store, &slug, self.metadata()).await?;
+        self.tenant(&input.slug).await
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<TenantView>, AdminError> {
+        let tenants = self.store.tenants().await?;
+        Ok(tenants.into_iter().map(|t| TenantView { slug: t.slug.to_string(), created: api_time(t.created) }).collect())
+    }
+
+    pub async fn tenant(&self, slug: &str) -> Result<TenantView, AdminError> {
+        self.tenants().await?.into_iter().find(|t| t.slug == slug).ok_or_else(|| AdminError::UnknownTenant(slug.to_owned()))
+    }
+
+    /// A tenant that exists.
+    async fn existing_tenant(&self, slug: &str) -> Result<TenantSlug, AdminError> {
+        let parsed = TenantSlug::parse(slug).map_err(|_| AdminError::UnknownTenant(slug.to_owned()))?;
+        self.tenant(slug).await?;
+        Ok(parsed)
+    }
+
+    pub async fn create_connection(&self, tenant: &str, input: &CreateConnection) -> Result<Issued, AdminError> {
+        let tenant = self.existing_tenant(tenant).await?;
+        let name = ConnectionName::parse(&input.name)?;
+        let auth = input.auth()?;
+        let (settings, _) = Settings::default().with(&input.settings.change()?)?;
+        let login = match auth {
+            AuthMode::Basic => Some(token::login("scim")),
+            AuthMode::Oauth => Some(token::login("scimledger-client")),
+            AuthMode::Bearer | AuthMode::Header => None,
+        };
+        let secret = token::generate();
+        let command = ConnectionCommand::Create { name, auth, login, settings, secret: NewSecret::new(token::hash(&secret)) };
+        let outcome = commands::create::<ConnectionAggregate>(self.store, &tenant, command, self.metadata()).await?;
+        let connection = self.find(&tenant, &outcome.id.to_string()).await?;
+        Ok(self.issued(connection, secret))
+    }
+
+    pub async fn connections(&self, tenant: &str) -> Result<Vec<ConnectionView>, AdminError> {
+        let tenant = self.existing_tenant(tenant).await?;
+        Ok(self.store.connections(&tenant).await?.into_iter().map(|c| self.view(c)).collect())
+    }
+
+    pub async fn connection(&self, tenant: &str, connection: &str) -> Result<ConnectionView, AdminError> {
+        let tenant = self.existing_tenant(tenant).await?;
+        Ok(self.view(self.find(&tenant, connection).await?))
+    }
+
+    pub async fn update(&self, tenant: &str, connection: &str, input: &SettingsInput) -> Result<ConnectionView, AdminError> {
+        let change = input.change()?;
+        self.change(tenant, connection, ConnectionCommand::ChangeSettings(change)).await.map(|c| self.view(c))
+    }
+
+    pub async fn rotate(&self, tenant: &str, connection: &str, input: &Rotate) -> Result<Issued, AdminError> {
+        let grace = grace(input.grace.as_deref().unwrap_or(DEFAULT_GRACE))?;
+        let secret = token::generate();
+        let command = ConnectionCommand::Rotate { secret: NewSecret::new(token::hash(&secret)), grace, at: store::now() };
+        let connection = self.change(tenant, connection, command).await?;
+        Ok(self.issued(connection, secret))
+    }
+
+    pub async fn revoke(&self, tenant: &str, connection: &str) -> Result<ConnectionView, AdminError> {
+        self.change(tenant, connection, ConnectionCommand::Revoke { at: store::now() }).await.map(|c| self.view(c))
+    }
+
+    /// Disables the connection; with `purge`, its row is marked for the purge, which the
+    /// caller runs ([`store::purge::purge`] on the tenant and id returned) or leaves to `serve`
+    /// to resume.
+    pub async fn disable(&self, tenant: &str, connection: &str, purge: bool) -> Result<(ConnectionView, TenantSlug, Uuid), AdminError> {
+        let disabled = self.change(tenant, connection, ConnectionCommand::Disable { purge }).await?;
+        let (tenant, id) = (disabled.tenant.clone(), disabled.id);
+        Ok((self.view(disabled), tenant, id))
+    }
+
+    pub async fn create_operator(&self, name: &str) -> Result<OperatorIssued, AdminError> {
+        let name = OperatorName::parse(name)?;
+        let secret = token::generate();
+        let command = OperatorCommand::Create { name: name.clone(), secret: NewSecret::new(token::hash(&secret)) };
+        commands::run::<Operator>(
+            self.store,
+            &TenantSlug::deployment(),
+            ResourceId::new(),
+            command,
+            &Principal::Operator,
+            self.metadata(),
+            Expect::New,
+        )
+        .await?;
+        Ok(OperatorIssued { name: name.to_string(), token: secret })
+    }
+
+    /// Runs `command` on an enabled connection and answers with the connection after it.
+    async fn change(&self, tenant: &str, connection: &str, command: ConnectionCommand) -> Result<Connection, AdminError> {
+        let tenant = self.existing_tenant(tenant).await?;
+        let found = self.find(&tenant, connection).await?;
+        if found.disabled.is_some() && !matches!(command, ConnectionCommand::Disable { .. }) {
+            return Err(AdminError::Disabled(format!("connection '{}' is disabled; create a new one", found.name)));
+        }
+        let id = ResourceId::from_uuid(found.id);
+        commands::change::<ConnectionAggregate>(self.store, &tenant, id, command, &Principal::Operator, self.metadata(), None).await?;
+        self.find(&tenant, &found.id.to_string()).await
+    }
+
+    /// A connection of the tenant, by id or by name.
+    async fn find(&self, tenant: &TenantSlug, connection: &str) -> Result<Connection, AdminError> {
+        self.store
+            .connections(tenant)
+            .await?
+            .into_iter()
+            .find(|c| c.id.to_string() == connection || c.name == connection)
+            .ok_or_else(|| AdminError::UnknownConnection { tenant: tenant.to_string(), connection: connection.to_owned() })
+    }
+
+    fn view(&self, c: Connection) -> ConnectionView {
+        ConnectionView {
+            base_url: format!("{}/scim/v2/{}", self.origin, c.tenant),
+            tenant: c.tenant.to_string(),
+            connection_id: c.id.to_string(),
+            name: c.name,
+            auth: c.auth.as_str().to_owned(),
+            login: c.login,
+            settings: SettingsView::from(&c.settings),
+            created: api_time(c.created),
+            disabled: c.disabled.map(api_time),
+        }
+    }
+
+    /// The connection with `secret` in the fields of its auth mode.
+    fn issued(&self, connection: Connection, secret: String) -> Issued {
+        let (auth, login, tenant) = (connection.auth, connection.login.clone(), connection.tenant.clone());
+        let mut issued = Issued {
+            connection: self.view(connection),
+            token: None,
+            username: None,
+            password: None,
+            client_id: None,
+            client_secret: None,
+            token_url: None,
+        };
+        match auth {
+            AuthMode::Bearer | AuthMode::Header => issued.token = Some(secret),
+            AuthMode::Basic => (issued.username, issued.password) = (login, Some(secret)),
+            AuthMode::Oauth => {
+                (issued.client_id, issued.client_secret) = (login, Some(secret));
+                issued.token_url = Some(format!("{}/oauth/{tenant}/token", self.origin));
+            }
+        }
+        issued
+    }
+}

@@ -1,0 +1,165 @@
+//! OAuth 2.0 client credentials (RFC 6749 §4.4) for `oauth` connections:
+//! `POST /oauth/{tenant}/token` exchanges the client id and secret (form body or Basic) for a
+//! short-lived bearer access token.
+//!
+//! An access token is self-contained (ADR 0022): the credential it was issued for, when it
+//! expires, and an HMAC-SHA-256 of both keyed by that credential's stored hash. Nothing is
+//! written per token, and the token dies with its credential: revoked, rotated past its
+//! grace, or its connection disabled, the credential is no longer live and the token fails.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use domain::connection::AuthMode;
+use domain::TenantSlug;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::auth::Presented;
+use super::errors::store_failure;
+use super::ApiState;
+use crate::token;
+
+const PREFIX: &str = "scimledger_at_";
+/// Keeps these MACs apart from any other use of the same key.
+const CONTEXT: &[u8] = b"scimledger oauth access token v1";
+
+/// A parsed access token, not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub credential_id: Uuid,
+    expires: i64,
+    mac: [u8; 32],
+}
+
+impl AccessToken {
+    /// A token for `credential_id` (whose stored hash is `key`) that expires at `expires`.
+    pub fn issue(credential_id: Uuid, key: &[u8; 32], expires: OffsetDateTime) -> String {
+        let expires = expires.unix_timestamp();
+        let mac = mac(credential_id, expires, key).finalize().into_bytes();
+        format!("{PREFIX}{}{}{}", credential_id.simple(), hex::encode(expires.to_be_bytes()), hex::encode(mac))
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix(PREFIX)?;
+        if rest.len() != 32 + 16 + 64 || !rest.is_ascii() {
+            return None;
+        }
+        let credential_id = Uuid::try_parse(&rest[..32]).ok()?;
+        let expires = i64::from_be_bytes(hex::decode(&rest[32..48]).ok()?.try_into().ok()?);
+        let mac = hex::decode(&rest[48..]).ok()?.try_into().ok()?;
+        Some(Self { credential_id, expires, mac })
+    }
+
+    /// Whether the token was issued with `key` and is still valid at `at`.
+    pub fn verify(&self, key: &[u8; 32], at: OffsetDateTime) -> bool {
+        self.expires > at.unix_timestamp() && mac(self.credential_id, self.expires, key).verify_slice(&self.mac).is_ok()
+    }
+}
+
+fn mac(credential_id: Uuid, expires: i64, key: &[u8; 32]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(CONTEXT);
+    mac.update(credential_id.as_bytes());
+    mac.update(&expires.to_be_bytes());
+    mac
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenRequest {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// An RFC 6749 §5.2 error.
+fn refuse(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (status, no_store(), Json(json!({"error": error, "error_description": description}))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="scimledger""#));
+    }
+    response
+}
+
+fn no_store() -> [(axum::http::HeaderName, HeaderValue); 2] {
+    [(CACHE_CONTROL, HeaderValue::from_static("no-store")), (PRAGMA, HeaderValue::from_static("no-cache"))]
+}
+
+pub async fn token(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<TokenRequest>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "send an application/x-www-form-urlencoded body");
+    };
+    match form.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(_) => return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported"),
+        None => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+    }
+    // RFC 6749 §2.3.1: Basic, or the form body; not both.
+    let client = match (Presented::of(&headers), form.client_id, form.client_secret) {
+        (Some(Presented::Basic { username, password }), None, _) => Some((username, password)),
+        (None, Some(id), Some(secret)) => Some((id, secret)),
+        (Some(_), Some(_), _) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "send the client credentials once"),
+        _ => None,
+    };
+    let invalid_client = || refuse(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret");
+    let (Some((client_id, client_secret)), Ok(tenant)) = (client, TenantSlug::parse(&tenant)) else {
+        return invalid_client();
+    };
+    let secrets = match state.secrets.of(&*state.store, &tenant).await {
+        Ok(secrets) => secrets,
+        // RFC 6749 §5.2 has no word for these; the SCIM door's mapping decides the status.
+        Err(e) => {
+            let status = StatusCode::from_u16(store_failure(&e).status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let error = if status == StatusCode::SERVICE_UNAVAILABLE { "temporarily_unavailable" } else { "server_error" };
+            return (status, no_store(), Json(json!({"error": error}))).into_response();
+        }
+    };
+    let now = store::now();
+    let hash = token::hash(&client_secret);
+    let found = secrets.iter().filter(|s| s.expires_at.is_none_or(|end| end > now)).find(|s| {
+        s.connection.auth == AuthMode::Oauth && s.connection.login.as_deref() == Some(client_id.as_str()) && bool::from(s.hash.ct_eq(&hash))
+    });
+    let Some(secret) = found else { return invalid_client() };
+    let lifetime = time::Duration::seconds(state.settings.oauth_token_ttl_secs as i64);
+    // Never outlives its credential (a rotated secret in its grace period).
+    let expires = secret.expires_at.map_or(now + lifetime, |end| end.min(now + lifetime));
+    let body = json!({
+        "access_token": AccessToken::issue(secret.credential_id, &secret.hash, expires),
+        "token_type": "Bearer",
+        "expires_in": (expires - now).whole_seconds(),
+    });
+    (no_store(), Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_tokens_verify_only_with_their_key_and_until_they_expire() {
+        let (id, key, now) = (Uuid::now_v7(), [7u8; 32], OffsetDateTime::now_utc());
+        let text = AccessToken::issue(id, &key, now + time::Duration::minutes(5));
+        let token = AccessToken::parse(&text).unwrap();
+        assert_eq!(token.credential_id, id);
+        assert!(token.verify(&key, now));
+        assert!(!token.verify(&[8u8; 32], now), "another credential's key");
+        assert!(!token.verify(&key, now + time::Duration::minutes(6)), "expired");
+        let mut forged = text.clone();
+        forged.replace_range(PREFIX.len() + 32..PREFIX.len() + 48, &hex::encode((now.unix_timestamp() + 86_400).to_be_bytes()));
+        assert!(!AccessToken::parse(&forged).unwrap().verify(&key, now), "a changed expiry breaks the MAC");
+        assert!(AccessToken::parse("scimledger_at_short").is_none());
+    }
+}
