@@ -154,9 +154,21 @@ impl Server {
         self.connect(slug, "okta").await
     }
 
-    /// A new connection of an existing tenant.
+    /// A new connection of an existing tenant. It reads what it owns (`read_scope: own`, the
+    /// default, ADR 0040).
     pub async fn connect(&self, slug: &str, name: &str) -> Scim {
-        let printed = self.cli(&["connection", "create", slug, "--name", name, "--json"]).await;
+        self.connect_with(slug, name, &[]).await
+    }
+
+    /// A new connection that reads the whole tenant: a reader of what other connections wrote.
+    pub async fn connect_reading_all(&self, slug: &str, name: &str) -> Scim {
+        self.connect_with(slug, name, &["--read-scope", "all"]).await
+    }
+
+    async fn connect_with(&self, slug: &str, name: &str, settings: &[&str]) -> Scim {
+        let mut args = vec!["connection", "create", slug, "--name", name, "--json"];
+        args.extend_from_slice(settings);
+        let printed = self.cli(&args).await;
         let issued: Value = serde_json::from_str(printed.trim()).expect("connection create --json prints JSON");
         assert_eq!(issued["tenant"], slug);
         Scim::new(issued["base_url"].as_str().expect("base_url"), issued["token"].as_str().expect("token"))

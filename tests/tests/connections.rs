@@ -330,6 +330,10 @@ on_both_backends! {
         assert_eq!(status(&server, "acme", &credentials).await, 401);
         let newest = basic(rotated["username"].as_str().unwrap(), rotated["password"].as_str().unwrap());
         assert_eq!(status(&server, "acme", &newest).await, 200);
+        // A user of aiw's, for the purge below to delete.
+        let scim_users = format!("{}/scim/v2/acme/Users", server.base);
+        let created = http.post(&scim_users).header(AUTHORIZATION, &newest).json(&json!({"userName": "aiw.user"})).send().await.unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
         let mark = heard(&server);
         let (code, _) = send(admin(Method::POST, "/tenants/acme/connections/aiw/disable")).await;
         wait_heard(&server, &backend, mark).await;
@@ -337,6 +341,25 @@ on_both_backends! {
         assert_eq!(status(&server, "acme", &newest).await, 401);
         let (code, body) = send(admin(Method::PATCH, "/tenants/acme/connections/aiw").json(&json!({"claim_manual": true}))).await;
         assert_eq!((code, body["code"].clone()), (409, json!("connection_disabled")));
+
+        // Disabled without purge, it may still be purged; the purge runs beside the API.
+        let (code, body) = send(admin(Method::POST, "/tenants/acme/connections/aiw/disable").json(&json!({"purge": "yes"}))).await;
+        assert_eq!((code, body["code"].clone()), (400, json!("invalid_json")));
+        let (code, body) = send(admin(Method::POST, "/tenants/acme/connections/aiw/disable").json(&json!({"purge": true}))).await;
+        assert_eq!(code, 200, "{body}");
+        let store = backend.open_store().await;
+        let purged = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let log = store.read_log(0, 1_000).await.unwrap();
+                if let Some(deleted) = log.into_iter().find(|e| e.payload.event_type == "user.deleted") {
+                    return deleted;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the purge deleted aiw's user");
+        assert_eq!(purged.metadata["reason"], "connection_disabled");
 
         // The OpenAPI document, generated from the code.
         let spec: Value = http.get(format!("{}/admin/v1/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();

@@ -76,7 +76,7 @@ on_both_backends! {
         assert!(acknowledged.len() > 20, "the writers made progress before the crash: {}", acknowledged.len());
 
         let server = Server::start(&backend).await;
-        let scim = server.connect("acme", "after-crash").await;
+        let scim = server.connect_reading_all("acme", "after-crash").await;
         let mut present = HashSet::new();
         let total = loop {
             let page = scim.get(&format!("/Users?count=1000&startIndex={}", present.len() + 1)).await.expect(200);

@@ -28,7 +28,7 @@ async fn data_survives_a_restart() {
     let id = scim.post("/Users", &json!({"userName": "alice"})).await.expect(201)["id"].as_str().unwrap().to_owned();
     server.kill().await;
     let server = Server::start(&backend).await;
-    let scim = server.connect("acme", "entra").await;
+    let scim = server.connect_reading_all("acme", "entra").await;
     assert_eq!(scim.get(&format!("/Users/{id}")).await.expect(200)["userName"], "alice");
 }
 

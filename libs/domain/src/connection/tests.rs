@@ -161,6 +161,24 @@ fn a_disabled_connection_takes_no_more_changes() {
 }
 
 #[test]
+fn a_disable_with_purge_is_recorded_once_even_after_a_plain_disable() {
+    let a = secret(1);
+    let plain = ConnectionEvent::Disabled { purge: false };
+    let purge = ConnectionEvent::Disabled { purge: true };
+    Given::with(()).given(vec![created(&a)]).when(ConnectionCommand::Disable { purge: true }).then_expect_events(vec![purge.clone()]);
+    Given::with(())
+        .given(vec![created(&a), plain.clone()])
+        .when(ConnectionCommand::Disable { purge: true })
+        .then_expect_events(vec![purge.clone()]);
+    Given::with(()).given(vec![created(&a), purge.clone()]).when(ConnectionCommand::Disable { purge: true }).then_expect_events(vec![]);
+    Given::with(()).given(vec![created(&a), purge]).when(ConnectionCommand::Disable { purge: false }).then_expect_events(vec![]);
+    // Events from before purges carry no `purge`.
+    let mut old = encode(&plain);
+    old.data = json!({});
+    assert_eq!(decode::<ConnectionEvent>(&old).unwrap(), plain);
+}
+
+#[test]
 fn settings_changed_folds_into_the_state() {
     let a = secret(1);
     let mut connection = Connection::default();
