@@ -49,6 +49,10 @@ pub struct Settings {
     pub nats_duplicate_window_secs: u64,
     /// How often the relay saves its checkpoint; 0 saves after every batch.
     pub relay_checkpoint_ms: u64,
+    /// Where `/metrics` (Prometheus text) is served, apart from the API; unset serves none.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How many tenants get a `tenant` label of their own in the request metrics.
+    pub metrics_tenant_labels: usize,
 }
 
 impl Default for Settings {
@@ -71,6 +75,8 @@ impl Default for Settings {
             nats_max_age_secs: 7 * 24 * 3600,
             nats_duplicate_window_secs: 600,
             relay_checkpoint_ms: 1000,
+            metrics_listen: None,
+            metrics_tenant_labels: telemetry::tenants::DEFAULT_LIMIT,
         }
     }
 }
@@ -153,6 +159,12 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_RELAY_CHECKPOINT_MS") {
             self.relay_checkpoint_ms = parse("SCIMLEDGER_RELAY_CHECKPOINT_MS", v)?;
         }
+        if let Some(v) = var("SCIMLEDGER_METRICS_LISTEN") {
+            self.metrics_listen = if v.is_empty() { None } else { Some(parse("SCIMLEDGER_METRICS_LISTEN", v)?) };
+        }
+        if let Some(v) = var("SCIMLEDGER_METRICS_TENANT_LABELS") {
+            self.metrics_tenant_labels = parse("SCIMLEDGER_METRICS_TENANT_LABELS", v)?;
+        }
         Ok(())
     }
 
@@ -228,6 +240,16 @@ mod tests {
         assert_eq!(relay.stream.subjects, ["scimledger.acme.>", "scimledger.beta.>"]);
         assert_eq!(relay.stream.duplicate_window, Duration::from_secs(900));
         assert_eq!((relay.stream.name.as_str(), relay.job()), ("SCIMLEDGER", "nats-relay:SCIMLEDGER".to_owned()));
+    }
+
+    #[test]
+    fn metrics_are_served_only_where_asked() {
+        assert_eq!(Settings::default().metrics_listen, None);
+        let env = HashMap::from([("SCIMLEDGER_METRICS_LISTEN", "0.0.0.0:9464"), ("SCIMLEDGER_METRICS_TENANT_LABELS", "500")]);
+        let mut settings = Settings::default();
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(settings.metrics_listen, Some(SocketAddr::from(([0, 0, 0, 0], 9464))));
+        assert_eq!(settings.metrics_tenant_labels, 500);
     }
 
     #[test]

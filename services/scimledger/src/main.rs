@@ -4,11 +4,13 @@
 //! - `api`: the SCIM HTTP API.
 //! - `cli`: tenants, connections, and the events on NATS.
 //! - `serve`: the server's life cycle.
+//! - `scrape`: `/metrics` on a listener of its own.
 //! - `token`: connection tokens.
 
 mod api;
 mod cli;
 mod config;
+mod scrape;
 mod serve;
 mod token;
 
@@ -128,9 +130,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         LogFormat::Text => telemetry::Format::Text,
         LogFormat::Json => telemetry::Format::Json,
     };
-    let _telemetry = telemetry::init(format, "scimledger");
+    let telemetry = telemetry::init(format, "scimledger");
     match cli.command {
-        Command::Serve { demo } => return serve::run(settings, demo).await,
+        Command::Serve { demo } => return serve::run(settings, demo, telemetry.scrape()).await,
         // Tailing reads NATS only: no database needed.
         Command::Events { command: EventsCommand::Tail { tenant, event_type } } => {
             return cli::events::tail(&settings, tenant.as_deref(), event_type.as_deref()).await

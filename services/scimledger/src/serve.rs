@@ -1,5 +1,5 @@
-//! `scimledger serve`: the API, and the NATS relay when a NATS URL is set, until SIGINT or
-//! SIGTERM.
+//! `scimledger serve`: the API, the NATS relay when a NATS URL is set, and `/metrics` when a
+//! metrics address is, until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 
@@ -12,8 +12,10 @@ use tokio::net::TcpListener;
 use crate::api::{self, ApiState};
 use crate::cli::demo;
 use crate::config::Settings;
+use crate::scrape;
 
-pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scrape) -> anyhow::Result<()> {
+    telemetry::tenants::set_limit(settings.metrics_tenant_labels);
     let backend = settings.backend()?;
     // The embedded file serves one server process; the lock is held until this returns.
     let _lock = match &backend {
@@ -21,6 +23,10 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
         Backend::Postgres { .. } => None,
     };
     let store = store::open(&backend).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    let scrape = match settings.metrics_listen {
+        Some(address) => Some(scrape::serve(address, metrics).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
     let mut settings = settings;
@@ -36,10 +42,14 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
     // The relay runs beside the API and never holds it up: with NATS away, writes go on and
     // their events wait in the log.
     let relay = settings.relay().map(|relay| Relay::start(Arc::clone(&store), relay));
+
     let state = ApiState { store, tokens: Default::default(), settings: Arc::new(settings) };
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     if let Some(relay) = relay {
         relay.stop().await;
+    }
+    if let Some(scrape) = scrape {
+        scrape.abort();
     }
     tracing::info!("scimledger stopped");
     Ok(())

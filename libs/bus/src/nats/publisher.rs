@@ -7,18 +7,25 @@
 //! already has is acknowledged as a duplicate and dropped. After any failure, and at the start,
 //! the first message goes alone and names no predecessor (the stream's last message may be one
 //! this publisher never saw); the chain resumes from it.
+//!
+//! A message whose event was written inside a trace carries a `traceparent` header: that of its
+//! producer span (from the send to JetStream's ack) when traces are exported, else the one the
+//! event was written under.
 
 use std::future::IntoFuture;
 
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use async_trait::async_trait;
+use tracing::Span;
 
 use crate::follow::{Refusal, Sink};
 use crate::Envelope;
 
 pub struct Publisher {
     js: jetstream::Context,
+    /// The stream's name, for the metrics.
+    stream: String,
     /// The id of the last message JetStream confirmed to this publisher, which the next one
     /// names as its predecessor; `None` at the start and after a failure.
     last: Option<String>,
@@ -28,16 +35,21 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(js: jetstream::Context) -> Self {
-        Self { js, last: None, stored: 0, duplicates: 0 }
+    pub fn new(js: jetstream::Context, stream: &str) -> Self {
+        Self { js, stream: stream.to_owned(), last: None, stored: 0, duplicates: 0 }
     }
 
-    async fn send(&self, envelope: &Envelope, previous: Option<&str>) -> anyhow::Result<PublishAckFuture> {
+    /// Sends one message; its ack, and its producer span, which ends when dropped after the ack.
+    async fn send(&self, envelope: &Envelope, previous: Option<&str>) -> anyhow::Result<(PublishAckFuture, Span)> {
+        let (span, traceparent) = telemetry::trace::producer_span(&envelope.subject, envelope.traceparent.as_deref());
         let mut message = PublishMessage::build().payload(serde_json::to_vec(&envelope.json)?.into()).message_id(&envelope.id);
         if let Some(previous) = previous {
             message = message.expected_last_message_id(previous);
         }
-        Ok(self.js.send_publish(envelope.subject.clone(), message).await?)
+        if let Some(traceparent) = traceparent {
+            message = message.header(telemetry::trace::TRACEPARENT, traceparent.as_str());
+        }
+        Ok((self.js.send_publish(envelope.subject.clone(), message).await?, span))
     }
 
     fn confirmed(&mut self, envelope: &Envelope, duplicate: bool) {
@@ -53,8 +65,12 @@ impl Publisher {
 #[async_trait]
 impl Sink for Publisher {
     async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal> {
-        let duplicates_before = self.duplicates;
+        let (stored_before, duplicates_before) = (self.stored, self.duplicates);
         let result = self.publish(batch).await;
+        telemetry::metrics::published(&self.stream, self.stored - stored_before, self.duplicates - duplicates_before);
+        if result.is_err() {
+            telemetry::metrics::publish_failed(&self.stream);
+        }
         if self.duplicates > duplicates_before {
             // Events published before a crash or a lost ack, whose checkpoint was not saved.
             tracing::info!(
@@ -71,7 +87,11 @@ impl Publisher {
         let mut taken = 0;
         if self.last.is_none() {
             let first = &batch[0];
-            let ack = async { Ok::<_, anyhow::Error>(self.send(first, None).await?.await?) }.await;
+            let ack = async {
+                let (ack, _span) = self.send(first, None).await?;
+                Ok::<_, anyhow::Error>(ack.await?)
+            }
+            .await;
             match ack {
                 Ok(ack) => self.confirmed(first, ack.duplicate),
                 Err(error) => return Err(Refusal { taken, error }),
@@ -79,11 +99,15 @@ impl Publisher {
             taken = 1;
         }
         let mut pending = Vec::with_capacity(batch.len() - taken);
+        let mut spans = Vec::with_capacity(batch.len() - taken);
         let mut failure = None;
         for (i, envelope) in batch.iter().enumerate().skip(taken) {
             let previous = if i == taken { self.last.as_deref() } else { Some(batch[i - 1].id.as_str()) };
             match self.send(envelope, previous).await {
-                Ok(ack) => pending.push(ack),
+                Ok((ack, span)) => {
+                    pending.push(ack);
+                    spans.push(span);
+                }
                 Err(error) => {
                     failure = Some(error);
                     break;
@@ -93,7 +117,9 @@ impl Publisher {
         // Every ack is awaited, also after a failure, so nothing of this batch is still in flight
         // when the next attempt starts; all at once, so that their timeouts run side by side.
         let mut broken = None;
-        for ack in futures::future::join_all(pending.into_iter().map(IntoFuture::into_future)).await {
+        let acks = futures::future::join_all(pending.into_iter().map(IntoFuture::into_future)).await;
+        drop(spans);
+        for ack in acks {
             match ack {
                 Ok(ack) if broken.is_none() => {
                     self.confirmed(&batch[taken], ack.duplicate);

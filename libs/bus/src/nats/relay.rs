@@ -88,7 +88,7 @@ async fn run(store: Arc<dyn Store>, settings: RelaySettings, mut shutdown: watch
             Ok(Some(mut lease)) => {
                 tracing::info!(stream = %settings.stream.name, "relay active: publishing the log to JetStream");
                 standing_by = false;
-                let mut publisher = Publisher::new(js.clone());
+                let mut publisher = Publisher::new(js.clone(), &settings.stream.name);
                 tokio::select! {
                     () = follow::run(Arc::clone(&store), follow.clone(), &mut publisher, shutdown.clone()) => {}
                     () = lease.lost() => tracing::warn!("relay: lost the lease; standing by"),

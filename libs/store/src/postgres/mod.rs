@@ -115,6 +115,10 @@ impl Store for PgStore {
         read::stream(&self.client().await?, tenant, stream).await
     }
 
+    async fn head(&self) -> StoreResult<i64> {
+        read::head(&self.client().await?).await
+    }
+
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
         read::log(&self.client().await?, after_position, limit).await
     }

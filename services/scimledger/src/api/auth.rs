@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::TenantSlug;
 use scim::ScimError;
-use store::{Actor, Connection, EventMetadata};
+use store::{Actor, Connection, EventMetadata, TraceContext};
 
 use super::reply::ScimReply;
 use super::{ApiState, REQUEST_ID};
@@ -26,11 +26,13 @@ pub struct Caller {
     pub tenant: TenantSlug,
     pub connection: Connection,
     pub request_id: Option<String>,
+    /// The trace the request is part of (see `instrument`).
+    pub trace: Option<TraceContext>,
 }
 
 impl Caller {
     pub fn metadata(&self) -> EventMetadata {
-        EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: None }
+        EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: self.trace.clone() }
     }
 }
 
@@ -45,11 +47,12 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     }
 }
 
-/// What a request claims: its tenant, its token's hash and its request id.
+/// What a request claims: its tenant, its token's hash, its request id and trace.
 struct Credentials {
     tenant: Option<TenantSlug>,
     token_sha256: Option<[u8; 32]>,
     request_id: Option<String>,
+    trace: Option<TraceContext>,
 }
 
 fn credentials(request: &Request) -> Credentials {
@@ -66,17 +69,18 @@ fn credentials(request: &Request) -> Credentials {
         .filter(|t| !t.is_empty())
         .map(token::hash);
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    Credentials { tenant, token_sha256, request_id }
+    let trace = request.extensions().get::<TraceContext>().cloned();
+    Credentials { tenant, token_sha256, request_id, trace }
 }
 
 async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, ScimError> {
     let unauthorized = || ScimError::unauthorized("a valid bearer token of this tenant's provisioning connection is required");
-    let Credentials { tenant, token_sha256, request_id } = credentials;
+    let Credentials { tenant, token_sha256, request_id, trace } = credentials;
     let (Some(tenant), Some(token_sha256)) = (tenant, token_sha256) else {
         return Err(unauthorized());
     };
     if let Some(connection) = state.tokens.get(&tenant, &token_sha256) {
-        return Ok(Caller { tenant, connection, request_id });
+        return Ok(Caller { tenant, connection, request_id, trace });
     }
     let connection = state
         .store
@@ -88,7 +92,7 @@ async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, Sc
         })?
         .ok_or_else(unauthorized)?;
     state.tokens.put(token_sha256, &connection);
-    Ok(Caller { tenant, connection, request_id })
+    Ok(Caller { tenant, connection, request_id, trace })
 }
 
 /// Recently authenticated tokens, so a sync's thousands of requests do not each cost a look-up.

@@ -50,7 +50,7 @@ pub async fn republish(store: &dyn Store, settings: &Settings, from: i64, to: Op
         bail!("--from must be a log position (1 or more), and --to no less than it");
     }
     let js = stream::connect(nats_url(settings)?).await?;
-    let mut publisher = Publisher::new(js);
+    let mut publisher = Publisher::new(js, &settings.nats_stream);
     let mut after = from - 1;
     loop {
         let mut events = store.read_log(after, BATCH).await?;
