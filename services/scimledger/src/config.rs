@@ -38,7 +38,8 @@ pub struct Settings {
     pub bulk_max_operations: usize,
     /// Largest /Bulk request body (maxPayloadSize), apart from `max_body_bytes`.
     pub bulk_max_payload_bytes: usize,
-    /// `nats://…`: events also go to NATS JetStream (the relay runs in `serve`).
+    /// `nats://…` (or several, comma-separated, for a cluster): events also go to NATS JetStream
+    /// (the relay runs in `serve`).
     pub nats_url: Option<String>,
     /// The JetStream stream, created or updated at start-up.
     pub nats_stream: String,
