@@ -36,7 +36,10 @@ impl Envelope {
         };
         data.insert("id".into(), event.stream.to_string().into());
         data.insert("connection".into(), event.metadata.get("connection_id").cloned().unwrap_or(Value::Null));
-        let time = event.recorded_at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let time = event
+            .recorded_at
+            .format(&Rfc3339)
+            .map_err(|e| StoreError::corrupt(format!("the time of the event at position {}", event.position), e))?;
         let traceparent = event.metadata.get(telemetry::trace::TRACEPARENT).and_then(Value::as_str).map(str::to_owned);
         let mut json = json!({
             "specversion": SPEC_VERSION,

@@ -244,7 +244,10 @@ pub struct Connection {
     pub created: OffsetDateTime,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// What went wrong in the store. Only [`Unavailable`](StoreError::Unavailable) is worth a
+/// retry: the others say that the request, the stored data, the settings or the code is at
+/// fault, and retrying changes nothing.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The stream moved on since the command was decided: decide again.
     #[error("the resource was changed concurrently")]
@@ -259,9 +262,42 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("{0} does not exist")]
     NotFound(String),
-    /// The database is unreachable or failed.
-    #[error("storage failure: {0}")]
-    Backend(String),
+    /// The database refused a value of the request (PostgreSQL's NUL or untranslatable
+    /// characters, an indexed value too large to index): the request, not the store, is at fault.
+    #[error("{0}")]
+    Unstorable(Unstorable),
+    /// The database cannot be reached or stopped answering (connection refused or closed, no
+    /// connection free in time, an I/O failure): the one failure a retry may cure.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that does not decode: an event, a row, a time.
+    #[error("{what} does not decode: {detail}")]
+    Corrupt { what: String, detail: String },
+    /// The store cannot be opened as configured (a bad URL, a data directory it cannot use, a
+    /// file another server holds).
+    #[error("{0}")]
+    Config(String),
+    /// A failure that only a bug explains (a statement the database rejects, a task that died).
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+/// Why the database refused a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unstorable {
+    /// A NUL character, or one the database encoding cannot hold.
+    #[error("a value holds a character that cannot be stored (such as U+0000)")]
+    Character,
+    /// A value too large for the index that keeps it unique or findable.
+    #[error("a value is too large to be stored and indexed")]
+    TooLarge,
+}
+
+impl StoreError {
+    /// Stored data at `what` that does not decode.
+    pub fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt { what: what.into(), detail: detail.to_string() }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -300,8 +336,9 @@ pub trait Store: Send + Sync + 'static {
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its
     /// reservations and read-model change, all in one transaction.
     async fn append(&self, commit: Commit) -> StoreResult<Appended>;
-    /// A stream's events in version order.
-    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>>;
+    /// A stream's events in version order; none when `stream` is a stream of another kind (an
+    /// id names a user or a group, never both, and one kind's events do not decode as the other's).
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>>;
     /// The position of the log's last event (0 while it is empty): how far followers have to go.
     async fn head(&self) -> StoreResult<i64>;
     /// Events after `position` in log order; at most `limit`.

@@ -149,12 +149,12 @@ async fn decide_and_commit<A: Resource>(
 ) -> Result<Outcome<A>, CommandError> {
     let history = match expect {
         Expect::New => Vec::new(),
-        Expect::Existing | Expect::Version(_) => store.stream(tenant, id).await?,
+        Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
     };
     let past: Vec<A::Event> = history
         .iter()
         .map(|recorded| {
-            decode(&recorded.payload).map_err(|e| StoreError::Backend(format!("undecodable event at {}: {e}", recorded.position)))
+            decode(&recorded.payload).map_err(|e| StoreError::corrupt(format!("the event at position {}", recorded.position), e))
         })
         .collect::<Result<_, _>>()?;
     let before = fold::<A>(&past, &[]);
@@ -200,7 +200,7 @@ async fn decide_and_commit<A: Resource>(
         .await;
     let result = match &appended {
         Ok(_) => CommitResult::Committed,
-        Err(StoreError::Conflict | StoreError::Uniqueness { .. }) => CommitResult::Refused,
+        Err(StoreError::Conflict | StoreError::Uniqueness { .. } | StoreError::Unstorable(_)) => CommitResult::Refused,
         Err(_) => CommitResult::Failed,
     };
     telemetry::metrics::commit(store.backend_name(), result, started.elapsed());

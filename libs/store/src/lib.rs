@@ -6,6 +6,8 @@
 //!   another writer won the race.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
+//! - [`write_plan`]: a commit's writes as ordered, typed steps, planned once for both
+//!   backends, each of which only translates a step to its SQL.
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
 //! - [`paging`]: list pages for either dialect: index pages, and keyset cursor pages that cost
 //!   the same at any depth.
@@ -30,6 +32,7 @@ pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod user_groups;
+pub mod write_plan;
 
 pub use api::*;
 pub use open::{open, Backend};

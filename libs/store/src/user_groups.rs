@@ -41,7 +41,7 @@ fn parse(stored: &Value) -> StoreResult<Vec<Reference>> {
 }
 
 fn bad(value: &Value) -> StoreError {
-    StoreError::Backend(format!("a stored group reference is malformed: {value}"))
+    StoreError::corrupt(format!("stored group reference {value}"), "not a [id, displayName] pair")
 }
 
 #[cfg(test)]
@@ -63,7 +63,7 @@ mod tests {
     #[test]
     fn anything_else_is_a_storage_fault() {
         for stored in [json!({}), json!([["not-a-uuid", "x"]]), json!([[Uuid::now_v7().to_string()]])] {
-            assert!(matches!(parse(&stored), Err(StoreError::Backend(_))), "{stored}");
+            assert!(matches!(parse(&stored), Err(StoreError::Corrupt { .. })), "{stored}");
         }
     }
 }

@@ -5,9 +5,10 @@ mod support;
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, MemberKind};
 use domain::user::{User, UserCommand, UserEvent};
-use domain::{ResourceId, UserName};
+use domain::{DomainError, ResourceId, StreamKind, UserName};
 use futures::future::join_all;
 use scim::list::ListQuery;
+use scim::patch::PatchRequest;
 use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use serde_json::json;
 use store::commands::{self, CommandError};
@@ -53,7 +54,7 @@ on_both_backends! {
         let log = fixture.store.read_log(0, 10).await.unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!((log[0].stream, log[0].stream_version, log[0].payload.event_type.as_str()), (id, 1, "user.provisioned"));
-        assert_eq!(fixture.store.stream(&fixture.tenant, id).await.unwrap(), log);
+        assert_eq!(fixture.store.stream(&fixture.tenant, StreamKind::User, id).await.unwrap(), log);
     }
 
     async fn a_refused_commit_leaves_no_event_row_or_reservation(fixture: Fixture) {
@@ -128,7 +129,7 @@ on_both_backends! {
         commands::change::<User>(&*fixture.store, &fixture.tenant, again, UserCommand::Delete, operator(), None).await.unwrap();
         assert!(fixture.store.user(&fixture.tenant, again).await.unwrap().is_none());
         fixture.provision(json!({"userName": "alice"})).await.expect("deleting frees the name");
-        assert_eq!(fixture.store.stream(&fixture.tenant, again).await.unwrap().len(), 2, "the log keeps the deleted user's history");
+        assert_eq!(fixture.store.stream(&fixture.tenant, StreamKind::User, again).await.unwrap().len(), 2, "the log keeps the deleted user's history");
     }
 
     async fn a_user_name_changed_only_in_case_stays_reserved(fixture: Fixture) {
@@ -262,7 +263,7 @@ on_both_backends! {
         let alice = fixture.provision(json!({"userName": "alice"})).await.unwrap();
         let ghost = ResourceId::new();
         let group = fixture.create_group(json!({"displayName": "G", "members": [{"value": ghost.to_string()}, {"value": alice.to_string()}]})).await.unwrap();
-        let log = fixture.store.stream(&fixture.tenant, group).await.unwrap();
+        let log = fixture.store.stream(&fixture.tenant, StreamKind::Group, group).await.unwrap();
         assert_eq!(log[0].payload.data["members"], json!([{"value": alice.to_string()}]), "the ghost never reaches the log");
         let members = fixture.store.members_of(&fixture.tenant, &[group]).await.unwrap().remove(&group).unwrap();
         assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), vec![alice]);
@@ -297,5 +298,44 @@ on_both_backends! {
         let missing = domain::TenantSlug::parse("nobody").unwrap();
         assert!(matches!(fixture.store.create_connection(&missing, "x", [1u8; 32]).await, Err(StoreError::NotFound(_))));
         assert!(matches!(fixture.store.create_tenant(&other).await, Err(StoreError::AlreadyExists(_))));
+    }
+
+    // An id names a user or a group, never both: commands of one kind on the other kind's id
+    // find no resource (and never try to decode the other kind's events), and append nothing.
+    async fn an_id_of_the_other_kind_is_not_found_and_nothing_is_appended(fixture: Fixture) {
+        let user = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+        let group = fixture.create_group(json!({"displayName": "Eng"})).await.unwrap();
+        assert!(fixture.store.stream(&fixture.tenant, StreamKind::Group, user).await.unwrap().is_empty());
+        assert!(fixture.store.stream(&fixture.tenant, StreamKind::User, group).await.unwrap().is_empty());
+        let before = fixture.event_count().await;
+        let patch = PatchRequest::parse(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "x"}]
+        }))
+        .unwrap();
+        let (store, tenant) = (&*fixture.store, &fixture.tenant);
+        for if_match in [None, Some(1)] {
+            let user_commands = [
+                UserCommand::Replace { resource: user_doc(json!({"userName": "x"})) },
+                UserCommand::Patch { request: patch.clone() },
+                UserCommand::Delete,
+            ];
+            for command in user_commands {
+                let result = commands::change::<User>(store, tenant, group, command, operator(), if_match).await;
+                assert!(matches!(result, Err(CommandError::Domain(DomainError::NotFound))), "{:?}", result.err());
+            }
+            let group_commands = [
+                GroupCommand::Replace { resource: group_doc(json!({"displayName": "x"})) },
+                GroupCommand::Patch { request: patch.clone() },
+                GroupCommand::Delete,
+            ];
+            for command in group_commands {
+                let result = commands::change::<Group>(store, tenant, user, command, operator(), if_match).await;
+                assert!(matches!(result, Err(CommandError::Domain(DomainError::NotFound))), "{:?}", result.err());
+            }
+        }
+        assert_eq!(fixture.event_count().await, before, "nothing was appended");
+        assert_eq!(fixture.store.user(tenant, user).await.unwrap().unwrap().document["userName"], "alice");
+        assert_eq!(fixture.store.group(tenant, group).await.unwrap().unwrap().document["displayName"], "Eng");
     }
 }

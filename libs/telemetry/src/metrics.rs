@@ -126,7 +126,8 @@ pub fn http_request(request: HttpRequest<'_>) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitResult {
     Committed,
-    /// The stream moved on (decided again) or a unique value was taken.
+    /// The stream moved on (decided again), a unique value was taken, or the database refused a
+    /// value of the request.
     Refused,
     Failed,
 }

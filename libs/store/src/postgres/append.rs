@@ -1,4 +1,5 @@
-//! Appending a commit: reservations, events and the read-model change in one transaction.
+//! Appending a commit: the steps of its write plan (`write_plan`), each as its PostgreSQL
+//! statement, in one transaction.
 //!
 //! The statements are pipelined: BEGIN and every statement are sent at once and PostgreSQL
 //! runs them in order; COMMIT follows once all have answered. A commit costs two round trips
@@ -11,6 +12,8 @@
 //! whose transaction did not end (a panic) is closed instead of returned.
 
 use deadpool_postgres::{Client, Object};
+use domain::group::MemberKind;
+use domain::ResourceId;
 use futures::future::{try_join_all, BoxFuture};
 use futures::FutureExt;
 use tokio_postgres::types::ToSql;
@@ -19,6 +22,7 @@ use uuid::Uuid;
 use super::{backend, violated_constraint};
 use crate::api::*;
 use crate::projection::member_kind_name;
+use crate::write_plan::{self, WriteStep};
 
 type Step<'a> = BoxFuture<'a, StoreResult<Option<i64>>>;
 
@@ -31,19 +35,26 @@ pub async fn append(client: Object, commit: Commit) -> StoreResult<Appended> {
         result
     })
     .await
-    .map_err(|e| StoreError::Backend(format!("the append task failed: {e}")))?
+    .map_err(|e| StoreError::Internal(format!("the append task failed: {e}")))?
 }
 
 async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appended> {
     let statements = Statements::prepare(client).await?;
-    let rows = Rows::of(commit);
+    let context = Context {
+        tenant: commit.tenant.as_str(),
+        id: commit.stream.as_uuid(),
+        metadata: commit.metadata.to_json(),
+        version: commit.version_after(),
+        recorded_at: &commit.recorded_at,
+        kind: commit.kind.as_str(),
+    };
     let begin: Step<'_> = async { client.batch_execute("BEGIN").await.map(|_| None).map_err(backend) }.boxed();
-    let batch = std::iter::once(begin).chain(steps(client, &statements, commit, &rows));
+    let batch = std::iter::once(begin).chain(statements_of(client, &statements, commit, &context));
     match try_join_all(batch).await {
         Ok(results) => {
             client.batch_execute("COMMIT").await.map_err(backend)?;
             let first_position =
-                results.into_iter().flatten().next().ok_or_else(|| StoreError::Backend("a commit without events".into()))?;
+                results.into_iter().flatten().next().ok_or_else(|| StoreError::Internal("a commit without events".into()))?;
             Ok(commit.appended_at(first_position))
         }
         Err(error) => {
@@ -93,8 +104,10 @@ struct Statements {
     leave_in_users: tokio_postgres::Statement,
     join_in_users: tokio_postgres::Statement,
     leave_deleted_in_users: tokio_postgres::Statement,
-    delete_user: [tokio_postgres::Statement; 3],
-    delete_group: [tokio_postgres::Statement; 2],
+    delete_user_row: tokio_postgres::Statement,
+    delete_memberships_of_member: tokio_postgres::Statement,
+    delete_group_row: tokio_postgres::Statement,
+    delete_group_memberships: tokio_postgres::Statement,
 }
 
 /// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
@@ -155,110 +168,55 @@ impl Statements {
                 " WHERE u.tenant = $1 AND u.id IN (SELECT member_id FROM memberships WHERE tenant = $1 AND group_id = $2)"
             ))
             .await?,
-            delete_user: [
-                p("DELETE FROM users WHERE tenant = $1 AND id = $2").await?,
-                p("DELETE FROM user_values WHERE tenant = $1 AND user_id = $2").await?,
-                p("DELETE FROM memberships WHERE tenant = $1 AND member_id = $2").await?,
-            ],
-            delete_group: [
-                p("DELETE FROM groups WHERE tenant = $1 AND id = $2").await?,
-                p("DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)").await?,
-            ],
+            delete_user_row: p("DELETE FROM users WHERE tenant = $1 AND id = $2").await?,
+            delete_memberships_of_member: p("DELETE FROM memberships WHERE tenant = $1 AND member_id = $2").await?,
+            delete_group_row: p("DELETE FROM groups WHERE tenant = $1 AND id = $2").await?,
+            delete_group_memberships: p("DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)").await?,
         })
     }
 }
 
-/// Values the statements borrow, computed before the batch is built.
-struct Rows<'c> {
+/// What every statement of a commit binds, computed once before the batch is built.
+struct Context<'c> {
     tenant: &'c str,
     id: Uuid,
     metadata: serde_json::Value,
-    event_ids: Vec<Uuid>,
-    versions: Vec<i64>,
     version: i64,
-    value_attributes: Vec<&'c str>,
-    value_types: Vec<Option<&'c str>>,
-    value_keys: Vec<&'c str>,
-    removed: Vec<Uuid>,
-    added: Vec<Uuid>,
-    added_kinds: Vec<Option<&'static str>>,
+    recorded_at: &'c time::OffsetDateTime,
+    kind: &'static str,
 }
 
-impl<'c> Rows<'c> {
-    fn of(commit: &'c Commit) -> Self {
-        let (mut value_attributes, mut value_types, mut value_keys) = (Vec::new(), Vec::new(), Vec::new());
-        if let ReadModelChange::UpsertUser(row) = &commit.read_model {
-            for v in &row.values {
-                value_attributes.push(v.attribute);
-                value_types.push(v.value_type.as_deref());
-                value_keys.push(v.key.as_str());
+/// Every statement of the commit, in the plan's order.
+fn statements_of<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, c: &'a Context<'a>) -> impl Iterator<Item = Step<'a>> {
+    write_plan::plan(commit).into_iter().map(move |step| translate(tx, s, c, step))
+}
+
+/// One step as its statement. The request goes out when the future is first polled, before
+/// its first wait, so the batch's statements are all sent at once.
+fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: WriteStep<'a>) -> Step<'a> {
+    async move {
+        let ids = |members: &[ResourceId]| members.iter().map(ResourceId::as_uuid).collect::<Vec<_>>();
+        let member_ids = |members: &[(ResourceId, Option<MemberKind>)]| members.iter().map(|(id, _)| id.as_uuid()).collect::<Vec<_>>();
+        match step {
+            WriteStep::ReleaseReservation { kind, key } => execute(tx, &s.release, &[&c.tenant, &kind, &key, &c.id]).await,
+            WriteStep::ClaimReservation { kind, key } => {
+                tx.execute(&s.claim, &[&c.tenant, &kind, &key, &c.id]).await.map(|_| None).map_err(|e| match violated_constraint(&e) {
+                    Some("reservations_unique") => StoreError::Uniqueness { kind, value: key.to_owned() },
+                    _ => backend(e),
+                })
             }
-        }
-        let (removed, added, added_kinds) = match &commit.read_model {
-            ReadModelChange::Group { added, removed, .. } => (
-                removed.iter().map(|id| id.as_uuid()).collect(),
-                added.iter().map(|(id, _)| id.as_uuid()).collect(),
-                added.iter().map(|(_, kind)| kind.map(member_kind_name)).collect(),
-            ),
-            _ => (Vec::new(), Vec::new(), Vec::new()),
-        };
-        Self {
-            tenant: commit.tenant.as_str(),
-            id: commit.stream.as_uuid(),
-            metadata: commit.metadata.to_json(),
-            event_ids: commit.events.iter().map(|_| Uuid::now_v7()).collect(),
-            versions: (0..commit.events.len()).map(|i| commit.event_version(i)).collect(),
-            version: commit.version_after(),
-            value_attributes,
-            value_types,
-            value_keys,
-            removed,
-            added,
-            added_kinds,
-        }
-    }
-}
-
-/// Every statement of the commit, in the order PostgreSQL must run them.
-fn steps<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, r: &'a Rows<'a>) -> Vec<Step<'a>> {
-    let mut steps: Vec<Step<'a>> = Vec::new();
-    let execute = |statement: &'a tokio_postgres::Statement, params: Vec<&'a (dyn ToSql + Sync)>| -> Step<'a> {
-        async move { tx.execute(statement, &params).await.map(|_| None).map_err(backend) }.boxed()
-    };
-    // Releases first: a rename that only changes case releases and claims the same key.
-    for reservation in &commit.reservations {
-        if let Reservation::Release { kind, key } = reservation {
-            steps.push(execute(&s.release, vec![&r.tenant, kind, key, &r.id]));
-        }
-    }
-    for reservation in &commit.reservations {
-        if let Reservation::Claim { kind, key } = reservation {
-            let kind: &'static str = kind;
-            steps.push(
-                async move {
-                    tx.execute(&s.claim, &[&r.tenant, &kind, key, &r.id]).await.map(|_| None).map_err(|e| match violated_constraint(&e) {
-                        Some("reservations_unique") => StoreError::Uniqueness { kind, value: key.clone() },
-                        _ => backend(e),
-                    })
-                }
-                .boxed(),
-            );
-        }
-    }
-    for (i, event) in commit.events.iter().enumerate() {
-        steps.push(
-            async move {
+            WriteStep::AppendEvent { version, event } => {
                 let params: [&(dyn ToSql + Sync); 10] = [
-                    &r.event_ids[i],
-                    &r.tenant,
-                    &commit.kind.as_str(),
-                    &r.id,
-                    &r.versions[i],
+                    &Uuid::now_v7(),
+                    &c.tenant,
+                    &c.kind,
+                    &c.id,
+                    &version,
                     &event.event_type,
                     &event.type_version,
                     &event.data,
-                    &r.metadata,
-                    &commit.recorded_at,
+                    &c.metadata,
+                    c.recorded_at,
                 ];
                 let row = tx.query_one(&s.event, &params).await.map_err(|e| match violated_constraint(&e) {
                     Some("events_stream_version_unique") => StoreError::Conflict,
@@ -266,67 +224,60 @@ fn steps<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, r: &'a Rows<
                 })?;
                 Ok(Some(row.get::<_, i64>(0)))
             }
-            .boxed(),
-        );
-    }
-    match &commit.read_model {
-        ReadModelChange::UpsertUser(row) => {
-            steps.push(execute(
-                &s.upsert_user,
-                vec![
-                    &r.tenant,
-                    &r.id,
+            WriteStep::UpsertUserRow(row) => {
+                let params: [&(dyn ToSql + Sync); 9] = [
+                    &c.tenant,
+                    &c.id,
                     &row.user_name,
                     &row.user_name_key,
                     &row.external_id,
                     &row.active,
                     &row.document,
-                    &r.version,
-                    &commit.recorded_at,
-                ],
-            ));
-            if commit.expected_version > 0 {
-                steps.push(execute(&s.clear_user_values, vec![&r.tenant, &r.id]));
+                    &c.version,
+                    c.recorded_at,
+                ];
+                execute(tx, &s.upsert_user, &params).await
             }
-            if !row.values.is_empty() {
-                steps.push(execute(&s.insert_user_values, vec![&r.tenant, &r.id, &r.value_attributes, &r.value_types, &r.value_keys]));
+            WriteStep::ClearUserValues | WriteStep::DeleteUserValues => execute(tx, &s.clear_user_values, &[&c.tenant, &c.id]).await,
+            WriteStep::InsertUserValues(values) => {
+                let attributes: Vec<&str> = values.iter().map(|v| v.attribute).collect();
+                let types: Vec<Option<&str>> = values.iter().map(|v| v.value_type.as_deref()).collect();
+                let keys: Vec<&str> = values.iter().map(|v| v.key.as_str()).collect();
+                execute(tx, &s.insert_user_values, &[&c.tenant, &c.id, &attributes, &types, &keys]).await
             }
-        }
-        ReadModelChange::DeleteUser => {
-            for statement in &s.delete_user {
-                steps.push(execute(statement, vec![&r.tenant, &r.id]));
-            }
-        }
-        ReadModelChange::Group { row: Some(row), .. } => {
-            steps.push(execute(&s.rename_in_users, vec![&r.tenant, &r.id, &row.display_name]));
-            steps.push(execute(
-                &s.upsert_group,
-                vec![
-                    &r.tenant,
-                    &r.id,
+            WriteStep::DeleteUserRow => execute(tx, &s.delete_user_row, &[&c.tenant, &c.id]).await,
+            WriteStep::DeleteMembershipsOfMember => execute(tx, &s.delete_memberships_of_member, &[&c.tenant, &c.id]).await,
+            WriteStep::RenameGroupInUsers { display_name } => execute(tx, &s.rename_in_users, &[&c.tenant, &c.id, &display_name]).await,
+            WriteStep::UpsertGroupRow(row) => {
+                let params: [&(dyn ToSql + Sync); 8] = [
+                    &c.tenant,
+                    &c.id,
                     &row.display_name,
                     &row.display_name_key,
                     &row.external_id,
                     &row.document,
-                    &r.version,
-                    &commit.recorded_at,
-                ],
-            ));
-            if !r.removed.is_empty() {
-                steps.push(execute(&s.remove_members, vec![&r.tenant, &r.id, &r.removed]));
-                steps.push(execute(&s.leave_in_users, vec![&r.tenant, &r.id, &r.removed]));
+                    &c.version,
+                    c.recorded_at,
+                ];
+                execute(tx, &s.upsert_group, &params).await
             }
-            if !r.added.is_empty() {
-                steps.push(execute(&s.join_in_users, vec![&r.tenant, &r.id, &row.display_name, &r.added]));
-                steps.push(execute(&s.add_members, vec![&r.tenant, &r.id, &r.added, &r.added_kinds]));
+            WriteStep::RemoveMembers(members) => execute(tx, &s.remove_members, &[&c.tenant, &c.id, &ids(members)]).await,
+            WriteStep::LeaveGroupInUsers(members) => execute(tx, &s.leave_in_users, &[&c.tenant, &c.id, &ids(members)]).await,
+            WriteStep::JoinGroupInUsers { display_name, members } => {
+                execute(tx, &s.join_in_users, &[&c.tenant, &c.id, &display_name, &member_ids(members)]).await
             }
-        }
-        ReadModelChange::Group { row: None, .. } => {
-            steps.push(execute(&s.leave_deleted_in_users, vec![&r.tenant, &r.id]));
-            for statement in &s.delete_group {
-                steps.push(execute(statement, vec![&r.tenant, &r.id]));
+            WriteStep::AddMembers(members) => {
+                let kinds: Vec<Option<&str>> = members.iter().map(|(_, kind)| kind.map(member_kind_name)).collect();
+                execute(tx, &s.add_members, &[&c.tenant, &c.id, &member_ids(members), &kinds]).await
             }
+            WriteStep::LeaveDeletedGroupInUsers => execute(tx, &s.leave_deleted_in_users, &[&c.tenant, &c.id]).await,
+            WriteStep::DeleteGroupRow => execute(tx, &s.delete_group_row, &[&c.tenant, &c.id]).await,
+            WriteStep::DeleteGroupMemberships => execute(tx, &s.delete_group_memberships, &[&c.tenant, &c.id]).await,
         }
     }
-    steps
+    .boxed()
+}
+
+async fn execute(tx: &Client, statement: &tokio_postgres::Statement, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Option<i64>> {
+    tx.execute(statement, params).await.map(|_| None).map_err(backend)
 }

@@ -24,7 +24,10 @@ pub async fn tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
     rows.iter()
         .map(|row| {
             let slug: String = row.get(0);
-            Ok(Tenant { slug: TenantSlug::parse(&slug).map_err(|e| StoreError::Backend(e.to_string()))?, created: row.get(1) })
+            Ok(Tenant {
+                slug: TenantSlug::parse(&slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e))?,
+                created: row.get(1),
+            })
         })
         .collect()
 }

@@ -4,12 +4,14 @@
 //! - `append`: a commit in one transaction.
 //! - `read`: the read models and the log.
 //! - `directory`: tenants and connections.
+//! - `errors`: driver and pool failures as store errors, by SQLSTATE and kind.
 //! - `lease`: one process per job, through a session advisory lock.
 //! - [`dialect`]: the filter compiler's PostgreSQL spelling.
 
 mod append;
 pub mod dialect;
 mod directory;
+mod errors;
 mod lease;
 pub mod migrations;
 mod read;
@@ -19,13 +21,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::group::MemberKind;
-use domain::{ResourceId, TenantSlug};
+use domain::{ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use crate::api::*;
 use crate::query::Target;
+pub(crate) use errors::{backend, violated_constraint};
 
 pub struct PgStore {
     pool: Pool,
@@ -37,37 +39,23 @@ pub struct PgStore {
 impl PgStore {
     /// Connects, and brings the schema up to date.
     pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?;
         let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let pool =
+            Pool::builder(manager).max_size(pool_size).build().map_err(|e| StoreError::Config(format!("the connection pool: {e}")))?;
         let store = Self { pool, config, appended: tokio::sync::watch::Sender::new(0) };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+        self.pool.get().await.map_err(errors::pool)
     }
 
     async fn migrate(&self) -> StoreResult<()> {
         let mut client = self.client().await?;
         migrations::run(&mut client).await
     }
-}
-
-/// Maps a driver error; constraint names tell which promise a violation broke.
-pub(crate) fn backend(error: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = error.as_db_error() {
-        if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE {
-            return StoreError::Conflict;
-        }
-    }
-    StoreError::Backend(error.to_string())
-}
-
-pub(crate) fn violated_constraint(error: &tokio_postgres::Error) -> Option<&str> {
-    let db = error.as_db_error()?;
-    (*db.code() == SqlState::UNIQUE_VIOLATION || *db.code() == SqlState::FOREIGN_KEY_VIOLATION).then(|| db.constraint()).flatten()
 }
 
 #[async_trait]
@@ -111,8 +99,8 @@ impl Store for PgStore {
         Ok(appended)
     }
 
-    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-        read::stream(&self.client().await?, tenant, stream).await
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+        read::stream(&self.client().await?, tenant, kind, stream).await
     }
 
     async fn head(&self) -> StoreResult<i64> {

@@ -138,11 +138,13 @@ const EVENT_COLUMNS: &str =
 fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     let tenant: String = row.get("tenant");
     let kind: String = row.get("stream_kind");
+    let position: i64 = row.get("position");
+    let at = || format!("the event at position {position}");
     Ok(RecordedEvent {
-        position: row.get("position"),
+        position,
         event_id: row.get("event_id"),
-        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
-        kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("unknown stream kind '{kind}'")))?,
+        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
+        kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::corrupt(at(), format!("unknown stream kind '{kind}'")))?,
         stream: ResourceId::from_uuid(row.get("stream_id")),
         stream_version: row.get("stream_version"),
         payload: EventPayload { event_type: row.get("event_type"), type_version: row.get("type_version"), data: row.get("payload") },
@@ -151,10 +153,11 @@ fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     })
 }
 
-pub async fn stream(client: &Client, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1 AND stream_id = $2 ORDER BY stream_version");
+pub async fn stream(client: &Client, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+    let sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1 AND stream_id = $2 AND stream_kind = $3 ORDER BY stream_version");
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
-    client.query(&stmt, &[&tenant.as_str(), &stream.as_uuid()]).await.map_err(backend)?.iter().map(recorded).collect()
+    client.query(&stmt, &[&tenant.as_str(), &stream.as_uuid(), &kind.as_str()]).await.map_err(backend)?.iter().map(recorded).collect()
 }
 
 pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {

@@ -24,7 +24,10 @@ pub fn tenants(db: &Db) -> StoreResult<Vec<Tenant>> {
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
     rows.map(|row| {
         let (slug, created) = row.map_err(backend)?;
-        Ok(Tenant { slug: TenantSlug::parse(&slug).map_err(|e| StoreError::Backend(e.to_string()))?, created: time_text::parse(&created)? })
+        Ok(Tenant {
+            slug: TenantSlug::parse(&slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e))?,
+            created: time_text::parse(&created)?,
+        })
     })
     .collect()
 }
@@ -48,7 +51,7 @@ pub fn create_connection(db: &Db, tenant: &TenantSlug, name: &str, token_sha256:
 
 fn connection(tenant: &TenantSlug, id: String, name: String, created: String) -> StoreResult<Connection> {
     Ok(Connection {
-        id: Uuid::parse_str(&id).map_err(|e| StoreError::Backend(e.to_string()))?,
+        id: Uuid::parse_str(&id).map_err(|e| StoreError::corrupt(format!("connection id '{id}'"), e))?,
         tenant: tenant.clone(),
         name,
         created: time_text::parse(&created)?,

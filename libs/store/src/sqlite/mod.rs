@@ -5,6 +5,7 @@
 //! - `readers`: a few reader connections, each on its own thread, reading WAL snapshots.
 //! - `migrations`: the schema, applied at open.
 //! - `append`: a group of commits in one `BEGIN IMMEDIATE` transaction, each in a savepoint.
+//! - `errors`: rusqlite failures as store errors, by result code.
 //! - `read`: the read models, the log, checkpoints.
 //! - `directory`: tenants and connections.
 //! - [`dialect`]: the filter compiler's SQLite spelling.
@@ -18,6 +19,7 @@
 mod append;
 pub mod dialect;
 mod directory;
+mod errors;
 mod migrations;
 mod read;
 mod readers;
@@ -31,15 +33,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::group::MemberKind;
-use domain::{ResourceId, TenantSlug};
+use domain::{ResourceId, StreamKind, TenantSlug};
 use fs2::FileExt;
-use rusqlite::ffi;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
 use scim::list::ListQuery;
 
 use crate::api::*;
 use crate::query::Target;
+pub(crate) use errors::{backend, violation, Violation};
 use readers::Readers;
 use writer::Writer;
 
@@ -96,25 +98,25 @@ impl SqliteStore {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| StoreError::Backend(format!("opening {}: {e}", lock_path.display())))?;
+            .map_err(|e| StoreError::Config(format!("opening {}: {e}", lock_path.display())))?;
         match file.try_lock_exclusive() {
             Ok(()) => Ok(ServerLock { _file: file }),
-            Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Err(StoreError::Backend(format!(
+            Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Err(StoreError::Config(format!(
                 "another scimledger server is already using {} (lock {} is held); stop it or choose another SCIMLEDGER_DATA_DIR",
                 data_dir.join(DB_FILE).display(),
                 lock_path.display()
             ))),
-            Err(e) => Err(StoreError::Backend(format!("locking {}: {e}", lock_path.display()))),
+            Err(e) => Err(StoreError::Config(format!("locking {}: {e}", lock_path.display()))),
         }
     }
 }
 
 fn create_dir(dir: &Path) -> StoreResult<()> {
-    std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::Config(format!("creating {}: {e}", dir.display())))
 }
 
 fn connect(path: &Path) -> StoreResult<rusqlite::Connection> {
-    let connection = rusqlite::Connection::open(path).map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+    let connection = rusqlite::Connection::open(path).map_err(|e| StoreError::Config(format!("opening {}: {e}", path.display())))?;
     // First, so that every statement after it (the journal mode switch included) waits for
     // another process's lock instead of failing at once.
     connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
@@ -122,7 +124,7 @@ fn connect(path: &Path) -> StoreResult<rusqlite::Connection> {
     // system that cannot do WAL answers with another mode, which would change those promises.
     let mode: String = connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).map_err(backend)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Backend(format!("{} cannot use write-ahead logging (journal mode {mode})", path.display())));
+        return Err(StoreError::Config(format!("{} cannot use write-ahead logging (journal mode {mode})", path.display())));
     }
     // FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on power loss, and an
     // acknowledged write must survive it (ADR 0004).
@@ -144,30 +146,6 @@ fn connect(path: &Path) -> StoreResult<rusqlite::Connection> {
         })
         .map_err(backend)?;
     Ok(connection)
-}
-
-pub(crate) fn backend(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
-}
-
-/// A constraint a failed statement violated. SQLite names a unique constraint (or a primary
-/// key) by its columns, not by the name the schema gives it: `reservations.tenant,
-/// reservations.kind, reservations.key`.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Violation<'e> {
-    Unique(&'e str),
-    ForeignKey,
-}
-
-pub(crate) fn violation(error: &rusqlite::Error) -> Option<Violation<'_>> {
-    let rusqlite::Error::SqliteFailure(failure, message) = error else { return None };
-    match failure.extended_code {
-        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-            message.as_deref()?.strip_prefix("UNIQUE constraint failed: ").map(Violation::Unique)
-        }
-        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Violation::ForeignKey),
-        _ => None,
-    }
 }
 
 #[async_trait]
@@ -214,9 +192,9 @@ impl Store for SqliteStore {
         Ok(appended)
     }
 
-    async fn stream(&self, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::stream(c, &tenant, stream)).await
+        self.readers.run(move |c| read::stream(c, &tenant, kind, stream)).await
     }
 
     async fn head(&self) -> StoreResult<i64> {

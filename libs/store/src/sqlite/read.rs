@@ -17,11 +17,11 @@ use crate::query::{SqlValue, Target};
 use crate::user_groups;
 
 fn id(text: &str) -> StoreResult<ResourceId> {
-    Uuid::parse_str(text).map(ResourceId::from_uuid).map_err(|e| StoreError::Backend(format!("bad stored id '{text}': {e}")))
+    Uuid::parse_str(text).map(ResourceId::from_uuid).map_err(|e| StoreError::corrupt(format!("stored id '{text}'"), e))
 }
 
 fn json(text: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("bad stored JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt("a stored JSON document", e))
 }
 
 /// A list of ids as one JSON parameter, joined through `json_each(?)`.
@@ -166,11 +166,13 @@ fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     let get_text = |i: usize| row.get::<_, String>(i).map_err(backend);
     let tenant = get_text(2)?;
     let kind = get_text(3)?;
+    let position: i64 = row.get(0).map_err(backend)?;
+    let at = || format!("the event at position {position}");
     Ok(RecordedEvent {
-        position: row.get(0).map_err(backend)?,
-        event_id: Uuid::parse_str(&get_text(1)?).map_err(|e| StoreError::Backend(e.to_string()))?,
-        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
-        kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("unknown stream kind '{kind}'")))?,
+        position,
+        event_id: Uuid::parse_str(&get_text(1)?).map_err(|e| StoreError::corrupt(at(), e))?,
+        tenant: TenantSlug::parse(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
+        kind: StreamKind::parse(&kind).ok_or_else(|| StoreError::corrupt(at(), format!("unknown stream kind '{kind}'")))?,
         stream: id(&get_text(4)?)?,
         stream_version: row.get(5).map_err(backend)?,
         payload: EventPayload { event_type: get_text(6)?, type_version: row.get(7).map_err(backend)?, data: json(&get_text(8)?)? },
@@ -189,9 +191,10 @@ fn events(db: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreRes
     Ok(out)
 }
 
-pub fn stream(db: &Connection, tenant: &TenantSlug, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND stream_id = ?2 ORDER BY stream_version");
-    events(db, &sql, params![tenant.as_str(), stream.to_string()])
+pub fn stream(db: &Connection, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+    let sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND stream_id = ?2 AND stream_kind = ?3 ORDER BY stream_version");
+    events(db, &sql, params![tenant.as_str(), stream.to_string(), kind.as_str()])
 }
 
 /// One writer commits at a time, so position order is commit order: following the log by

@@ -32,7 +32,7 @@ impl Readers {
             std::thread::Builder::new()
                 .name(format!("sqlite-reader-{i}"))
                 .spawn(move || serve(&connection, &queue))
-                .map_err(|e| StoreError::Backend(format!("starting an SQLite reader thread: {e}")))?;
+                .map_err(|e| StoreError::Config(format!("starting an SQLite reader thread: {e}")))?;
         }
         Ok(Self { jobs })
     }
@@ -43,8 +43,8 @@ impl Readers {
         let job: Job = Box::new(move |connection| {
             let _ = reply.send(job(connection));
         });
-        self.jobs.send(job).map_err(|_| StoreError::Backend("the SQLite reader threads have stopped".into()))?;
-        result.await.map_err(|_| StoreError::Backend("an SQLite reader failed mid-job".into()))?
+        self.jobs.send(job).map_err(|_| StoreError::Internal("the SQLite reader threads have stopped".into()))?;
+        result.await.map_err(|_| StoreError::Internal("an SQLite reader failed mid-job".into()))?
     }
 }
 

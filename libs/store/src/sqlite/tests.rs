@@ -36,7 +36,7 @@ fn provision(stream: ResourceId, expected_version: i64, name: &str) -> Commit {
 fn a_second_server_lock_is_refused_with_a_clear_message_until_the_first_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::lock_for_server(dir.path()).unwrap();
-    let Err(StoreError::Backend(message)) = SqliteStore::lock_for_server(dir.path()) else { panic!("the lock was taken twice") };
+    let Err(StoreError::Config(message)) = SqliteStore::lock_for_server(dir.path()) else { panic!("the lock was taken twice") };
     let expected = format!(
         "another scimledger server is already using {} (lock {} is held); stop it or choose another SCIMLEDGER_DATA_DIR",
         dir.path().join(DB_FILE).display(),
@@ -125,7 +125,7 @@ async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
             panic!("a bug mid-transaction")
         })
         .await;
-    assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+    assert!(matches!(result, Err(StoreError::Internal(_))), "{result:?}");
     store.create_tenant(&tenant()).await.expect("the writer still serves");
     let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
     assert_eq!(slugs, ["acme"], "the panicking job's transaction rolled back");
@@ -173,6 +173,6 @@ async fn a_group_rolled_back_by_sqlite_writes_nothing_and_says_so() {
         })
         .await
         .unwrap();
-    assert!(results.iter().all(|r| matches!(r, Err(StoreError::Backend(m)) if m.contains("rolled back"))), "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, Err(StoreError::Unavailable(m)) if m.contains("rolled back"))), "{results:?}");
     assert_eq!(store.read_log(0, 10).await.unwrap(), vec![]);
 }

@@ -16,7 +16,7 @@ pub fn format(t: OffsetDateTime) -> String {
 pub fn parse(text: &str) -> StoreResult<OffsetDateTime> {
     PrimitiveDateTime::parse(text, FORMAT)
         .map(PrimitiveDateTime::assume_utc)
-        .map_err(|e| StoreError::Backend(format!("bad stored time '{text}': {e}")))
+        .map_err(|e| StoreError::corrupt(format!("stored time '{text}'"), e))
 }
 
 #[cfg(test)]
@@ -36,7 +36,7 @@ mod tests {
         for t in [datetime!(2026-11-22 23:38:34.123456 UTC), datetime!(2026-11-22 23:38:34 -05:00), crate::api::now()] {
             assert_eq!(parse(&format(t)).unwrap(), t);
         }
-        assert!(matches!(parse("2026-11-22 23:38:34"), Err(StoreError::Backend(_))));
+        assert!(matches!(parse("2026-11-22 23:38:34"), Err(StoreError::Corrupt { .. })));
     }
 
     #[test]

@@ -39,7 +39,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(connection, &queue))
-            .map_err(|e| StoreError::Backend(format!("starting the SQLite writer thread: {e}")))?;
+            .map_err(|e| StoreError::Config(format!("starting the SQLite writer thread: {e}")))?;
         Ok(Self { jobs })
     }
 
@@ -60,13 +60,13 @@ impl Writer {
     }
 
     fn send(&self, job: Job) -> StoreResult<()> {
-        self.jobs.send(job).map_err(|_| StoreError::Backend("the SQLite writer thread has stopped".into()))
+        self.jobs.send(job).map_err(|_| StoreError::Internal("the SQLite writer thread has stopped".into()))
     }
 }
 
 /// A job's reply was dropped unanswered: it panicked (the panic hook has reported it).
 fn stopped_mid_job() -> StoreError {
-    StoreError::Backend("the SQLite writer failed mid-job".into())
+    StoreError::Internal("the SQLite writer failed mid-job".into())
 }
 
 /// Runs jobs until the store is dropped. A panicking job loses its reply (its caller gets an

@@ -16,6 +16,7 @@ use domain::TenantSlug;
 use scim::ScimError;
 use store::{Actor, Connection, EventMetadata, TraceContext};
 
+use super::errors::store_failure;
 use super::reply::ScimReply;
 use super::{ApiState, REQUEST_ID};
 use crate::token;
@@ -82,15 +83,7 @@ async fn caller(state: &ApiState, credentials: Credentials) -> Result<Caller, Sc
     if let Some(connection) = state.tokens.get(&tenant, &token_sha256) {
         return Ok(Caller { tenant, connection, request_id, trace });
     }
-    let connection = state
-        .store
-        .authenticate(&tenant, token_sha256)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "authentication look-up failed");
-            ScimError::new(503, None, "the store is unavailable; retry")
-        })?
-        .ok_or_else(unauthorized)?;
+    let connection = state.store.authenticate(&tenant, token_sha256).await.map_err(|e| store_failure(&e))?.ok_or_else(unauthorized)?;
     state.tokens.put(token_sha256, &connection);
     Ok(Caller { tenant, connection, request_id, trace })
 }

@@ -55,9 +55,6 @@ fn selection_of<E: Endpoint>(params: &[(String, String)]) -> Result<Selection, S
 }
 
 fn failed<E: Endpoint>(error: CommandError, id: Option<ResourceId>) -> ScimError {
-    if let CommandError::Store(store::StoreError::Backend(detail)) = &error {
-        tracing::error!(%detail, "store failure");
-    }
     to_scim(&error, E::RESOURCE.name, id)
 }
 

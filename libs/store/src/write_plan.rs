@@ -1,0 +1,295 @@
+//! A commit's writes, decided once for both backends (ADR 0017): an ordered list of typed
+//! steps, each of which a backend translates to one statement of its SQL (run once, or once per
+//! element where the backend has no arrays) and binds. The order is the plan's, not the
+//! backend's: releases before claims (a rename that only changes case releases and claims the
+//! same key), events before the rows (a new row's `seq` is its stream's position), a group's
+//! members' rows renamed before the group row (the rename compares with the old name).
+//!
+//! A new read model is a new step here and one SQL mapping per backend.
+
+use domain::group::MemberKind;
+use domain::{EventPayload, ResourceId};
+
+use crate::api::{Commit, GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow};
+
+/// One write of a commit, on the commit's tenant and stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WriteStep<'c> {
+    /// Frees a unique value the stream held.
+    ReleaseReservation {
+        kind: &'static str,
+        key: &'c str,
+    },
+    /// Takes a unique value for the stream; fails the commit with `Uniqueness` if it is taken.
+    ClaimReservation {
+        kind: &'static str,
+        key: &'c str,
+    },
+    /// Appends an event at `version` of the stream; fails the commit with `Conflict` if that
+    /// version exists. The first one's log position is the append's answer.
+    AppendEvent {
+        version: i64,
+        event: &'c EventPayload,
+    },
+    /// Inserts or updates the user's row (its `seq` is set on insert only).
+    UpsertUserRow(&'c UserRow),
+    /// Drops the user's indexed values, so that the ones inserted after are all it has.
+    ClearUserValues,
+    InsertUserValues(&'c [IndexedValue]),
+    DeleteUserRow,
+    DeleteUserValues,
+    /// Drops the memberships of the stream in any group.
+    DeleteMembershipsOfMember,
+    /// Rewrites the group's name in its members' rows, when it differs from the stored one.
+    RenameGroupInUsers {
+        display_name: &'c str,
+    },
+    /// Inserts or updates the group's row (its `seq` is set on insert only).
+    UpsertGroupRow(&'c GroupRow),
+    RemoveMembers(&'c [ResourceId]),
+    /// Drops the group from the `groups` of these users' rows.
+    LeaveGroupInUsers(&'c [ResourceId]),
+    /// Adds the group to the `groups` of these users' rows, unless they have it.
+    JoinGroupInUsers {
+        display_name: &'c str,
+        members: &'c [(ResourceId, Option<MemberKind>)],
+    },
+    AddMembers(&'c [(ResourceId, Option<MemberKind>)]),
+    /// Drops the deleted group from the `groups` of its members' rows.
+    LeaveDeletedGroupInUsers,
+    DeleteGroupRow,
+    /// Drops the group's memberships, as a group and as a member.
+    DeleteGroupMemberships,
+}
+
+/// The steps of `commit`, in the order they must run.
+pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
+    let mut steps = Vec::new();
+    steps.extend(commit.reservations.iter().filter_map(|reservation| match reservation {
+        Reservation::Release { kind, key } => Some(WriteStep::ReleaseReservation { kind, key }),
+        Reservation::Claim { .. } => None,
+    }));
+    steps.extend(commit.reservations.iter().filter_map(|reservation| match reservation {
+        Reservation::Claim { kind, key } => Some(WriteStep::ClaimReservation { kind, key }),
+        Reservation::Release { .. } => None,
+    }));
+    steps.extend(commit.events.iter().enumerate().map(|(i, event)| WriteStep::AppendEvent { version: commit.event_version(i), event }));
+    match &commit.read_model {
+        ReadModelChange::UpsertUser(row) => {
+            steps.push(WriteStep::UpsertUserRow(row));
+            if commit.expected_version > 0 {
+                steps.push(WriteStep::ClearUserValues);
+            }
+            if !row.values.is_empty() {
+                steps.push(WriteStep::InsertUserValues(&row.values));
+            }
+        }
+        ReadModelChange::DeleteUser => {
+            steps.extend([WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember]);
+        }
+        ReadModelChange::Group { row: Some(row), added, removed } => {
+            steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });
+            steps.push(WriteStep::UpsertGroupRow(row));
+            if !removed.is_empty() {
+                steps.extend([WriteStep::RemoveMembers(removed), WriteStep::LeaveGroupInUsers(removed)]);
+            }
+            if !added.is_empty() {
+                steps.push(WriteStep::JoinGroupInUsers { display_name: &row.display_name, members: added });
+                steps.push(WriteStep::AddMembers(added));
+            }
+        }
+        ReadModelChange::Group { row: None, .. } => {
+            steps.extend([WriteStep::LeaveDeletedGroupInUsers, WriteStep::DeleteGroupRow, WriteStep::DeleteGroupMemberships]);
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{StreamKind, TenantSlug};
+    use serde_json::json;
+
+    use super::WriteStep::*;
+    use super::*;
+    use crate::api::{Actor, EventMetadata, GROUP_DISPLAY_NAME, LOGIN};
+
+    fn commit(
+        kind: StreamKind,
+        expected_version: i64,
+        events: Vec<EventPayload>,
+        reservations: Vec<Reservation>,
+        read_model: ReadModelChange,
+    ) -> Commit {
+        Commit {
+            tenant: TenantSlug::parse("acme").unwrap(),
+            kind,
+            stream: ResourceId::new(),
+            expected_version,
+            events,
+            metadata: EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None },
+            recorded_at: crate::api::now(),
+            reservations,
+            read_model,
+        }
+    }
+
+    fn user_row(values: Vec<IndexedValue>) -> UserRow {
+        UserRow {
+            user_name: "Alice".into(),
+            user_name_key: "alice".into(),
+            external_id: None,
+            active: true,
+            document: json!({"userName": "Alice"}),
+            values,
+        }
+    }
+
+    fn group_row(name: &str) -> GroupRow {
+        GroupRow {
+            display_name: name.into(),
+            display_name_key: name.to_lowercase(),
+            external_id: None,
+            document: json!({"displayName": name}),
+        }
+    }
+
+    fn payload(n: usize) -> Vec<EventPayload> {
+        (0..n).map(|i| EventPayload { event_type: format!("test.{i}"), type_version: 1, data: json!({}) }).collect()
+    }
+
+    fn claim(kind: &'static str, key: &str) -> Reservation {
+        Reservation::Claim { kind, key: key.into() }
+    }
+
+    fn release(kind: &'static str, key: &str) -> Reservation {
+        Reservation::Release { kind, key: key.into() }
+    }
+
+    #[test]
+    fn a_new_user_claims_its_logins_then_appends_then_writes_its_row_and_values() {
+        let value = IndexedValue { attribute: "emails", value_type: Some("work".into()), key: "a@acme.com".into() };
+        let c = commit(
+            StreamKind::User,
+            0,
+            payload(1),
+            vec![claim(LOGIN, "alice"), claim(LOGIN, "al")],
+            ReadModelChange::UpsertUser(user_row(vec![value.clone()])),
+        );
+        let ReadModelChange::UpsertUser(row) = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c),
+            vec![
+                ClaimReservation { kind: LOGIN, key: "alice" },
+                ClaimReservation { kind: LOGIN, key: "al" },
+                AppendEvent { version: 1, event: &c.events[0] },
+                UpsertUserRow(row),
+                InsertUserValues(std::slice::from_ref(&value)),
+            ]
+        );
+    }
+
+    /// Releases go first whatever order the commit lists them in: a rename that only changes
+    /// case releases and claims the same key.
+    #[test]
+    fn a_changed_user_releases_before_it_claims_and_replaces_its_values() {
+        let c = commit(
+            StreamKind::User,
+            3,
+            payload(2),
+            vec![claim(LOGIN, "alice"), release(LOGIN, "alice")],
+            ReadModelChange::UpsertUser(user_row(Vec::new())),
+        );
+        let ReadModelChange::UpsertUser(row) = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c),
+            vec![
+                ReleaseReservation { kind: LOGIN, key: "alice" },
+                ClaimReservation { kind: LOGIN, key: "alice" },
+                AppendEvent { version: 4, event: &c.events[0] },
+                AppendEvent { version: 5, event: &c.events[1] },
+                UpsertUserRow(row),
+                ClearUserValues,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_deleted_user_leaves_its_row_values_and_memberships() {
+        let c = commit(StreamKind::User, 2, payload(1), vec![release(LOGIN, "alice")], ReadModelChange::DeleteUser);
+        assert_eq!(
+            plan(&c),
+            vec![
+                ReleaseReservation { kind: LOGIN, key: "alice" },
+                AppendEvent { version: 3, event: &c.events[0] },
+                DeleteUserRow,
+                DeleteUserValues,
+                DeleteMembershipsOfMember,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_group_renames_in_users_before_its_row_then_removes_then_adds() {
+        let (gone, new) = (ResourceId::new(), ResourceId::new());
+        let c = commit(
+            StreamKind::Group,
+            1,
+            payload(1),
+            vec![release(GROUP_DISPLAY_NAME, "eng"), claim(GROUP_DISPLAY_NAME, "engineering")],
+            ReadModelChange::Group { row: Some(group_row("Engineering")), added: vec![(new, Some(MemberKind::User))], removed: vec![gone] },
+        );
+        let ReadModelChange::Group { row: Some(row), added, removed } = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c),
+            vec![
+                ReleaseReservation { kind: GROUP_DISPLAY_NAME, key: "eng" },
+                ClaimReservation { kind: GROUP_DISPLAY_NAME, key: "engineering" },
+                AppendEvent { version: 2, event: &c.events[0] },
+                RenameGroupInUsers { display_name: "Engineering" },
+                UpsertGroupRow(row),
+                RemoveMembers(removed),
+                LeaveGroupInUsers(removed),
+                JoinGroupInUsers { display_name: "Engineering", members: added },
+                AddMembers(added),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_group_whose_members_did_not_change_writes_no_membership_step() {
+        let c = commit(
+            StreamKind::Group,
+            1,
+            payload(1),
+            Vec::new(),
+            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new() },
+        );
+        let ReadModelChange::Group { row: Some(row), .. } = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c),
+            vec![AppendEvent { version: 2, event: &c.events[0] }, RenameGroupInUsers { display_name: "Eng" }, UpsertGroupRow(row)]
+        );
+    }
+
+    #[test]
+    fn a_deleted_group_leaves_its_members_rows_then_goes() {
+        let c = commit(
+            StreamKind::Group,
+            4,
+            payload(1),
+            vec![release(GROUP_DISPLAY_NAME, "eng")],
+            ReadModelChange::Group { row: None, added: Vec::new(), removed: Vec::new() },
+        );
+        assert_eq!(
+            plan(&c),
+            vec![
+                ReleaseReservation { kind: GROUP_DISPLAY_NAME, key: "eng" },
+                AppendEvent { version: 5, event: &c.events[0] },
+                LeaveDeletedGroupInUsers,
+                DeleteGroupRow,
+                DeleteGroupMemberships,
+            ]
+        );
+    }
+}
