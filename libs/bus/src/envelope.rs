@@ -2,7 +2,8 @@
 //!
 //! Besides the required attributes it carries extensions consumers need to order, dedupe and
 //! attribute events: `position` (log position), `tenant`, `actor` and `resourceversion` (the
-//! resource's version after the event). `data` is the event's payload plus the resource `id`
+//! resource's version after the event), and, for an event written inside a W3C trace, the
+//! Distributed Tracing extension's `traceparent` (the span that wrote it). `data` is the event's payload plus the resource `id`
 //! and the `connection` that caused it (null for an operator), enough to act without calling
 //! back.
 
@@ -20,6 +21,8 @@ pub struct Envelope {
     pub subject: String,
     /// The event id, which is also the deduplication id (`Nats-Msg-Id`).
     pub id: String,
+    /// The `traceparent` the event was written under, if any.
+    pub traceparent: Option<String>,
     pub json: Value,
 }
 
@@ -37,7 +40,8 @@ impl Envelope {
             .recorded_at
             .format(&Rfc3339)
             .map_err(|e| StoreError::corrupt(format!("the time of the event at position {}", event.position), e))?;
-        let json = json!({
+        let traceparent = event.metadata.get(telemetry::trace::TRACEPARENT).and_then(Value::as_str).map(str::to_owned);
+        let mut json = json!({
             "specversion": SPEC_VERSION,
             "id": event.event_id.to_string(),
             "source": format!("/scimledger/tenants/{}", event.tenant),
@@ -51,7 +55,10 @@ impl Envelope {
             "resourceversion": event.stream_version,
             "data": Value::Object(data),
         });
-        Ok(Self { subject: subject(event.tenant.as_str(), event_type), id: event.event_id.to_string(), json })
+        if let Some(traceparent) = &traceparent {
+            json[telemetry::trace::TRACEPARENT] = traceparent.as_str().into();
+        }
+        Ok(Self { subject: subject(event.tenant.as_str(), event_type), id: event.event_id.to_string(), traceparent, json })
     }
 }
 
@@ -106,5 +113,25 @@ mod tests {
         assert_eq!(envelope.json["data"]["emails"], json!(["b@example.com"]));
         assert_eq!(envelope.json["data"]["connection"], "c-1");
         assert_eq!(envelope.id, event.event_id.to_string());
+        assert_eq!((envelope.traceparent, envelope.json.get("traceparent")), (None, None), "no trace, no traceparent");
+    }
+
+    #[test]
+    fn an_event_written_in_a_trace_carries_its_traceparent() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let event = RecordedEvent {
+            position: 1,
+            event_id: uuid::Uuid::now_v7(),
+            tenant: TenantSlug::parse("acme").unwrap(),
+            kind: StreamKind::User,
+            stream: ResourceId::new(),
+            stream_version: 1,
+            payload: EventPayload { event_type: "user.provisioned".into(), type_version: 1, data: json!({}) },
+            metadata: json!({"connection_id": "c-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "traceparent": traceparent}),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let envelope = Envelope::of(&event).unwrap();
+        assert_eq!(envelope.traceparent.as_deref(), Some(traceparent));
+        assert_eq!(envelope.json["traceparent"], traceparent);
     }
 }
