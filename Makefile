@@ -25,7 +25,7 @@ lint: ## Clippy (warnings are errors) and rustfmt check
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: ## Measure import and look-up throughput on both backends; writes docs/benchmarks.md
+bench: ## Measure import, look-ups, large groups and deep pages on both backends; writes docs/benchmarks.md
 	scripts/bench.sh
 
 conformance: ## Run the third-party SCIM conformance suites against both backends
