@@ -175,7 +175,7 @@ def report(directory, backends):
           f"{config['member_chunk']} members, then {config['patches']} PATCHes each adding one member it did not hold. "
           f"The baseline is `GET /healthz` ({config['baseline_reps']} times) through the same client, before and "
           "after; ratios to it are what compare between runs, as this machine's speed moves by up to 2× between hours. "
-          f"Rates (pages/s, /healthz/s) are 1000 ÷ the median ms; p99 of {config['patches']} requests is nearly the slowest of them.\n")
+          f"Rates (pages/s, /healthz/s) are 1000 ÷ the median ms; p99 is by nearest rank (of {config['patches']} requests, the slowest when they are 100 or fewer).\n")
     print("- knobs: " + ", ".join(f"{k}={v}" for k, v in config["knobs"].items()) + "\n")
     for backend in backends:
         r = json.load(open(os.path.join(directory, f"scale-{backend}.json")))
