@@ -153,7 +153,9 @@ async fn the_request_metrics_move_for_the_right_labels_on_the_scrape_and_over_ot
     assert!(value(&after, "process_memory_usage_bytes", &[]) > 0.0, "the process's resident memory is reported");
 
     // The relay publishes every event and reports that it caught up with the log.
-    let logged = backend.event_count().await as u64;
+    // Every logged event of the tenant, its creation and its connection's included.
+    let log = backend.open_store().await.read_log(0, u32::MAX).await.unwrap();
+    let logged = log.iter().filter(|e| e.tenant.as_str() == events.tenant).count() as u64;
     events.wait_for_stored(logged, EXPORT).await;
     let follower = format!("nats-relay:{}", events.stream);
     let caught_up = tokio::time::timeout(EXPORT, async {

@@ -155,11 +155,6 @@ async fn decide_and_commit<A: Resource>(
         Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
     };
     let version = history.len() as i64;
-    if let Expect::Version(expected) = expect {
-        if expected != version {
-            return Err(CommandError::PreconditionFailed { expected, current: version });
-        }
-    }
     let first_recorded = history.first().map(|e| e.recorded_at);
     let last_recorded = history.last().map(|e| e.recorded_at);
     let command_for_secrets = command.clone();
@@ -220,6 +215,13 @@ async fn decide<A: Resource>(
     let mut aggregate = before.clone();
     if !matches!(expect, Expect::New) && !aggregate.exists() {
         return Err(DomainError::NotFound.into());
+    }
+    // After the existence check: a stale If-Match on a resource that is gone is a 404, not a 412.
+    if let Expect::Version(expected) = expect {
+        let current = past.len() as i64;
+        if expected != current {
+            return Err(CommandError::PreconditionFailed { expected, current });
+        }
     }
     let sink = EventSink::default();
     aggregate.handle(command, &(), &sink).await?;
