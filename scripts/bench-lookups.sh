@@ -4,7 +4,8 @@
 #   scripts/bench-lookups.sh [OUT_DIR]
 #
 # Seeds the users through /Bulk on a scratch database, measures the four IdP look-ups
-# (userName, externalId, work email, alias) with wrk at each concurrency, index and cursor pages
+# (userName, externalId, work email, alias) with wrk at each concurrency beside a /healthz
+# baseline measured the same way (the ratios are the figures to compare between runs), index and cursor pages
 # at the start and 90% deep, and on PostgreSQL captures the statements the server runs and their
 # EXPLAIN ANALYZE. Writes OUT_DIR/lookups.md (default target/bench), the section that bench.sh
 # appends to docs/benchmarks.md; the raw figures stay in OUT_DIR/lookups-*.json.
@@ -93,7 +94,12 @@ run_backend() {
   kinds="$("${helper[@]}" paths "$base" "$token" "$users" "$path_count" "$slow_ms" "$out_dir" "$out_dir/lookups-$backend-alone.json")"
 
   wrk_run userName 8 "$warmup"
+  # The baseline of each concurrency: an endpoint with no store and no auth, through the same
+  # wrk and the same server in the same minute, since this machine's speed moves between hours.
+  printf '/healthz\n' >"$out_dir/paths-healthz.txt"
   for concurrency in $concurrencies; do
+    echo "bench-lookups: $backend: /healthz (baseline) at concurrency $concurrency" >&2
+    wrk_run healthz "$concurrency" "$seconds" "$out_dir/lookups-$backend-healthz-c$concurrency.json"
     for kind in $kinds; do
       echo "bench-lookups: $backend: $kind look-ups at concurrency $concurrency" >&2
       wrk_run "$kind" "$concurrency" "$seconds" "$out_dir/lookups-$backend-$kind-c$concurrency.json"

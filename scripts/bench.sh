@@ -4,8 +4,9 @@
 #
 # Knobs: BENCH_USERS (10000), BENCH_CONCURRENCY (32), BENCH_LOOKUPS (20000),
 # BENCH_BACKENDS ("sqlite postgres"), BENCH_RELAY (1: also run scripts/bench-relay.sh, whose
-# knobs are RELAY_BACKLOG and RELAY_IMPORT_USERS). PostgreSQL and NATS come from
-# scripts/with-test-services.sh.
+# knobs are RELAY_BACKLOG and RELAY_IMPORT_USERS); the look-up and scale sections have their own
+# (BENCH_LOOKUP_* in scripts/bench-lookups.sh, BENCH_SCALE_* in scripts/bench-scale.sh).
+# PostgreSQL and NATS come from scripts/with-test-services.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,9 +51,12 @@ done
 # Look-ups and paging at 100,000 users (issue 4; knobs BENCH_LOOKUP_* in the script): its own
 # servers and scratch databases, and the last section of docs/benchmarks.md.
 scripts/bench-lookups.sh "$out_dir"
+# Large groups, the 20,000-email PATCH and deep pages (issue 10; knobs BENCH_SCALE_* in the
+# script): its own servers and scratch databases, the section after the look-ups.
+scripts/bench-scale.sh "$out_dir"
 
 python3 scripts/bench_report.py "$out_dir" $backends > docs/benchmarks.md
-cat "$out_dir/lookups.md" >> docs/benchmarks.md
+cat "$out_dir/lookups.md" "$out_dir/scale.md" >> docs/benchmarks.md
 if [ "${BENCH_RELAY:-1}" = 1 ]; then
   stop_server
   { echo; scripts/bench-relay.sh "$server_bin"; } >> docs/benchmarks.md

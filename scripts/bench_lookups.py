@@ -9,7 +9,9 @@
                                          that take at most SLOW_MS alone
   settle BASE TOKEN ALONE                waits until the server answers about as fast as
                                          it did alone (ALONE: the OUT of paths)
-  paging BASE TOKEN USERS REPS OUT       index and cursor pages, shallow and deep (JSON)
+  paging BASE TOKEN USERS REPS OUT [DEEP]
+                                         index and cursor pages, shallow and deep (JSON); the
+                                         deep page starts at DEEP (default 90% of USERS)
   plans BASE TOKEN USERS LOG DBURL OUT   one request of each kind with statement logging on:
                                          the statements from LOG, EXPLAIN ANALYZE of each (JSON)
   report DIR BACKEND...                  the markdown section of docs/benchmarks.md
@@ -64,14 +66,18 @@ class Client:
         self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
 
-    def request(self, method, path, body=None):
+    def send(self, method, path, body=None):
+        """(status, body bytes), whatever the status."""
         data = json.dumps(body).encode() if body is not None else None
         self.conn.request(method, self.prefix + path, body=data, headers=self.headers)
         response = self.conn.getresponse()
-        text = response.read()
-        if response.status >= 300:
-            sys.exit(f"bench-lookups: {method} {path} answered {response.status}: {text[:500]!r}")
-        return json.loads(text)
+        return response.status, response.read()
+
+    def request(self, method, path, body=None):
+        status, text = self.send(method, path, body)
+        if status >= 300:
+            sys.exit(f"bench-lookups: {method} {path} answered {status}: {text[:500]!r}")
+        return json.loads(text) if text else None
 
     def get(self, path, query):
         return self.request("GET", f"{path}?{urllib.parse.urlencode(query, quote_via=urllib.parse.quote)}")
@@ -146,9 +152,9 @@ def deep_start(users):
     return users * 9 // 10 + 1
 
 
-def paging(base, token, users, reps, out):
+def paging(base, token, users, reps, out, deep=None):
     client = Client(base, token)
-    deep = deep_start(users)
+    deep = deep or deep_start(users)
     cursor_first = {"cursor": "", "count": PAGE}
     # Walk to the deep cursor in pages of 1000, the most a page may hold; a cursor is bound to
     # the filter, not to the page size.
@@ -263,7 +269,9 @@ def report(directory, backends):
           "autovacuum would soon do (SQLite gets no `ANALYZE`: nothing runs one in production). "
           f"Look-ups by `wrk` ({config['wrk_threads']} threads), {config['seconds']} s per filter kind and "
           f"concurrency after a {config['warmup']} s warm-up, over {config['paths']} random existing users; "
-          "wrk and the server share the machine. "
+          "wrk and the server share the machine. Each concurrency starts with `GET /healthz` (no store, no "
+          "authentication) through the same wrk and server as its baseline: this machine's speed moves by up to 2× "
+          "between hours, so the ratios to it are what compare between runs. "
           f"Pages: the median of {config['page_reps']} sequential requests.\n")
     print(f"- knobs: BENCH_LOOKUP_BACKENDS=\"{' '.join(backends)}\", BENCH_LOOKUP_USERS={config['users']}, "
           f"BENCH_LOOKUP_SECONDS={config['seconds']}, BENCH_LOOKUP_WARMUP={config['warmup']}, "
@@ -278,23 +286,30 @@ def report(directory, backends):
         seeded = load(f"lookups-{backend}-seed.json")
         print(f"\n### {backend}\n")
         print(f"Seeding: {seeded['users']} users in {seeded['seconds']:.1f} s ({seeded['users'] / seeded['seconds']:.0f} users/s).\n")
-        print("| filter | concurrency | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| filter | concurrency | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | requests/s, % of /healthz | p99 ÷ /healthz p99 |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         alone = load(f"lookups-{backend}-alone.json")
         for concurrency in config["concurrencies"]:
+            base = load(f"lookups-{backend}-healthz-c{concurrency}.json")
+            base_rate = base["requests"] / (base["duration_us"] / 1e6)
+            base_errors = base["socket_errors"] + base["status_errors"] + base["timeouts"]
+            print(f"| /healthz (baseline) | {concurrency} | {base_rate:.0f} | {base['p50_us'] / 1000:.2f} | "
+                  f"{base['p90_us'] / 1000:.2f} | {base['p99_us'] / 1000:.2f} | {base['max_us'] / 1000:.2f} | {base_errors} | 100% | 1.00 |")
             for kind in KINDS:
                 w = load(f"lookups-{backend}-{kind}-c{concurrency}.json")
                 target = TARGET_P99_MS.get(concurrency) if backend == "postgres" else None
                 if w is None:
                     print(f"| {kind} | {concurrency} | not measured: one look-up alone takes {alone['alone_ms'][kind]:.0f} ms "
-                          f"(over BENCH_LOOKUP_SLOW_MS={alone['slow_ms']:g}) | | | | | |")
+                          f"(over BENCH_LOOKUP_SLOW_MS={alone['slow_ms']:g}) | | | | | | | |")
                     if target:
                         rows.append((f"PostgreSQL `{kind}` look-up p99 < {target:g} ms at concurrency {concurrency}",
                                      f"{alone['alone_ms'][kind]:.0f} ms alone", False))
                     continue
                 errors = w["socket_errors"] + w["status_errors"] + w["timeouts"]
-                print(f"| {kind} | {concurrency} | {w['requests'] / (w['duration_us'] / 1e6):.0f} | {w['p50_us'] / 1000:.2f} | "
-                      f"{w['p90_us'] / 1000:.2f} | {w['p99_us'] / 1000:.2f} | {w['max_us'] / 1000:.2f} | {errors} |")
+                rate = w["requests"] / (w["duration_us"] / 1e6)
+                print(f"| {kind} | {concurrency} | {rate:.0f} | {w['p50_us'] / 1000:.2f} | "
+                      f"{w['p90_us'] / 1000:.2f} | {w['p99_us'] / 1000:.2f} | {w['max_us'] / 1000:.2f} | {errors} | "
+                      f"{100 * rate / base_rate:.0f}% | {w['p99_us'] / max(base['p99_us'], 1):.2f} |")
                 if target:
                     p99 = w["p99_us"] / 1000
                     rows.append((f"PostgreSQL `{kind}` look-up p99 < {target:g} ms at concurrency {concurrency}",
@@ -340,7 +355,7 @@ def main():
     elif command == "settle":
         settle(args[0], args[1], args[2])
     elif command == "paging":
-        paging(args[0], args[1], int(args[2]), int(args[3]), args[4])
+        paging(args[0], args[1], int(args[2]), int(args[3]), args[4], int(args[5]) if len(args) > 5 else None)
     elif command == "plans":
         plans(args[0], args[1], int(args[2]), args[3], args[4], args[5])
     elif command == "report":

@@ -6,11 +6,15 @@
 //! - [`client`]: a SCIM client that returns status and JSON.
 //! - [`backend`]: the two backends and their fresh databases.
 //! - [`nats`]: NATS JetStream: a stream per test, throwaway servers, reading a whole stream.
+//! - [`otlp`]: a real OTLP/HTTP receiver that decodes what a server exports.
+//! - [`scrape`]: scraping a server's `/metrics` as Prometheus text.
 
 pub mod backend;
 pub mod client;
 pub mod hearing;
 pub mod nats;
+pub mod otlp;
+pub mod scrape;
 pub mod server;
 
 pub use backend::Backend;

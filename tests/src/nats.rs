@@ -79,6 +79,11 @@ impl Events {
     /// Reads the whole stream, as a subscriber does (a durable pull consumer with explicit
     /// acks), and returns each envelope in stream order.
     pub async fn read_all(&self) -> Vec<Value> {
+        self.read_messages().await.into_iter().map(|(_, envelope)| envelope).collect()
+    }
+
+    /// The whole stream as [`Self::read_all`] reads it, each envelope with its message's headers.
+    pub async fn read_messages(&self) -> Vec<(Option<async_nats::HeaderMap>, Value)> {
         let js = self.jetstream().await;
         let stream = js.get_stream(&self.stream).await.expect("the stream exists");
         let expected = self.stored().await as usize;
@@ -98,7 +103,7 @@ impl Events {
                 .expect("the stream delivers what it holds")
                 .expect("a message")
                 .expect("a message");
-            envelopes.push(serde_json::from_slice(&message.payload).expect("a JSON envelope"));
+            envelopes.push((message.headers.clone(), serde_json::from_slice(&message.payload).expect("a JSON envelope")));
             message.ack().await.expect("acked");
         }
         envelopes

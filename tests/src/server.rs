@@ -28,6 +28,8 @@ pub fn binary() -> PathBuf {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// Where the server serves `/metrics`.
+    pub metrics: String,
     pub env: Vec<(&'static str, String)>,
     /// What the server logged (stderr), line by line.
     log: Arc<Mutex<Vec<String>>>,
@@ -52,6 +54,7 @@ impl Server {
     async fn try_start_with(backend: &Backend, settings: Vec<(&'static str, String)>) -> Result<Server, String> {
         let mut env = backend.env();
         env.push(("SCIMLEDGER_LISTEN", "127.0.0.1:0".into()));
+        env.push(("SCIMLEDGER_METRICS_LISTEN", "127.0.0.1:0".into()));
         env.extend(settings);
         let mut child = Command::new(binary())
             .arg("serve")
@@ -64,10 +67,15 @@ impl Server {
             .spawn()
             .expect("spawning scimledger");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        // The metrics line comes first, then the API's.
         let listening = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut metrics = None;
             while let Ok(Some(line)) = stdout.next_line().await {
+                if let Some(url) = line.strip_prefix("scimledger metrics on ") {
+                    metrics = Some(url.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("scimledger listening on ") {
-                    return Some(url.to_owned());
+                    return metrics.map(|metrics| (url.to_owned(), metrics));
                 }
             }
             None
@@ -75,7 +83,7 @@ impl Server {
         .await
         .ok()
         .flatten();
-        let Some(base) = listening else {
+        let Some((base, metrics)) = listening else {
             let output = child.wait_with_output().await.expect("the server's output");
             return Err(String::from_utf8_lossy(&output.stderr).into_owned());
         };
@@ -89,7 +97,7 @@ impl Server {
                 lines.lock().expect("the log").push(line);
             }
         });
-        Ok(Server { child, base, env, log })
+        Ok(Server { child, base, metrics, env, log })
     }
 
     /// The lines the server logged so far that contain `text`.

@@ -24,5 +24,5 @@ async fn readyz_shows_no_internal_error_text() {
     assert_eq!(not_ready.status().as_u16(), 503);
     let text = not_ready.text().await.expect("a body");
     assert_eq!(text, "not ready: the store does not answer");
-    server.wait_for_log("readiness check failed", std::time::Duration::from_secs(10)).await;
+    server.wait_for_log("readiness: the store does not answer", std::time::Duration::from_secs(10)).await;
 }

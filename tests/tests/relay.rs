@@ -190,3 +190,21 @@ async fn of_two_relays_one_publishes_and_the_other_takes_over_when_it_dies() {
     assert_stream_is_the_log(&events, &backend).await;
     events.remove().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_of_nats_seeds_reaches_the_cluster_through_the_one_that_answers() {
+    let backend = Backend::sqlite();
+    let events = Events::shared();
+    // A port nothing listens on, first: the relay must get through on the other seed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port();
+    let mut settings = events.settings();
+    settings.retain(|(name, _)| *name != "SCIMLEDGER_NATS_URL");
+    settings.push(("SCIMLEDGER_NATS_URL", format!("nats://127.0.0.1:{dead}, {}", events.url)));
+    let server = Server::start_with(&backend, settings).await;
+    let scim = server.tenant(&events.tenant).await;
+    for n in 0..5 {
+        scim.post("/Users", &json!({"userName": format!("seeded-{n}")})).await.expect(201);
+    }
+    assert_stream_is_the_log(&events, &backend).await;
+    events.remove().await;
+}

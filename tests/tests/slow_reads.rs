@@ -30,6 +30,7 @@ async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
     let user = scim.post("/Users", &json!({"userName": "ann@example.com"})).await.expect(201)["id"].as_str().unwrap().to_owned();
     scim.post("/Groups", &json!({"displayName": "Staff"})).await.expect(201);
 
+    let fresh = server.connect("acme", "entra").await;
     let (mut admin, connection) = tokio_postgres::connect(url, NoTls).await.expect("an admin connection");
     tokio::spawn(connection);
     let lock = admin.transaction().await.expect("a transaction");
@@ -44,8 +45,8 @@ async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
     wait_until(|| async move { session.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 1 }).await;
 
     // The pool's one connection is taken by the stuck look-up; a connection nobody has used yet
-    // still authenticates, through authentication's own pool.
-    let fresh = server.connect("acme", "entra").await;
+    // (made before the lock, so its creation is not what waits) still authenticates, through
+    // authentication's own pool.
     fresh.get("/ServiceProviderConfig").await.expect(200);
 
     assert_eq!(slow.await.unwrap(), 503, "the look-up outlived its request");

@@ -2,8 +2,10 @@
 //!
 //! Besides the required attributes it carries extensions consumers need to order, dedupe and
 //! attribute events: `position` (log position), `tenant`, `actor`, `resourceversion` (the
-//! resource's version after the event) and, when the server acted on its own, `reason`
-//! (`connection_disabled` for a purge). `data` is the event's payload plus the resource `id`
+//! resource's version after the event), when the server acted on its own, `reason`
+//! (`connection_disabled` for a purge), and, for an event written inside a W3C trace, the
+//! Distributed Tracing extension's `traceparent` (the span that wrote it). `data` is the
+//! event's payload plus the resource `id`
 //! and the `connection` that caused it (null for an operator), enough to act without calling
 //! back.
 
@@ -21,6 +23,8 @@ pub struct Envelope {
     pub subject: String,
     /// The event id, which is also the deduplication id (`Nats-Msg-Id`).
     pub id: String,
+    /// The `traceparent` the event was written under, if any.
+    pub traceparent: Option<String>,
     pub json: Value,
 }
 
@@ -38,6 +42,7 @@ impl Envelope {
             .recorded_at
             .format(&Rfc3339)
             .map_err(|e| StoreError::corrupt(format!("the time of the event at position {}", event.position), e))?;
+        let traceparent = event.metadata.get(telemetry::trace::TRACEPARENT).and_then(Value::as_str).map(str::to_owned);
         let mut json = json!({
             "specversion": SPEC_VERSION,
             "id": event.event_id.to_string(),
@@ -55,7 +60,10 @@ impl Envelope {
         if let Some(reason) = event.metadata.get("reason") {
             json["reason"] = reason.clone();
         }
-        Ok(Self { subject: subject(event.tenant.as_str(), event_type), id: event.event_id.to_string(), json })
+        if let Some(traceparent) = &traceparent {
+            json[telemetry::trace::TRACEPARENT] = traceparent.as_str().into();
+        }
+        Ok(Self { subject: subject(event.tenant.as_str(), event_type), id: event.event_id.to_string(), traceparent, json })
     }
 }
 
@@ -111,6 +119,7 @@ mod tests {
         assert_eq!(envelope.json["data"]["connection"], "c-1");
         assert_eq!(envelope.id, event.event_id.to_string());
         assert_eq!(envelope.json.get("reason"), None);
+        assert_eq!((envelope.traceparent, envelope.json.get("traceparent")), (None, None), "no trace, no traceparent");
     }
 
     #[test]
@@ -132,5 +141,24 @@ mod tests {
         assert_eq!(envelope.json["actor"], "system:purge");
         assert_eq!(envelope.json["reason"], store::CONNECTION_DISABLED);
         assert_eq!(envelope.json["data"]["connection"], Value::Null);
+    }
+
+    #[test]
+    fn an_event_written_in_a_trace_carries_its_traceparent() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let event = RecordedEvent {
+            position: 1,
+            event_id: uuid::Uuid::now_v7(),
+            tenant: TenantSlug::parse("acme").unwrap(),
+            kind: StreamKind::User,
+            stream: ResourceId::new(),
+            stream_version: 1,
+            payload: EventPayload { event_type: "user.provisioned".into(), type_version: 1, data: json!({}) },
+            metadata: json!({"connection_id": "c-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "traceparent": traceparent}),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let envelope = Envelope::of(&event).unwrap();
+        assert_eq!(envelope.traceparent.as_deref(), Some(traceparent));
+        assert_eq!(envelope.json["traceparent"], traceparent);
     }
 }

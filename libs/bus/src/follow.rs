@@ -3,12 +3,14 @@
 //! checkpointed (after every batch, or at most once per interval), and what it refused is offered
 //! again after a pause. A crash loses at most the unsaved checkpoint, never an event: the events
 //! after the checkpoint are offered again (at least once; consumers dedupe on the envelope id).
+//! Each follower reports how far behind the log's head it is (`scimledger_follower_lag_*`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use store::{LogCursor, RecordedEvent, Store};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::Envelope;
@@ -16,6 +18,9 @@ use crate::Envelope;
 /// The longest pause between offers of a batch a sink keeps refusing.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How often a follower reports its lag: a scrape reads the gauges seconds apart, and each
+/// report costs a look-up of the log's head.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// Where the events go.
 #[async_trait]
@@ -63,6 +68,7 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
     };
     let mut saved = cursor;
     let mut saved_at = Instant::now();
+    let mut lag = Lag::default();
     loop {
         if *shutdown.borrow() {
             break;
@@ -83,6 +89,7 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
                 continue;
             }
         };
+        lag.report(&*store, name, cursor, batch.first().map(|(_, event)| event.recorded_at)).await;
         if batch.is_empty() {
             tokio::select! {
                 _ = appended.changed() => {}
@@ -118,6 +125,41 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
     }
     if saved != cursor {
         save(&*store, name, cursor).await;
+    }
+}
+
+/// A follower's lag, reported at most every [`LAG_EVERY`].
+#[derive(Default)]
+struct Lag {
+    reported_at: Option<Instant>,
+    /// Since when the follower has been behind without reading anything (on PostgreSQL, events
+    /// wait behind a transaction that has not finished).
+    stalled_since: Option<Instant>,
+}
+
+impl Lag {
+    /// Reports how far `cursor` is behind the log's head; `oldest` is when the oldest event not
+    /// yet delivered was recorded, when one was read.
+    async fn report(&mut self, store: &dyn Store, name: &str, cursor: LogCursor, oldest: Option<OffsetDateTime>) {
+        if self.reported_at.is_some_and(|at| at.elapsed() < LAG_EVERY) {
+            return;
+        }
+        self.reported_at = Some(Instant::now());
+        let head = match store.head().await {
+            Ok(head) => head,
+            Err(e) => return tracing::debug!(follower = %name, error = %e, "cannot read the log's head"),
+        };
+        // Positions that rolled-back appends took and never used count too: a close estimate.
+        let events = u64::try_from(head - cursor.position).unwrap_or(0);
+        let behind = match oldest {
+            _ if events == 0 => Duration::ZERO,
+            Some(recorded) => Duration::try_from(OffsetDateTime::now_utc() - recorded).unwrap_or_default(),
+            None => self.stalled_since.get_or_insert_with(Instant::now).elapsed(),
+        };
+        if events == 0 || oldest.is_some() {
+            self.stalled_since = None;
+        }
+        telemetry::metrics::follower_lag(name, events, behind);
     }
 }
 

@@ -38,7 +38,36 @@ pub const CONNECTION_DISABLED: &str = "connection_disabled";
 pub struct EventMetadata {
     pub actor: Actor,
     pub request_id: Option<String>,
-    pub trace_id: Option<String>,
+    /// The W3C trace the request was part of, when there was one.
+    pub trace_id: Option<TraceContext>,
+}
+
+/// The W3C trace context (`traceparent`) an event was written under: its trace id names the
+/// trace, its parent the span that wrote it, so that a consumer's spans join the same trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    traceparent: String,
+}
+
+impl TraceContext {
+    /// `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`, as telemetry's propagator writes
+    /// it; anything else is not one.
+    pub fn from_traceparent(traceparent: String) -> Option<Self> {
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        let hex = |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_hexdigit());
+        let well_formed = matches!(parts.as_slice(), [version, trace, span, flags]
+            if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2));
+        well_formed.then_some(Self { traceparent })
+    }
+
+    /// The trace id: 32 lower-case hex digits.
+    pub fn trace_id(&self) -> &str {
+        &self.traceparent[3..35]
+    }
+
+    pub fn traceparent(&self) -> &str {
+        &self.traceparent
+    }
 }
 
 impl EventMetadata {
@@ -57,8 +86,9 @@ impl EventMetadata {
         if let Some(r) = &self.request_id {
             out.insert("request_id".into(), r.clone().into());
         }
-        if let Some(t) = &self.trace_id {
-            out.insert("trace_id".into(), t.clone().into());
+        if let Some(trace) = &self.trace_id {
+            out.insert("trace_id".into(), trace.trace_id().into());
+            out.insert("traceparent".into(), trace.traceparent().into());
         }
         Value::Object(out)
     }
@@ -430,6 +460,8 @@ pub trait Store: Send + Sync + 'static {
     /// A stream's events in version order; none when `stream` is a stream of another kind (an
     /// id names a user or a group, never both, and one kind's events do not decode as the other's).
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>>;
+    /// The position of the log's last event (0 while it is empty): how far followers have to go.
+    async fn head(&self) -> StoreResult<i64>;
     /// Events after `position` in log order; at most `limit`.
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>>;
     /// Events after `after` in commit order, only from writers that have all finished: a reader
@@ -482,4 +514,25 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(ResourceId, i64)>>;
     /// The connections marked for purging that still own a user or group.
     async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_context_is_a_well_formed_traceparent_and_is_recorded_with_its_trace_id() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let trace = TraceContext::from_traceparent(traceparent.to_owned()).unwrap();
+        assert_eq!(trace.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        for bad in ["", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "00-xyz-00f067aa0ba902b7-01", "not-a-trace-context"] {
+            assert_eq!(TraceContext::from_traceparent(bad.to_owned()), None, "{bad:?}");
+        }
+        let metadata = EventMetadata { actor: Actor::Operator("ops".into()), request_id: None, trace_id: Some(trace) };
+        let json = metadata.to_json();
+        assert_eq!(
+            (json["trace_id"].as_str(), json["traceparent"].as_str()),
+            (Some("4bf92f3577b34da6a3ce929d0e0e4736"), Some(traceparent))
+        );
+    }
 }

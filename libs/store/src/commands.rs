@@ -16,9 +16,12 @@ use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
 use scim::document::Document;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::Instant;
 
+use telemetry::metrics::CommitResult;
 use time::OffsetDateTime;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use tracing::Instrument;
 
 use crate::api::{Commit, EventMetadata, ReadModelChange, RecordedEvent, Reservation, SecretWrite, Store, StoreError};
 
@@ -93,26 +96,31 @@ pub async fn run<A: Resource>(
     metadata: EventMetadata,
     expect: Expect,
 ) -> Result<Outcome<A>, CommandError> {
-    // Commands on one stream in this process queue up rather than race; the retries below
-    // handle writers in other processes.
-    let _turn = stream_turn(id).await;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match decide_and_commit::<A>(store, tenant, id, command.clone(), principal, metadata.clone(), expect).await {
-            Err(CommandError::Store(StoreError::Conflict)) if attempt < ATTEMPTS && !matches!(expect, Expect::Version(_)) => {
-                tracing::debug!(%id, attempt, "stream moved on; deciding again");
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            Err(CommandError::Store(StoreError::Conflict)) => {
-                if let Expect::Version(expected) = expect {
-                    return Err(CommandError::PreconditionFailed { expected, current: expected + 1 });
+    let span = tracing::info_span!("command", resource = A::KIND.as_str());
+    async move {
+        // Commands on one stream in this process queue up rather than race; the retries below
+        // handle writers in other processes.
+        let _turn = stream_turn(id).await;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match decide_and_commit::<A>(store, tenant, id, command.clone(), principal, metadata.clone(), expect).await {
+                Err(CommandError::Store(StoreError::Conflict)) if attempt < ATTEMPTS && !matches!(expect, Expect::Version(_)) => {
+                    tracing::debug!(%id, attempt, "stream moved on; deciding again");
+                    tokio::time::sleep(backoff(attempt)).await;
                 }
-                return Err(StoreError::Conflict.into());
+                Err(CommandError::Store(StoreError::Conflict)) => {
+                    if let Expect::Version(expected) = expect {
+                        return Err(CommandError::PreconditionFailed { expected, current: expected + 1 });
+                    }
+                    return Err(StoreError::Conflict.into());
+                }
+                other => return other,
             }
-            other => return other,
         }
     }
+    .instrument(span)
+    .await
 }
 
 /// One lock per stream with a command in flight; entries go when their last holder does.
@@ -171,6 +179,7 @@ async fn decide_and_commit<A: Resource>(
     }
     let (reservations, read_model) = A::commit_parts(&before, &events, &aggregate);
     let secrets = A::secrets(&command_for_secrets, &aggregate);
+    let started = Instant::now();
     let appended = store
         .append(Commit {
             tenant: tenant.clone(),
@@ -184,7 +193,15 @@ async fn decide_and_commit<A: Resource>(
             read_model,
             secrets,
         })
-        .await?;
+        .instrument(tracing::info_span!("append", events = events.len()))
+        .await;
+    let result = match &appended {
+        Ok(_) => CommitResult::Committed,
+        Err(StoreError::Conflict | StoreError::Uniqueness { .. } | StoreError::Unstorable(_)) => CommitResult::Refused,
+        Err(_) => CommitResult::Failed,
+    };
+    telemetry::metrics::commit(store.backend_name(), result, started.elapsed());
+    let appended = appended?;
     Ok(Outcome { id, aggregate, version: appended.version, created, last_modified: now, changed: true })
 }
 
@@ -204,9 +221,9 @@ async fn decide<A: Resource>(
     if !matches!(expect, Expect::New) && !aggregate.exists() {
         return Err(DomainError::NotFound.into());
     }
-    // After the existence check: a resource that is not there is 404 whatever If-Match says.
+    // After the existence check: a stale If-Match on a resource that is gone is a 404, not a 412.
     if let Expect::Version(expected) = expect {
-        let current = history.len() as i64;
+        let current = past.len() as i64;
         if expected != current {
             return Err(CommandError::PreconditionFailed { expected, current });
         }

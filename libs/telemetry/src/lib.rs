@@ -1,14 +1,36 @@
-//! Tracing set-up: structured logs (text or JSON) to stderr, filtered by `RUST_LOG` (default
-//! `info`), and, when `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector, the same spans exported
-//! as OpenTelemetry traces over OTLP/HTTP. Secrets never reach a span: tokens are hashed before
-//! anything sees them.
+//! Logs, traces and metrics for every scimledger process.
+//!
+//! - [`export`]: which OpenTelemetry exporters run, read from the standard `OTEL_*` variables,
+//!   and the providers behind them: traces over OTLP, metrics over OTLP and as Prometheus text.
+//! - [`trace`]: W3C trace context: the server span of an HTTP request (a child of the caller's
+//!   `traceparent`), the `traceparent` events are written under, and the producer span of a
+//!   publish that continues it.
+//! - [`metrics`]: the instruments, and the calls the other crates make to record them.
+//! - [`tenants`]: the `tenant` label, bounded so that many tenants cannot swamp a time-series
+//!   database.
+//! - [`scrape`]: the metrics as Prometheus text, for `/metrics`.
+//!
+//! Logs go to stderr (text or JSON), filtered by `RUST_LOG` (default `info`). Secrets never
+//! reach a span or a label: tokens are hashed before anything sees them.
+
+pub mod export;
+pub mod metrics;
+pub mod scrape;
+pub mod tenants;
+pub mod trace;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
+
+pub use export::Telemetry;
+pub use scrape::Scrape;
+
+/// The crates whose INFO spans are exported: the request, command, append and publish spans,
+/// without the libraries' own.
+const TRACED: [&str; 4] = ["telemetry", "scimledger", "store", "bus"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -16,44 +38,21 @@ pub enum Format {
     Json,
 }
 
-/// Keeps the trace exporter alive; dropping it flushes the spans still buffered.
-pub struct Telemetry {
-    provider: Option<SdkTracerProvider>,
-}
-
-impl Drop for Telemetry {
-    fn drop(&mut self) {
-        if let Some(provider) = self.provider.take() {
-            let _ = provider.shutdown();
-        }
-    }
-}
-
-/// Installs the global subscriber. Tokio-postgres's notices are quietened unless asked for.
+/// Installs the global subscriber and the OpenTelemetry providers. Tokio-postgres's notices
+/// are quietened unless asked for.
 pub fn init(format: Format, service: &'static str) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
     let logs = match format {
         Format::Text => fmt::layer().with_writer(std::io::stderr).boxed(),
         Format::Json => fmt::layer().json().with_current_span(true).with_writer(std::io::stderr).boxed(),
     };
-    let provider = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").and_then(|_| match tracer_provider(service) {
-        Ok(provider) => Some(provider),
-        Err(e) => {
-            eprintln!("{service}: OpenTelemetry export disabled: {e}");
-            None
-        }
+    let telemetry = export::start(service);
+    // Exported spans follow their own filter: `RUST_LOG=warn` quietens the log, not the traces.
+    let traces = telemetry.tracer_provider().map(|p| {
+        let ours = Targets::new().with_targets(TRACED.iter().map(|target| (*target, LevelFilter::INFO)));
+        tracing_opentelemetry::layer().with_tracer(p.tracer(service)).with_filter(ours)
     });
-    let traces = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
     // A second initialisation (in tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(filter).with(logs).with(traces).try_init();
-    Telemetry { provider }
-}
-
-/// OTLP over HTTP to the collector the standard `OTEL_EXPORTER_OTLP_*` variables name.
-fn tracer_provider(service: &'static str) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
-    let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build()?;
-    Ok(SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name(service).build())
-        .build())
+    let _ = tracing_subscriber::registry().with(logs.with_filter(filter)).with(traces).try_init();
+    telemetry
 }

@@ -56,7 +56,8 @@ pub struct Settings {
     pub bulk_max_operations: usize,
     /// Largest /Bulk request body (maxPayloadSize), apart from `max_body_bytes`.
     pub bulk_max_payload_bytes: usize,
-    /// `nats://…`: events also go to NATS JetStream (the relay runs in `serve`).
+    /// `nats://…` (or several, comma-separated, for a cluster): events also go to NATS JetStream
+    /// (the relay runs in `serve`).
     pub nats_url: Option<String>,
     /// The JetStream stream, created or updated at start-up.
     pub nats_stream: String,
@@ -73,6 +74,10 @@ pub struct Settings {
     /// deployment; absent, one is made and kept in the database (ADR 0045).
     #[serde(deserialize_with = "cursor_key")]
     pub cursor_key: Option<CursorKey>,
+    /// Where `/metrics` (Prometheus text) is served, apart from the API; unset serves none.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How many tenants get a `tenant` label of their own in the request metrics.
+    pub metrics_tenant_labels: usize,
 }
 
 fn cursor_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<CursorKey>, D::Error> {
@@ -104,6 +109,8 @@ impl Default for Settings {
             relay_checkpoint_ms: 1000,
             oauth_token_ttl_secs: 3600,
             cursor_key: None,
+            metrics_listen: None,
+            metrics_tenant_labels: telemetry::tenants::DEFAULT_LIMIT,
         }
     }
 }
@@ -202,6 +209,12 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_CURSOR_KEY") {
             // The value is a secret: the error names the variable, never what it holds.
             self.cursor_key = Some(CursorKey::from_hex(&v).map_err(|e| anyhow::anyhow!("SCIMLEDGER_CURSOR_KEY: {e}"))?);
+        }
+        if let Some(v) = var("SCIMLEDGER_METRICS_LISTEN") {
+            self.metrics_listen = if v.is_empty() { None } else { Some(parse("SCIMLEDGER_METRICS_LISTEN", v)?) };
+        }
+        if let Some(v) = var("SCIMLEDGER_METRICS_TENANT_LABELS") {
+            self.metrics_tenant_labels = parse("SCIMLEDGER_METRICS_TENANT_LABELS", v)?;
         }
         Ok(())
     }
@@ -333,6 +346,16 @@ mod tests {
         let err = settings.apply_env(|k| (k == "SCIMLEDGER_CURSOR_KEY").then(|| "secretish".to_owned())).unwrap_err();
         assert!(err.to_string().contains("SCIMLEDGER_CURSOR_KEY") && !err.to_string().contains("secretish"), "{err}");
         assert!(toml::from_str::<Settings>("cursor_key = \"abc\"").is_err());
+    }
+
+    #[test]
+    fn metrics_are_served_only_where_asked() {
+        assert_eq!(Settings::default().metrics_listen, None);
+        let env = HashMap::from([("SCIMLEDGER_METRICS_LISTEN", "0.0.0.0:9464"), ("SCIMLEDGER_METRICS_TENANT_LABELS", "500")]);
+        let mut settings = Settings::default();
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(settings.metrics_listen, Some(SocketAddr::from(([0, 0, 0, 0], 9464))));
+        assert_eq!(settings.metrics_tenant_labels, 500);
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! - `admin`: the admin model and operations, shared by `/admin/v1` and the CLI.
 //! - `cli`: tenants, connections, operators, and the events on NATS.
 //! - `serve`: the server's life cycle.
+//! - `scrape`: `/metrics` on a listener of its own.
 //! - `token`: generated secrets and logins.
 
 mod admin;
 mod api;
 mod cli;
 mod config;
+mod scrape;
 mod serve;
 mod token;
 
@@ -135,9 +137,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         LogFormat::Text => telemetry::Format::Text,
         LogFormat::Json => telemetry::Format::Json,
     };
-    let _telemetry = telemetry::init(format, "scimledger");
+    let telemetry = telemetry::init(format, "scimledger");
     match cli.command {
-        Command::Serve { demo } => return serve::run(settings, demo).await,
+        Command::Serve { demo } => return serve::run(settings, demo, telemetry.scrape()).await,
         // Tailing reads NATS only: no database needed.
         Command::Events { command: EventsCommand::Tail { tenant, event_type } } => {
             return cli::events::tail(&settings, tenant.as_deref(), event_type.as_deref()).await

@@ -1,5 +1,5 @@
-//! `scimledger serve`: the API, and the NATS relay when a NATS URL is set, until SIGINT or
-//! SIGTERM.
+//! `scimledger serve`: the API, the NATS relay when a NATS URL is set, and `/metrics` when a
+//! metrics address is, until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 
@@ -13,11 +13,13 @@ use tokio::net::TcpListener;
 use crate::api::{self, ApiState, SecretCache};
 use crate::cli::demo;
 use crate::config::Settings;
+use crate::scrape;
 
 /// The name of the cursor key among the deployment's secrets.
 const CURSOR_SECRET: &str = "cursor";
 
-pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scrape) -> anyhow::Result<()> {
+    telemetry::tenants::set_limit(settings.metrics_tenant_labels);
     let backend = settings.backend()?;
     // The embedded file serves one server process; the lock is held until this returns.
     let _lock = match &backend {
@@ -28,6 +30,10 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
         store::open_with(&backend, &settings.store_options()).await.with_context(|| format!("opening the {}", backend.describe()))?;
     // Listening for credential changes before the API answers: none made after start-up is missed.
     let secrets = Arc::new(SecretCache::new(&*store).await);
+    let scrape = match settings.metrics_listen {
+        Some(address) => Some(scrape::serve(address, metrics).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
     let mut settings = settings;
@@ -65,6 +71,9 @@ pub async fn run(settings: Settings, demo_tenant: bool) -> anyhow::Result<()> {
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     if let Some(relay) = relay {
         relay.stop().await;
+    }
+    if let Some(scrape) = scrape {
+        scrape.abort();
     }
     tracing::info!("scimledger stopped");
     Ok(())

@@ -11,6 +11,10 @@
 //! A message larger than the server's `max_payload` is refused before it is sent, every time:
 //! it is not skipped (that would break the order the chain promises) but offered again, and the
 //! relay's health says it is stalled, with the event's position, until it goes through.
+//!
+//! A message whose event was written inside a trace carries a `traceparent` header: that of its
+//! producer span (from the send to JetStream's ack) when traces are exported, else the one the
+//! event was written under.
 
 use std::future::IntoFuture;
 
@@ -18,6 +22,7 @@ use async_nats::jetstream;
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_trait::async_trait;
+use tracing::Span;
 
 use super::health::{RelayHealth, Stall};
 use crate::follow::{Refusal, Sink};
@@ -25,6 +30,8 @@ use crate::Envelope;
 
 pub struct Publisher {
     js: jetstream::Context,
+    /// The stream's name, for the metrics.
+    stream: String,
     /// The id of the last message JetStream confirmed to this publisher, which the next one
     /// names as its predecessor; `None` at the start and after a failure.
     last: Option<String>,
@@ -35,23 +42,29 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(js: jetstream::Context, health: RelayHealth) -> Self {
-        Self { js, last: None, stored: 0, duplicates: 0, health }
+    pub fn new(js: jetstream::Context, stream: &str, health: RelayHealth) -> Self {
+        Self { js, stream: stream.to_owned(), last: None, stored: 0, duplicates: 0, health }
     }
 
-    async fn send(&self, envelope: &Envelope, previous: Option<&str>) -> anyhow::Result<PublishAckFuture> {
+    /// Sends one message; its ack, and its producer span, which ends when dropped after the ack.
+    async fn send(&self, envelope: &Envelope, previous: Option<&str>) -> anyhow::Result<(PublishAckFuture, Span)> {
+        let (span, traceparent) = telemetry::trace::producer_span(&envelope.subject, envelope.traceparent.as_deref());
         let payload = serde_json::to_vec(&envelope.json)?;
         let size = payload.len();
         let mut message = PublishMessage::build().payload(payload.into()).message_id(&envelope.id);
         if let Some(previous) = previous {
             message = message.expected_last_message_id(previous);
         }
-        self.js.send_publish(envelope.subject.clone(), message).await.map_err(|error| {
+        if let Some(traceparent) = traceparent {
+            message = message.header(telemetry::trace::TRACEPARENT, traceparent.as_str());
+        }
+        let ack = self.js.send_publish(envelope.subject.clone(), message).await.map_err(|error| {
             if error.kind() == PublishErrorKind::MaxPayloadExceeded {
                 self.too_large(envelope, size);
             }
             anyhow::Error::from(error)
-        })
+        })?;
+        Ok((ack, span))
     }
 
     fn too_large(&self, envelope: &Envelope, size: usize) {
@@ -73,8 +86,12 @@ impl Publisher {
 #[async_trait]
 impl Sink for Publisher {
     async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal> {
-        let duplicates_before = self.duplicates;
+        let (stored_before, duplicates_before) = (self.stored, self.duplicates);
         let result = self.publish(batch).await;
+        telemetry::metrics::published(&self.stream, self.stored - stored_before, self.duplicates - duplicates_before);
+        if result.is_err() {
+            telemetry::metrics::publish_failed(&self.stream);
+        }
         if self.duplicates > duplicates_before {
             // Events published before a crash or a lost ack, whose checkpoint was not saved.
             tracing::info!(
@@ -91,7 +108,11 @@ impl Publisher {
         let mut taken = 0;
         if self.last.is_none() {
             let first = &batch[0];
-            let ack = async { Ok::<_, anyhow::Error>(self.send(first, None).await?.await?) }.await;
+            let ack = async {
+                let (ack, _span) = self.send(first, None).await?;
+                Ok::<_, anyhow::Error>(ack.await?)
+            }
+            .await;
             match ack {
                 Ok(ack) => self.confirmed(first, ack.duplicate),
                 Err(error) => return Err(Refusal { taken, error }),
@@ -99,11 +120,15 @@ impl Publisher {
             taken = 1;
         }
         let mut pending = Vec::with_capacity(batch.len() - taken);
+        let mut spans = Vec::with_capacity(batch.len() - taken);
         let mut failure = None;
         for (i, envelope) in batch.iter().enumerate().skip(taken) {
             let previous = if i == taken { self.last.as_deref() } else { Some(batch[i - 1].id.as_str()) };
             match self.send(envelope, previous).await {
-                Ok(ack) => pending.push(ack),
+                Ok((ack, span)) => {
+                    pending.push(ack);
+                    spans.push(span);
+                }
                 Err(error) => {
                     failure = Some(error);
                     break;
@@ -113,7 +138,9 @@ impl Publisher {
         // Every ack is awaited, also after a failure, so nothing of this batch is still in flight
         // when the next attempt starts; all at once, so that their timeouts run side by side.
         let mut broken = None;
-        for ack in futures::future::join_all(pending.into_iter().map(IntoFuture::into_future)).await {
+        let acks = futures::future::join_all(pending.into_iter().map(IntoFuture::into_future)).await;
+        drop(spans);
+        for ack in acks {
             match ack {
                 Ok(ack) if broken.is_none() => {
                     self.confirmed(&batch[taken], ack.duplicate);

@@ -108,7 +108,7 @@ async fn run(store: Arc<dyn Store>, settings: RelaySettings, health: RelayHealth
                 if !payload_fits(&js, &settings, &health, &mut shutdown).await {
                     return;
                 }
-                let mut publisher = Publisher::new(js.clone(), health.clone());
+                let mut publisher = Publisher::new(js.clone(), &settings.stream.name, health.clone());
                 tokio::select! {
                     () = follow::run(Arc::clone(&store), follow.clone(), &mut publisher, shutdown.clone()) => {}
                     () = lease.lost() => tracing::warn!("relay: lost the lease; standing by"),

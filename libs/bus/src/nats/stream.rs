@@ -37,13 +37,15 @@ impl StreamSettings {
     }
 }
 
-/// A JetStream context on `url`. It connects in the background and reconnects for ever, so a
-/// NATS that is down at start-up or goes away later delays events but never stops the server.
+/// A JetStream context on `url` (or several, comma-separated: the seeds of a cluster, any of
+/// which may be down). It connects in the background and reconnects for ever, so a NATS that is
+/// down at start-up or goes away later delays events but never stops the server.
 pub async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {
+    let seeds: Vec<&str> = url.split(',').map(str::trim).filter(|seed| !seed.is_empty()).collect();
     let client = async_nats::ConnectOptions::new()
         .name("scimledger")
         .retry_on_initial_connect()
-        .connect(url)
+        .connect(seeds)
         .await
         .with_context(|| format!("connecting to NATS at {url}"))?;
     Ok(jetstream::context::ContextBuilder::new()

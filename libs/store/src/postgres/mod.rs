@@ -141,6 +141,10 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::stream(client, tenant, kind, stream))
     }
 
+    async fn head(&self) -> StoreResult<i64> {
+        read::head(&self.client().await?).await
+    }
+
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
         on_session!(&self.pool, &self.tls, |client| read::log(client, after_position, limit))
     }

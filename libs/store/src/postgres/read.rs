@@ -155,6 +155,11 @@ pub async fn resource_kinds(client: &Client, tenant: &TenantSlug, ids: &[Resourc
         .collect())
 }
 
+pub async fn head(client: &Client) -> StoreResult<i64> {
+    let stmt = client.prepare_cached("SELECT COALESCE(max(position), 0) FROM events").await.map_err(backend)?;
+    client.query_one(&stmt, &[]).await.map_err(backend)?.try_get(0).map_err(backend)
+}
+
 const EVENT_COLUMNS: &str =
     "position, event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at";
 

@@ -216,6 +216,10 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::stream(c, &tenant, kind, stream)).await
     }
 
+    async fn head(&self) -> StoreResult<i64> {
+        self.readers.run(read::head).await
+    }
+
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
         self.readers.run(move |c| read::log(c, after_position, limit)).await
     }

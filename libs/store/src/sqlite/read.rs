@@ -226,6 +226,12 @@ pub fn stream(db: &Connection, tenant: &TenantSlug, kind: StreamKind, stream: Re
 
 /// One writer commits at a time, so position order is commit order: following the log by
 /// position never skips a late commit.
+pub fn head(db: &Connection) -> StoreResult<i64> {
+    db.prepare_cached("SELECT COALESCE(max(position), 0) FROM events")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(backend)
+}
+
 pub fn log(db: &Connection, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2");
     events(db, &sql, params![after_position, i64::from(limit)])

@@ -16,7 +16,7 @@ use base64::Engine;
 use domain::connection::AuthMode;
 use domain::TenantSlug;
 use scim::ScimError;
-use store::{Actor, Connection, ConnectionSecret, EventMetadata};
+use store::{Actor, Connection, ConnectionSecret, EventMetadata, TraceContext};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -33,6 +33,8 @@ pub struct Caller {
     pub tenant: TenantSlug,
     pub connection: Connection,
     pub request_id: Option<String>,
+    /// The trace the request is part of (see `instrument`).
+    pub trace: Option<TraceContext>,
 }
 
 impl Caller {
@@ -41,7 +43,7 @@ impl Caller {
     }
 
     pub fn metadata(&self) -> EventMetadata {
-        EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: None }
+        EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: self.trace.clone() }
     }
 }
 
@@ -105,6 +107,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     let tenant = path.strip_prefix("/scim/v2/").and_then(|rest| rest.split('/').next()).and_then(|slug| TenantSlug::parse(slug).ok());
     let presented = Presented::of(request.headers());
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let trace = request.extensions().get::<TraceContext>().cloned();
     let (Some(tenant), Some(credentials)) = (tenant, presented.as_ref()) else {
         return unauthorized(presented.as_ref());
     };
@@ -114,7 +117,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     };
     match identify(&secrets, credentials, store::now()) {
         Some(secret) => {
-            request.extensions_mut().insert(Caller { tenant, connection: secret.connection.clone(), request_id });
+            request.extensions_mut().insert(Caller { tenant, connection: secret.connection.clone(), request_id, trace });
             next.run(request).await
         }
         None => unauthorized(presented.as_ref()),

@@ -19,6 +19,7 @@
 //! - [`health`]: /healthz and /readyz.
 //! - [`request_id`]: cheap unique request ids; clients' own ones only when short and plain.
 //! - [`uri`]: the URL length limit (414).
+//! - [`instrument`]: each request's span, trace context and metrics.
 
 mod access;
 mod auth;
@@ -29,6 +30,7 @@ mod discovery;
 mod endpoint;
 mod errors;
 mod health;
+mod instrument;
 mod oauth;
 mod render;
 mod reply;
@@ -51,7 +53,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use store::Store;
 
@@ -113,13 +114,7 @@ pub fn router(state: ApiState) -> Router {
             ServiceBuilder::new()
                 .layer(axum::middleware::map_request(request_id::drop_unfit))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, request_id::SequentialRequestIds::new()))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                    // Only the request id at INFO: formatting method and path into every span cost
-                    // a fifth of look-up throughput (docs/benchmarks.md); they are logged at DEBUG.
-                    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::debug!(method = %request.method(), path = %request.uri().path(), request_id, "request");
-                    tracing::info_span!("request", request_id)
-                }))
+                .layer(axum::middleware::from_fn(instrument::instrument))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(reply::panicked))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout)),

@@ -51,7 +51,7 @@ pub async fn republish(store: &dyn Store, settings: &Settings, from: i64, to: Op
     }
     let js = stream::connect(nats_url(settings)?).await?;
     // A refusal ends the command with its error: nobody reads this health.
-    let mut publisher = Publisher::new(js, RelayHealth::default());
+    let mut publisher = Publisher::new(js, &settings.nats_stream, RelayHealth::default());
     let mut after = from - 1;
     loop {
         let mut events = store.read_log(after, BATCH).await?;
