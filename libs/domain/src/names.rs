@@ -11,6 +11,31 @@ use crate::DomainError;
 /// database so that every backend compares the same keys (SQLite's `lower()` folds ASCII only).
 pub use scim::text::fold_case;
 
+/// What every validated name type shares: built from a `String` only through `parse` (serde
+/// included), and shown as the text it holds.
+macro_rules! text_conversions {
+    ($name:ident) => {
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(name: $name) -> Self {
+                name.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 macro_rules! unique_name {
     ($(#[$doc:meta])* $name:ident, $attribute:literal) => {
         $(#[$doc])*
@@ -39,24 +64,7 @@ macro_rules! unique_name {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(name: $name) -> Self {
-                name.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        text_conversions!($name);
     };
 }
 
@@ -95,24 +103,7 @@ macro_rules! printable_name {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(name: $name) -> Self {
-                name.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        text_conversions!($name);
     };
 }
 
