@@ -171,7 +171,7 @@ start_postgres() {
   # TLS with a self-signed certificate for localhost, as the machine's PostgreSQL has: the TLS
   # tests (libs/store/tests/tls.rs) connect with sslmode=require and verify-full.
   command -v openssl >/dev/null 2>&1 || apt_install openssl || die "no openssl to make the throwaway PostgreSQL's certificate"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost -addext basicConstraints=critical,CA:FALSE \
     -keyout "$pg_dir/server.key" -out "$pg_dir/server.crt" >/dev/null 2>&1 || die "openssl could not make a certificate"
   chmod 600 "$pg_dir/server.key"
   if is_root; then chown postgres "$pg_dir/server.key" "$pg_dir/server.crt"; fi
