@@ -369,4 +369,50 @@ on_both_backends! {
         }
         assert!(spec["components"]["schemas"]["ErrorBody"]["properties"]["code"].is_object());
     }
+
+    async fn deleting_a_tenant(backend: Backend) {
+        let server = start(&backend, Vec::new()).await;
+        let scim = server.tenant("acme").await;
+        let other = server.tenant("globex").await;
+        let alice = scim.post("/Users", &json!({"userName": "alice@acme.com"})).await.expect(201)["id"].as_str().unwrap().to_owned();
+        scim.post("/Groups", &json!({"displayName": "Everyone", "members": [{"value": alice}]})).await.expect(201);
+        other.post("/Users", &json!({"userName": "alice@acme.com"})).await.expect(201);
+        let operator = server.cli_json(&["operator", "create", "--name", "olga"]).await;
+        let http = reqwest::Client::new();
+        let delete = || http.delete(format!("{}/admin/v1/tenants/acme", server.base)).bearer_auth(operator["token"].as_str().unwrap());
+
+        // Refused while a connection is enabled, naming it; nothing changes.
+        let before = backend.event_count().await;
+        let refused = server.cli_fails(&["tenant", "delete", "acme"]).await;
+        assert!(refused.contains("okta") && refused.contains("disable"), "{refused}");
+        let response = delete().send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], "tenant_in_use");
+        assert_eq!(backend.event_count().await, before, "refusals change nothing");
+
+        changed(&server, &backend, &["connection", "disable", "acme", "okta"]).await;
+        let deleted = server.cli_json(&["tenant", "delete", "acme"]).await;
+        assert_eq!(deleted["slug"], "acme");
+
+        // The read models forget the tenant; its history stays, closed by `tenant.deleted`.
+        let store = backend.open_store().await;
+        let acme = domain::TenantSlug::parse("acme").unwrap();
+        let everything = scim::list::ListQuery::from_params(std::iter::empty(), &scim::schema::USER_RESOURCE).unwrap();
+        assert_eq!(store.users(&acme, &everything, false).await.unwrap().total, 0);
+        assert!(store.connections(&acme).await.unwrap().is_empty());
+        let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
+        assert_eq!(slugs, ["globex"]);
+        let log = store.read_log(0, 1_000).await.unwrap();
+        let last = log.iter().rfind(|e| e.tenant == acme).unwrap();
+        assert_eq!((last.payload.event_type.as_str(), last.metadata["operator"].as_str()), ("tenant.deleted", Some("cli")));
+        assert!(log.iter().any(|e| e.tenant == acme && e.payload.event_type == "user.provisioned"), "history stays");
+
+        // The other tenant is untouched; the deleted one is gone for every door.
+        assert_eq!(other.get("/Users").await.expect(200)["totalResults"], 1);
+        assert_eq!(delete().send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        let again = server.cli_fails(&["tenant", "create", "acme"]).await;
+        assert!(again.contains("already exists"), "a deleted tenant's slug is not used again: {again}");
+        let refused = server.cli_fails(&["connection", "create", "acme", "--name", "late"]).await;
+        assert!(refused.contains("does not exist"), "{refused}");
+    }
 }

@@ -29,6 +29,7 @@ mod listen;
 pub mod migrations;
 mod read;
 mod session;
+mod stream_hold;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -135,6 +136,10 @@ impl Store for PgStore {
         let appended = append::append(self.client().await?, commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
+    }
+
+    async fn hold_stream(&self, stream: ResourceId) -> StoreResult<Option<StreamHold>> {
+        Ok(Some(stream_hold::hold(self.client().await?, stream).await?))
     }
 
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {

@@ -211,6 +211,11 @@ impl Store for SqliteStore {
         Ok(appended)
     }
 
+    /// The embedded default is one process's file: its commands already queue per stream.
+    async fn hold_stream(&self, _stream: ResourceId) -> StoreResult<Option<StreamHold>> {
+        Ok(None)
+    }
+
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
         let tenant = tenant.clone();
         self.readers.run(move |c| read::stream(c, &tenant, kind, stream)).await

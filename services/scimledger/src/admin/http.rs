@@ -27,7 +27,7 @@ use crate::token;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scimledger admin API", description = "Tenants and provisioning connections (docs/operations.md)"),
-    paths(create_tenant, tenants, tenant, create_connection, connections, connection, update, rotate, revoke, disable),
+    paths(create_tenant, tenants, tenant, delete_tenant, create_connection, connections, connection, update, rotate, revoke, disable),
     components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody)),
     modifiers(&OperatorToken),
     security(("operator_token" = []))
@@ -46,7 +46,7 @@ impl Modify for OperatorToken {
 pub fn router(state: ApiState) -> Router<ApiState> {
     Router::new()
         .route("/tenants", get(tenants).post(create_tenant))
-        .route("/tenants/{tenant}", get(tenant))
+        .route("/tenants/{tenant}", get(tenant).delete(delete_tenant))
         .route("/tenants/{tenant}/connections", get(connections).post(create_connection))
         .route("/tenants/{tenant}/connections/{connection}", get(connection).patch(update))
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
@@ -144,6 +144,19 @@ async fn tenant(
     Path(t): Path<String>,
 ) -> Response {
     reply(admin(&state, &headers, &op).tenant(&t).await)
+}
+
+/// Deletes a tenant whose connections are all disabled: its users, groups and connections go
+/// from the read models, its events stay in the log (`tenant.deleted`), and its slug stays taken.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{tenant}", params(("tenant" = String, Path)),
+    responses((status = 200, body = TenantView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_tenant(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).delete_tenant(&t).await)
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/connections", params(("tenant" = String, Path)), request_body = CreateConnection,

@@ -43,6 +43,23 @@ impl Admin<'_> {
         self.tenants().await?.into_iter().find(|t| t.slug == slug).ok_or_else(|| AdminError::UnknownTenant(slug.to_owned()))
     }
 
+    /// Deletes a tenant none of whose connections is enabled: its read models go, its events
+    /// stay, and its slug is never used again.
+    pub async fn delete_tenant(&self, slug: &str) -> Result<TenantView, AdminError> {
+        let tenant = self.existing_tenant(slug).await?;
+        let view = self.tenant(slug).await?;
+        let enabled: Vec<String> =
+            self.store.connections(&tenant).await?.into_iter().filter(|c| c.disabled.is_none()).map(|c| c.name).collect();
+        if !enabled.is_empty() {
+            return Err(AdminError::TenantInUse(format!(
+                "tenant '{slug}' has enabled connections ({}); disable them first",
+                enabled.join(", ")
+            )));
+        }
+        store::directory::delete_tenant(self.store, &tenant, self.metadata()).await?;
+        Ok(view)
+    }
+
     /// A tenant that exists.
     async fn existing_tenant(&self, slug: &str) -> Result<TenantSlug, AdminError> {
         let parsed = TenantSlug::parse(slug).map_err(|_| AdminError::UnknownTenant(slug.to_owned()))?;
