@@ -187,8 +187,17 @@ on_both_backends! {
         let second = changed(&server, &backend, &["connection", "rotate", "acme", "okta", "--grace", "1h"]).await;
         assert_eq!(status(&server, "acme", &bearer(&first)).await, 200);
         assert_eq!(status(&server, "acme", &bearer(&second)).await, 200);
+        let shown = server.cli_json(&["connection", "show", "acme", "okta"]).await;
+        let credentials = shown["credentials"].as_array().unwrap();
+        assert_eq!(credentials.len(), 2, "{shown}");
+        assert!(credentials[0]["expires"].is_string() && credentials[0]["live"] == true, "in its grace period: {shown}");
+        assert!(credentials[1]["expires"].is_null() && credentials[1]["live"] == true, "the newest has no end: {shown}");
+        assert!(!shown.to_string().contains(bearer(&first).trim_start_matches("Bearer ")), "no secret is shown again");
         changed(&server, &backend, &["connection", "revoke", "acme", &id]).await;
         assert_eq!(status(&server, "acme", &bearer(&first)).await, 401);
+        let shown = server.cli_json(&["connection", "show", "acme", "okta"]).await;
+        assert_eq!(shown["credentials"][0]["live"], false, "revoked: {shown}");
+        assert!(server.cli(&["connection", "show", "acme", "okta"]).await.contains("credential:"), "the plain listing shows them too");
         assert_eq!(status(&server, "acme", &bearer(&second)).await, 200);
 
         // A grace period of 0: the old secret fails at once (after the grace period).
@@ -364,10 +373,17 @@ on_both_backends! {
         // The OpenAPI document, generated from the code.
         let spec: Value = http.get(format!("{}/admin/v1/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
         assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"), "{}", spec["openapi"]);
-        for path in ["/admin/v1/tenants", "/admin/v1/tenants/{tenant}/connections", "/admin/v1/tenants/{tenant}/connections/{connection}/rotate"] {
+        for path in [
+            "/admin/v1/tenants",
+            "/admin/v1/tenants/{tenant}/connections",
+            "/admin/v1/tenants/{tenant}/connections/{connection}/rotate",
+            "/admin/v1/tenants/{tenant}/Users/{id}",
+            "/admin/v1/tenants/{tenant}/Groups",
+        ] {
             assert!(spec["paths"][path].is_object(), "{path} is documented");
         }
         assert!(spec["components"]["schemas"]["ErrorBody"]["properties"]["code"].is_object());
+        assert!(spec["paths"]["/admin/v1/tenants/{tenant}"]["delete"].is_object(), "tenant delete is documented");
     }
 
     async fn deleting_a_tenant(backend: Backend) {

@@ -344,6 +344,16 @@ pub struct ConnectionSecret {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// One of a connection's secrets, without its hash: what `connection show` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: Uuid,
+    pub connection: Uuid,
+    pub created_at: OffsetDateTime,
+    /// When it stops (or stopped) working; `None` while it has no end.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
 /// An operator's token hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorSecret {
@@ -462,6 +472,8 @@ pub trait Store: Send + Sync + 'static {
     /// The secrets of the tenant's enabled connections that are still live at `at`.
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>>;
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>>;
+    /// Every secret the tenant's connections ever had, ended ones too, oldest first.
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>>;
     /// Where a cache of [`Self::connection_secrets`] learns of changes, also those other
     /// processes commit; `None` when this backend's look-ups are cheap enough not to cache.
     async fn secret_changes(&self) -> Option<SecretChanges>;

@@ -118,6 +118,10 @@ impl Store for PgStore {
         on_session!(&self.auth_pool, &self.tls, |client| directory::connection_secrets(client, tenant, at))
     }
 
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+        on_session!(&self.pool, &self.tls, |client| directory::credentials(client, tenant))
+    }
+
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
         on_session!(&self.auth_pool, &self.tls, |client| directory::operator_secrets(client))
     }

@@ -185,6 +185,11 @@ impl Store for SqliteStore {
         self.readers.run(move |c| directory::connections(c, &tenant)).await
     }
 
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| directory::credentials(c, &tenant)).await
+    }
+
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
         let tenant = tenant.clone();
         self.auth_readers.run(move |c| directory::connection_secrets(c, &tenant, at)).await

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use domain::TenantSlug;
-use store::Actor;
+use store::{Actor, TraceContext};
 use subtle::ConstantTimeEq;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -21,15 +21,15 @@ use uuid::Uuid;
 use super::error::AdminError;
 use super::model::*;
 use super::ops::Admin;
-use crate::api::{origin, ApiState, REQUEST_ID};
+use crate::api::{origin, ApiState, Caller, Party, REQUEST_ID};
 use crate::token;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scimledger admin API", description = "Tenants and provisioning connections (docs/operations.md)"),
     paths(create_tenant, tenants, tenant, delete_tenant, create_connection, connections, connection, update, rotate, revoke, disable),
-    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody)),
-    modifiers(&OperatorToken),
+    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody)),
+    modifiers(&OperatorToken, &ManualProvisioning),
     security(("operator_token" = []))
 )]
 pub struct AdminApi;
@@ -43,6 +43,49 @@ impl Modify for OperatorToken {
     }
 }
 
+/// The manual provisioning paths, which take and answer SCIM 2.0 (RFC 7644) bodies and errors,
+/// as /scim/v2/{tenant} does: described here, specified there.
+struct ManualProvisioning;
+
+impl Modify for ManualProvisioning {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::ResponseBuilder;
+        let parameter = |name: &str| {
+            ParameterBuilder::new().name(name).parameter_in(ParameterIn::Path).required(utoipa::openapi::Required::True).build()
+        };
+        for resource in ["Users", "Groups"] {
+            let operation = |summary: String, with_id: bool| {
+                let mut operation = OperationBuilder::new()
+                    .tag("manual provisioning")
+                    .summary(Some(summary))
+                    .description(Some(format!(
+                        "SCIM 2.0 {resource} (RFC 7643, RFC 7644) as at /scim/v2/{{tenant}}/{resource}, acting as the operator: what it creates is operator-owned (manual); it may change any resource of the tenant. Bodies and errors are SCIM's."
+                    )))
+                    .parameter(parameter("tenant"))
+                    .response("default", ResponseBuilder::new().description("a SCIM resource, list or error (application/scim+json)").build());
+                if with_id {
+                    operation = operation.parameter(parameter("id"));
+                }
+                operation.build()
+            };
+            let collection = format!("/admin/v1/tenants/{{tenant}}/{resource}");
+            openapi.paths.add_path_operation(&collection, vec![HttpMethod::Get], operation(format!("List or filter {resource}"), false));
+            openapi.paths.add_path_operation(
+                &collection,
+                vec![HttpMethod::Post],
+                operation(format!("Create one of {resource}, operator-owned"), false),
+            );
+            let one = format!("{collection}/{{id}}");
+            for (method, verb) in
+                [(HttpMethod::Get, "Get"), (HttpMethod::Put, "Replace"), (HttpMethod::Patch, "Patch"), (HttpMethod::Delete, "Delete")]
+            {
+                openapi.paths.add_path_operation(&one, vec![method], operation(format!("{verb} one of {resource}"), true));
+            }
+        }
+    }
+}
+
 pub fn router(state: ApiState) -> Router<ApiState> {
     Router::new()
         .route("/tenants", get(tenants).post(create_tenant))
@@ -52,6 +95,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
         .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
         .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
+        .nest("/tenants/{tenant}", crate::api::resource_routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), manual)))
         .fallback(|| async { reply::<()>(Err(AdminError::InvalidValue("no such admin endpoint".into()))) })
         .route_layer(axum::middleware::from_fn_with_state(state, operator))
         .route("/openapi.json", get(|| async { Json(AdminApi::openapi()) }))
@@ -80,6 +124,26 @@ async fn operator(State(state): State<ApiState>, mut request: Request, next: Nex
         },
         Err(e) => reply::<()>(Err(AdminError::Unavailable(e))),
     }
+}
+
+/// Manual provisioning: the tenant's /Users and /Groups with the SCIM verbs and bodies, for the
+/// operator; what the operator creates is operator-owned, and it may change anything (ADR 0040).
+async fn manual(State(state): State<ApiState>, Extension(op): Extension<OperatorName>, mut request: Request, next: Next) -> Response {
+    let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path()).to_owned();
+    let slug = path.strip_prefix("/admin/v1/tenants/").and_then(|rest| rest.split('/').next()).unwrap_or_default();
+    let admin = admin(&state, request.headers(), &op);
+    let tenant = match admin.tenant(slug).await {
+        Ok(view) => TenantSlug::parse(&view.slug).expect("a stored tenant's slug is valid"),
+        Err(error) => return reply::<()>(Err(error)),
+    };
+    let caller = Caller {
+        tenant,
+        party: Party::Operator(op.0.clone()),
+        request_id: admin.request_id.clone(),
+        trace: request.extensions().get::<TraceContext>().cloned(),
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
 }
 
 fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
