@@ -236,7 +236,7 @@ pub struct Appended {
 }
 
 /// What a reader of a tenant's users and groups sees (docs/adr/0040-ownership-and-read-scope.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Every user and group of the tenant.
     Tenant,

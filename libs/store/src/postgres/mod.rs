@@ -44,6 +44,7 @@ use uuid::Uuid;
 
 use crate::api::*;
 use crate::open::Options;
+use crate::paging;
 use crate::query::Target;
 use session::on_session;
 
@@ -60,6 +61,8 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     tls: tls::Tls,
     appended: tokio::sync::watch::Sender<i64>,
+    /// Where index walks of this database left off (ADR 0065).
+    resume: paging::ResumePoints,
 }
 
 impl PgStore {
@@ -75,7 +78,7 @@ impl PgStore {
         let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
         let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
         let config = session::with_statement_timeout(&config, options.statement_timeout);
-        let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0) };
+        let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0), resume: Default::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -179,7 +182,7 @@ impl Store for PgStore {
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Users, tenant, scope, query, with_groups))
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Users, tenant, scope, query, with_groups, &self.resume))
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
@@ -187,7 +190,7 @@ impl Store for PgStore {
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Groups, tenant, scope, query, false))
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Groups, tenant, scope, query, false, &self.resume))
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

@@ -63,6 +63,8 @@ pub struct SqliteStore {
     readers: Readers,
     auth_readers: Readers,
     appended: tokio::sync::watch::Sender<i64>,
+    /// Where index walks of this database left off (ADR 0065).
+    resume: crate::paging::ResumePoints,
 }
 
 /// Held by `serve` for its lifetime (the lock is released when it is dropped): a second server
@@ -100,7 +102,7 @@ impl SqliteStore {
         };
         let readers = Readers::start("sqlite-reader", READERS, options.statement_timeout, reader)?;
         let auth_readers = Readers::start("sqlite-auth", AUTH_READERS, options.statement_timeout, reader)?;
-        Ok(Self { writer, readers, auth_readers, appended: tokio::sync::watch::Sender::new(0) })
+        Ok(Self { writer, readers, auth_readers, appended: tokio::sync::watch::Sender::new(0), resume: Default::default() })
     }
 
     /// Takes the server lock of `data_dir`, or says clearly that another server holds it.
@@ -265,7 +267,8 @@ impl Store for SqliteStore {
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.readers.run(move |c| read::page(c, Target::Users, &tenant, scope, &query, with_groups)).await
+        let resume = self.resume.clone();
+        self.readers.run(move |c| read::page(c, Target::Users, &tenant, scope, &query, with_groups, &resume)).await
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
@@ -275,7 +278,8 @@ impl Store for SqliteStore {
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, scope, &query, false)).await
+        let resume = self.resume.clone();
+        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, scope, &query, false, &resume)).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
