@@ -9,6 +9,8 @@
 //! - [`connection`]: the Connection aggregate: auth mode, secrets (rotate, revoke), settings,
 //!   disable.
 //! - [`operator`]: the Operator aggregate: who may use the admin API.
+//! - [`role`]: roles per tenant (catalogue, group mappings, default, locks) and each user's
+//!   effective roles as `role.assigned` / `role.revoked`.
 //! - [`secret`]: generated secrets as hashes and ids (never in an event).
 //! - [`ownership`]: who owns a resource, who may change it, and claims.
 //! - [`event`]: how events name and version themselves in the log.
@@ -26,6 +28,7 @@ pub mod ids;
 pub mod names;
 pub mod operator;
 pub mod ownership;
+pub mod role;
 pub mod secret;
 pub mod tenant;
 pub mod user;

@@ -185,6 +185,9 @@ pub enum ReadModelChange {
     Operator {
         name: String,
     },
+    /// Streams whose state lives in the log alone (role policies and assignments, which the
+    /// access projection folds in memory).
+    Nothing,
 }
 
 /// One command's outcome, written atomically.

@@ -2,12 +2,14 @@
 //!
 //! - `config`: settings from defaults, a file and the environment.
 //! - `api`: the SCIM HTTP API.
+//! - `access`: roles derived from the log and the in-memory access look-up.
 //! - `admin`: the admin model and operations, shared by `/admin/v1` and the CLI.
 //! - `cli`: tenants, connections, operators, and the events on NATS.
 //! - `serve`: the server's life cycle.
 //! - `scrape`: `/metrics` on a listener of its own.
 //! - `token`: generated secrets and logins.
 
+mod access;
 mod admin;
 mod api;
 mod cli;
@@ -55,6 +57,11 @@ enum Command {
     Connection {
         #[command(subcommand)]
         command: cli::connection::ConnectionCommand,
+    },
+    /// Manage roles: the catalogue, group mappings, the default role and locks.
+    Role {
+        #[command(subcommand)]
+        command: cli::role::RoleCommand,
     },
     /// Manage operators (who may use the admin API).
     Operator {
@@ -157,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(cli::tenant::create_operator(&*store, &settings, &name, json).await?)
         }
         Command::Connection { command } => Ok(cli::connection::run(&*store, &settings, command).await?),
+        Command::Role { command } => Ok(cli::role::run(&*store, &settings, command).await?),
         Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

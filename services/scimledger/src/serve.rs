@@ -57,6 +57,8 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
             tracing::error!(%error, "resuming purges failed; they resume at the next start");
         }
     });
+    // Built from the log beside the API; it derives the `role.*` events (ADR 0062).
+    crate::access::Projection::start(Arc::clone(&store));
     let cursor_key = match &settings.cursor_key {
         Some(key) => key.clone(),
         None => CursorKey::new(store.secret(CURSOR_SECRET).await.context("reading the deployment's cursor key")?),

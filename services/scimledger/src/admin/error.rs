@@ -11,6 +11,10 @@ pub enum AdminError {
     UnknownTenant(String),
     #[error("connection '{connection}' does not exist in tenant '{tenant}'")]
     UnknownConnection { tenant: String, connection: String },
+    #[error("user '{user}' does not exist in tenant '{tenant}'")]
+    UnknownUser { tenant: String, user: String },
+    #[error("the tenant has no role mapping for that group")]
+    UnknownMapping,
     /// A value the request gave is not acceptable (a slug, a setting, a grace period).
     #[error("{0}")]
     InvalidValue(String),
@@ -39,6 +43,8 @@ impl AdminError {
         match self {
             AdminError::UnknownTenant(_) => "unknown_tenant",
             AdminError::UnknownConnection { .. } => "unknown_connection",
+            AdminError::UnknownUser { .. } => "unknown_user",
+            AdminError::UnknownMapping => "unknown_mapping",
             AdminError::InvalidValue(_) => "invalid_value",
             AdminError::InvalidJson(_) => "invalid_json",
             AdminError::AlreadyExists(_) => "already_exists",
@@ -51,7 +57,10 @@ impl AdminError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AdminError::UnknownTenant(_) | AdminError::UnknownConnection { .. } => StatusCode::NOT_FOUND,
+            AdminError::UnknownTenant(_)
+            | AdminError::UnknownConnection { .. }
+            | AdminError::UnknownUser { .. }
+            | AdminError::UnknownMapping => StatusCode::NOT_FOUND,
             AdminError::InvalidValue(_) | AdminError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AdminError::AlreadyExists(_) | AdminError::Disabled(_) => StatusCode::CONFLICT,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -1,0 +1,159 @@
+//! The access projection (docs/adr/0061-the-access-projection-is-in-memory.md): [`Model`]
+//! built at start-up from the log and then following it in commit order, so that a look-up is a
+//! map access under a read lock, never a query. A look-up waits until the projection has read
+//! what this process appended before it (read-your-writes in one process); what other
+//! processes append arrives within the poll interval, and the lag is reported
+//! (`scimledger_follower_lag_seconds{follower="access"}` and `GET /access/v1/status`).
+//!
+//! The same task derives `role.assigned` / `role.revoked`: once it has read to the head of the
+//! log, it asks the model which users' assignment streams lag their effective roles and, while
+//! it holds the deployment's `role-assignments` lease, appends their events, a bounded number
+//! of users per round, one short transaction per user, then reads the log again. A mapping
+//! change for a group of 100,000 members thus streams out in rounds beside the requests, and a
+//! restart resumes it: the log says which users' streams are level.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use domain::role::assignment::Assignment;
+use store::commands::{self, Expect};
+use store::{Actor, EventMetadata, Lease, LogCursor, Store};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use super::model::Model;
+
+/// Events read per round trip while catching up.
+const BATCH: u32 = 2_000;
+/// Users whose `role.*` events are appended per round, before the log is read again.
+const ASSIGNMENTS_PER_ROUND: usize = 200;
+/// How often the log is read when nothing this process appended woke the follower.
+const POLL: Duration = Duration::from_millis(100);
+/// The lease that makes one process of the deployment the one that appends `role.*` events.
+pub const LEASE: &str = "role-assignments";
+/// The follower's name in the lag metric.
+const FOLLOWER: &str = "access";
+
+/// Where the projection is: the log positions it has applied, and whether it reached the head
+/// once (it answers nothing before).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    pub ready: bool,
+    /// The highest log position applied.
+    pub position: i64,
+    /// How long ago the newest event applied was recorded, when the last read found events;
+    /// zero at the head.
+    pub lag: Duration,
+}
+
+pub struct Projection {
+    model: RwLock<Model>,
+    progress: watch::Sender<Progress>,
+    started: Instant,
+}
+
+impl Projection {
+    /// Starts following the log of `store` in the background.
+    pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
+        let projection =
+            Arc::new(Self { model: RwLock::default(), progress: watch::Sender::new(Progress::default()), started: Instant::now() });
+        tokio::spawn(follow(store, Arc::clone(&projection)));
+        projection
+    }
+
+    pub fn progress(&self) -> Progress {
+        *self.progress.borrow()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Model> {
+        self.model.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+async fn follow(store: Arc<dyn Store>, projection: Arc<Projection>) {
+    let mut appended = store.appended();
+    let mut cursor = LogCursor::default();
+    let mut lease: Option<Box<dyn Lease>> = None;
+    loop {
+        let batch = match store.read_committed(cursor, BATCH).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(%error, "access projection: cannot read the log; retrying");
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+        };
+        let full = batch.len() == BATCH as usize;
+        if let Some((last, event)) = batch.last() {
+            cursor = *last;
+            let recorded = event.recorded_at;
+            {
+                let mut model = projection.write();
+                for (_, event) in &batch {
+                    if let Err(error) = model.apply(event) {
+                        tracing::error!(%error, position = event.position, "access projection: an event does not decode; passed over");
+                    }
+                }
+            }
+            let lag = Duration::try_from(OffsetDateTime::now_utc() - recorded).unwrap_or_default();
+            let position = batch.iter().map(|(_, e)| e.position).max().unwrap_or(0);
+            projection.progress.send_modify(|p| {
+                p.position = p.position.max(position);
+                p.lag = lag;
+            });
+            telemetry::metrics::follower_lag(FOLLOWER, 0, lag);
+            if full {
+                continue;
+            }
+        }
+        if !projection.progress().ready {
+            tracing::info!(position = cursor.position, seconds = projection.started.elapsed().as_secs_f64(), "access projection ready");
+        }
+        projection.progress.send_modify(|p| {
+            p.ready = true;
+            p.lag = Duration::ZERO;
+        });
+        if lease.is_none() {
+            lease = store.try_lease(LEASE).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "access projection: cannot take the role-assignments lease");
+                None
+            });
+        }
+        if lease.is_some() && assign(&*store, &projection).await {
+            // Read back what was appended (and whatever else came) before the next round.
+            continue;
+        }
+        tokio::select! {
+            _ = appended.changed() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            () = lost(&mut lease) => {
+                tracing::warn!("access projection: lost the role-assignments lease; another process appends role events");
+                lease = None;
+            }
+        }
+    }
+}
+
+/// Resolves when the lease held is lost; never without one.
+async fn lost(lease: &mut Option<Box<dyn Lease>>) {
+    match lease {
+        Some(lease) => lease.lost().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Appends the `role.*` events of up to [`ASSIGNMENTS_PER_ROUND`] users whose assignment
+/// streams lag; true if it appended anything.
+async fn assign(store: &dyn Store, projection: &Projection) -> bool {
+    let pending = projection.write().pending(ASSIGNMENTS_PER_ROUND);
+    let mut appended = false;
+    for (tenant, command) in pending {
+        let stream = Assignment::stream_id(command.user);
+        let metadata = EventMetadata { actor: Actor::System("roles".into()), request_id: None, trace_id: None };
+        match commands::run::<Assignment>(store, &tenant, stream, command, &domain::Principal::Operator, metadata, Expect::Existing).await {
+            Ok(outcome) => appended |= outcome.changed,
+            Err(error) => tracing::warn!(%error, %tenant, "access projection: cannot append role events; retrying"),
+        }
+    }
+    appended
+}
