@@ -30,7 +30,12 @@ async fn replay(backend: &Backend) -> BTreeMap<ResourceId, (Value, i64)> {
                 *version = event.stream_version;
             }
             // Tenants, connections, operators and roles have no SCIM documents.
-            StreamKind::Tenant | StreamKind::Connection | StreamKind::Operator | StreamKind::RolePolicy | StreamKind::RoleAssignment => {}
+            StreamKind::Tenant
+            | StreamKind::Connection
+            | StreamKind::Operator
+            | StreamKind::RolePolicy
+            | StreamKind::RoleAssignment
+            | StreamKind::AccessToken => {}
         }
     }
     users

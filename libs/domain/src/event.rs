@@ -21,6 +21,8 @@ pub enum StreamKind {
     RolePolicy,
     /// One user's effective roles (`domain::role::assignment`).
     RoleAssignment,
+    /// A tenant's credential for the access look-up (`domain::access_token`).
+    AccessToken,
 }
 
 impl StreamKind {
@@ -33,6 +35,7 @@ impl StreamKind {
             StreamKind::Operator => "operator",
             StreamKind::RolePolicy => "role_policy",
             StreamKind::RoleAssignment => "role_assignment",
+            StreamKind::AccessToken => "access_token",
         }
     }
 
@@ -46,6 +49,7 @@ impl StreamKind {
             StreamKind::Operator => "operators",
             StreamKind::RolePolicy => "role_policies",
             StreamKind::RoleAssignment => "role_assignments",
+            StreamKind::AccessToken => "access_tokens",
         }
     }
 
@@ -58,6 +62,7 @@ impl StreamKind {
             "operator" => Some(StreamKind::Operator),
             "role_policy" => Some(StreamKind::RolePolicy),
             "role_assignment" => Some(StreamKind::RoleAssignment),
+            "access_token" => Some(StreamKind::AccessToken),
             _ => None,
         }
     }

@@ -6,6 +6,7 @@
 //! - [`user`]: the User aggregate: provision, replace, patch, deactivate, reactivate, delete.
 //! - [`group`]: the Group aggregate: create, rename, membership changes, delete.
 //! - [`tenant`]: the Tenant aggregate (`tenant.created`).
+//! - [`access_token`]: credentials of a tenant for the access look-up.
 //! - [`connection`]: the Connection aggregate: auth mode, secrets (rotate, revoke), settings,
 //!   disable.
 //! - [`operator`]: the Operator aggregate: who may use the admin API.
@@ -20,6 +21,7 @@
 //! Resources are SCIM documents (the product's language is SCIM), so the domain speaks
 //! `scim::document::Document` and `scim::patch::PatchRequest`.
 
+pub mod access_token;
 pub mod connection;
 pub mod error;
 pub mod event;

@@ -5,6 +5,7 @@
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
+use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenEvent};
 use domain::connection::{Connection, ConnectionCommand, ConnectionEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
@@ -445,5 +446,23 @@ impl Resource for Assignment {
 
     fn exists(&self) -> bool {
         true
+    }
+}
+
+impl Resource for AccessToken {
+    const KIND: StreamKind = StreamKind::AccessToken;
+
+    fn commit_parts(_: &Self, _: &[AccessTokenEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        let name = after.name().map(|n| n.to_string()).unwrap_or_default();
+        (vec![Reservation::Claim { kind: crate::api::ACCESS_TOKEN_NAME, key: name }], ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        self.name().is_some()
+    }
+
+    fn secrets(command: &AccessTokenCommand, _: &Self) -> Vec<SecretWrite> {
+        let AccessTokenCommand::Create { secret, .. } = command;
+        vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
     }
 }

@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::role::RoleCommand,
     },
+    /// Tokens for the access look-up (`/access/v1`), one tenant each.
+    AccessToken {
+        #[command(subcommand)]
+        command: AccessTokenCommand,
+    },
     /// Manage operators (who may use the admin API).
     Operator {
         #[command(subcommand)]
@@ -106,6 +111,18 @@ enum TenantCommand {
         json: bool,
     },
     List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessTokenCommand {
+    /// Create a token for policy services of the tenant and print it (shown once).
+    Create {
+        tenant: String,
+        #[arg(long)]
+        name: String,
         #[arg(long)]
         json: bool,
     },
@@ -165,6 +182,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Connection { command } => Ok(cli::connection::run(&*store, &settings, command).await?),
         Command::Role { command } => Ok(cli::role::run(&*store, &settings, command).await?),
+        Command::AccessToken { command: AccessTokenCommand::Create { tenant, name, json } } => {
+            Ok(cli::role::create_access_token(&*store, &settings, &tenant, &name, json).await?)
+        }
         Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

@@ -1,5 +1,5 @@
-//! The access projection's state: per tenant, the users (by login, with their groups, whether
-//! they are active, who provisioned them) and what their roles derive from (the
+//! The access projection's state: per tenant, what a look-up answers (users by login, their
+//! groups, whether they are active, who provisioned them) and what their roles derive from (the
 //! role policy, the connections' `on_create_role`), folded from the log in commit order. It
 //! also knows the roles each user's assignment stream holds, and which users an event may have
 //! moved ([`Model::dirty`]), so that the deriver emits exactly the missing `role.*` events.
@@ -46,6 +46,32 @@ struct TenantState {
     policy: RolePolicy,
     /// The roles each user's assignment stream holds.
     assigned: HashMap<ResourceId, Vec<RoleName>>,
+    /// How many access tokens the tenant has made: a cache of their hashes is current while
+    /// this has not moved.
+    tokens: u64,
+}
+
+/// What a look-up answers for one login.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub id: ResourceId,
+    pub user_name: String,
+    pub active: bool,
+    pub groups: Vec<GroupAnswer>,
+    pub roles: Vec<String>,
+    pub role_locked: bool,
+    /// The provisioning connection's name, or `operator`.
+    pub provisioned_by: String,
+    /// The user's version (its ETag's).
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupAnswer {
+    pub id: ResourceId,
+    pub display_name: String,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +79,8 @@ pub struct Model {
     tenants: HashMap<TenantSlug, TenantState>,
     /// Users whose roles an event may have moved, with the latest such event (the cause).
     dirty: HashMap<(TenantSlug, ResourceId), Value>,
+    /// How many operators the deployment has made (for the cache of their token hashes).
+    operators: u64,
 }
 
 impl Model {
@@ -74,12 +102,46 @@ impl Model {
                 tenant.assigned.insert(user, roles);
                 Vec::new()
             }
-            StreamKind::Tenant | StreamKind::Operator => Vec::new(),
+            StreamKind::AccessToken => {
+                tenant.tokens += 1;
+                Vec::new()
+            }
+            StreamKind::Operator => {
+                self.operators += 1;
+                Vec::new()
+            }
+            StreamKind::Tenant => Vec::new(),
         };
         for user in touched {
             self.dirty.insert((event.tenant.clone(), user), cause.clone());
         }
         Ok(())
+    }
+
+    /// The user `login` names in `tenant` (userName or alias, case-insensitively).
+    pub fn look_up(&self, tenant: &TenantSlug, login: &str) -> Option<Answer> {
+        let state = self.tenants.get(tenant)?;
+        let id = *state.logins.get(&fold_case(login))?;
+        let user = state.users.get(&id)?;
+        let groups = user
+            .groups
+            .iter()
+            .filter_map(|g| state.groups.get(g).map(|e| GroupAnswer { id: *g, display_name: e.display_name.clone() }))
+            .collect();
+        let provisioned_by = match user.owner {
+            Owner::Connection(c) => state.connections.get(&c).and_then(|c| c.state()).map_or_else(|| c.to_string(), |s| s.name.to_string()),
+            Owner::Operator => "operator".to_owned(),
+        };
+        Some(Answer {
+            id,
+            user_name: user.user_name.clone(),
+            active: user.active,
+            groups,
+            roles: state.roles_of(id).into_iter().map(String::from).collect(),
+            role_locked: state.policy.lock(id).is_some(),
+            provisioned_by,
+            version: user.version,
+        })
     }
 
     /// Up to `limit` users whose assignment streams lag their effective roles, as the commands
@@ -102,6 +164,21 @@ impl Model {
             !same
         });
         pending
+    }
+
+    /// The generation of the tenant's access tokens: it moves with each one made.
+    pub fn tokens(&self, tenant: &TenantSlug) -> u64 {
+        self.tenants.get(tenant).map_or(0, |t| t.tokens)
+    }
+
+    /// The generation of the deployment's operators.
+    pub fn operators(&self) -> u64 {
+        self.operators
+    }
+
+    /// How many users wait for their `role.*` events.
+    pub fn dirty(&self) -> usize {
+        self.dirty.len()
     }
 }
 

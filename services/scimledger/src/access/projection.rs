@@ -12,16 +12,19 @@
 //! change for a group of 100,000 members thus streams out in rounds beside the requests, and a
 //! restart resumes it: the log says which users' streams are level.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use domain::role::assignment::Assignment;
+use domain::TenantSlug;
 use store::commands::{self, Expect};
-use store::{Actor, EventMetadata, Lease, LogCursor, Store};
+use store::{Actor, EventMetadata, Lease, LogCursor, Store, StoreResult};
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use super::model::Model;
+use super::model::{Answer, Model};
 
 /// Events read per round trip while catching up.
 const BATCH: u32 = 2_000;
@@ -46,23 +49,106 @@ pub struct Progress {
     pub lag: Duration,
 }
 
+/// Token hashes, and the generation (ADR 0063) they were read at.
+type Hashes = (u64, Arc<Vec<[u8; 32]>>);
+
 pub struct Projection {
     model: RwLock<Model>,
+    /// The hashes of each tenant's access tokens, and of the operators' tokens (key `None`),
+    /// with the generation they were read at (ADR 0063).
+    tokens: Mutex<HashMap<Option<TenantSlug>, Hashes>>,
     progress: watch::Sender<Progress>,
     started: Instant,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotCaughtUp {
+    #[error("the access projection is still loading")]
+    Loading,
+    #[error("the access projection has not yet read this process's latest writes")]
+    Behind,
 }
 
 impl Projection {
     /// Starts following the log of `store` in the background.
     pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
-        let projection =
-            Arc::new(Self { model: RwLock::default(), progress: watch::Sender::new(Progress::default()), started: Instant::now() });
+        let projection = Arc::new(Self {
+            model: RwLock::default(),
+            tokens: Mutex::default(),
+            progress: watch::Sender::new(Progress::default()),
+            started: Instant::now(),
+        });
         tokio::spawn(follow(store, Arc::clone(&projection)));
         projection
     }
 
     pub fn progress(&self) -> Progress {
         *self.progress.borrow()
+    }
+
+    /// Waits (at most `limit`) until the projection has applied everything this process
+    /// appended so far.
+    pub async fn caught_up(&self, store: &dyn Store, limit: Duration) -> Result<(), NotCaughtUp> {
+        let target = *store.appended().borrow();
+        let mut progress = self.progress.subscribe();
+        let reached = tokio::time::timeout(limit, progress.wait_for(|p| p.ready && p.position >= target)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ if self.progress().ready => Err(NotCaughtUp::Behind),
+            _ => Err(NotCaughtUp::Loading),
+        }
+    }
+
+    pub fn look_up(&self, tenant: &TenantSlug, login: &str) -> Option<Answer> {
+        self.read().look_up(tenant, login)
+    }
+
+    /// Answers for many logins under one read lock.
+    pub fn look_up_all<'a>(&self, tenant: &TenantSlug, logins: impl Iterator<Item = &'a str>) -> Vec<Option<Answer>> {
+        let model = self.read();
+        logins.map(|login| model.look_up(tenant, login)).collect()
+    }
+
+    /// Users whose `role.*` events are still to be appended.
+    pub fn pending(&self) -> usize {
+        self.read().dirty()
+    }
+
+    /// Whether `hash` is the hash of an access token of `tenant` or of an operator's token.
+    /// The hashes are read from the store only when the projection has seen a token made
+    /// since they were read: a wrong token costs no query.
+    pub async fn admits(&self, store: &dyn Store, tenant: &TenantSlug, hash: &[u8; 32]) -> StoreResult<bool> {
+        let (tokens, operators) = {
+            let model = self.read();
+            (model.tokens(tenant), model.operators())
+        };
+        if self.known(store, Some(tenant), tokens, hash).await? {
+            return Ok(true);
+        }
+        self.known(store, None, operators, hash).await
+    }
+
+    async fn known(&self, store: &dyn Store, tenant: Option<&TenantSlug>, generation: u64, hash: &[u8; 32]) -> StoreResult<bool> {
+        let key = tenant.cloned();
+        let cached =
+            self.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(&key).filter(|(at, _)| *at == generation).map(|(_, h)| Arc::clone(h));
+        let hashes = match cached {
+            Some(hashes) => hashes,
+            None => {
+                let read = match tenant {
+                    Some(tenant) => store.access_secrets(tenant).await?,
+                    None => store.operator_secrets().await?.into_iter().map(|o| o.hash).collect(),
+                };
+                let read = Arc::new(read);
+                self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (generation, Arc::clone(&read)));
+                read
+            }
+        };
+        Ok(hashes.iter().any(|known| bool::from(known.ct_eq(hash))))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Model> {
+        self.model.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Model> {

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use domain::DomainError;
 use store::commands::CommandError;
-use store::{StoreError, CONNECTION_NAME, OPERATOR_NAME, TENANT};
+use store::{StoreError, ACCESS_TOKEN_NAME, CONNECTION_NAME, OPERATOR_NAME, TENANT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -85,6 +85,9 @@ impl From<StoreError> for AdminError {
             StoreError::Uniqueness { kind: TENANT, value } => AdminError::AlreadyExists(format!("tenant '{value}' already exists")),
             StoreError::Uniqueness { kind: CONNECTION_NAME, value } => {
                 AdminError::AlreadyExists(format!("the tenant already has a connection named '{value}'"))
+            }
+            StoreError::Uniqueness { kind: ACCESS_TOKEN_NAME, value } => {
+                AdminError::AlreadyExists(format!("the tenant already has an access token named '{value}'"))
             }
             StoreError::Uniqueness { kind: OPERATOR_NAME, value } => {
                 AdminError::AlreadyExists(format!("operator '{value}' already exists"))

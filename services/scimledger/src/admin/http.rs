@@ -31,9 +31,10 @@ use crate::token;
     info(title = "scimledger admin API", description = "Tenants, provisioning connections and roles (docs/operations.md, docs/access.md)"),
     paths(create_tenant, tenants, tenant, create_connection, connections, connection, update, rotate, revoke, disable,
         role_http::roles, role_http::create_role, role_http::mappings, role_http::map_role, role_http::unmap_role,
-        role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock),
+        role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
+        role_http::create_access_token),
     components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody,
-        CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView)),
+        CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued)),
     modifiers(&OperatorToken),
     security(("operator_token" = []))
 )]

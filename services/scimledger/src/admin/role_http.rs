@@ -20,6 +20,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/tenants/{tenant}/role-mappings", get(mappings).post(map_role).delete(unmap_role))
         .route("/tenants/{tenant}/settings", get(settings).patch(set_settings))
         .route("/tenants/{tenant}/users/{user}/role-lock", get(lock).put(set_lock).delete(unlock))
+        .route("/tenants/{tenant}/access-tokens", axum::routing::post(create_access_token))
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/roles", params(("tenant" = String, Path)),
@@ -144,4 +145,16 @@ pub async fn unlock(
     Path((t, u)): Path<(String, String)>,
 ) -> Response {
     reply(admin(&state, &headers, &op).unlock_role(&t, &u).await)
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/access-tokens", params(("tenant" = String, Path)), request_body = CreateAccessToken,
+    responses((status = 201, body = AccessTokenIssued), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_access_token(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+    json: Result<Json<CreateAccessToken>, JsonRejection>,
+) -> Response {
+    reply_with(StatusCode::CREATED, async { admin(&state, &headers, &op).create_access_token(&t, &body(json)?).await }.await)
 }

@@ -124,3 +124,20 @@ impl From<&RolePolicy> for RolesView {
         }
     }
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccessToken {
+    /// Unique within the tenant: who uses it (`radius-eu`).
+    pub name: String,
+}
+
+/// An access token for the look-up, shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessTokenIssued {
+    pub tenant: String,
+    pub name: String,
+    /// `GET {access_url}/logins/{login}` with `Authorization: Bearer <token>`.
+    pub access_url: String,
+    pub token: String,
+}

@@ -1,7 +1,9 @@
 //! The role operations of [`Admin`]: each one command on the tenant's role policy stream.
 
 use cqrs_es::Aggregate;
+use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenName};
 use domain::role::{RoleName, RolePolicy, RolePolicyCommand};
+use domain::secret::NewSecret;
 use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
 use scim::schema::USER_RESOURCE;
@@ -10,6 +12,7 @@ use store::commands::{self, CommandError, Expect};
 use super::error::AdminError;
 use super::ops::Admin;
 use super::role_model::*;
+use crate::token;
 
 /// The longest role description.
 const MAX_DESCRIPTION: usize = 1_000;
@@ -83,6 +86,21 @@ impl Admin<'_> {
         let (slug, id) = self.user_id(tenant, user).await?;
         let policy = self.policy(&slug).await?;
         Ok(LockView { user_id: id.to_string(), role: policy.lock(id).map(ToString::to_string) })
+    }
+
+    /// A token for the tenant's access look-up, shown this once (ADR 0063).
+    pub async fn create_access_token(&self, tenant: &str, input: &CreateAccessToken) -> Result<AccessTokenIssued, AdminError> {
+        let slug = self.existing_tenant(tenant).await?;
+        let name = AccessTokenName::parse(&input.name)?;
+        let secret = token::generate();
+        let command = AccessTokenCommand::Create { name: name.clone(), secret: NewSecret::new(token::hash(&secret)) };
+        commands::create::<AccessToken>(self.store, &slug, command, self.metadata()).await?;
+        Ok(AccessTokenIssued {
+            tenant: slug.to_string(),
+            name: name.to_string(),
+            access_url: format!("{}/access/v1/{slug}", self.origin),
+            token: secret,
+        })
     }
 
     /// The tenant's role policy, folded from its stream.

@@ -6,7 +6,7 @@ use store::Store;
 
 use super::connection::{admin, print_json};
 use crate::admin::error::AdminError;
-use crate::admin::role_model::{CreateRole, GroupSelector, LockRole, MapRole, RoleSettings, RolesView};
+use crate::admin::role_model::{CreateAccessToken, CreateRole, GroupSelector, LockRole, MapRole, RoleSettings, RolesView};
 use crate::config::Settings;
 
 /// The group of a mapping: by displayName (`--group`) or by id (`--group-id`).
@@ -123,6 +123,18 @@ pub async fn run(store: &dyn Store, settings: &Settings, command: RoleCommand) -
             print(json, &roles, || describe(&roles));
         }
     }
+    Ok(())
+}
+
+/// `scimledger access-token create TENANT --name NAME`.
+pub async fn create_access_token(store: &dyn Store, settings: &Settings, tenant: &str, name: &str, json: bool) -> Result<(), AdminError> {
+    let issued = admin(store, settings).create_access_token(tenant, &CreateAccessToken { name: name.to_owned() }).await?;
+    print(json, &issued, || {
+        format!(
+            "access token {} of tenant {}\n  look-up URL: {}/logins/{{login}}\n  token:       {}\nThe token is shown this once; scimledger keeps only its SHA-256 hash.",
+            issued.name, issued.tenant, issued.access_url, issued.token
+        )
+    });
     Ok(())
 }
 
