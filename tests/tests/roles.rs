@@ -242,3 +242,51 @@ on_both_backends! {
         assert!(openapi["paths"]["/admin/v1/tenants/{tenant}/users/{user}/role-lock"]["put"].is_object());
     }
 }
+
+on_both_backends! {
+    async fn a_mapping_change_for_a_large_group_streams_out_in_rounds_once_per_member(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let okta = server.tenant("acme").await;
+        // More members than one round of appends takes (200).
+        let operations: Vec<Value> = (0..450)
+            .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("user{i}@example.com")}}))
+            .collect();
+        let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations});
+        let answered = okta.post("/Bulk", &bulk).await.expect(200);
+        let members: Vec<String> = answered["Operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["location"].as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(members.len(), 450);
+        group(&okta, "Everyone", &members.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        server.cli(&["role", "create", "acme", "staff"]).await;
+        server.cli(&["role", "map", "acme", "--group", "Everyone", "--role", "staff"]).await;
+
+        let store = backend.open_store().await;
+        let assigned = || async {
+            let log = store.read_log(0, u32::MAX).await.unwrap();
+            log.into_iter().filter(|e| e.payload.event_type == "role.assigned").collect::<Vec<_>>()
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+            loop {
+                let events = assigned().await;
+                if events.len() >= members.len() {
+                    return events;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        let events = outcome.expect("every member got its role");
+        // Exactly one per member, each caused by the mapping, each in a commit of its own stream.
+        let mut users: Vec<&str> = events.iter().map(|e| e.payload.data["user"].as_str().unwrap()).collect();
+        users.sort_unstable();
+        users.dedup();
+        assert_eq!((events.len(), users.len()), (members.len(), members.len()));
+        assert!(events.iter().all(|e| e.payload.data["cause"]["event"] == "role.mapped" && e.payload.data["roles"] == json!(["staff"])));
+        assert!(events.iter().all(|e| e.stream_version == 1));
+    }
+}

@@ -5,10 +5,11 @@
 //! processes append arrives within the poll interval, and the lag is reported
 //! (`scimledger_follower_lag_seconds{follower="access"}` and `GET /access/v1/status`).
 //!
-//! The same task derives `role.assigned` / `role.revoked`: once it has read to the head of the
-//! log, it asks the model which users' assignment streams lag their effective roles and, while
-//! it holds the deployment's `role-assignments` lease, appends their events, a bounded number
-//! of users per round, one short transaction per user, then reads the log again. A mapping
+//! A second task derives `role.assigned` / `role.revoked`: once the projection has read to the
+//! head of the log, it asks the model which users' assignment streams lag their effective roles
+//! and, while it holds the deployment's `role-assignments` lease, appends their events, a
+//! bounded number of users per round, one short transaction per user, and waits until the
+//! projection has read them back. Look-ups never wait for it. A mapping
 //! change for a group of 100,000 members thus streams out in rounds beside the requests, and a
 //! restart resumes it: the log says which users' streams are level.
 
@@ -32,6 +33,10 @@ const BATCH: u32 = 2_000;
 const ASSIGNMENTS_PER_ROUND: usize = 200;
 /// How often the log is read when nothing this process appended woke the follower.
 const POLL: Duration = Duration::from_millis(100);
+/// The longest wait for a round's events to be read back before the next round.
+const ROUND_READ_BACK: Duration = Duration::from_secs(5);
+/// How often a process without the lease asks for it.
+const LEASE_RETRY: Duration = Duration::from_secs(1);
 /// The lease that makes one process of the deployment the one that appends `role.*` events.
 pub const LEASE: &str = "role-assignments";
 /// The follower's name in the lag metric.
@@ -78,7 +83,8 @@ impl Projection {
             progress: watch::Sender::new(Progress::default()),
             started: Instant::now(),
         });
-        tokio::spawn(follow(store, Arc::clone(&projection)));
+        tokio::spawn(follow(Arc::clone(&store), Arc::clone(&projection)));
+        tokio::spawn(derive(store, Arc::clone(&projection)));
         projection
     }
 
@@ -159,7 +165,7 @@ impl Projection {
 async fn follow(store: Arc<dyn Store>, projection: Arc<Projection>) {
     let mut appended = store.appended();
     let mut cursor = LogCursor::default();
-    let mut lease: Option<Box<dyn Lease>> = None;
+    let mut head_read_at: Option<Instant> = None;
     loop {
         let batch = match store.read_committed(cursor, BATCH).await {
             Ok(batch) => batch,
@@ -187,7 +193,13 @@ async fn follow(store: Arc<dyn Store>, projection: Arc<Projection>) {
                 p.position = p.position.max(position);
                 p.lag = lag;
             });
-            telemetry::metrics::follower_lag(FOLLOWER, 0, lag);
+            // How many events are still to read costs a query: at most once a second.
+            if head_read_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                head_read_at = Some(Instant::now());
+                if let Ok(head) = store.head().await {
+                    telemetry::metrics::follower_lag(FOLLOWER, u64::try_from(head - position).unwrap_or(0), lag);
+                }
+            }
             if full {
                 continue;
             }
@@ -199,19 +211,38 @@ async fn follow(store: Arc<dyn Store>, projection: Arc<Projection>) {
             p.ready = true;
             p.lag = Duration::ZERO;
         });
+        telemetry::metrics::follower_lag(FOLLOWER, 0, Duration::ZERO);
+        tokio::select! {
+            _ = appended.changed() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Appends the `role.*` events the projection finds missing, while this process holds the
+/// lease: a task of its own, so that look-ups never wait for a round of appends.
+async fn derive(store: Arc<dyn Store>, projection: Arc<Projection>) {
+    let mut progress = projection.progress.subscribe();
+    let mut lease: Option<Box<dyn Lease>> = None;
+    loop {
         if lease.is_none() {
             lease = store.try_lease(LEASE).await.unwrap_or_else(|error| {
                 tracing::warn!(%error, "access projection: cannot take the role-assignments lease");
                 None
             });
         }
-        if lease.is_some() && assign(&*store, &projection).await {
-            // Read back what was appended (and whatever else came) before the next round.
+        let ready = progress.borrow_and_update().ready;
+        if ready && lease.is_some() && assign(&*store, &projection).await {
+            // Wait until the projection has read the events back, so the next round does not
+            // find the same users again.
+            let target = *store.appended().borrow();
+            let _ = tokio::time::timeout(ROUND_READ_BACK, progress.wait_for(|p| p.position >= target)).await;
             continue;
         }
         tokio::select! {
-            _ = appended.changed() => {}
-            _ = tokio::time::sleep(POLL) => {}
+            _ = progress.changed() => {}
+            // Without the lease: ask again now and then, in case its holder went away.
+            _ = tokio::time::sleep(LEASE_RETRY), if lease.is_none() => {}
             () = lost(&mut lease) => {
                 tracing::warn!("access projection: lost the role-assignments lease; another process appends role events");
                 lease = None;
