@@ -251,3 +251,44 @@ on_both_backends! {
         assert_eq!(after, before);
     }
 }
+
+/// Two servers on one PostgreSQL: a write through one is seen by the other's look-up once its
+/// projection has read it (its lag is reported), and only one of them appends the role events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_sees_writes_and_one_process_derives_roles() {
+    let backend = scimledger_e2e::Backend::postgres().await;
+    let first = Server::start(&backend).await;
+    let second = Server::start(&backend).await;
+    let scim = tenant_with_roles(&first, "acme").await;
+    let token = access_token(&first, "acme", "radius").await;
+    let (on_first, on_second) = (access(&first, "acme", &token), access(&second, "acme", &token));
+    ready(&on_first).await;
+    ready(&on_second).await;
+    let bob = create(&scim, "/Users", user("bob@example.com", &[])).await;
+    create(&scim, "/Groups", group("Admins", &[&bob])).await;
+    assert_eq!(roles(&found(&on_first, "bob@example.com").await), ["admin"]);
+    let seen = eventually(&on_second, "bob@example.com", |a| a["roles"] == json!(["admin"])).await;
+    assert_eq!(seen, found(&on_first, "bob@example.com").await);
+    for server in [&first, &second] {
+        let status: Value = reqwest::get(format!("{}/access/v1/status", server.base)).await.unwrap().json().await.unwrap();
+        assert!(status["lag_seconds"].is_number() && status["ready"] == true, "{status}");
+    }
+    // Both processes saw the change; the log has its role events once.
+    let store = backend.open_store().await;
+    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let log = store.read_log(0, u32::MAX).await.unwrap();
+            let last = log.iter().rfind(|e| e.kind == domain::StreamKind::RoleAssignment).map(|e| e.payload.data["roles"].clone());
+            if last == Some(json!(["admin"])) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let log = outcome.expect("bob's role events end with the mapped role");
+    let types: Vec<&str> =
+        log.iter().filter(|e| e.kind == domain::StreamKind::RoleAssignment).map(|e| e.payload.event_type.as_str()).collect();
+    // viewer on creation (possibly folded into the group's), then admin: never twice.
+    assert!(types == ["role.assigned", "role.revoked", "role.assigned"] || types == ["role.assigned"], "{types:?}");
+}
