@@ -181,14 +181,28 @@ on_both_backends! {
 
         // NATS consumers see the same role events, with the causes.
         let log: Vec<store::RecordedEvent> = backend.open_store().await.read_log(0, u32::MAX).await.unwrap();
-        let role_events = log.iter().filter(|e| e.kind == domain::StreamKind::RoleAssignment).count();
+        // (id, type, user, role, cause) of each role event, as the log holds it.
+        let in_log: Vec<(String, String, Value, Value, Value)> = log
+            .iter()
+            .filter(|e| e.kind == domain::StreamKind::RoleAssignment)
+            .map(|e| {
+                let d = &e.payload.data;
+                (e.event_id.to_string(), format!("scimledger.{}.v1", e.payload.event_type), d["user"].clone(), d["role"].clone(), d["cause"].clone())
+            })
+            .collect();
         let total = log.iter().filter(|e| e.tenant.as_str() == t).count();
         events.wait_for_stored(total as u64, Duration::from_secs(30)).await;
         let envelopes = events.read_all().await;
         let on_nats: Vec<&Value> =
             envelopes.iter().filter(|e| e["type"] == "scimledger.role.assigned.v1" || e["type"] == "scimledger.role.revoked.v1").collect();
-        assert!(on_nats.iter().all(|e| e["data"]["cause"]["event"].is_string()));
-        assert_eq!(on_nats.len(), role_events);
+        let seen: Vec<(String, String, Value, Value, Value)> = on_nats
+            .iter()
+            .map(|e| {
+                let d = &e["data"];
+                (e["id"].as_str().unwrap().to_owned(), e["type"].as_str().unwrap().to_owned(), d["user"].clone(), d["role"].clone(), d["cause"].clone())
+            })
+            .collect();
+        assert_eq!(seen, in_log, "NATS carries every role event of the log, in order, with its cause");
         let revoked = on_nats.iter().find(|e| e["type"] == "scimledger.role.revoked.v1").unwrap();
         assert_eq!(revoked["actor"], "system:roles");
         assert!(revoked["data"]["cause"]["event_id"].is_string(), "{revoked}");
