@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use reqwest::header::WWW_AUTHENTICATE;
-use scimledger_e2e::{on_both_backends, Scim, Server};
+use scimledger_e2e::{hearing, on_both_backends, Scim, Server};
 use serde_json::{json, Value};
 
 /// A client of the tenant's look-up with `token`.
@@ -105,7 +105,8 @@ async fn tenant_with_roles(server: &Server, tenant: &str) -> Scim {
 
 on_both_backends! {
     async fn look_ups_see_scim_writes_and_their_roles_at_once(backend: Backend) {
-        let server = Server::start(&backend).await;
+        // A server that logs the credential changes it hears, for the connection made midway.
+        let server = hearing::start(&backend, Vec::new()).await;
         let scim = tenant_with_roles(&server, "acme").await;
         let token = access_token(&server, "acme", "radius").await;
         let access = access(&server, "acme", &token);
@@ -145,7 +146,7 @@ on_both_backends! {
         assert_eq!((answer["active"].clone(), roles(&answer), answer["version"].clone()), (json!(true), vec!["viewer"], json!(3)));
 
         // Default role (CLI, another process): for users their connection gave no role.
-        let entra = server.cli_json(&["connection", "create", "acme", "--name", "entra"]).await;
+        let entra = hearing::changed(&server, &backend, &["connection", "create", "acme", "--name", "entra"]).await;
         let entra = Scim::new(entra["base_url"].as_str().unwrap(), entra["token"].as_str().unwrap());
         create(&entra, "/Users", user("dave@example.com", &[])).await;
         assert_eq!(roles(&found(&access, "dave@example.com").await), Vec::<&str>::new());

@@ -166,9 +166,10 @@ impl Model {
         pending
     }
 
-    /// The generation of the tenant's access tokens: it moves with each one made.
-    pub fn tokens(&self, tenant: &TenantSlug) -> u64 {
-        self.tenants.get(tenant).map_or(0, |t| t.tokens)
+    /// The generation of the tenant's access tokens, which moves with each one made; `None`
+    /// when the tenant has none.
+    pub fn tokens(&self, tenant: &TenantSlug) -> Option<u64> {
+        self.tenants.get(tenant).map(|t| t.tokens).filter(|made| *made > 0)
     }
 
     /// The generation of the deployment's operators.

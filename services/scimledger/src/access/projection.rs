@@ -128,8 +128,12 @@ impl Projection {
             let model = self.read();
             (model.tokens(tenant), model.operators())
         };
-        if self.known(store, Some(tenant), tokens, hash).await? {
-            return Ok(true);
+        // A tenant without tokens (or that does not exist) costs no query: nobody can make
+        // the cache read, or grow, by naming tenants at random.
+        if let Some(tokens) = tokens {
+            if self.known(store, Some(tenant), tokens, hash).await? {
+                return Ok(true);
+            }
         }
         self.known(store, None, operators, hash).await
     }
