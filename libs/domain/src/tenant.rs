@@ -1,4 +1,6 @@
-//! The Tenant aggregate: an organisation, created once (`tenant.created`).
+//! The Tenant aggregate: an organisation, created once (`tenant.created`) and perhaps deleted
+//! (`tenant.deleted`), after which its slug is never used again: its history stays in the log
+//! under that slug, and a new tenant must not inherit it.
 //!
 //! A tenant's stream id is derived from its slug ([`Tenant::stream_id`]), so the stream is
 //! found from the URL without a look-up.
@@ -13,7 +15,12 @@ use crate::{DomainError, ResourceId, TenantSlug};
 
 #[derive(Debug, Clone)]
 pub enum TenantCommand {
-    Create { slug: TenantSlug },
+    Create {
+        slug: TenantSlug,
+    },
+    /// Deletes the tenant. The caller has found none of its connections enabled (their SCIM
+    /// clients would otherwise write into a tenant that is gone).
+    Delete,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +28,8 @@ pub enum TenantCommand {
 pub enum TenantEvent {
     #[serde(rename = "tenant.created")]
     Created { slug: TenantSlug },
+    #[serde(rename = "tenant.deleted")]
+    Deleted { slug: TenantSlug },
 }
 
 impl DomainEvent for TenantEvent {
@@ -36,6 +45,7 @@ impl DomainEvent for TenantEvent {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     slug: Option<TenantSlug>,
+    deleted: bool,
 }
 
 /// Names the tenant streams' UUIDs (version 5, from the slug).
@@ -44,6 +54,15 @@ const TENANT_NAMESPACE: Uuid = Uuid::from_u128(0x5c1d_1ed9_e7a4_4c40_9a52_7e6a_7
 impl Tenant {
     pub fn slug(&self) -> Option<&TenantSlug> {
         self.slug.as_ref()
+    }
+
+    /// Whether the tenant was created and not deleted.
+    pub fn exists(&self) -> bool {
+        self.slug.is_some() && !self.deleted
+    }
+
+    pub fn deleted(&self) -> bool {
+        self.deleted
     }
 
     pub fn stream_id(slug: &TenantSlug) -> ResourceId {
@@ -59,16 +78,25 @@ impl Aggregate for Tenant {
     type Services = ();
 
     async fn handle(&mut self, command: TenantCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
-        let TenantCommand::Create { slug } = command;
-        if self.slug.is_some() {
-            return Err(DomainError::AlreadyExists);
+        match command {
+            // A deleted tenant's slug stays taken.
+            TenantCommand::Create { .. } if self.slug.is_some() => Err(DomainError::AlreadyExists),
+            TenantCommand::Create { slug } => {
+                sink.write(TenantEvent::Created { slug }, self).await;
+                Ok(())
+            }
+            TenantCommand::Delete => {
+                let slug = self.slug.clone().filter(|_| !self.deleted).ok_or(DomainError::NotFound)?;
+                sink.write(TenantEvent::Deleted { slug }, self).await;
+                Ok(())
+            }
         }
-        sink.write(TenantEvent::Created { slug }, self).await;
-        Ok(())
     }
 
     fn apply(&mut self, event: TenantEvent) {
-        let TenantEvent::Created { slug } = event;
-        self.slug = Some(slug);
+        match event {
+            TenantEvent::Created { slug } => self.slug = Some(slug),
+            TenantEvent::Deleted { .. } => self.deleted = true,
+        }
     }
 }

@@ -101,16 +101,26 @@ pub async fn run<A: Resource>(
 ) -> Result<Outcome<A>, CommandError> {
     let span = tracing::info_span!("command", resource = A::KIND.as_str());
     async move {
-        // Commands on one stream in this process queue up rather than race; the retries below
-        // handle writers in other processes.
+        // Commands on one stream in this process queue up rather than race; writers in other
+        // processes are met by the retries below.
         let _turn = stream_turn(id).await;
         let mut attempt = 0;
+        let mut hold = None;
         loop {
             attempt += 1;
-            match decide_and_commit::<A>(store, tenant, id, command.clone(), principal, metadata.clone(), expect).await {
+            let this = Attempt { tenant, id, expect, held: hold.is_some() };
+            match decide_and_commit::<A>(store, this, command.clone(), principal, metadata.clone()).await {
                 Err(CommandError::Store(StoreError::Conflict)) if attempt < ATTEMPTS && !matches!(expect, Expect::Version(_)) => {
                     tracing::debug!(%id, attempt, "stream moved on; deciding again");
-                    tokio::time::sleep(backoff(attempt)).await;
+                    // Another process's queue of commands could otherwise win every race while
+                    // this one backs off: holding the stream makes the next attempt its turn.
+                    hold = match hold {
+                        Some(hold) => Some(hold),
+                        None => store.hold_stream(id).await?,
+                    };
+                    if hold.is_none() {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
                 }
                 Err(CommandError::Store(StoreError::Conflict)) => {
                     if let Expect::Version(expected) = expect {
@@ -150,15 +160,24 @@ fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_micros(rand::random_range(ceiling_micros / 2..=ceiling_micros))
 }
 
+/// One attempt of a command: on which stream, what it expects of it, and whether the command
+/// holds it against other processes.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    tenant: &'a TenantSlug,
+    id: ResourceId,
+    expect: Expect,
+    held: bool,
+}
+
 async fn decide_and_commit<A: Resource>(
     store: &dyn Store,
-    tenant: &TenantSlug,
-    id: ResourceId,
+    attempt: Attempt<'_>,
     command: A::Command,
     principal: &Principal,
     metadata: EventMetadata,
-    expect: Expect,
 ) -> Result<Outcome<A>, CommandError> {
+    let Attempt { tenant, id, expect, held } = attempt;
     let history = match expect {
         Expect::New => Vec::new(),
         Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
@@ -195,6 +214,7 @@ async fn decide_and_commit<A: Resource>(
             reservations,
             read_model,
             secrets,
+            held,
         })
         .instrument(tracing::info_span!("append", events = events.len()))
         .await;
@@ -385,7 +405,7 @@ impl Resource for Tenant {
     }
 
     fn exists(&self) -> bool {
-        self.slug().is_some()
+        Tenant::exists(self)
     }
 }
 

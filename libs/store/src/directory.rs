@@ -10,6 +10,9 @@ use crate::api::{ConnectionRow, EventMetadata, ReadModelChange, Reservation, Sto
 use crate::commands::{self, CommandError, Expect};
 
 pub fn tenant_commit(after: &Tenant) -> (Vec<Reservation>, ReadModelChange) {
+    if after.deleted() {
+        return (Vec::new(), ReadModelChange::DeleteTenant);
+    }
     let reservations = after.slug().map(|slug| Reservation::Claim { kind: TENANT, key: slug.to_string() }).into_iter().collect();
     (reservations, ReadModelChange::Tenant)
 }
@@ -49,4 +52,11 @@ pub fn operator_commit(after: &Operator) -> (Vec<Reservation>, ReadModelChange) 
 pub async fn create_tenant(store: &dyn Store, slug: &TenantSlug, metadata: EventMetadata) -> Result<(), CommandError> {
     let command = TenantCommand::Create { slug: slug.clone() };
     commands::run::<Tenant>(store, slug, Tenant::stream_id(slug), command, &Principal::Operator, metadata, Expect::New).await.map(|_| ())
+}
+
+/// Deletes a tenant's read models and records `tenant.deleted`; its events stay in the log.
+/// The caller checks that none of its connections is enabled.
+pub async fn delete_tenant(store: &dyn Store, slug: &TenantSlug, metadata: EventMetadata) -> Result<(), CommandError> {
+    let stream = Tenant::stream_id(slug);
+    commands::run::<Tenant>(store, slug, stream, TenantCommand::Delete, &Principal::Operator, metadata, Expect::Existing).await.map(|_| ())
 }

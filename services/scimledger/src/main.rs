@@ -114,6 +114,13 @@ enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete a tenant whose connections are all disabled: its users, groups and connections
+    /// leave the read models; its events stay in the log, and its slug is never used again.
+    Delete {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,6 +184,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(cli::tenant::create(&*store, &settings, &slug, json).await?)
         }
         Command::Tenant { command: TenantCommand::List { json } } => Ok(cli::tenant::list(&*store, &settings, json).await?),
+        Command::Tenant { command: TenantCommand::Delete { slug, json } } => {
+            Ok(cli::tenant::delete(&*store, &settings, &slug, json).await?)
+        }
         Command::Operator { command: OperatorCommand::Create { name, json } } => {
             Ok(cli::tenant::create_operator(&*store, &settings, &name, json).await?)
         }

@@ -72,6 +72,21 @@ pub async fn connection_secrets(client: &Client, tenant: &TenantSlug, at: Offset
         .collect()
 }
 
+pub async fn credentials(client: &Client, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, owner_id, created_at, expires_at FROM credentials
+             WHERE tenant = $1 AND owner_kind = 'connection' ORDER BY created_at, id",
+        )
+        .await
+        .map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str()]).await.map_err(backend)?;
+    Ok(rows
+        .iter()
+        .map(|row| Credential { id: row.get(0), connection: row.get(1), created_at: row.get(2), expires_at: row.get(3) })
+        .collect())
+}
+
 pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret>> {
     let rows = client
         .query(

@@ -29,6 +29,7 @@ mod listen;
 pub mod migrations;
 mod read;
 mod session;
+mod stream_hold;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -117,6 +118,10 @@ impl Store for PgStore {
         on_session!(&self.auth_pool, &self.tls, |client| directory::connection_secrets(client, tenant, at))
     }
 
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+        on_session!(&self.pool, &self.tls, |client| directory::credentials(client, tenant))
+    }
+
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
         on_session!(&self.auth_pool, &self.tls, |client| directory::operator_secrets(client))
     }
@@ -139,6 +144,10 @@ impl Store for PgStore {
         let appended = append::append(self.client().await?, commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
+    }
+
+    async fn hold_stream(&self, stream: ResourceId) -> StoreResult<Option<StreamHold>> {
+        Ok(Some(stream_hold::hold(self.client().await?, stream).await?))
     }
 
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {

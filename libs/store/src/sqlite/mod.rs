@@ -185,6 +185,11 @@ impl Store for SqliteStore {
         self.readers.run(move |c| directory::connections(c, &tenant)).await
     }
 
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| directory::credentials(c, &tenant)).await
+    }
+
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
         let tenant = tenant.clone();
         self.auth_readers.run(move |c| directory::connection_secrets(c, &tenant, at)).await
@@ -214,6 +219,11 @@ impl Store for SqliteStore {
         let appended = self.writer.append(commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
+    }
+
+    /// The embedded default is one process's file: its commands already queue per stream.
+    async fn hold_stream(&self, _stream: ResourceId) -> StoreResult<Option<StreamHold>> {
+        Ok(None)
     }
 
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {

@@ -27,6 +27,9 @@ pub enum AdminError {
     /// The connection is disabled, which is final.
     #[error("{0}")]
     Disabled(String),
+    /// The tenant still has enabled connections, so it cannot be deleted.
+    #[error("{0}")]
+    TenantInUse(String),
     #[error("a valid operator token is required")]
     Unauthorized,
     /// The database cannot be reached; the operation may be retried.
@@ -49,6 +52,7 @@ impl AdminError {
             AdminError::InvalidJson(_) => "invalid_json",
             AdminError::AlreadyExists(_) => "already_exists",
             AdminError::Disabled(_) => "connection_disabled",
+            AdminError::TenantInUse(_) => "tenant_in_use",
             AdminError::Unauthorized => "unauthorized",
             AdminError::Unavailable(_) => "unavailable",
             AdminError::Internal(_) => "internal",
@@ -62,7 +66,7 @@ impl AdminError {
             | AdminError::UnknownUser { .. }
             | AdminError::UnknownMapping => StatusCode::NOT_FOUND,
             AdminError::InvalidValue(_) | AdminError::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            AdminError::AlreadyExists(_) | AdminError::Disabled(_) => StatusCode::CONFLICT,
+            AdminError::AlreadyExists(_) | AdminError::Disabled(_) | AdminError::TenantInUse(_) => StatusCode::CONFLICT,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -29,6 +29,16 @@ pub async fn list(store: &dyn Store, settings: &Settings, json: bool) -> Result<
     Ok(())
 }
 
+pub async fn delete(store: &dyn Store, settings: &Settings, slug: &str, json: bool) -> Result<(), AdminError> {
+    let tenant = admin(store, settings).delete_tenant(slug).await?;
+    if json {
+        print_json(&tenant);
+    } else {
+        println!("deleted tenant {}", tenant.slug);
+    }
+    Ok(())
+}
+
 pub async fn create_operator(store: &dyn Store, settings: &Settings, name: &str, json: bool) -> Result<(), AdminError> {
     let issued = admin(store, settings).create_operator(name).await?;
     if json {
