@@ -222,6 +222,17 @@ on_both_backends! {
         assert_eq!(found(&operator, "bob@example.com").await["provisionedBy"], "okta");
         // Names are unique per tenant.
         assert!(server.cli_fails(&["access-token", "create", "acme", "--name", "radius"]).await.contains("already"));
+        // A deleted tenant admits nobody, its own tokens neither.
+        server.cli(&["connection", "disable", "globex", "okta"]).await;
+        server.cli(&["tenant", "delete", "globex"]).await;
+        let globex = access(&server, "globex", &globex_token);
+        let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+            while look_up(&globex, "anyone@example.com").await.0 != 401 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(outcome.is_ok(), "the deleted tenant's token still worked");
     }
 
     async fn a_restart_rebuilds_the_projection_and_answers_the_same(backend: Backend) {

@@ -12,6 +12,7 @@ use domain::group::GroupEvent;
 use domain::names::fold_case;
 use domain::role::assignment::{AssignRoles, AssignmentEvent};
 use domain::role::{effective, GroupRef, RoleName, RolePolicy, RolePolicyEvent, UserFacts};
+use domain::tenant::TenantEvent;
 use domain::user::UserEvent;
 use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use scim::document::Document;
@@ -81,11 +82,24 @@ pub struct Model {
     dirty: HashMap<(TenantSlug, ResourceId), Value>,
     /// How many operators the deployment has made (for the cache of their token hashes).
     operators: u64,
+    deleted: HashSet<TenantSlug>,
 }
 
 impl Model {
     /// Folds one event of the log in.
     pub fn apply(&mut self, event: &RecordedEvent) -> StoreResult<()> {
+        if self.deleted.contains(&event.tenant) {
+            return Ok(());
+        }
+        if event.kind == StreamKind::Tenant {
+            // A deleted tenant answers nothing and admits no token; its slug is never used again.
+            if let TenantEvent::Deleted { .. } = event.decode()? {
+                self.tenants.remove(&event.tenant);
+                self.dirty.retain(|(tenant, _), _| *tenant != event.tenant);
+                self.deleted.insert(event.tenant.clone());
+            }
+            return Ok(());
+        }
         let cause = json!({"event": event.payload.event_type, "event_id": event.event_id, "position": event.position});
         let tenant = self.tenants.entry(event.tenant.clone()).or_default();
         let touched = match event.kind {
@@ -110,6 +124,7 @@ impl Model {
                 self.operators += 1;
                 Vec::new()
             }
+            // Handled above.
             StreamKind::Tenant => Vec::new(),
         };
         for user in touched {
