@@ -112,6 +112,8 @@ pub const TENANT: &str = "tenant";
 pub const CONNECTION_NAME: &str = "connection.name";
 /// An operator's name, in the deployment.
 pub const OPERATOR_NAME: &str = "operator.name";
+/// An access token's name within its tenant.
+pub const ACCESS_TOKEN_NAME: &str = "access_token.name";
 
 /// A secret's hash, written by the commit whose command generated it. Like reservations, the
 /// credentials table is state a rebuild keeps: the log names credentials, it never holds them.
@@ -187,6 +189,9 @@ pub enum ReadModelChange {
     Operator {
         name: String,
     },
+    /// Streams whose state lives in the log alone (role policies and assignments, which the
+    /// access projection folds in memory).
+    Nothing,
 }
 
 /// One command's outcome, written atomically.
@@ -472,6 +477,8 @@ pub trait Store: Send + Sync + 'static {
     /// The secrets of the tenant's enabled connections that are still live at `at`.
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>>;
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>>;
+    /// The hashes of the tenant's live access tokens (for the access look-up).
+    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>>;
     /// Every secret the tenant's connections ever had, ended ones too, oldest first.
     async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>>;
     /// Where a cache of [`Self::connection_secrets`] learns of changes, also those other

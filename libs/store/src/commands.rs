@@ -5,11 +5,14 @@
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
+use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenEvent};
 use domain::connection::{Connection, ConnectionCommand, ConnectionEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
 use domain::operator::{Operator, OperatorCommand, OperatorEvent};
 use domain::ownership;
+use domain::role::assignment::{Assignment, AssignmentEvent};
+use domain::role::{RolePolicy, RolePolicyEvent};
 use domain::tenant::{Tenant, TenantEvent};
 use domain::user::{User, UserCommand, UserEvent};
 use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
@@ -436,6 +439,50 @@ impl Resource for Operator {
 
     fn secrets(command: &OperatorCommand, _: &Self) -> Vec<SecretWrite> {
         let OperatorCommand::Create { secret, .. } = command;
+        vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
+    }
+}
+
+/// A tenant's role policy: every tenant has one, empty until an operator defines a role.
+impl Resource for RolePolicy {
+    const KIND: StreamKind = StreamKind::RolePolicy;
+
+    fn commit_parts(_: &Self, _: &[RolePolicyEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        true
+    }
+}
+
+/// A user's roles: the stream starts with the first role the user gets.
+impl Resource for Assignment {
+    const KIND: StreamKind = StreamKind::RoleAssignment;
+
+    fn commit_parts(_: &Self, _: &[AssignmentEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        true
+    }
+}
+
+impl Resource for AccessToken {
+    const KIND: StreamKind = StreamKind::AccessToken;
+
+    fn commit_parts(_: &Self, _: &[AccessTokenEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        let name = after.name().map(|n| n.to_string()).unwrap_or_default();
+        (vec![Reservation::Claim { kind: crate::api::ACCESS_TOKEN_NAME, key: name }], ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        self.name().is_some()
+    }
+
+    fn secrets(command: &AccessTokenCommand, _: &Self) -> Vec<SecretWrite> {
+        let AccessTokenCommand::Create { secret, .. } = command;
         vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
     }
 }

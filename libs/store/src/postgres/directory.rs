@@ -99,6 +99,17 @@ pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret
     rows.iter().map(|row| Ok(OperatorSecret { name: row.get(0), hash: hash(row.get(1))? })).collect()
 }
 
+pub async fn access_secrets(client: &Client, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+    let rows = client
+        .query(
+            "SELECT secret_sha256 FROM credentials WHERE tenant = $1 AND owner_kind = 'access_token' AND expires_at IS NULL",
+            &[&tenant.as_str()],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter().map(|row| hash(row.get(0))).collect()
+}
+
 fn hash(stored: &[u8]) -> StoreResult<[u8; 32]> {
     stored.try_into().map_err(|_| StoreError::corrupt("a stored secret hash", "not 32 bytes"))
 }

@@ -129,6 +129,10 @@ impl Store for PgStore {
         on_session!(&self.auth_pool, &self.tls, |client| directory::operator_secrets(client))
     }
 
+    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+        on_session!(&self.auth_pool, &self.tls, |client| directory::access_secrets(client, tenant))
+    }
+
     /// Look-ups cost a round trip here, so they are cached, and every server LISTENs for
     /// the changes any process commits.
     async fn secret_changes(&self) -> Option<SecretChanges> {

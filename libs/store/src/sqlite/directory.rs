@@ -75,6 +75,14 @@ pub fn connection_secrets(db: &Db, tenant: &TenantSlug, at: OffsetDateTime) -> S
     Ok(out)
 }
 
+pub fn access_secrets(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+    let mut stmt = db
+        .prepare_cached("SELECT secret_sha256 FROM credentials WHERE tenant = ?1 AND owner_kind = 'access_token' AND expires_at IS NULL")
+        .map_err(backend)?;
+    let rows = stmt.query_map([tenant.as_str()], |r| r.get::<_, Vec<u8>>(0)).map_err(backend)?;
+    rows.map(|row| hash(row.map_err(backend)?)).collect()
+}
+
 pub fn credentials(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
     let mut stmt = db
         .prepare_cached(

@@ -201,6 +201,11 @@ impl Store for SqliteStore {
         self.auth_readers.run(directory::operator_secrets).await
     }
 
+    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+        let tenant = tenant.clone();
+        self.auth_readers.run(move |db| directory::access_secrets(db, &tenant)).await
+    }
+
     /// Nothing is cached: a look-up is a local read, and the CLI in another process may
     /// disable a connection at any moment, which this process would not hear of.
     async fn secret_changes(&self) -> Option<SecretChanges> {

@@ -21,14 +21,20 @@ use uuid::Uuid;
 use super::error::AdminError;
 use super::model::*;
 use super::ops::Admin;
+use super::role_http;
+use super::role_model::*;
 use crate::api::{origin, ApiState, Caller, Party, REQUEST_ID};
 use crate::token;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "scimledger admin API", description = "Tenants and provisioning connections (docs/operations.md)"),
-    paths(create_tenant, tenants, tenant, delete_tenant, create_connection, connections, connection, update, rotate, revoke, disable),
-    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody)),
+    info(title = "scimledger admin API", description = "Tenants, provisioning connections and roles (docs/operations.md, docs/access.md)"),
+    paths(create_tenant, tenants, tenant, delete_tenant, create_connection, connections, connection, update, rotate, revoke, disable,
+        role_http::roles, role_http::create_role, role_http::mappings, role_http::map_role, role_http::unmap_role,
+        role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
+        role_http::create_access_token),
+    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
+        CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued)),
     modifiers(&OperatorToken, &ManualProvisioning),
     security(("operator_token" = []))
 )]
@@ -95,6 +101,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
         .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
         .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
+        .merge(role_http::routes())
         .nest("/tenants/{tenant}", crate::api::resource_routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), manual)))
         .fallback(|| async { reply::<()>(Err(AdminError::InvalidValue("no such admin endpoint".into()))) })
         .route_layer(axum::middleware::from_fn_with_state(state, operator))
@@ -103,7 +110,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
 
 /// The operator a request's bearer token names.
 #[derive(Debug, Clone)]
-struct OperatorName(String);
+pub(super) struct OperatorName(String);
 
 async fn operator(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let presented = request
@@ -146,7 +153,7 @@ async fn manual(State(state): State<ApiState>, Extension(op): Extension<Operator
     next.run(request).await
 }
 
-fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
+pub(super) fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
     Admin {
         store: &*state.store,
         origin: origin(state, headers),
@@ -155,11 +162,11 @@ fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) 
     }
 }
 
-fn reply<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
+pub(super) fn reply<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
     reply_with(StatusCode::OK, result)
 }
 
-fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminError>) -> Response {
+pub(super) fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminError>) -> Response {
     match result {
         Ok(body) => (status, Json(body)).into_response(),
         Err(error) => {
@@ -178,7 +185,7 @@ fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminEr
 }
 
 /// A JSON body, or the reason it is not one.
-fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
+pub(super) fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
     json.map(|Json(value)| value).map_err(|rejection| AdminError::InvalidJson(rejection.body_text()))
 }
 

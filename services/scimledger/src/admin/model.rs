@@ -210,8 +210,8 @@ pub struct OperatorIssued {
 /// Every admin API error.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable: unknown_tenant, unknown_connection, invalid_value, invalid_json, already_exists,
-    /// connection_disabled, unauthorized, unavailable, internal.
+    /// Stable: unknown_tenant, unknown_connection, unknown_user, unknown_mapping, invalid_value,
+    /// invalid_json, already_exists, connection_disabled, unauthorized, unavailable, internal.
     pub code: String,
     pub detail: String,
 }

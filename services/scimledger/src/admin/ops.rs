@@ -24,7 +24,7 @@ pub struct Admin<'a> {
 }
 
 impl Admin<'_> {
-    fn metadata(&self) -> EventMetadata {
+    pub(super) fn metadata(&self) -> EventMetadata {
         EventMetadata { actor: self.actor.clone(), request_id: self.request_id.clone(), trace_id: None }
     }
 
@@ -61,7 +61,7 @@ impl Admin<'_> {
     }
 
     /// A tenant that exists.
-    async fn existing_tenant(&self, slug: &str) -> Result<TenantSlug, AdminError> {
+    pub(super) async fn existing_tenant(&self, slug: &str) -> Result<TenantSlug, AdminError> {
         let parsed = TenantSlug::parse(slug).map_err(|_| AdminError::UnknownTenant(slug.to_owned()))?;
         self.tenant(slug).await?;
         Ok(parsed)

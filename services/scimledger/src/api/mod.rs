@@ -73,6 +73,8 @@ pub struct ApiState {
     pub cursor_key: Arc<scim::cursor::CursorKey>,
     /// Whether the NATS relay's events flow, when it runs.
     pub relay: Option<bus::nats::RelayHealth>,
+    /// The in-memory access projection (ADR 0061), which also derives `role.*` events.
+    pub access: Arc<crate::access::Projection>,
 }
 
 /// /Users and /Groups with the SCIM verbs, for the `Caller` a layer around them puts in the
@@ -114,6 +116,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/scim/v2/{tenant}", scim)
         .route("/oauth/{tenant}/token", post(oauth::token))
         .nest("/admin/v1", crate::admin::http::router(state.clone()))
+        .nest("/access/v1", crate::access::http::router())
         .fallback(reply::no_such_endpoint)
         .with_state(state)
         .layer(
