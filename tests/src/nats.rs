@@ -48,7 +48,9 @@ impl Events {
     }
 
     pub async fn jetstream(&self) -> jetstream::Context {
-        let client = async_nats::connect(&self.url).await.unwrap_or_else(|e| panic!("connecting to NATS at {}: {e}", self.url));
+        // A cluster is given as its nodes' URLs, comma-separated.
+        let seeds: Vec<&str> = self.url.split(',').map(str::trim).collect();
+        let client = async_nats::connect(seeds).await.unwrap_or_else(|e| panic!("connecting to NATS at {}: {e}", self.url));
         jetstream::new(client)
     }
 
@@ -87,14 +89,24 @@ impl Events {
         let js = self.jetstream().await;
         let stream = js.get_stream(&self.stream).await.expect("the stream exists");
         let expected = self.stored().await as usize;
-        let consumer = stream
-            .create_consumer(pull::Config {
-                durable_name: Some(format!("reader-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
-                ack_policy: AckPolicy::Explicit,
-                ..Default::default()
-            })
-            .await
-            .expect("a consumer");
+        let config = pull::Config {
+            durable_name: Some(format!("reader-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        };
+        // A cluster that just lost a node may take a few requests' time to place the consumer.
+        let mut tries = 0;
+        let consumer = loop {
+            match stream.create_consumer(config.clone()).await {
+                Ok(consumer) => break consumer,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    eprintln!("creating a consumer: {e}; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("a consumer: {e}"),
+            }
+        };
         let mut messages = consumer.messages().await.expect("consuming");
         let mut envelopes = Vec::with_capacity(expected);
         while envelopes.len() < expected {
@@ -220,9 +232,8 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     pub async fn start() -> Self {
-        let bin = std::env::var("SCIMLEDGER_TEST_NATS_SERVER_BIN").expect(
-            "SCIMLEDGER_TEST_NATS_SERVER_BIN is not set: run with scripts/with-test-services.sh, which finds nats-server",
-        );
+        let bin = std::env::var("SCIMLEDGER_TEST_NATS_SERVER_BIN")
+            .expect("SCIMLEDGER_TEST_NATS_SERVER_BIN is not set: run with scripts/with-test-services.sh, which finds nats-server");
         let free = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port();
         let ports: Vec<u16> = (0..3).map(|_| free()).collect();
         let routes: Vec<u16> = (0..3).map(|_| free()).collect();
@@ -257,7 +268,7 @@ impl NatsCluster {
         let url = cluster.url();
         let ready = tokio::time::timeout(Duration::from_secs(60), async {
             loop {
-                if let Ok(client) = async_nats::connect(url.as_str()).await {
+                if let Ok(client) = async_nats::connect(url.split(',').collect::<Vec<_>>()).await {
                     if let Ok(reply) = client.request("$JS.API.INFO", "".into()).await {
                         if !String::from_utf8_lossy(&reply.payload).contains("\"error\"") {
                             return;

@@ -64,10 +64,7 @@ struct Tally {
 /// Sends one write until it is answered for good: a 5xx or a broken connection is retried (a
 /// process died under it); after such a failure a create may find its name taken (the first try
 /// committed) and a member may already be in (409/204 both fine). Returns the final answer.
-async fn write(
-    tally: &Mutex<Tally>,
-    request: impl Fn() -> reqwest::RequestBuilder,
-) -> Option<(u16, Value)> {
+async fn write(tally: &Mutex<Tally>, request: impl Fn() -> reqwest::RequestBuilder) -> Option<(u16, Value)> {
     let mut failed_before = false;
     for _ in 0..200 {
         match request().send().await {
@@ -112,7 +109,8 @@ async fn two_api_processes_two_relays_and_a_nats_cluster_lose_nothing_when_nodes
     a.cli(&["tenant", "create", &events.tenant]).await;
     let issued = a.cli_json(&["connection", "create", &events.tenant, "--name", "okta"]).await;
     let token = issued["token"].as_str().unwrap().to_owned();
-    let proxy = round_robin_proxy(vec![a.base.trim_start_matches("http://").to_owned(), b.base.trim_start_matches("http://").to_owned()]).await;
+    let proxy =
+        round_robin_proxy(vec![a.base.trim_start_matches("http://").to_owned(), b.base.trim_start_matches("http://").to_owned()]).await;
     let base = format!("{proxy}/scim/v2/{}", events.tenant);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
 
@@ -120,9 +118,11 @@ async fn two_api_processes_two_relays_and_a_nats_cluster_lose_nothing_when_nodes
     // its group (Okta's push: user, then group membership).
     let mut group_ids = Vec::new();
     for g in 0..groups {
-        let (status, body) = write(&Mutex::default(), || http.post(format!("{base}/Groups")).bearer_auth(&token).json(&json!({"displayName": format!("team-{g}")})))
-            .await
-            .expect("a group");
+        let (status, body) = write(&Mutex::default(), || {
+            http.post(format!("{base}/Groups")).bearer_auth(&token).json(&json!({"displayName": format!("team-{g}")}))
+        })
+        .await
+        .expect("a group");
         assert_eq!(status, 201, "{body}");
         group_ids.push(body["id"].as_str().unwrap().to_owned());
     }
@@ -239,7 +239,13 @@ async fn two_api_processes_two_relays_and_a_nats_cluster_lose_nothing_when_nodes
         let n = tally.acknowledged_at.iter().filter(|t| **t >= from && **t < to).count();
         n as f64 / to.duration_since(from).as_secs_f64().max(0.001)
     };
-    eprintln!("scale-out: {} users and {} memberships acknowledged, {} events, {} retried failures", tally.users.len(), tally.members.len(), log.len(), tally.retryable);
+    eprintln!(
+        "scale-out: {} users and {} memberships acknowledged, {} events, {} retried failures",
+        tally.users.len(),
+        tally.members.len(),
+        log.len(),
+        tally.retryable
+    );
     eprintln!(
         "scale-out: acknowledged writes/s: {:.0} before the API+relay kill, {:.0} between it and the NATS node kill, {:.0} after",
         rate(started, first_kill),
