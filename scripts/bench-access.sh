@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Part of `make bench` (issue 11): the access look-up against /healthz, memory, start-up and
+# cross-process lag, on PostgreSQL.
+#
+#   scripts/bench-access.sh [OUT_DIR]
+#
+# On a scratch database: BENCH_ACCESS_USERS users seeded through /Bulk (bench_lookups.py seed),
+# put in groups of BENCH_ACCESS_PER_GROUP, two groups mapped to roles; an access token; then wrk
+# (BENCH_ACCESS_SECONDS per run) with random logins at concurrency 32 and 8, and /healthz the same
+# way; the server's RSS; a restart timed until /access/v1/status says ready; and a second server
+# on the database whose look-ups are polled after each of BENCH_ACCESS_LAG_WRITES SCIM writes
+# through the first. Writes OUT_DIR/access.md (default target/bench).
+#
+# Knobs: BENCH_ACCESS_USERS (1000000, the issue's size), BENCH_ACCESS_PER_GROUP (1000),
+#   BENCH_ACCESS_SECONDS (15), BENCH_ACCESS_LAG_WRITES (50), BENCH_ACCESS_BULK_PARALLEL (4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out_dir="${1:-target/bench}"
+users="${BENCH_ACCESS_USERS:-1000000}"
+per_group="${BENCH_ACCESS_PER_GROUP:-1000}"
+seconds="${BENCH_ACCESS_SECONDS:-15}"
+lag_writes="${BENCH_ACCESS_LAG_WRITES:-50}"
+bulk_parallel="${BENCH_ACCESS_BULK_PARALLEL:-4}"
+threads=2
+mkdir -p "$out_dir"
+
+if [ -z "${SCIMLEDGER_TEST_DATABASE_URL:-}" ]; then
+  exec scripts/with-test-services.sh "$0" "$@"
+fi
+if ! command -v wrk >/dev/null; then
+  { apt-get update -qq && apt-get install -y -qq wrk; } >&2 || { echo "bench-access: wrk is missing and could not be installed" >&2; exit 1; }
+fi
+
+cargo build --release -p scimledger
+server_bin="${CARGO_TARGET_DIR:-$PWD/target}/release/scimledger"
+helper=(python3 scripts/bench_access.py)
+
+# shellcheck source=scripts/scratch-server.sh
+. scripts/scratch-server.sh
+second_pid=""
+trap 'stop_server; [ -n "$second_pid" ] && kill "$second_pid" 2>/dev/null; true' EXIT
+
+wrk_run() { # PATHS_FILE CONCURRENCY TOKEN [RESULT]
+  local output
+  output="$(BENCH_PATHS="$1" wrk -t "$threads" -c "$2" -d "${seconds}s" --timeout 5s -H "Authorization: Bearer $3" \
+    -s scripts/bench-lookups.lua "$server_base")"
+  if [ -n "${4:-}" ]; then
+    sed -n 's/^BENCH_JSON //p' <<<"$output" >"$4"
+    [ -s "$4" ] || { echo "$output" >&2; echo "bench-access: wrk gave no figures" >&2; exit 1; }
+  fi
+}
+
+scratch_database postgres bench
+start_server "$server_bin" "$out_dir/access-server.log"
+token="$(tenant_token "$server_bin" bench okta)"
+base="$server_base/scim/v2/bench"
+echo "bench-access: seeding $users users" >&2
+python3 scripts/bench_lookups.py seed "$base" "$token" "$users" "$bulk_parallel" "$out_dir/access-seed.json"
+echo "bench-access: groups of $per_group" >&2
+"${helper[@]}" groups "$base" "$token" "$users" "$per_group"
+cli=(env "${scratch_env[@]}" SCIMLEDGER_PUBLIC_URL="$server_base" "$server_bin")
+"${cli[@]}" role create bench editor >/dev/null
+"${cli[@]}" role create bench admin >/dev/null
+"${cli[@]}" role map bench --group group-0 --role admin --precedence 10 >/dev/null
+"${cli[@]}" role map bench --group group-1 --role editor >/dev/null
+access_token="$("${cli[@]}" access-token create bench --name bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+psql -X -qc 'VACUUM ANALYZE' "${scratch_env[0]#*=}"
+"${helper[@]}" paths "$users" 20000 bench "$out_dir/paths-access.txt"
+printf '/healthz\n' >"$out_dir/paths-healthz.txt"
+
+wrk_run "$out_dir/paths-access.txt" 8 "$access_token"   # warm-up
+for c in 32 8; do
+  echo "bench-access: concurrency $c" >&2
+  wrk_run "$out_dir/paths-healthz.txt" "$c" "$access_token" "$out_dir/access-healthz-c$c.json"
+  wrk_run "$out_dir/paths-access.txt" "$c" "$access_token" "$out_dir/access-lookup-c$c.json"
+done
+rss_kb="$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")"
+
+echo "bench-access: restart to a ready projection" >&2
+stop_server
+start_server "$server_bin" "$out_dir/access-server-restart.log"
+startup="$("${helper[@]}" ready "$server_base")"
+
+echo "bench-access: lag from another process" >&2
+first_base="$server_base"
+env "${scratch_env[@]}" SCIMLEDGER_LISTEN=127.0.0.1:0 RUST_LOG=warn "$server_bin" serve >"$out_dir/access-second.log" 2>&1 &
+second_pid=$!
+second_base=""
+for _ in $(seq 1 600); do
+  second_base="$(sed -n 's/^scimledger listening on //p' "$out_dir/access-second.log" | head -n1)"
+  [ -n "$second_base" ] && break
+  sleep 0.1
+done
+[ -n "$second_base" ] || { cat "$out_dir/access-second.log" >&2; exit 1; }
+"${helper[@]}" ready "$second_base" >/dev/null
+"${helper[@]}" lag "$first_base/scim/v2/bench" "$token" "$second_base" "$access_token" bench "$users" "$lag_writes" "$out_dir/access-lag.json"
+kill "$second_pid"; wait "$second_pid" 2>/dev/null || true; second_pid=""
+stop_server
+psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE \"${scratch_env[0]##*/}\" WITH (FORCE)" >/dev/null
+
+printf '{"users": %s, "per_group": %s, "seconds": %s, "threads": %s, "rss_mb": %s, "startup_s": %s}\n' \
+  "$users" "$per_group" "$seconds" "$threads" "$(( rss_kb / 1024 ))" "$startup" >"$out_dir/access-config.json"
+"${helper[@]}" report "$out_dir" >"$out_dir/access.md"
+echo "bench-access: wrote $out_dir/access.md" >&2
