@@ -3,7 +3,7 @@
 //! - `config`: settings from defaults, a file and the environment.
 //! - `api`: the SCIM HTTP API.
 //! - `admin`: the admin model and operations, shared by `/admin/v1` and the CLI.
-//! - `cli`: tenants, connections, operators, and the events on NATS.
+//! - `cli`: tenants, connections, operators, the audit, and the events on NATS.
 //! - `serve`: the server's life cycle.
 //! - `scrape`: `/metrics` on a listener of its own.
 //! - `token`: generated secrets and logins.
@@ -60,6 +60,12 @@ enum Command {
     Operator {
         #[command(subcommand)]
         command: OperatorCommand,
+    },
+    /// Ask the log: who changed what, when, from where; a resource's history and its state at
+    /// any instant; the whole log as JSON Lines (docs/audit.md).
+    Audit {
+        #[command(subcommand)]
+        command: cli::audit::AuditCommand,
     },
     /// Identity events on NATS JetStream (needs SCIMLEDGER_NATS_URL).
     Events {
@@ -157,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(cli::tenant::create_operator(&*store, &settings, &name, json).await?)
         }
         Command::Connection { command } => Ok(cli::connection::run(&*store, &settings, command).await?),
+        Command::Audit { command } => cli::audit::run(&*store, &settings, command).await,
         Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

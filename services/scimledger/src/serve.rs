@@ -68,7 +68,10 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
         cursor_key: Arc::new(cursor_key),
         relay: relay.as_ref().map(Relay::health),
     };
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     if let Some(relay) = relay {
         relay.stop().await;
     }

@@ -149,6 +149,14 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::log(client, after_position, limit))
     }
 
+    async fn audit_log(&self, query: &crate::audit::AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+        on_session!(&self.pool, &self.tls, |client| read::audit_log(client, query))
+    }
+
+    async fn users_by_login(&self, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+        on_session!(&self.pool, &self.tls, |client| read::users_by_login(client, tenant, key))
+    }
+
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
         on_session!(&self.pool, &self.tls, |client| read::committed(client, after, limit))
     }

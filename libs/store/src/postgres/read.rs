@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
+use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
 use crate::paging::{self, PagePlan};
 use crate::query::{SqlValue, Target};
 use crate::user_groups;
@@ -160,9 +161,6 @@ pub async fn head(client: &Client) -> StoreResult<i64> {
     client.query_one(&stmt, &[]).await.map_err(backend)?.try_get(0).map_err(backend)
 }
 
-const EVENT_COLUMNS: &str =
-    "position, event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at";
-
 fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     let tenant: String = row.get("tenant");
     let kind: String = row.get("stream_kind");
@@ -188,11 +186,37 @@ pub async fn stream(client: &Client, tenant: &TenantSlug, kind: StreamKind, stre
     client.query(&stmt, &[&tenant.as_str(), &stream.as_uuid(), &kind.as_str()]).await.map_err(backend)?.iter().map(recorded).collect()
 }
 
+pub async fn audit_log(client: &Client, query: &AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+    let (sql, params) = audit::plan(&Postgres, query);
+    let params: Vec<Box<dyn ToSql + Sync + Send>> = params.iter().map(to_sql).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
+    client.query(&stmt, &refs).await.map_err(backend)?.iter().map(recorded).collect()
+}
+
+pub async fn users_by_login(client: &Client, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+    let stmt = client.prepare_cached(&audit::users_by_login(&Postgres)).await.map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &key]).await.map_err(backend)?;
+    Ok(rows.iter().map(|row| ResourceId::from_uuid(row.get(0))).collect())
+}
+
 pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
     client.query(&stmt, &[&after_position, &i64::from(limit)]).await.map_err(backend)?.iter().map(recorded).collect()
 }
+
+/// The oldest transaction of this database still running, or the snapshot's `xmax`: every
+/// transaction below it has ended (see [`committed`]).
+const HORIZON: &str = "WITH snapshot AS (SELECT pg_current_snapshot() AS s),
+         horizon AS (
+           SELECT LEAST(pg_snapshot_xmax(s), (
+             SELECT min(x) FROM pg_snapshot_xip(s) AS x
+             WHERE NOT EXISTS (
+               SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'transactionid' AND l.transactionid = xid(x) AND l.granted
+                 AND l.mode = 'ExclusiveLock' AND a.datname IS DISTINCT FROM current_database()))) AS h
+           FROM snapshot)";
 
 /// ADR 0001: events are read in `(transaction_id, position)` order, only below a horizon that
 /// every transaction still able to write this log has reached: the oldest transaction of this
@@ -203,15 +227,7 @@ pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResul
 /// after the snapshot was taken, keeps the horizon at or below it, so it is read once it commits.
 pub async fn committed(client: &Client, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
     let sql = format!(
-        "WITH snapshot AS (SELECT pg_current_snapshot() AS s),
-         horizon AS (
-           SELECT LEAST(pg_snapshot_xmax(s), (
-             SELECT min(x) FROM pg_snapshot_xip(s) AS x
-             WHERE NOT EXISTS (
-               SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-               WHERE l.locktype = 'transactionid' AND l.transactionid = xid(x) AND l.granted
-                 AND l.mode = 'ExclusiveLock' AND a.datname IS DISTINCT FROM current_database()))) AS h
-           FROM snapshot)
+        "{HORIZON}
          SELECT {EVENT_COLUMNS}, transaction_id::text::bigint AS tx FROM events
          WHERE (transaction_id, position) > ($1::text::xid8, $2)
            AND transaction_id < (SELECT h FROM horizon)

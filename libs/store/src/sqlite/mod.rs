@@ -224,6 +224,16 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::log(c, after_position, limit)).await
     }
 
+    async fn audit_log(&self, query: &crate::audit::AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+        let query = query.clone();
+        self.readers.run(move |c| read::audit_log(c, &query)).await
+    }
+
+    async fn users_by_login(&self, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+        let (tenant, key) = (tenant.clone(), key.to_owned());
+        self.readers.run(move |c| read::users_by_login(c, &tenant, &key)).await
+    }
+
     /// SQLite has one writer at a time, across processes, and a commit's positions are taken
     /// inside its write transaction: position order is commit order, and no event can commit
     /// below a position already visible. So the cursor's transaction is the position, and no

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::dialect::Sqlite;
 use super::{backend, time_text};
 use crate::api::*;
+use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
 use crate::paging::{self, PagePlan};
 use crate::query::{SqlValue, Target};
 use crate::user_groups;
@@ -186,9 +187,6 @@ pub fn resource_kinds(db: &Connection, tenant: &TenantSlug, ids: &[ResourceId]) 
     Ok(out)
 }
 
-const EVENT_COLUMNS: &str =
-    "position, event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at";
-
 fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     let get_text = |i: usize| row.get::<_, String>(i).map_err(backend);
     let tenant = get_text(2)?;
@@ -208,14 +206,19 @@ fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     })
 }
 
-fn events(db: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<RecordedEvent>> {
+/// Every row of a query, each decoded by `decode`.
+fn decoded<T>(db: &Connection, sql: &str, params: impl rusqlite::Params, decode: fn(&Row<'_>) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     let mut stmt = db.prepare_cached(sql).map_err(backend)?;
     let mut rows = stmt.query(params).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(backend)? {
-        out.push(recorded(row)?);
+        out.push(decode(row)?);
     }
     Ok(out)
+}
+
+fn events(db: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<RecordedEvent>> {
+    decoded(db, sql, params, recorded)
 }
 
 pub fn stream(db: &Connection, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
@@ -230,6 +233,18 @@ pub fn head(db: &Connection) -> StoreResult<i64> {
     db.prepare_cached("SELECT COALESCE(max(position), 0) FROM events")
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
         .map_err(backend)
+}
+
+pub fn audit_log(db: &Connection, query: &AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+    let (sql, params) = audit::plan(&Sqlite, query);
+    events(db, &sql, params_from_iter(params.into_iter().map(to_param)))
+}
+
+pub fn users_by_login(db: &Connection, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+    let mut stmt = db.prepare_cached(&audit::users_by_login(&Sqlite)).map_err(backend)?;
+    let ids: Vec<String> =
+        stmt.query_map(params![tenant.as_str(), key], |row| row.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+    ids.iter().map(|text| id(text)).collect()
 }
 
 pub fn log(db: &Connection, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {

@@ -11,6 +11,9 @@ pub enum AdminError {
     UnknownTenant(String),
     #[error("connection '{connection}' does not exist in tenant '{tenant}'")]
     UnknownConnection { tenant: String, connection: String },
+    /// No user, group or connection by that id or login, or none at the instant asked about.
+    #[error("{0}")]
+    UnknownResource(String),
     /// A value the request gave is not acceptable (a slug, a setting, a grace period).
     #[error("{0}")]
     InvalidValue(String),
@@ -39,6 +42,7 @@ impl AdminError {
         match self {
             AdminError::UnknownTenant(_) => "unknown_tenant",
             AdminError::UnknownConnection { .. } => "unknown_connection",
+            AdminError::UnknownResource(_) => "unknown_resource",
             AdminError::InvalidValue(_) => "invalid_value",
             AdminError::InvalidJson(_) => "invalid_json",
             AdminError::AlreadyExists(_) => "already_exists",
@@ -51,7 +55,7 @@ impl AdminError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AdminError::UnknownTenant(_) | AdminError::UnknownConnection { .. } => StatusCode::NOT_FOUND,
+            AdminError::UnknownTenant(_) | AdminError::UnknownConnection { .. } | AdminError::UnknownResource(_) => StatusCode::NOT_FOUND,
             AdminError::InvalidValue(_) | AdminError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AdminError::AlreadyExists(_) | AdminError::Disabled(_) => StatusCode::CONFLICT,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -18,17 +18,22 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use uuid::Uuid;
 
+use super::audit_http;
+use super::audit_model::*;
 use super::error::AdminError;
 use super::model::*;
 use super::ops::Admin;
-use crate::api::{origin, ApiState, REQUEST_ID};
+use crate::api::provenance::Provenance;
+use crate::api::{origin, ApiState};
 use crate::token;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "scimledger admin API", description = "Tenants and provisioning connections (docs/operations.md)"),
-    paths(create_tenant, tenants, tenant, create_connection, connections, connection, update, rotate, revoke, disable),
-    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody)),
+    info(title = "scimledger admin API", description = "Tenants, provisioning connections and the audit (docs/operations.md, docs/audit.md)"),
+    paths(create_tenant, tenants, tenant, create_connection, connections, connection, update, rotate, revoke, disable,
+        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export),
+    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody,
+        AuditEvent, LogPage, HistoryEntry, ChangeView)),
     modifiers(&OperatorToken),
     security(("operator_token" = []))
 )]
@@ -52,14 +57,15 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
         .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
         .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
+        .merge(audit_http::routes())
         .fallback(|| async { reply::<()>(Err(AdminError::InvalidValue("no such admin endpoint".into()))) })
         .route_layer(axum::middleware::from_fn_with_state(state, operator))
         .route("/openapi.json", get(|| async { Json(AdminApi::openapi()) }))
 }
 
-/// The operator a request's bearer token names.
+/// The operator a request's bearer token names, and what its events record about the request.
 #[derive(Debug, Clone)]
-struct OperatorName(String);
+pub(super) struct OperatorName(String, Provenance);
 
 async fn operator(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let presented = request
@@ -73,7 +79,8 @@ async fn operator(State(state): State<ApiState>, mut request: Request, next: Nex
     match state.store.operator_secrets().await {
         Ok(operators) => match operators.into_iter().find(|o| bool::from(o.hash.ct_eq(&hash))) {
             Some(found) => {
-                request.extensions_mut().insert(OperatorName(found.name));
+                let provenance = request.extensions().get::<Provenance>().cloned().unwrap_or_default();
+                request.extensions_mut().insert(OperatorName(found.name, provenance));
                 next.run(request).await
             }
             None => reply::<()>(Err(AdminError::Unauthorized)),
@@ -82,16 +89,16 @@ async fn operator(State(state): State<ApiState>, mut request: Request, next: Nex
     }
 }
 
-fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
+pub(super) fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
     Admin {
         store: &*state.store,
         origin: origin(state, headers),
         actor: Actor::Operator(operator.0.clone()),
-        request_id: headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        provenance: operator.1.clone(),
     }
 }
 
-fn reply<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
+pub(super) fn reply<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
     reply_with(StatusCode::OK, result)
 }
 

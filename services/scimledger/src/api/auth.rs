@@ -16,15 +16,16 @@ use base64::Engine;
 use domain::connection::AuthMode;
 use domain::TenantSlug;
 use scim::ScimError;
-use store::{Actor, Connection, ConnectionSecret, EventMetadata, TraceContext};
+use store::{Actor, Connection, ConnectionSecret, EventMetadata};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::access::Access;
 use super::errors::store_failure;
 use super::oauth::AccessToken;
+use super::provenance::Provenance;
 use super::reply::ScimReply;
-use super::{ApiState, REQUEST_ID};
+use super::ApiState;
 use crate::token;
 
 /// The authenticated caller of a SCIM request.
@@ -32,9 +33,8 @@ use crate::token;
 pub struct Caller {
     pub tenant: TenantSlug,
     pub connection: Connection,
-    pub request_id: Option<String>,
-    /// The trace the request is part of (see `instrument`).
-    pub trace: Option<TraceContext>,
+    /// What its events record about the request.
+    pub provenance: Provenance,
 }
 
 impl Caller {
@@ -43,7 +43,7 @@ impl Caller {
     }
 
     pub fn metadata(&self) -> EventMetadata {
-        EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: self.trace.clone() }
+        self.provenance.metadata(Actor::Connection(self.connection.id))
     }
 }
 
@@ -106,8 +106,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path());
     let tenant = path.strip_prefix("/scim/v2/").and_then(|rest| rest.split('/').next()).and_then(|slug| TenantSlug::parse(slug).ok());
     let presented = Presented::of(request.headers());
-    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let trace = request.extensions().get::<TraceContext>().cloned();
+    let provenance = request.extensions().get::<Provenance>().cloned().unwrap_or_default();
     let (Some(tenant), Some(credentials)) = (tenant, presented.as_ref()) else {
         return unauthorized(presented.as_ref());
     };
@@ -117,7 +116,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     };
     match identify(&secrets, credentials, store::now()) {
         Some(secret) => {
-            request.extensions_mut().insert(Caller { tenant, connection: secret.connection.clone(), request_id, trace });
+            request.extensions_mut().insert(Caller { tenant, connection: secret.connection.clone(), provenance });
             next.run(request).await
         }
         None => unauthorized(presented.as_ref()),
