@@ -506,6 +506,17 @@ pub trait Store: Send + Sync + 'static {
     /// Events after `after` in commit order, only from writers that have all finished: a reader
     /// that follows the log with this never skips an event that commits late.
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>>;
+    /// A log position at or below which no event can appear any more: every transaction that
+    /// took a position up to it has ended. On SQLite, whose one writer commits in position
+    /// order, the head; on PostgreSQL it waits (boundedly) for the transactions running now.
+    async fn settled(&self) -> StoreResult<i64>;
+    /// The tenant's last seal link at or before `position` ([`crate::seal`]).
+    async fn seal_head(&self, tenant: &TenantSlug, position: i64) -> StoreResult<Option<crate::seal::SealLink>>;
+    /// The tenant's seal links after `after`, in log order; at most `limit`.
+    async fn seal_links(&self, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<crate::seal::SealLink>>;
+    /// Writes seal links (keeping any already written) and moves the sealer's checkpoint to
+    /// `through` (never back), in one transaction.
+    async fn write_seals(&self, links: Vec<crate::seal::SealLink>, through: LogCursor) -> StoreResult<()>;
     /// Where the subscriber `name` got to (the start of the log if it never saved).
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor>;
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()>;

@@ -1,5 +1,5 @@
-//! `scimledger serve`: the API, the NATS relay when a NATS URL is set, and `/metrics` when a
-//! metrics address is, until SIGINT or SIGTERM.
+//! `scimledger serve`: the API, the log's sealer, the NATS relay when a NATS URL is set, and
+//! `/metrics` when a metrics address is, until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 
@@ -55,6 +55,16 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
     tokio::spawn(async move {
         if let Err(error) = store::purge::resume(purges).await {
             tracing::error!(%error, "resuming purges failed; they resume at the next start");
+        }
+    });
+    // The sealer follows the log behind the appends (ADR 0052); with several servers on one
+    // database, the one holding the lease seals.
+    let sealer = Arc::clone(&store);
+    tokio::spawn(async move {
+        match sealer.try_lease(store::seal::SEALER).await {
+            Ok(Some(_lease)) => store::seal::run_sealer(sealer).await,
+            Ok(None) => tracing::info!("another server seals the log"),
+            Err(error) => tracing::warn!(%error, "the sealer did not start; `scimledger audit seal` seals by hand"),
         }
     });
     let cursor_key = match &settings.cursor_key {

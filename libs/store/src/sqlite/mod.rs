@@ -243,6 +243,25 @@ impl Store for SqliteStore {
         Ok(events.into_iter().map(|e| (LogCursor { transaction: e.position, position: e.position }, e)).collect())
     }
 
+    /// One writer commits at a time, in position order: what readers see is settled.
+    async fn settled(&self) -> StoreResult<i64> {
+        self.readers.run(read::head).await
+    }
+
+    async fn seal_head(&self, tenant: &TenantSlug, position: i64) -> StoreResult<Option<crate::seal::SealLink>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| read::seal_head(c, &tenant, position)).await
+    }
+
+    async fn seal_links(&self, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<crate::seal::SealLink>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| read::seal_links(c, &tenant, after, limit)).await
+    }
+
+    async fn write_seals(&self, links: Vec<crate::seal::SealLink>, through: LogCursor) -> StoreResult<()> {
+        self.writer.run(move |c| read::write_seals(c, &links, through)).await
+    }
+
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor> {
         let name = name.to_owned();
         self.readers.run(move |c| read::checkpoint(c, &name)).await

@@ -1,13 +1,15 @@
 //! The audit operations (docs/audit.md), one copy for `/admin/v1/tenants/{t}/audit` and
 //! `scimledger audit`: the log filtered and paged by position, a resource's history with what
-//! each event changed, a resource as of an instant, and the whole log for export. They read;
-//! none writes.
+//! each event changed, a resource as of an instant, the whole log for export, and the seals:
+//! the newest one, and verifying the log against them. None records an event: they read the
+//! log, and sealing only derives from it.
 
 use domain::names::fold_case;
 use domain::{ResourceId, StreamKind, TenantSlug};
 use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use serde_json::Value;
 use store::audit::{self, ActorFilter, AuditQuery, Instant};
+use store::seal;
 use store::{RecordedEvent, Store};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -176,4 +178,55 @@ pub async fn export_page(
 
 fn resource_id(text: &str) -> Result<ResourceId, AdminError> {
     Uuid::parse_str(text).map(ResourceId::from_uuid).map_err(|_| AdminError::InvalidValue(format!("resource '{text}' is not an id")))
+}
+
+impl Admin<'_> {
+    /// Seals what the log has settled (what a running server's sealer does on its own), and
+    /// answers with the tenant's newest seal.
+    pub async fn seal(&self, tenant: &str) -> Result<SealView, AdminError> {
+        let tenant = self.existing_tenant(tenant).await?;
+        seal::seal_settled(self.store).await?;
+        let link = self.store.seal_head(&tenant, i64::MAX).await?;
+        let link = link.ok_or_else(|| AdminError::UnknownResource(format!("tenant '{tenant}' has no sealed event yet")))?;
+        Ok(SealView {
+            tenant: tenant.to_string(),
+            algorithm: seal::ALGORITHM.into(),
+            position: link.position,
+            chain: hex::encode(link.chain),
+            sealed_at: crate::api_time(link.sealed_at),
+        })
+    }
+
+    /// Checks the tenant's events against their seals, and against `anchor` (a seal exported
+    /// earlier) when given. Reads only.
+    pub async fn verify(&self, tenant: &str, anchor: Option<&SealView>) -> Result<VerifyView, AdminError> {
+        let tenant = self.existing_tenant(tenant).await?;
+        let anchor = anchor.map(|a| exported(&tenant, a)).transpose()?;
+        let verdict = seal::verify(self.store, &tenant, anchor.as_ref()).await?;
+        Ok(VerifyView {
+            tenant: tenant.to_string(),
+            intact: verdict.problem.is_none(),
+            verified: verdict.verified,
+            sealed_through: verdict.sealed_through,
+            unsealed: verdict.unsealed,
+            problem: verdict.problem.map(|p| ProblemView { position: p.position, kind: p.kind.as_str().into(), detail: p.detail }),
+        })
+    }
+}
+
+/// An exported seal as the chain it vouches for, if it is one of this tenant's.
+fn exported(tenant: &TenantSlug, view: &SealView) -> Result<seal::ExportedSeal, AdminError> {
+    let invalid = |why: &str| AdminError::InvalidValue(format!("the exported seal {why}"));
+    if view.tenant != tenant.as_str() {
+        return Err(invalid(&format!("is tenant '{}''s, not '{tenant}''s", view.tenant)));
+    }
+    if view.algorithm != seal::ALGORITHM {
+        return Err(invalid(&format!("uses '{}', not {}", view.algorithm, seal::ALGORITHM)));
+    }
+    let chain = hex::decode(&view.chain)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| invalid("has no 64-hex-digit chain"))?;
+    let sealed_at = OffsetDateTime::parse(&view.sealed_at, &Rfc3339).map_err(|_| invalid("has no RFC 3339 sealed_at"))?;
+    Ok(seal::ExportedSeal { tenant: tenant.clone(), position: view.position, chain, sealed_at })
 }

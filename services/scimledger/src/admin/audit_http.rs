@@ -27,6 +27,8 @@ pub fn routes() -> Router<ApiState> {
         .route("/tenants/{tenant}/audit/history/{resource}", get(history))
         .route("/tenants/{tenant}/audit/as-of/{resource}", get(as_of))
         .route("/tenants/{tenant}/audit/export", get(export))
+        .route("/tenants/{tenant}/audit/seal", get(seal))
+        .route("/tenants/{tenant}/audit/verify", get(verify))
 }
 
 /// The query string, or why it is not one this operation takes.
@@ -109,6 +111,28 @@ pub(super) async fn export(
     let mut response = Body::from_stream(pages).into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(JSON_LINES));
     response
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/audit/seal", params(("tenant" = String, Path)),
+    responses((status = 200, body = SealView), (status = 404, body = ErrorBody)))]
+pub(super) async fn seal(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).seal(&t).await)
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/audit/verify", params(("tenant" = String, Path)),
+    responses((status = 200, body = VerifyView, description = "`intact` says whether the log matches its seals"), (status = 404, body = ErrorBody)))]
+pub(super) async fn verify(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).verify(&t, None).await)
 }
 
 /// Events as JSON Lines.

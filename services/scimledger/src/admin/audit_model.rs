@@ -150,3 +150,43 @@ pub struct ExportQuery {
     /// RFC 3339: only events recorded at or after.
     pub since: Option<String>,
 }
+
+/// A tenant's newest seal: the chain's hash through the event at `position`. Kept elsewhere, it
+/// lets an auditor check later (`audit verify --seal`) that history up to it was not rewritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SealView {
+    pub tenant: String,
+    /// How the chain is made (docs/audit.md): `sha256-chain-v1`.
+    pub algorithm: String,
+    /// The log position of the last event sealed.
+    pub position: i64,
+    /// The chain's SHA-256 through that event, hex.
+    pub chain: String,
+    /// RFC 3339.
+    pub sealed_at: String,
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VerifyView {
+    pub tenant: String,
+    /// Whether every sealed event is as it was sealed (and the exported seal, if given, matches).
+    pub intact: bool,
+    /// Sealed events checked before the first problem (all of them when intact).
+    pub verified: u64,
+    /// Everything at or before this log position was sealed.
+    pub sealed_through: i64,
+    /// Events after it that the sealer has not reached yet.
+    pub unsealed: u64,
+    /// The first bad position and what is wrong there.
+    pub problem: Option<ProblemView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProblemView {
+    pub position: i64,
+    /// `edited`, `deleted`, `inserted`, `reordered` or `seal_mismatch`.
+    pub kind: String,
+    pub detail: String,
+}

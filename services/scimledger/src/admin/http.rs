@@ -31,9 +31,9 @@ use crate::token;
 #[openapi(
     info(title = "scimledger admin API", description = "Tenants, provisioning connections and the audit (docs/operations.md, docs/audit.md)"),
     paths(create_tenant, tenants, tenant, create_connection, connections, connection, update, rotate, revoke, disable,
-        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export),
+        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify),
     components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody,
-        AuditEvent, LogPage, HistoryEntry, ChangeView)),
+        AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView)),
     modifiers(&OperatorToken),
     security(("operator_token" = []))
 )]

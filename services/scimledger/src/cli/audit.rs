@@ -1,8 +1,10 @@
 //! `scimledger audit …`: the audit operations at the command line (docs/audit.md), printing the
-//! admin model (`--json`), JSON Lines (`export`), or lines for people.
+//! admin model (`--json`), JSON Lines (`export`), or lines for people. `verify` exits non-zero
+//! when the log is not intact.
 
 use std::io::{IsTerminal, Write};
 
+use anyhow::{bail, Context};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use store::Store;
@@ -10,7 +12,7 @@ use store::Store;
 use super::connection::{admin, print_json};
 use crate::admin::audit::export_page;
 use crate::admin::audit_http::lines;
-use crate::admin::audit_model::{AsOfQuery, AuditEvent, ExportQuery, HistoryEntry, LogQuery};
+use crate::admin::audit_model::{AsOfQuery, AuditEvent, ExportQuery, HistoryEntry, LogQuery, SealView};
 use crate::config::Settings;
 
 #[derive(Subcommand)]
@@ -69,6 +71,22 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check the tenant's log against its seals: exit status 0 when intact; otherwise the first
+    /// bad position and what is wrong there (edited, deleted, inserted, reordered, seal_mismatch).
+    Verify {
+        tenant: String,
+        /// A seal exported earlier (`audit seal --json`): the log must still pass through it.
+        #[arg(long)]
+        seal: Option<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seal what the log has settled and print the tenant's newest seal, to keep elsewhere.
+    Seal {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every event of the tenant as JSON Lines on stdout, oldest first, in constant memory.
     Export {
         tenant: String,
@@ -103,6 +121,41 @@ pub async fn run(store: &dyn Store, settings: &Settings, command: AuditCommand) 
         }
         AuditCommand::AsOf { tenant, resource, at, position, json: _ } => {
             print_json(&admin.as_of(&tenant, &resource, &AsOfQuery { at, position }).await?);
+        }
+        AuditCommand::Verify { tenant, seal, json } => {
+            let anchor: Option<SealView> = match seal {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                    Some(
+                        serde_json::from_str(&text)
+                            .with_context(|| format!("{} is not a seal that `audit seal --json` printed", path.display()))?,
+                    )
+                }
+                None => None,
+            };
+            let verdict = admin.verify(&tenant, anchor.as_ref()).await?;
+            if json {
+                print_json(&verdict);
+            } else {
+                println!(
+                    "tenant {}: {} sealed events verified; sealed through position {}; {} events not sealed yet",
+                    verdict.tenant, verdict.verified, verdict.sealed_through, verdict.unsealed
+                );
+            }
+            if let Some(problem) = verdict.problem {
+                bail!("the log of tenant {tenant} is not intact: position {}: {} ({})", problem.position, problem.kind, problem.detail);
+            }
+        }
+        AuditCommand::Seal { tenant, json } => {
+            let seal = admin.seal(&tenant).await?;
+            if json {
+                print_json(&seal);
+            } else {
+                println!(
+                    "tenant {} sealed through position {} at {}: {} {}",
+                    seal.tenant, seal.position, seal.sealed_at, seal.algorithm, seal.chain
+                );
+            }
         }
         AuditCommand::Export { tenant, since } => {
             let (tenant, since) = admin.export_start(&tenant, &ExportQuery { since }).await?;

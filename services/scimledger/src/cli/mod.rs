@@ -5,7 +5,7 @@
 //! - [`tenant`]: `scimledger tenant create|list`, `scimledger operator create`.
 //! - [`connection`]: `scimledger connection create|list|show|update|rotate|revoke|disable`.
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
-//! - [`audit`]: `scimledger audit log|history|as-of|export`.
+//! - [`audit`]: `scimledger audit log|history|as-of|export|verify|seal`.
 //! - [`events`]: `scimledger events tail|republish` (NATS).
 
 pub mod audit;
