@@ -38,7 +38,7 @@ fmt: ## Format the code
 fuzz: ## Fuzz the filter parser, PATCH path parser and PATCH engine (FUZZ_SECONDS each, default 600)
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
-bench: ## Measure import, look-ups, large groups and deep pages on both backends; writes docs/benchmarks.md
+bench: ## Measure import, look-ups, large groups, deep pages and the audit on both backends; writes docs/benchmarks.md
 	scripts/bench.sh
 
 conformance: ## Run the third-party SCIM conformance suites against both backends
