@@ -114,6 +114,11 @@ on_both_backends! {
         assert_eq!(verdict["intact"], true, "{verdict}");
         let seal: Value = http.get(format!("{}/admin/v1/tenants/acme/audit/seal", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
         assert_eq!(seal["position"], verdict["sealed_through"]);
+        // Operators' events are the deployment's own log, sealed and audited the same way.
+        let created = server.cli_json(&["audit", "log", "_deployment", "--type", "operator.created"]).await;
+        assert_eq!(created["events"][0]["data"]["name"], "auditor", "{created}");
+        server.cli(&["audit", "seal", "_deployment"]).await;
+        assert_eq!(server.cli_json(&["audit", "verify", "_deployment"]).await["intact"], true);
     }
 
     async fn verify_names_an_edited_event(backend: Backend) {

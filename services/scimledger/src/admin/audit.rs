@@ -33,7 +33,7 @@ fn time(name: &str, text: Option<&str>) -> Result<Option<OffsetDateTime>, AdminE
 
 impl Admin<'_> {
     pub async fn audit_log(&self, tenant: &str, query: &LogQuery) -> Result<LogPage, AdminError> {
-        let tenant = self.existing_tenant(tenant).await?;
+        let tenant = self.audited(tenant).await?;
         let limit = query.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(AdminError::InvalidValue(format!("limit must be from 1 to {MAX_PAGE}")));
@@ -65,11 +65,11 @@ impl Admin<'_> {
 
     /// The tenant an export reads, and its `since`, checked before the first line is written.
     pub async fn export_start(&self, tenant: &str, query: &ExportQuery) -> Result<(TenantSlug, Option<OffsetDateTime>), AdminError> {
-        Ok((self.existing_tenant(tenant).await?, time("since", query.since.as_deref())?))
+        Ok((self.audited(tenant).await?, time("since", query.since.as_deref())?))
     }
 
     pub async fn history(&self, tenant: &str, resource: &str) -> Result<Vec<HistoryEntry>, AdminError> {
-        let tenant = self.existing_tenant(tenant).await?;
+        let tenant = self.audited(tenant).await?;
         let (kind, events) = self.resource_stream(&tenant, resource).await?;
         // Folding a long stream is CPU work: off the async workers, as commands' is (ADR 0030).
         let steps = store::cpu::run(move || async move { audit::history(kind, events) }).await??;
@@ -83,7 +83,7 @@ impl Admin<'_> {
             (None, Some(position)) => Instant::Position(position),
             _ => return Err(AdminError::InvalidValue("give either at (an RFC 3339 time) or position (a log position)".into())),
         };
-        let tenant = self.existing_tenant(tenant).await?;
+        let tenant = self.audited(tenant).await?;
         let (kind, events) = self.resource_stream(&tenant, resource).await?;
         let resource_type = match kind {
             StreamKind::User => &USER_RESOURCE,
@@ -110,6 +110,16 @@ impl Admin<'_> {
             last_modified: snapshot.last_modified,
             related: None,
         })))
+    }
+
+    /// The tenant an audit reads: one that exists, or the deployment's own log (`_deployment`:
+    /// operators' events).
+    async fn audited(&self, slug: &str) -> Result<TenantSlug, AdminError> {
+        let deployment = TenantSlug::deployment();
+        match slug == deployment.as_str() {
+            true => Ok(deployment),
+            false => self.existing_tenant(slug).await,
+        }
     }
 
     /// The stream a resource id, or a login, names, and its kind.
@@ -184,7 +194,7 @@ impl Admin<'_> {
     /// Seals what the log has settled (what a running server's sealer does on its own), and
     /// answers with the tenant's newest seal.
     pub async fn seal(&self, tenant: &str) -> Result<SealView, AdminError> {
-        let tenant = self.existing_tenant(tenant).await?;
+        let tenant = self.audited(tenant).await?;
         seal::seal_settled(self.store).await?;
         let link = self.store.seal_head(&tenant, i64::MAX).await?;
         let link = link.ok_or_else(|| AdminError::UnknownResource(format!("tenant '{tenant}' has no sealed event yet")))?;
@@ -200,7 +210,7 @@ impl Admin<'_> {
     /// Checks the tenant's events against their seals, and against `anchor` (a seal exported
     /// earlier) when given. Reads only.
     pub async fn verify(&self, tenant: &str, anchor: Option<&SealView>) -> Result<VerifyView, AdminError> {
-        let tenant = self.existing_tenant(tenant).await?;
+        let tenant = self.audited(tenant).await?;
         let anchor = anchor.map(|a| exported(&tenant, a)).transpose()?;
         let verdict = seal::verify(self.store, &tenant, anchor.as_ref()).await?;
         Ok(VerifyView {
