@@ -216,6 +216,11 @@ on_both_backends! {
         let (status, body) = api.get("/tenants/nope/audit/history/nobody").await;
         assert_eq!((status, body["code"].as_str()), (404, Some("unknown_tenant")), "{body}");
         assert!(server.cli_fails(&["audit", "history", "acme", "nobody"]).await.contains("no user, group or connection"));
+        // The OpenAPI document describes the audit's routes.
+        let spec: Value = reqwest::get(format!("{}/openapi.json", api.base)).await.unwrap().json().await.unwrap();
+        for path in ["log", "history/{resource}", "as-of/{resource}", "export", "seal", "verify"] {
+            assert!(spec["paths"][format!("/admin/v1/tenants/{{tenant}}/audit/{path}")].is_object(), "{path} is in the OpenAPI document");
+        }
     }
 
     async fn as_of_gives_the_resource_as_it_was_and_404_before_creation_and_after_deletion(backend: Backend) {
