@@ -126,12 +126,29 @@ pub async fn seal_settled(store: &dyn Store) -> StoreResult<i64> {
     Ok(after)
 }
 
-/// Follows the log and seals it, until the task is dropped: woken by this process's appends,
-/// and once a second for other processes'.
+/// Seals the log for as long as this process holds the sealer's lease (one sealer per
+/// database), standing by while another does and taking over when it goes; until dropped.
 pub async fn run_sealer(store: std::sync::Arc<dyn Store>) {
+    loop {
+        match store.try_lease(SEALER).await {
+            Ok(Some(mut lease)) => {
+                tokio::select! {
+                    () = follow(&*store) => {}
+                    () = lease.lost() => tracing::warn!("sealer: lost the lease; standing by"),
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "sealer: cannot take the lease; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+}
+
+/// Seals what settles, woken by this process's appends, and once a second for other processes'.
+async fn follow(store: &dyn Store) {
     let mut appended = store.appended();
     loop {
-        if let Err(error) = seal_settled(&*store).await {
+        if let Err(error) = seal_settled(store).await {
             tracing::warn!(%error, "sealing the log failed; retrying");
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), appended.changed()).await;

@@ -58,15 +58,8 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
         }
     });
     // The sealer follows the log behind the appends (ADR 0052); with several servers on one
-    // database, the one holding the lease seals.
-    let sealer = Arc::clone(&store);
-    tokio::spawn(async move {
-        match sealer.try_lease(store::seal::SEALER).await {
-            Ok(Some(_lease)) => store::seal::run_sealer(sealer).await,
-            Ok(None) => tracing::info!("another server seals the log"),
-            Err(error) => tracing::warn!(%error, "the sealer did not start; `scimledger audit seal` seals by hand"),
-        }
-    });
+    // database, the one holding its lease seals.
+    tokio::spawn(store::seal::run_sealer(Arc::clone(&store)));
     let cursor_key = match &settings.cursor_key {
         Some(key) => key.clone(),
         None => CursorKey::new(store.secret(CURSOR_SECRET).await.context("reading the deployment's cursor key")?),
