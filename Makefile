@@ -39,7 +39,7 @@ fmt: ## Format the code
 fuzz: ## Fuzz the filter parser, PATCH path parser and PATCH engine (FUZZ_SECONDS each, default 600)
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
-bench: ## Measure import, look-ups, large groups and deep pages on both backends; writes docs/benchmarks.md
+bench: ## Measure import, look-ups, large groups, deep pages and the audit on both backends; writes docs/benchmarks.md
 	scripts/bench.sh
 
 scale-test: build ## Two API processes, two relays, a 3-node NATS cluster; kill -9 during a load (SCIMLEDGER_SCALE_USERS, default 10000)

@@ -124,6 +124,11 @@ impl Server {
         self.child.kill().await.expect("killing the server");
     }
 
+    /// SIGKILL, keeping this handle for the CLI on the same backend (which needs no server).
+    pub async fn halt(&mut self) {
+        self.child.kill().await.expect("killing the server");
+    }
+
     /// Runs the CLI against the same backend and returns its stdout.
     pub async fn cli(&self, args: &[&str]) -> String {
         let output = self.run_cli(args).await;

@@ -130,7 +130,7 @@ on_both_backends! {
 
         // Disabled with purge while no server runs; the next server takes the purge up at start.
         let tenant = TenantSlug::parse("acme").unwrap();
-        let cli = EventMetadata { actor: Actor::Operator("cli".into()), request_id: None, trace_id: None };
+        let cli = EventMetadata::by(Actor::Operator("cli".into()));
         store::purge::request(&*backend.open_store().await, &tenant, okta_id, cli).await.unwrap();
         let server = Server::start(&backend).await;
         let store = backend.open_store().await;
@@ -204,7 +204,7 @@ on_both_backends! {
         // Provisioned by hand: an operator's, as `scimledger` writes it.
         let tenant = TenantSlug::parse("acme").unwrap();
         let store = backend.open_store().await;
-        let cli = EventMetadata { actor: Actor::Operator("cli".into()), request_id: None, trace_id: None };
+        let cli = EventMetadata::by(Actor::Operator("cli".into()));
         let resource = scim::document::Document::parse(&json!({"userName": "manual"}), &scim::schema::USER_RESOURCE).unwrap();
         let provision = domain::user::UserCommand::Provision { resource, owner: Owner::Operator };
         let manual = store::commands::create::<domain::user::User>(&*store, &tenant, provision, cli.clone()).await.unwrap().id;

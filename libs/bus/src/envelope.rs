@@ -53,7 +53,7 @@ impl Envelope {
             "datacontenttype": "application/json",
             "position": event.position,
             "tenant": event.tenant.as_str(),
-            "actor": actor(&event.metadata),
+            "actor": event.actor(),
             "resourceversion": event.stream_version,
             "data": Value::Object(data),
         });
@@ -65,20 +65,6 @@ impl Envelope {
         }
         Ok(Self { subject: subject(event.tenant.as_str(), event_type), id: event.event_id.to_string(), traceparent, json })
     }
-}
-
-/// `connection:<id>`, `operator:<name>` or `system:<what>`: who caused the event.
-fn actor(metadata: &Value) -> Value {
-    if let Some(id) = metadata.get("connection_id").and_then(Value::as_str) {
-        return format!("connection:{id}").into();
-    }
-    if let Some(name) = metadata.get("operator").and_then(Value::as_str) {
-        return format!("operator:{name}").into();
-    }
-    if let Some(what) = metadata.get("system").and_then(Value::as_str) {
-        return format!("system:{what}").into();
-    }
-    Value::Null
 }
 
 #[cfg(test)]
@@ -125,7 +111,7 @@ mod tests {
     #[test]
     fn a_purge_says_why_and_who() {
         let connection = uuid::Uuid::now_v7();
-        let metadata = store::EventMetadata { actor: store::Actor::Purge { connection }, request_id: None, trace_id: None };
+        let metadata = store::EventMetadata::by(store::Actor::Purge { connection });
         let event = RecordedEvent {
             position: 7,
             event_id: uuid::Uuid::now_v7(),

@@ -56,7 +56,7 @@ impl Recorder {
 
 async fn provision(store: &dyn Store, tenant: &TenantSlug, name: &str) {
     let resource = Document::parse(&json!({"userName": name}), &USER_RESOURCE).unwrap();
-    let metadata = EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None };
+    let metadata = EventMetadata::by(Actor::Operator("test".into()));
     commands::create::<User>(store, tenant, UserCommand::Provision { resource, owner: domain::Owner::Operator }, metadata).await.unwrap();
 }
 

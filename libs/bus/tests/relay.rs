@@ -85,7 +85,7 @@ async fn a_late_commit_is_published_and_in_process_subscribers_get_the_same_enve
 
     // A fast one takes a later position and commits first.
     let resource = Document::parse(&json!({"userName": "early"}), &USER_RESOURCE).unwrap();
-    let metadata = EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None };
+    let metadata = EventMetadata::by(Actor::Operator("test".into()));
     commands::create::<User>(&*store, &tenant, UserCommand::Provision { resource, owner: domain::Owner::Operator }, metadata)
         .await
         .unwrap();

@@ -33,14 +33,22 @@ pub enum Actor {
 /// Why the server deletes what a connection owned (metadata `reason`).
 pub const CONNECTION_DISABLED: &str = "connection_disabled";
 
-/// Recorded with every event: who, through which request, when.
+/// Recorded with every event: who, through which request, from where.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventMetadata {
     pub actor: Actor,
     pub request_id: Option<String>,
     /// The W3C trace the request was part of, when there was one.
     pub trace_id: Option<TraceContext>,
+    /// The address the request came from (the peer of its connection).
+    pub source: Option<String>,
+    /// The request's `User-Agent`, cut to [`MAX_USER_AGENT`] characters.
+    pub user_agent: Option<String>,
 }
+
+/// The longest `User-Agent` kept in an event: enough to tell clients and their versions apart,
+/// and no more, since it is written into every event of the request.
+pub const MAX_USER_AGENT: usize = 256;
 
 /// The W3C trace context (`traceparent`) an event was written under: its trace id names the
 /// trace, its parent the span that wrote it, so that a consumer's spans join the same trace.
@@ -71,6 +79,17 @@ impl TraceContext {
 }
 
 impl EventMetadata {
+    /// What `actor` did outside any request (a migration, a purge, a test).
+    pub fn by(actor: Actor) -> Self {
+        Self { actor, request_id: None, trace_id: None, source: None, user_agent: None }
+    }
+
+    /// Keeps `user_agent`, cut to [`MAX_USER_AGENT`] characters.
+    pub fn with_user_agent(mut self, user_agent: Option<&str>) -> Self {
+        self.user_agent = user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+        self
+    }
+
     pub fn to_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         match &self.actor {
@@ -89,6 +108,12 @@ impl EventMetadata {
         if let Some(trace) = &self.trace_id {
             out.insert("trace_id".into(), trace.trace_id().into());
             out.insert("traceparent".into(), trace.traceparent().into());
+        }
+        if let Some(source) = &self.source {
+            out.insert("source".into(), source.clone().into());
+        }
+        if let Some(agent) = &self.user_agent {
+            out.insert("user_agent".into(), agent.clone().into());
         }
         Value::Object(out)
     }
@@ -271,6 +296,16 @@ impl RecordedEvent {
             Some(id) => Owner::Connection(id),
             None => Owner::Operator,
         }
+    }
+
+    /// Who caused the event, as the envelope and the audit name it: `connection:<id>`,
+    /// `operator:<name>` or `system:<what>`.
+    pub fn actor(&self) -> Option<String> {
+        let field = |name: &str| self.metadata.get(name).and_then(Value::as_str);
+        field("connection_id")
+            .map(|id| format!("connection:{id}"))
+            .or_else(|| field("operator").map(|name| format!("operator:{name}")))
+            .or_else(|| field("system").map(|what| format!("system:{what}")))
     }
 
     /// The domain event, owned (if it founds its resource) as the log recorded it
@@ -504,9 +539,24 @@ pub trait Store: Send + Sync + 'static {
     async fn head(&self) -> StoreResult<i64>;
     /// Events after `position` in log order; at most `limit`.
     async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>>;
+    /// A tenant's events that match an audit query, oldest first ([`crate::audit`]).
+    async fn audit_log(&self, query: &crate::audit::AuditQuery) -> StoreResult<Vec<RecordedEvent>>;
+    /// The users of the tenant whose login (case-folded) `key` is or ever was.
+    async fn users_by_login(&self, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>>;
     /// Events after `after` in commit order, only from writers that have all finished: a reader
     /// that follows the log with this never skips an event that commits late.
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>>;
+    /// A log position at or below which no event can appear any more: every transaction that
+    /// took a position up to it has ended. On SQLite, whose one writer commits in position
+    /// order, the head; on PostgreSQL it waits (boundedly) for the transactions running now.
+    async fn settled(&self) -> StoreResult<i64>;
+    /// The tenant's last seal link at or before `position` ([`crate::seal`]).
+    async fn seal_head(&self, tenant: &TenantSlug, position: i64) -> StoreResult<Option<crate::seal::SealLink>>;
+    /// The tenant's seal links after `after`, in log order; at most `limit`.
+    async fn seal_links(&self, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<crate::seal::SealLink>>;
+    /// Writes seal links (keeping any already written) and moves the sealer's checkpoint to
+    /// `through` (never back), in one transaction.
+    async fn write_seals(&self, links: Vec<crate::seal::SealLink>, through: LogCursor) -> StoreResult<()>;
     /// Where the subscriber `name` got to (the start of the log if it never saved).
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor>;
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()>;
@@ -568,7 +618,7 @@ mod tests {
         for bad in ["", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "00-xyz-00f067aa0ba902b7-01", "not-a-trace-context"] {
             assert_eq!(TraceContext::from_traceparent(bad.to_owned()), None, "{bad:?}");
         }
-        let metadata = EventMetadata { actor: Actor::Operator("ops".into()), request_id: None, trace_id: Some(trace) };
+        let metadata = EventMetadata { trace_id: Some(trace), ..EventMetadata::by(Actor::Operator("ops".into())) };
         let json = metadata.to_json();
         assert_eq!(
             (json["trace_id"].as_str(), json["traceparent"].as_str()),

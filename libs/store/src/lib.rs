@@ -14,6 +14,10 @@
 //! - [`query`]: SCIM filters and sorting compiled to parameterised SQL for either dialect.
 //! - [`paging`]: list pages for either dialect: index pages, and keyset cursor pages that cost
 //!   the same at any depth; each read as a connection's scope sees it.
+//! - [`audit`]: what auditors ask of the log: filtered pages of a tenant's events, a
+//!   resource's history with what each event changed, and its state as of any instant.
+//! - [`seal`]: tamper evidence: each tenant's log sealed into a hash chain behind the
+//!   appends, and verified against it.
 //! - [`purge`]: deleting what a connection disabled with purge owned, resumably.
 //! - [`user_groups`]: each user's groups as its read-model row keeps them.
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
@@ -28,6 +32,7 @@
 //! nothing.
 
 pub mod api;
+pub mod audit;
 pub mod commands;
 pub mod cpu;
 pub mod database_url;
@@ -38,6 +43,7 @@ pub mod postgres;
 pub mod projection;
 pub mod purge;
 pub mod query;
+pub mod seal;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;

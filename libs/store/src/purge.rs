@@ -74,7 +74,7 @@ pub async fn resume(store: Arc<dyn Store>) -> Result<(), CommandError> {
 
 async fn purge_all<A: ScimResource>(store: &dyn Store, tenant: &TenantSlug, connection: Uuid) -> Result<u64, CommandError> {
     let principal = Principal::Connection { id: connection, claim_manual: false };
-    let metadata = EventMetadata { actor: Actor::Purge { connection }, request_id: None, trace_id: None };
+    let metadata = EventMetadata::by(Actor::Purge { connection });
     let (mut after, mut deleted) = (0, 0);
     loop {
         let batch = store.owned(tenant, A::KIND, Owner::Connection(connection), after, BATCH).await?;

@@ -236,7 +236,7 @@ mod tests {
             stream: ResourceId::new(),
             expected_version,
             events,
-            metadata: EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None },
+            metadata: EventMetadata::by(Actor::Operator("test".into())),
             recorded_at: crate::api::now(),
             reservations,
             read_model,

@@ -28,7 +28,7 @@ async fn an_append_whose_caller_stops_waiting_commits_whole_and_frees_its_connec
 
     let create = |name: &str| {
         let resource = Document::parse(&json!({"userName": name}), &USER_RESOURCE).unwrap();
-        let operator = EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None };
+        let operator = EventMetadata::by(Actor::Operator("test".into()));
         commands::create::<User>(&store, &tenant, UserCommand::Provision { resource, owner: domain::Owner::Operator }, operator)
     };
     let gave_up = tokio::time::timeout(Duration::from_millis(300), create("first")).await;

@@ -78,7 +78,7 @@ impl Release1 {
         let history = store.stream(&tenant, domain::StreamKind::Connection, ResourceId::from_uuid(self.okta)).await.unwrap();
         assert_eq!(history[0].payload.event_type, "connection.created");
         assert_eq!(history[0].metadata["system"], "migration 5");
-        let metadata = store::EventMetadata { actor: store::Actor::Operator("test".into()), request_id: None, trace_id: None };
+        let metadata = store::EventMetadata::by(store::Actor::Operator("test".into()));
         let rotate = ConnectionCommand::Rotate { secret: NewSecret::new([8u8; 32]), grace: time::Duration::ZERO, at: store::now() };
         commands::change::<Connection>(
             store,
@@ -199,7 +199,7 @@ impl BeforeOwnership {
         let rename = |name: &str| UserCommand::Replace {
             resource: scim::document::Document::parse(&serde_json::json!({"userName": name}), &scim::schema::USER_RESOURCE).unwrap(),
         };
-        let metadata = store::EventMetadata { actor: store::Actor::Connection(self.connection), request_id: None, trace_id: None };
+        let metadata = store::EventMetadata::by(store::Actor::Connection(self.connection));
         let other = Principal::Connection { id: Uuid::now_v7(), claim_manual: true };
         let refused = commands::change::<User>(store, tenant, ada, rename("eve"), &other, metadata.clone(), None).await;
         assert!(matches!(refused, Err(CommandError::Domain(DomainError::NotOwner { manual: false }))), "{:?}", refused.map(|o| o.id));

@@ -25,7 +25,7 @@ fn names(page: &Page, attribute: &str) -> Vec<String> {
 }
 
 fn by(connection: Uuid) -> EventMetadata {
-    EventMetadata { actor: Actor::Connection(connection), request_id: None, trace_id: None }
+    EventMetadata::by(Actor::Connection(connection))
 }
 
 fn plain(connection: Uuid) -> Principal {

@@ -35,7 +35,7 @@ async fn sslmode_require_encrypts_every_session() {
     let url = store::testing::fresh_postgres_url().await;
     let store = PgStore::connect(&format!("{url}?sslmode=require"), 2).await.expect("connecting with sslmode=require");
     let tenant = domain::TenantSlug::parse("acme").unwrap();
-    let metadata = store::EventMetadata { actor: store::Actor::Operator("test".into()), request_id: None, trace_id: None };
+    let metadata = store::EventMetadata::by(store::Actor::Operator("test".into()));
     store::directory::create_tenant(&store, &tenant, metadata).await.unwrap();
     assert_eq!(store.tenants().await.unwrap().len(), 1);
     let (all, count) = encrypted_sessions(&admin().await, &database_of(&url)).await;

@@ -4,7 +4,7 @@
 //! - `api`: the SCIM HTTP API.
 //! - `access`: roles derived from the log and the in-memory access look-up.
 //! - `admin`: the admin model and operations, shared by `/admin/v1` and the CLI.
-//! - `cli`: tenants, connections, operators, and the events on NATS.
+//! - `cli`: tenants, connections, operators, the audit, and the events on NATS.
 //! - `serve`: the server's life cycle.
 //! - `scrape`: `/metrics` on a listener of its own.
 //! - `token`: generated secrets and logins.
@@ -72,6 +72,12 @@ enum Command {
     Operator {
         #[command(subcommand)]
         command: OperatorCommand,
+    },
+    /// Ask the log: who changed what, when, from where; a resource's history and its state at
+    /// any instant; the whole log as JSON Lines (docs/audit.md).
+    Audit {
+        #[command(subcommand)]
+        command: cli::audit::AuditCommand,
     },
     /// Identity events on NATS JetStream (needs SCIMLEDGER_NATS_URL).
     Events {
@@ -195,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AccessToken { command: AccessTokenCommand::Create { tenant, name, json } } => {
             Ok(cli::role::create_access_token(&*store, &settings, &tenant, &name, json).await?)
         }
+        Command::Audit { command } => cli::audit::run(&*store, &settings, command).await,
         Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

@@ -1,5 +1,5 @@
-//! `scimledger serve`: the API, the NATS relay when a NATS URL is set, and `/metrics` when a
-//! metrics address is, until SIGINT or SIGTERM.
+//! `scimledger serve`: the API, the log's sealer, the NATS relay when a NATS URL is set, and
+//! `/metrics` when a metrics address is, until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 
@@ -60,6 +60,9 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
     // Built from the log beside the API (look-ups wait until it is ready, ADR 0061); it also
     // derives the `role.*` events (ADR 0062).
     let access = crate::access::Projection::start(Arc::clone(&store));
+    // The sealer follows the log behind the appends (ADR 0052); with several servers on one
+    // database, the one holding its lease seals.
+    tokio::spawn(store::seal::run_sealer(Arc::clone(&store)));
     let cursor_key = match &settings.cursor_key {
         Some(key) => key.clone(),
         None => CursorKey::new(store.secret(CURSOR_SECRET).await.context("reading the deployment's cursor key")?),
@@ -72,7 +75,10 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
         relay: relay.as_ref().map(Relay::health),
         access,
     };
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     if let Some(relay) = relay {
         relay.stop().await;
     }

@@ -165,8 +165,32 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::log(client, after_position, limit))
     }
 
+    async fn audit_log(&self, query: &crate::audit::AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+        on_session!(&self.pool, &self.tls, |client| read::audit_log(client, query))
+    }
+
+    async fn users_by_login(&self, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+        on_session!(&self.pool, &self.tls, |client| read::users_by_login(client, tenant, key))
+    }
+
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
         on_session!(&self.pool, &self.tls, |client| read::committed(client, after, limit))
+    }
+
+    async fn settled(&self) -> StoreResult<i64> {
+        read::settled(&self.client().await?).await
+    }
+
+    async fn seal_head(&self, tenant: &TenantSlug, position: i64) -> StoreResult<Option<crate::seal::SealLink>> {
+        on_session!(&self.pool, &self.tls, |client| read::seal_head(client, tenant, position))
+    }
+
+    async fn seal_links(&self, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<crate::seal::SealLink>> {
+        on_session!(&self.pool, &self.tls, |client| read::seal_links(client, tenant, after, limit))
+    }
+
+    async fn write_seals(&self, links: Vec<crate::seal::SealLink>, through: LogCursor) -> StoreResult<()> {
+        read::write_seals(&mut self.client().await?, links, through).await
     }
 
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor> {

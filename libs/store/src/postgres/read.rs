@@ -14,8 +14,10 @@ use uuid::Uuid;
 use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
+use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
 use crate::paging::{self, PagePlan};
 use crate::query::{SqlValue, Target};
+use crate::seal::SealLink;
 use crate::user_groups;
 
 fn record(row: &Row) -> ResourceRecord {
@@ -161,9 +163,6 @@ pub async fn head(client: &Client) -> StoreResult<i64> {
     client.query_one(&stmt, &[]).await.map_err(backend)?.try_get(0).map_err(backend)
 }
 
-const EVENT_COLUMNS: &str =
-    "position, event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at";
-
 fn recorded(row: &Row) -> StoreResult<RecordedEvent> {
     let tenant: String = row.get("tenant");
     let kind: String = row.get("stream_kind");
@@ -189,10 +188,127 @@ pub async fn stream(client: &Client, tenant: &TenantSlug, kind: StreamKind, stre
     client.query(&stmt, &[&tenant.as_str(), &stream.as_uuid(), &kind.as_str()]).await.map_err(backend)?.iter().map(recorded).collect()
 }
 
+pub async fn audit_log(client: &Client, query: &AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+    let (sql, params) = audit::plan(&Postgres, query);
+    let params: Vec<Box<dyn ToSql + Sync + Send>> = params.iter().map(to_sql).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
+    client.query(&stmt, &refs).await.map_err(backend)?.iter().map(recorded).collect()
+}
+
+pub async fn users_by_login(client: &Client, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+    let stmt = client.prepare_cached(&audit::users_by_login(&Postgres)).await.map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &key]).await.map_err(backend)?;
+    Ok(rows.iter().map(|row| ResourceId::from_uuid(row.get(0))).collect())
+}
+
 pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
     client.query(&stmt, &[&after_position, &i64::from(limit)]).await.map_err(backend)?.iter().map(recorded).collect()
+}
+
+/// The oldest transaction of this database still running, or the snapshot's `xmax`: every
+/// transaction below it has ended (see [`committed`]).
+const HORIZON: &str = "WITH snapshot AS (SELECT pg_current_snapshot() AS s),
+         horizon AS (
+           SELECT LEAST(pg_snapshot_xmax(s), (
+             SELECT min(x) FROM pg_snapshot_xip(s) AS x
+             WHERE NOT EXISTS (
+               SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'transactionid' AND l.transactionid = xid(x) AND l.granted
+                 AND l.mode = 'ExclusiveLock' AND a.datname IS DISTINCT FROM current_database()))) AS h
+           FROM snapshot)";
+
+/// How long [`settled`] waits for the transactions running when it was asked.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The last position handed out now, once every transaction that may hold one at or below it
+/// has ended: any such transaction took its transaction id before, so it is below the
+/// snapshot's `xmax` now, and once the horizon passes that `xmax` it has committed or rolled back.
+pub async fn settled(client: &Client) -> StoreResult<i64> {
+    let fence = client
+        .query_one(
+            "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('events', 'position')::regclass), 0),
+                    pg_snapshot_xmax(pg_current_snapshot())::text",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+    let (position, xmax): (i64, String) = (fence.get(0), fence.get(1));
+    let passed = client.prepare_cached(&format!("{HORIZON} SELECT h >= $1::text::xid8 FROM horizon")).await.map_err(backend)?;
+    let started = std::time::Instant::now();
+    while !client.query_one(&passed, &[&xmax]).await.map_err(backend)?.get::<_, bool>(0) {
+        if started.elapsed() > SETTLE_LIMIT {
+            return Err(StoreError::Unavailable(format!("a transaction has run for over {SETTLE_LIMIT:?}; the log settles once it ends")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(position)
+}
+
+fn seal_link(row: &Row) -> StoreResult<SealLink> {
+    let tenant: String = row.get("tenant");
+    let position: i64 = row.get("position");
+    let hash = |column: &str| -> StoreResult<[u8; 32]> {
+        let bytes: &[u8] = row.get(column);
+        bytes.try_into().map_err(|_| StoreError::corrupt(format!("the seal of position {position}"), format!("{column} is not 32 bytes")))
+    };
+    Ok(SealLink {
+        tenant: TenantSlug::from_log(&tenant).map_err(|e| StoreError::corrupt(format!("the seal of position {position}"), e))?,
+        position,
+        event: hash("event_sha256")?,
+        chain: hash("chain_sha256")?,
+        sealed_at: row.get("sealed_at"),
+    })
+}
+
+pub async fn seal_head(client: &Client, tenant: &TenantSlug, position: i64) -> StoreResult<Option<SealLink>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT tenant, position, event_sha256, chain_sha256, sealed_at FROM seals
+             WHERE tenant = $1 AND position <= $2 ORDER BY position DESC LIMIT 1",
+        )
+        .await
+        .map_err(backend)?;
+    client.query_opt(&stmt, &[&tenant.as_str(), &position]).await.map_err(backend)?.as_ref().map(seal_link).transpose()
+}
+
+pub async fn seal_links(client: &Client, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<SealLink>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT tenant, position, event_sha256, chain_sha256, sealed_at FROM seals
+             WHERE tenant = $1 AND position > $2 ORDER BY position LIMIT $3",
+        )
+        .await
+        .map_err(backend)?;
+    client.query(&stmt, &[&tenant.as_str(), &after, &i64::from(limit)]).await.map_err(backend)?.iter().map(seal_link).collect()
+}
+
+pub async fn write_seals(client: &mut Client, links: Vec<SealLink>, through: LogCursor) -> StoreResult<()> {
+    let tenants: Vec<&str> = links.iter().map(|l| l.tenant.as_str()).collect();
+    let positions: Vec<i64> = links.iter().map(|l| l.position).collect();
+    let events: Vec<&[u8]> = links.iter().map(|l| &l.event[..]).collect();
+    let chains: Vec<&[u8]> = links.iter().map(|l| &l.chain[..]).collect();
+    let sealed_at: Vec<OffsetDateTime> = links.iter().map(|l| l.sealed_at).collect();
+    let tx = client.transaction().await.map_err(backend)?;
+    tx.execute(
+        "INSERT INTO seals (tenant, position, event_sha256, chain_sha256, sealed_at)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bytea[], $5::timestamptz[])
+         ON CONFLICT (tenant, position) DO NOTHING",
+        &[&tenants, &positions, &events, &chains, &sealed_at],
+    )
+    .await
+    .map_err(backend)?;
+    tx.execute(
+        "INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (name) DO UPDATE SET transaction_id = GREATEST(checkpoints.transaction_id, EXCLUDED.transaction_id),
+           position = GREATEST(checkpoints.position, EXCLUDED.position), updated_at = now()",
+        &[&crate::seal::SEALER, &through.transaction, &through.position],
+    )
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)
 }
 
 /// ADR 0001: events are read in `(transaction_id, position)` order, only below a horizon that
@@ -204,15 +320,7 @@ pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResul
 /// after the snapshot was taken, keeps the horizon at or below it, so it is read once it commits.
 pub async fn committed(client: &Client, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
     let sql = format!(
-        "WITH snapshot AS (SELECT pg_current_snapshot() AS s),
-         horizon AS (
-           SELECT LEAST(pg_snapshot_xmax(s), (
-             SELECT min(x) FROM pg_snapshot_xip(s) AS x
-             WHERE NOT EXISTS (
-               SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-               WHERE l.locktype = 'transactionid' AND l.transactionid = xid(x) AND l.granted
-                 AND l.mode = 'ExclusiveLock' AND a.datname IS DISTINCT FROM current_database()))) AS h
-           FROM snapshot)
+        "{HORIZON}
          SELECT {EVENT_COLUMNS}, transaction_id::text::bigint AS tx FROM events
          WHERE (transaction_id, position) > ($1::text::xid8, $2)
            AND transaction_id < (SELECT h FROM horizon)

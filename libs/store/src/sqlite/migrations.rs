@@ -15,6 +15,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (30, include_str!("migrations/0030_deployment_secrets.sql")),
     (31, include_str!("migrations/0031_resource_counts.sql")),
     (32, include_str!("migrations/0032_owners.sql")),
+    (40, include_str!("migrations/0040_events_by_tenant.sql")),
+    (41, include_str!("migrations/0041_seals.sql")),
 ];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two

@@ -241,6 +241,16 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::log(c, after_position, limit)).await
     }
 
+    async fn audit_log(&self, query: &crate::audit::AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+        let query = query.clone();
+        self.readers.run(move |c| read::audit_log(c, &query)).await
+    }
+
+    async fn users_by_login(&self, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+        let (tenant, key) = (tenant.clone(), key.to_owned());
+        self.readers.run(move |c| read::users_by_login(c, &tenant, &key)).await
+    }
+
     /// SQLite has one writer at a time, across processes, and a commit's positions are taken
     /// inside its write transaction: position order is commit order, and no event can commit
     /// below a position already visible. So the cursor's transaction is the position, and no
@@ -248,6 +258,25 @@ impl Store for SqliteStore {
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
         let events = self.readers.run(move |c| read::log(c, after.position, limit)).await?;
         Ok(events.into_iter().map(|e| (LogCursor { transaction: e.position, position: e.position }, e)).collect())
+    }
+
+    /// One writer commits at a time, in position order: what readers see is settled.
+    async fn settled(&self) -> StoreResult<i64> {
+        self.readers.run(read::head).await
+    }
+
+    async fn seal_head(&self, tenant: &TenantSlug, position: i64) -> StoreResult<Option<crate::seal::SealLink>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| read::seal_head(c, &tenant, position)).await
+    }
+
+    async fn seal_links(&self, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<crate::seal::SealLink>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| read::seal_links(c, &tenant, after, limit)).await
+    }
+
+    async fn write_seals(&self, links: Vec<crate::seal::SealLink>, through: LogCursor) -> StoreResult<()> {
+        self.writer.run(move |c| read::write_seals(c, &links, through)).await
     }
 
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor> {

@@ -12,8 +12,10 @@ use uuid::Uuid;
 use super::dialect::Sqlite;
 use super::{backend, time_text};
 use crate::api::*;
+use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
 use crate::paging::{self, PagePlan};
 use crate::query::{SqlValue, Target};
+use crate::seal::SealLink;
 use crate::user_groups;
 
 fn id(text: &str) -> StoreResult<ResourceId> {
@@ -194,9 +196,6 @@ pub fn resource_kinds(db: &Connection, tenant: &TenantSlug, ids: &[ResourceId]) 
     Ok(out)
 }
 
-const EVENT_COLUMNS: &str =
-    "position, event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at";
-
 fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     let get_text = |i: usize| row.get::<_, String>(i).map_err(backend);
     let tenant = get_text(2)?;
@@ -216,14 +215,19 @@ fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     })
 }
 
-fn events(db: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<RecordedEvent>> {
+/// Every row of a query, each decoded by `decode`.
+fn decoded<T>(db: &Connection, sql: &str, params: impl rusqlite::Params, decode: fn(&Row<'_>) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     let mut stmt = db.prepare_cached(sql).map_err(backend)?;
     let mut rows = stmt.query(params).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(backend)? {
-        out.push(recorded(row)?);
+        out.push(decode(row)?);
     }
     Ok(out)
+}
+
+fn events(db: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<RecordedEvent>> {
+    decoded(db, sql, params, recorded)
 }
 
 pub fn stream(db: &Connection, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
@@ -240,9 +244,76 @@ pub fn head(db: &Connection) -> StoreResult<i64> {
         .map_err(backend)
 }
 
+pub fn audit_log(db: &Connection, query: &AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+    let (sql, params) = audit::plan(&Sqlite, query);
+    events(db, &sql, params_from_iter(params.into_iter().map(to_param)))
+}
+
+pub fn users_by_login(db: &Connection, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+    let mut stmt = db.prepare_cached(&audit::users_by_login(&Sqlite)).map_err(backend)?;
+    let ids: Vec<String> =
+        stmt.query_map(params![tenant.as_str(), key], |row| row.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+    ids.iter().map(|text| id(text)).collect()
+}
+
 pub fn log(db: &Connection, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2");
     events(db, &sql, params![after_position, i64::from(limit)])
+}
+
+fn seal_link(row: &Row<'_>) -> StoreResult<SealLink> {
+    let position: i64 = row.get(1).map_err(backend)?;
+    let at = || format!("the seal of position {position}");
+    let hash = |i: usize| -> StoreResult<[u8; 32]> {
+        let bytes: Vec<u8> = row.get(i).map_err(backend)?;
+        bytes.try_into().map_err(|_| StoreError::corrupt(at(), "a hash is not 32 bytes"))
+    };
+    let tenant: String = row.get(0).map_err(backend)?;
+    Ok(SealLink {
+        tenant: TenantSlug::from_log(&tenant).map_err(|e| StoreError::corrupt(at(), e))?,
+        position,
+        event: hash(2)?,
+        chain: hash(3)?,
+        sealed_at: time_text::parse(&row.get::<_, String>(4).map_err(backend)?)?,
+    })
+}
+
+pub fn seal_head(db: &Connection, tenant: &TenantSlug, position: i64) -> StoreResult<Option<SealLink>> {
+    let sql = "SELECT tenant, position, event_sha256, chain_sha256, sealed_at FROM seals
+               WHERE tenant = ?1 AND position <= ?2 ORDER BY position DESC LIMIT 1";
+    Ok(decoded(db, sql, params![tenant.as_str(), position], seal_link)?.pop())
+}
+
+pub fn seal_links(db: &Connection, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<SealLink>> {
+    let sql = "SELECT tenant, position, event_sha256, chain_sha256, sealed_at FROM seals
+               WHERE tenant = ?1 AND position > ?2 ORDER BY position LIMIT ?3";
+    decoded(db, sql, params![tenant.as_str(), after, i64::from(limit)], seal_link)
+}
+
+pub fn write_seals(db: &mut Connection, links: &[SealLink], through: LogCursor) -> StoreResult<()> {
+    let tx = db.transaction().map_err(backend)?;
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO seals (tenant, position, event_sha256, chain_sha256, sealed_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, position) DO NOTHING",
+            )
+            .map_err(backend)?;
+        for link in links {
+            insert
+                .execute(params![link.tenant.as_str(), link.position, &link.event[..], &link.chain[..], time_text::format(link.sealed_at)])
+                .map_err(backend)?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET transaction_id = max(transaction_id, excluded.transaction_id),
+               position = max(position, excluded.position), updated_at = excluded.updated_at",
+        )
+        .map_err(backend)?
+        .execute(params![crate::seal::SEALER, through.transaction, through.position, time_text::format(crate::api::now())])
+        .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
 }
 
 pub fn checkpoint(db: &Connection, name: &str) -> StoreResult<LogCursor> {

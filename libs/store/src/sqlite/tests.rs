@@ -30,7 +30,7 @@ fn provision(stream: ResourceId, expected_version: i64, name: &str) -> Commit {
         stream,
         expected_version,
         events: vec![encode(&event)],
-        metadata: EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None },
+        metadata: EventMetadata::by(Actor::Operator("test".into())),
         recorded_at: crate::api::now(),
         reservations,
         read_model,
@@ -132,13 +132,9 @@ async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
         })
         .await;
     assert!(matches!(result, Err(StoreError::Internal(_))), "{result:?}");
-    crate::directory::create_tenant(
-        &store,
-        &tenant(),
-        crate::EventMetadata { actor: crate::Actor::Operator("test".into()), request_id: None, trace_id: None },
-    )
-    .await
-    .expect("the writer still serves");
+    crate::directory::create_tenant(&store, &tenant(), crate::EventMetadata::by(crate::Actor::Operator("test".into())))
+        .await
+        .expect("the writer still serves");
     let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
     assert_eq!(slugs, ["acme"], "the panicking job's transaction rolled back");
 }
@@ -150,20 +146,9 @@ async fn two_stores_on_one_file_share_the_log_and_the_reservations() {
     let dir = tempfile::tempdir().unwrap();
     let server = SqliteStore::open(dir.path()).await.unwrap();
     let cli = SqliteStore::open(dir.path()).await.unwrap();
-    crate::directory::create_tenant(
-        &cli,
-        &tenant(),
-        crate::EventMetadata { actor: crate::Actor::Operator("test".into()), request_id: None, trace_id: None },
-    )
-    .await
-    .unwrap();
+    crate::directory::create_tenant(&cli, &tenant(), crate::EventMetadata::by(crate::Actor::Operator("test".into()))).await.unwrap();
     assert_eq!(server.tenants().await.unwrap().len(), 1);
-    let again = crate::directory::create_tenant(
-        &server,
-        &tenant(),
-        crate::EventMetadata { actor: crate::Actor::Operator("test".into()), request_id: None, trace_id: None },
-    )
-    .await;
+    let again = crate::directory::create_tenant(&server, &tenant(), crate::EventMetadata::by(crate::Actor::Operator("test".into()))).await;
     assert!(matches!(again, Err(crate::commands::CommandError::Store(StoreError::Uniqueness { kind: crate::TENANT, .. }))), "{again:?}");
 
     let mut positions = Vec::new();

@@ -65,7 +65,7 @@ macro_rules! on_both_backends {
 }
 
 pub fn operator() -> EventMetadata {
-    EventMetadata { actor: Actor::Operator("test".into()), request_id: None, trace_id: None }
+    EventMetadata::by(Actor::Operator("test".into()))
 }
 
 pub fn user_doc(value: Value) -> Document {

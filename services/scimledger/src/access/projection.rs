@@ -270,7 +270,7 @@ async fn assign(store: &dyn Store, projection: &Projection) -> bool {
     let mut appended = false;
     for (tenant, command) in pending {
         let stream = Assignment::stream_id(command.user);
-        let metadata = EventMetadata { actor: Actor::System("roles".into()), request_id: None, trace_id: None };
+        let metadata = EventMetadata::by(Actor::System("roles".into()));
         match commands::run::<Assignment>(store, &tenant, stream, command, &domain::Principal::Operator, metadata, Expect::Existing).await {
             Ok(outcome) => appended |= outcome.changed,
             Err(error) => tracing::warn!(%error, %tenant, "access projection: cannot append role events; retrying"),

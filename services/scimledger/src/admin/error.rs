@@ -15,6 +15,9 @@ pub enum AdminError {
     UnknownUser { tenant: String, user: String },
     #[error("the tenant has no role mapping for that group")]
     UnknownMapping,
+    /// No user, group or connection by that id or login, or none at the instant asked about.
+    #[error("{0}")]
+    UnknownResource(String),
     /// A value the request gave is not acceptable (a slug, a setting, a grace period).
     #[error("{0}")]
     InvalidValue(String),
@@ -48,6 +51,7 @@ impl AdminError {
             AdminError::UnknownConnection { .. } => "unknown_connection",
             AdminError::UnknownUser { .. } => "unknown_user",
             AdminError::UnknownMapping => "unknown_mapping",
+            AdminError::UnknownResource(_) => "unknown_resource",
             AdminError::InvalidValue(_) => "invalid_value",
             AdminError::InvalidJson(_) => "invalid_json",
             AdminError::AlreadyExists(_) => "already_exists",
@@ -64,7 +68,8 @@ impl AdminError {
             AdminError::UnknownTenant(_)
             | AdminError::UnknownConnection { .. }
             | AdminError::UnknownUser { .. }
-            | AdminError::UnknownMapping => StatusCode::NOT_FOUND,
+            | AdminError::UnknownMapping
+            | AdminError::UnknownResource(_) => StatusCode::NOT_FOUND,
             AdminError::InvalidValue(_) | AdminError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AdminError::AlreadyExists(_) | AdminError::Disabled(_) | AdminError::TenantInUse(_) => StatusCode::CONFLICT,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,

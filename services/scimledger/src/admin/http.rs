@@ -12,29 +12,34 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use domain::TenantSlug;
-use store::{Actor, TraceContext};
+use store::Actor;
 use subtle::ConstantTimeEq;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use uuid::Uuid;
 
+use super::audit_http;
+use super::audit_model::*;
 use super::error::AdminError;
 use super::model::*;
 use super::ops::Admin;
 use super::role_http;
 use super::role_model::*;
-use crate::api::{origin, ApiState, Caller, Party, REQUEST_ID};
+use crate::api::provenance::Provenance;
+use crate::api::{origin, ApiState, Caller, Party};
 use crate::token;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "scimledger admin API", description = "Tenants, provisioning connections and roles (docs/operations.md, docs/access.md)"),
+    info(title = "scimledger admin API", description = "Tenants, provisioning connections, roles and the audit (docs/operations.md, docs/access.md, docs/audit.md)"),
     paths(create_tenant, tenants, tenant, delete_tenant, create_connection, connections, connection, update, rotate, revoke, disable,
         role_http::roles, role_http::create_role, role_http::mappings, role_http::map_role, role_http::unmap_role,
         role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
-        role_http::create_access_token),
+        role_http::create_access_token,
+        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify),
     components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
-        CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued)),
+        CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued,
+        AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView)),
     modifiers(&OperatorToken, &ManualProvisioning),
     security(("operator_token" = []))
 )]
@@ -102,15 +107,16 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
         .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
         .merge(role_http::routes())
+        .merge(audit_http::routes())
         .nest("/tenants/{tenant}", crate::api::resource_routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), manual)))
         .fallback(|| async { reply::<()>(Err(AdminError::InvalidValue("no such admin endpoint".into()))) })
         .route_layer(axum::middleware::from_fn_with_state(state, operator))
         .route("/openapi.json", get(|| async { Json(AdminApi::openapi()) }))
 }
 
-/// The operator a request's bearer token names.
+/// The operator a request's bearer token names, and what its events record about the request.
 #[derive(Debug, Clone)]
-pub(super) struct OperatorName(String);
+pub(super) struct OperatorName(String, Provenance);
 
 async fn operator(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let presented = request
@@ -124,7 +130,8 @@ async fn operator(State(state): State<ApiState>, mut request: Request, next: Nex
     match state.store.operator_secrets().await {
         Ok(operators) => match operators.into_iter().find(|o| bool::from(o.hash.ct_eq(&hash))) {
             Some(found) => {
-                request.extensions_mut().insert(OperatorName(found.name));
+                let provenance = request.extensions().get::<Provenance>().cloned().unwrap_or_default();
+                request.extensions_mut().insert(OperatorName(found.name, provenance));
                 next.run(request).await
             }
             None => reply::<()>(Err(AdminError::Unauthorized)),
@@ -138,17 +145,11 @@ async fn operator(State(state): State<ApiState>, mut request: Request, next: Nex
 async fn manual(State(state): State<ApiState>, Extension(op): Extension<OperatorName>, mut request: Request, next: Next) -> Response {
     let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path()).to_owned();
     let slug = path.strip_prefix("/admin/v1/tenants/").and_then(|rest| rest.split('/').next()).unwrap_or_default();
-    let admin = admin(&state, request.headers(), &op);
-    let tenant = match admin.tenant(slug).await {
+    let tenant = match admin(&state, request.headers(), &op).tenant(slug).await {
         Ok(view) => TenantSlug::parse(&view.slug).expect("a stored tenant's slug is valid"),
         Err(error) => return reply::<()>(Err(error)),
     };
-    let caller = Caller {
-        tenant,
-        party: Party::Operator(op.0.clone()),
-        request_id: admin.request_id.clone(),
-        trace: request.extensions().get::<TraceContext>().cloned(),
-    };
+    let caller = Caller { tenant, party: Party::Operator(op.0.clone()), provenance: op.1.clone() };
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
@@ -158,7 +159,7 @@ pub(super) fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &Ope
         store: &*state.store,
         origin: origin(state, headers),
         actor: Actor::Operator(operator.0.clone()),
-        request_id: headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        provenance: operator.1.clone(),
     }
 }
 

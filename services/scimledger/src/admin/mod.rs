@@ -2,11 +2,16 @@
 //! CLI (issue 9 §5).
 //!
 //! - [`model`]: requests and answers (serde, OpenAPI schemas).
+//! - [`audit_model`], [`audit`]: the audit's questions and answers, and the operations;
+//!   [`audit_http`]: their routes under `/admin/v1/tenants/{t}/audit`.
 //! - [`ops`]: the operations, each one command on the log with its actor.
 //! - [`role_model`], `role_ops`: roles, group mappings, the default role and locks.
 //! - [`error`]: why an operation failed, with a stable code.
 //! - [`http`]: `/admin/v1` over the operations, operator tokens, `/admin/v1/openapi.json`.
 
+pub mod audit;
+pub mod audit_http;
+pub mod audit_model;
 pub mod error;
 pub mod http;
 pub mod model;

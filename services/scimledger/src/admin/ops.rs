@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::error::AdminError;
 use super::model::*;
+use crate::api::provenance::Provenance;
 use crate::{api_time, token};
 
 /// The operations, on one store, for one actor.
@@ -20,12 +21,13 @@ pub struct Admin<'a> {
     /// `https://scim.example.com`: where base URLs and token URLs point.
     pub origin: String,
     pub actor: Actor,
-    pub request_id: Option<String>,
+    /// What the events record about the request (nothing at the command line).
+    pub provenance: Provenance,
 }
 
 impl Admin<'_> {
     pub(super) fn metadata(&self) -> EventMetadata {
-        EventMetadata { actor: self.actor.clone(), request_id: self.request_id.clone(), trace_id: None }
+        self.provenance.metadata(self.actor.clone())
     }
 
     pub async fn create_tenant(&self, input: &CreateTenant) -> Result<TenantView, AdminError> {
@@ -154,7 +156,7 @@ impl Admin<'_> {
     }
 
     /// A connection of the tenant, by id or by name.
-    async fn find(&self, tenant: &TenantSlug, connection: &str) -> Result<Connection, AdminError> {
+    pub(super) async fn find(&self, tenant: &TenantSlug, connection: &str) -> Result<Connection, AdminError> {
         self.store
             .connections(tenant)
             .await?

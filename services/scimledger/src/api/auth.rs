@@ -16,15 +16,16 @@ use base64::Engine;
 use domain::connection::AuthMode;
 use domain::TenantSlug;
 use scim::ScimError;
-use store::{Actor, Connection, ConnectionSecret, EventMetadata, TraceContext};
+use store::{Actor, Connection, ConnectionSecret, EventMetadata};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::access::Access;
 use super::errors::store_failure;
 use super::oauth::AccessToken;
+use super::provenance::Provenance;
 use super::reply::ScimReply;
-use super::{ApiState, REQUEST_ID};
+use super::ApiState;
 use crate::token;
 
 /// The authenticated caller of a request to the users and groups of a tenant.
@@ -32,9 +33,8 @@ use crate::token;
 pub struct Caller {
     pub tenant: TenantSlug,
     pub party: Party,
-    pub request_id: Option<String>,
-    /// The trace the request is part of (see `instrument`).
-    pub trace: Option<TraceContext>,
+    /// What its events record about the request.
+    pub provenance: Provenance,
 }
 
 /// Who calls: a connection of the tenant (an IdP over SCIM), or an operator provisioning
@@ -58,7 +58,7 @@ impl Caller {
             Party::Connection(connection) => Actor::Connection(connection.id),
             Party::Operator(name) => Actor::Operator(name.clone()),
         };
-        EventMetadata { actor, request_id: self.request_id.clone(), trace_id: self.trace.clone() }
+        self.provenance.metadata(actor)
     }
 }
 
@@ -121,8 +121,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path());
     let tenant = path.strip_prefix("/scim/v2/").and_then(|rest| rest.split('/').next()).and_then(|slug| TenantSlug::parse(slug).ok());
     let presented = Presented::of(request.headers());
-    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let trace = request.extensions().get::<TraceContext>().cloned();
+    let provenance = request.extensions().get::<Provenance>().cloned().unwrap_or_default();
     let (Some(tenant), Some(credentials)) = (tenant, presented.as_ref()) else {
         return unauthorized(presented.as_ref());
     };
@@ -133,7 +132,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     match identify(&secrets, credentials, store::now()) {
         Some(secret) => {
             let party = Party::Connection(secret.connection.clone());
-            request.extensions_mut().insert(Caller { tenant, party, request_id, trace });
+            request.extensions_mut().insert(Caller { tenant, party, provenance });
             next.run(request).await
         }
         None => unauthorized(presented.as_ref()),

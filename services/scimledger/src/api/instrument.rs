@@ -1,6 +1,6 @@
 //! What each request leaves behind besides its response: its server span (a child of the
 //! caller's `traceparent`), the trace context its events are written under (a request extension
-//! that `auth` hands to the [`Caller`](super::Caller)), and the request metrics by SCIM
+//! that `auth` hands to the [`Caller`](super::Caller), with the rest of its provenance), and the request metrics by SCIM
 //! operation, resource type, status class and tenant.
 //!
 //! A request that fails authentication is counted without its URL's tenant: only tenants that
@@ -16,6 +16,7 @@ use store::TraceContext;
 use telemetry::metrics::HttpRequest;
 use tracing::Instrument;
 
+use super::provenance::Provenance;
 use super::REQUEST_ID;
 
 const SCIM_PREFIX: &str = "/scim/v2/{tenant}";
@@ -28,9 +29,9 @@ pub async fn instrument(mut request: Request, next: Next) -> Response {
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
     tracing::debug!(method = %request.method(), path = %request.uri().path(), request_id, "request");
     let (span, traceparent) = telemetry::trace::server_span(request.headers(), request.method(), route.unwrap_or("unmatched"), request_id);
-    if let Some(trace) = traceparent.and_then(TraceContext::from_traceparent) {
-        request.extensions_mut().insert(trace);
-    }
+    let trace = traceparent.and_then(TraceContext::from_traceparent);
+    let provenance = Provenance::of(&request, trace);
+    request.extensions_mut().insert(provenance);
     let tenant = route.filter(|r| r.starts_with(SCIM_PREFIX)).and_then(|_| request.uri().path().split('/').nth(3)).map(str::to_owned);
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status();

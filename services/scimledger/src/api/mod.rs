@@ -20,6 +20,7 @@
 //! - [`request_id`]: cheap unique request ids; clients' own ones only when short and plain.
 //! - [`uri`]: the URL length limit (414).
 //! - [`instrument`]: each request's span, trace context and metrics.
+//! - [`provenance`]: what events record about their request: id, trace, source, user agent.
 
 mod access;
 mod auth;
@@ -32,7 +33,8 @@ mod errors;
 mod health;
 mod instrument;
 mod oauth;
-mod render;
+pub(crate) mod provenance;
+pub(crate) mod render;
 mod reply;
 mod request_id;
 mod resources;

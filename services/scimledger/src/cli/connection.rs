@@ -8,6 +8,7 @@ use store::{Actor, Store};
 use crate::admin::error::AdminError;
 use crate::admin::model::{ConnectionView, CreateConnection, Issued, Rotate, SettingsInput, DEFAULT_GRACE};
 use crate::admin::ops::Admin;
+use crate::api::provenance::Provenance;
 use crate::config::Settings;
 
 /// The settings flags `create` and `update` share.
@@ -115,7 +116,7 @@ pub enum ConnectionCommand {
 }
 
 pub fn admin<'a>(store: &'a dyn Store, settings: &Settings) -> Admin<'a> {
-    Admin { store, origin: settings.public_origin(), actor: Actor::Operator("cli".into()), request_id: None }
+    Admin { store, origin: settings.public_origin(), actor: Actor::Operator("cli".into()), provenance: Provenance::default() }
 }
 
 pub async fn run(store: &dyn Store, settings: &Settings, command: ConnectionCommand) -> Result<(), AdminError> {

@@ -6,8 +6,10 @@
 //! - [`connection`]: `scimledger connection create|list|show|update|rotate|revoke|disable`.
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
 //! - [`role`]: `scimledger role create|map|unmap|default|lock|unlock|list`.
+//! - [`audit`]: `scimledger audit log|history|as-of|export|verify|seal`.
 //! - [`events`]: `scimledger events tail|republish` (NATS).
 
+pub mod audit;
 pub mod connection;
 pub mod demo;
 pub mod events;
