@@ -29,8 +29,8 @@ async fn replay(backend: &Backend) -> BTreeMap<ResourceId, (Value, i64)> {
                 group.apply(decode(&event.payload).unwrap());
                 *version = event.stream_version;
             }
-            // Tenants, connections and operators have no SCIM documents.
-            StreamKind::Tenant | StreamKind::Connection | StreamKind::Operator => {}
+            // Tenants, connections, operators and enrollments have no SCIM documents.
+            StreamKind::Tenant | StreamKind::Connection | StreamKind::Operator | StreamKind::Enrollment => {}
         }
     }
     users

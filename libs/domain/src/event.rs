@@ -17,6 +17,8 @@ pub enum StreamKind {
     Tenant,
     Connection,
     Operator,
+    /// What the enrollment mailer did about one user (`domain::enrollment`).
+    Enrollment,
 }
 
 impl StreamKind {
@@ -27,6 +29,7 @@ impl StreamKind {
             StreamKind::Tenant => "tenant",
             StreamKind::Connection => "connection",
             StreamKind::Operator => "operator",
+            StreamKind::Enrollment => "enrollment",
         }
     }
 
@@ -37,6 +40,7 @@ impl StreamKind {
             "tenant" => Some(StreamKind::Tenant),
             "connection" => Some(StreamKind::Connection),
             "operator" => Some(StreamKind::Operator),
+            "enrollment" => Some(StreamKind::Enrollment),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 //! - [`tenant`]: the Tenant aggregate (`tenant.created`).
 //! - [`connection`]: the Connection aggregate: auth mode, secrets (rotate, revoke), settings,
 //!   disable.
+//! - [`enrollment`]: what the enrollment mailer did about a user, and the tenant's template.
 //! - [`operator`]: the Operator aggregate: who may use the admin API.
 //! - [`secret`]: generated secrets as hashes and ids (never in an event).
 //! - [`ownership`]: who owns a resource, who may change it, and claims.
@@ -19,6 +20,7 @@
 //! `scim::document::Document` and `scim::patch::PatchRequest`.
 
 pub mod connection;
+pub mod enrollment;
 pub mod error;
 pub mod event;
 pub mod group;

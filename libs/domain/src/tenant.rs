@@ -1,4 +1,5 @@
-//! The Tenant aggregate: an organisation, created once (`tenant.created`).
+//! The Tenant aggregate: an organisation, created once (`tenant.created`), with the enrollment
+//! email its users get (`tenant.enrollment_configured`).
 //!
 //! A tenant's stream id is derived from its slug ([`Tenant::stream_id`]), so the stream is
 //! found from the URL without a look-up.
@@ -8,12 +9,14 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::enrollment::template::EnrollmentTemplate;
 use crate::event::CURRENT_VERSION;
 use crate::{DomainError, ResourceId, TenantSlug};
 
 #[derive(Debug, Clone)]
 pub enum TenantCommand {
     Create { slug: TenantSlug },
+    ConfigureEnrollment(EnrollmentTemplate),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +24,8 @@ pub enum TenantCommand {
 pub enum TenantEvent {
     #[serde(rename = "tenant.created")]
     Created { slug: TenantSlug },
+    #[serde(rename = "tenant.enrollment_configured")]
+    EnrollmentConfigured(EnrollmentTemplate),
 }
 
 impl DomainEvent for TenantEvent {
@@ -36,6 +41,7 @@ impl DomainEvent for TenantEvent {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     slug: Option<TenantSlug>,
+    enrollment: Option<EnrollmentTemplate>,
 }
 
 /// Names the tenant streams' UUIDs (version 5, from the slug).
@@ -44,6 +50,11 @@ const TENANT_NAMESPACE: Uuid = Uuid::from_u128(0x5c1d_1ed9_e7a4_4c40_9a52_7e6a_7
 impl Tenant {
     pub fn slug(&self) -> Option<&TenantSlug> {
         self.slug.as_ref()
+    }
+
+    /// The enrollment email an operator set, if any (else the mailer's built-in one).
+    pub fn enrollment(&self) -> Option<&EnrollmentTemplate> {
+        self.enrollment.as_ref()
     }
 
     pub fn stream_id(slug: &TenantSlug) -> ResourceId {
@@ -59,16 +70,19 @@ impl Aggregate for Tenant {
     type Services = ();
 
     async fn handle(&mut self, command: TenantCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
-        let TenantCommand::Create { slug } = command;
-        if self.slug.is_some() {
-            return Err(DomainError::AlreadyExists);
+        match command {
+            TenantCommand::Create { .. } if self.slug.is_some() => return Err(DomainError::AlreadyExists),
+            TenantCommand::Create { slug } => sink.write(TenantEvent::Created { slug }, self).await,
+            TenantCommand::ConfigureEnrollment(template) if self.enrollment.as_ref() == Some(&template) => {}
+            TenantCommand::ConfigureEnrollment(template) => sink.write(TenantEvent::EnrollmentConfigured(template), self).await,
         }
-        sink.write(TenantEvent::Created { slug }, self).await;
         Ok(())
     }
 
     fn apply(&mut self, event: TenantEvent) {
-        let TenantEvent::Created { slug } = event;
-        self.slug = Some(slug);
+        match event {
+            TenantEvent::Created { slug } => self.slug = Some(slug),
+            TenantEvent::EnrollmentConfigured(template) => self.enrollment = Some(template),
+        }
     }
 }

@@ -185,6 +185,9 @@ pub enum ReadModelChange {
     Operator {
         name: String,
     },
+    /// Only the events: streams whose state is read from the log itself (a tenant's enrollment
+    /// template, a user's enrollment).
+    LogOnly,
 }
 
 /// One command's outcome, written atomically.

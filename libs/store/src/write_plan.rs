@@ -156,6 +156,7 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             steps.extend(row.expiries.iter().map(|(credential, at)| WriteStep::ExpireCredential { credential: *credential, at }));
         }
         ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
+        ReadModelChange::LogOnly => {}
     }
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
     if matches!(commit.read_model, ReadModelChange::Tenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. }) {

@@ -9,7 +9,7 @@ use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use domain::TenantSlug;
 use store::Actor;
@@ -27,8 +27,8 @@ use crate::token;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scimledger admin API", description = "Tenants and provisioning connections (docs/operations.md)"),
-    paths(create_tenant, tenants, tenant, create_connection, connections, connection, update, rotate, revoke, disable),
-    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody)),
+    paths(create_tenant, tenants, tenant, set_enrollment, create_connection, connections, connection, update, rotate, revoke, disable),
+    components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody)),
     modifiers(&OperatorToken),
     security(("operator_token" = []))
 )]
@@ -47,6 +47,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
     Router::new()
         .route("/tenants", get(tenants).post(create_tenant))
         .route("/tenants/{tenant}", get(tenant))
+        .route("/tenants/{tenant}/enrollment", put(set_enrollment))
         .route("/tenants/{tenant}/connections", get(connections).post(create_connection))
         .route("/tenants/{tenant}/connections/{connection}", get(connection).patch(update))
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
@@ -144,6 +145,18 @@ async fn tenant(
     Path(t): Path<String>,
 ) -> Response {
     reply(admin(&state, &headers, &op).tenant(&t).await)
+}
+
+#[utoipa::path(put, path = "/admin/v1/tenants/{tenant}/enrollment", params(("tenant" = String, Path)), request_body = EnrollmentInput,
+    responses((status = 200, body = EnrollmentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_enrollment(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+    json: Result<Json<EnrollmentInput>, JsonRejection>,
+) -> Response {
+    reply(async { admin(&state, &headers, &op).set_enrollment(&t, &body(json)?).await }.await)
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/connections", params(("tenant" = String, Path)), request_body = CreateConnection,
