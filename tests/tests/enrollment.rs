@@ -337,3 +337,46 @@ on_both_backends! {
         assert_eq!(mails[0].link(), mails[1].link(), "the same link: either enrolls, once");
     }
 }
+
+async fn provision_many(okta: &Scim, names: std::ops::Range<usize>) {
+    for n in names {
+        okta.post("/Users", &user(&format!("u{n}"), Some(&format!("u{n}@example.com")))).await.expect(201);
+    }
+}
+
+/// `scimledger worker mailer` beside `serve --no-workers` on PostgreSQL: a second copy stands
+/// by, and takes over when the first is killed; every user gets one email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_alone_sends_and_a_standby_takes_over_after_a_kill() {
+    let backend = Backend::postgres().await;
+    let smtp = SmtpSink::start().await;
+    let mut settings = smtp.settings();
+    settings.push(("RUST_LOG", "warn,store::postgres::listen=debug".into()));
+    let server = Server::start_serving(&backend, &["--no-workers"], settings).await;
+    let health: Value = reqwest::get(format!("{}/healthz/subscribers", server.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(health, json!({"subscribers": []}), "--no-workers runs none");
+    let okta = acme(&server, &backend).await;
+    let store = backend.open_store().await;
+
+    let mut first = server.spawn(&["worker", "mailer"]);
+    provision_many(&okta, 0..5).await;
+    wait_for_outcomes(&*store, 5).await;
+    let _second = server.spawn(&["worker", "mailer"]);
+    first.kill().await.expect("killing the first worker");
+    provision_many(&okta, 5..10).await;
+    wait_for_outcomes(&*store, 10).await;
+    wait_caught_up(&server).await;
+    for n in 0..10 {
+        assert_eq!(smtp.to(&format!("u{n}@example.com")).len(), 1, "u{n}");
+    }
+}
+
+/// On the embedded file a worker is a second server: refused while `serve` runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_beside_serve_on_the_embedded_file_is_refused() {
+    let backend = Backend::sqlite();
+    let smtp = SmtpSink::start().await;
+    let server = Server::start_with(&backend, smtp.settings()).await;
+    let refused = server.cli_fails(&["worker", "mailer"]).await;
+    assert!(refused.contains("another scimledger server is already using"), "{refused}");
+}
