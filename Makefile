@@ -7,7 +7,7 @@ SERVICES := scripts/with-test-services.sh
 FUZZ_SMOKE_SECONDS ?= 8
 FUZZ_SECONDS ?= 600
 
-.PHONY: help run build test difftest lint fmt fuzz bench conformance
+.PHONY: help run build test difftest lint fmt fuzz bench conformance scale-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ fuzz: ## Fuzz the filter parser, PATCH path parser and PATCH engine (FUZZ_SECOND
 
 bench: ## Measure import, look-ups, large groups and deep pages on both backends; writes docs/benchmarks.md
 	scripts/bench.sh
+
+scale-test: build ## Two API processes, two relays, a 3-node NATS cluster; kill -9 during a load (SCIMLEDGER_SCALE_USERS, default 10000)
+	$(SERVICES) $(CARGO) test -p scimledger-e2e --test scale_out -- --ignored --nocapture
 
 conformance: ## Run the third-party SCIM conformance suites against both backends
 	scripts/conformance.sh

@@ -54,9 +54,11 @@ scripts/bench-lookups.sh "$out_dir"
 # Large groups, the 20,000-email PATCH and deep pages (issue 10; knobs BENCH_SCALE_* in the
 # script): its own servers and scratch databases, the section after the look-ups.
 scripts/bench-scale.sh "$out_dir"
+# Purging a connection of BENCH_PURGE_USERS users under another connection's requests (issue 9).
+scripts/bench-purge.sh "$out_dir"
 
 python3 scripts/bench_report.py "$out_dir" $backends > docs/benchmarks.md
-cat "$out_dir/lookups.md" "$out_dir/scale.md" >> docs/benchmarks.md
+cat "$out_dir/lookups.md" "$out_dir/scale.md" "$out_dir/purge.md" >> docs/benchmarks.md
 if [ "${BENCH_RELAY:-1}" = 1 ]; then
   stop_server
   { echo; scripts/bench-relay.sh "$server_bin"; } >> docs/benchmarks.md

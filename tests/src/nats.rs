@@ -208,3 +208,78 @@ impl ThrowawayNats {
         }
     }
 }
+
+/// A JetStream cluster of three nats-server processes on this machine (no containers), for the
+/// scale-out test: each node can be killed with SIGKILL.
+pub struct NatsCluster {
+    /// Where the nodes keep their configuration and JetStream files.
+    _dir: tempfile::TempDir,
+    ports: Vec<u16>,
+    nodes: Vec<Option<Child>>,
+}
+
+impl NatsCluster {
+    pub async fn start() -> Self {
+        let bin = std::env::var("SCIMLEDGER_TEST_NATS_SERVER_BIN")
+            .expect("SCIMLEDGER_TEST_NATS_SERVER_BIN is not set: run with scripts/with-test-services.sh, which finds nats-server");
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port();
+        let ports: Vec<u16> = (0..3).map(|_| free()).collect();
+        let routes: Vec<u16> = (0..3).map(|_| free()).collect();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let route_list = routes.iter().map(|p| format!("nats-route://127.0.0.1:{p}")).collect::<Vec<_>>().join(", ");
+        let mut nodes = Vec::new();
+        for (i, (port, route)) in ports.iter().zip(&routes).enumerate() {
+            let config = dir.path().join(format!("n{i}.conf"));
+            let store = dir.path().join(format!("n{i}"));
+            std::fs::write(
+                &config,
+                format!(
+                    "server_name: n{i}\nlisten: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\n\
+                     cluster {{ name: scimledger, listen: 127.0.0.1:{route}, routes: [{route_list}] }}\n",
+                    store.display()
+                ),
+            )
+            .expect("writing a node's configuration");
+            let child = Command::new(&bin)
+                .arg("-c")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("starting nats-server");
+            nodes.push(Some(child));
+        }
+        let cluster = Self { _dir: dir, ports, nodes };
+        // JetStream answers once the nodes have found each other and elected a meta leader.
+        let url = cluster.url();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let Ok(client) = async_nats::connect(url.as_str()).await {
+                    if let Ok(reply) = client.request("$JS.API.INFO", "".into()).await {
+                        if !String::from_utf8_lossy(&reply.payload).contains("\"error\"") {
+                            return;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await;
+        assert!(ready.is_ok(), "the NATS cluster at {url} did not form");
+        cluster
+    }
+
+    /// Every node's client URL, comma-separated: how clients (and scimledger) are given a cluster.
+    pub fn url(&self) -> String {
+        self.ports.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// SIGKILL to node `i`: no goodbye to its peers, as in a crash.
+    pub async fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].take() {
+            child.kill().await.expect("killing a NATS node");
+        }
+    }
+}

@@ -187,8 +187,17 @@ on_both_backends! {
         let second = changed(&server, &backend, &["connection", "rotate", "acme", "okta", "--grace", "1h"]).await;
         assert_eq!(status(&server, "acme", &bearer(&first)).await, 200);
         assert_eq!(status(&server, "acme", &bearer(&second)).await, 200);
+        let shown = server.cli_json(&["connection", "show", "acme", "okta"]).await;
+        let credentials = shown["credentials"].as_array().unwrap();
+        assert_eq!(credentials.len(), 2, "{shown}");
+        assert!(credentials[0]["expires"].is_string() && credentials[0]["live"] == true, "in its grace period: {shown}");
+        assert!(credentials[1]["expires"].is_null() && credentials[1]["live"] == true, "the newest has no end: {shown}");
+        assert!(!shown.to_string().contains(bearer(&first).trim_start_matches("Bearer ")), "no secret is shown again");
         changed(&server, &backend, &["connection", "revoke", "acme", &id]).await;
         assert_eq!(status(&server, "acme", &bearer(&first)).await, 401);
+        let shown = server.cli_json(&["connection", "show", "acme", "okta"]).await;
+        assert_eq!(shown["credentials"][0]["live"], false, "revoked: {shown}");
+        assert!(server.cli(&["connection", "show", "acme", "okta"]).await.contains("credential:"), "the plain listing shows them too");
         assert_eq!(status(&server, "acme", &bearer(&second)).await, 200);
 
         // A grace period of 0: the old secret fails at once (after the grace period).
@@ -364,9 +373,62 @@ on_both_backends! {
         // The OpenAPI document, generated from the code.
         let spec: Value = http.get(format!("{}/admin/v1/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
         assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"), "{}", spec["openapi"]);
-        for path in ["/admin/v1/tenants", "/admin/v1/tenants/{tenant}/connections", "/admin/v1/tenants/{tenant}/connections/{connection}/rotate"] {
+        for path in [
+            "/admin/v1/tenants",
+            "/admin/v1/tenants/{tenant}/connections",
+            "/admin/v1/tenants/{tenant}/connections/{connection}/rotate",
+            "/admin/v1/tenants/{tenant}/Users/{id}",
+            "/admin/v1/tenants/{tenant}/Groups",
+        ] {
             assert!(spec["paths"][path].is_object(), "{path} is documented");
         }
         assert!(spec["components"]["schemas"]["ErrorBody"]["properties"]["code"].is_object());
+        assert!(spec["paths"]["/admin/v1/tenants/{tenant}"]["delete"].is_object(), "tenant delete is documented");
+    }
+
+    async fn deleting_a_tenant(backend: Backend) {
+        let server = start(&backend, Vec::new()).await;
+        let scim = server.tenant("acme").await;
+        let other = server.tenant("globex").await;
+        let alice = scim.post("/Users", &json!({"userName": "alice@acme.com"})).await.expect(201)["id"].as_str().unwrap().to_owned();
+        scim.post("/Groups", &json!({"displayName": "Everyone", "members": [{"value": alice}]})).await.expect(201);
+        other.post("/Users", &json!({"userName": "alice@acme.com"})).await.expect(201);
+        let operator = server.cli_json(&["operator", "create", "--name", "olga"]).await;
+        let http = reqwest::Client::new();
+        let delete = || http.delete(format!("{}/admin/v1/tenants/acme", server.base)).bearer_auth(operator["token"].as_str().unwrap());
+
+        // Refused while a connection is enabled, naming it; nothing changes.
+        let before = backend.event_count().await;
+        let refused = server.cli_fails(&["tenant", "delete", "acme"]).await;
+        assert!(refused.contains("okta") && refused.contains("disable"), "{refused}");
+        let response = delete().send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], "tenant_in_use");
+        assert_eq!(backend.event_count().await, before, "refusals change nothing");
+
+        changed(&server, &backend, &["connection", "disable", "acme", "okta"]).await;
+        let deleted = server.cli_json(&["tenant", "delete", "acme"]).await;
+        assert_eq!(deleted["slug"], "acme");
+
+        // The read models forget the tenant; its history stays, closed by `tenant.deleted`.
+        let store = backend.open_store().await;
+        let acme = domain::TenantSlug::parse("acme").unwrap();
+        let everything = scim::list::ListQuery::from_params(std::iter::empty(), &scim::schema::USER_RESOURCE).unwrap();
+        assert_eq!(store.users(&acme, &everything, false).await.unwrap().total, 0);
+        assert!(store.connections(&acme).await.unwrap().is_empty());
+        let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
+        assert_eq!(slugs, ["globex"]);
+        let log = store.read_log(0, 1_000).await.unwrap();
+        let last = log.iter().rfind(|e| e.tenant == acme).unwrap();
+        assert_eq!((last.payload.event_type.as_str(), last.metadata["operator"].as_str()), ("tenant.deleted", Some("cli")));
+        assert!(log.iter().any(|e| e.tenant == acme && e.payload.event_type == "user.provisioned"), "history stays");
+
+        // The other tenant is untouched; the deleted one is gone for every door.
+        assert_eq!(other.get("/Users").await.expect(200)["totalResults"], 1);
+        assert_eq!(delete().send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        let again = server.cli_fails(&["tenant", "create", "acme"]).await;
+        assert!(again.contains("already exists"), "a deleted tenant's slug is not used again: {again}");
+        let refused = server.cli_fails(&["connection", "create", "acme", "--name", "late"]).await;
+        assert!(refused.contains("does not exist"), "{refused}");
     }
 }

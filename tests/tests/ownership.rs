@@ -42,6 +42,48 @@ async fn total(scim: &Scim, filter: &str) -> u64 {
 }
 
 on_both_backends! {
+    async fn an_operator_provisions_manually_through_the_admin_api(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let okta = server.tenant("acme").await;
+        let (_, claimer) = connection(&server, "acme", "claimer", &["--claim-manual"]).await;
+        let operator = server.cli_json(&["operator", "create", "--name", "olga"]).await;
+        let token = operator["token"].as_str().unwrap();
+        let manual = Scim::new(&format!("{}/admin/v1/tenants/acme", server.base), token);
+
+        // Operator-owned: an IdP's connection without claim_manual may not change it.
+        let carol = manual.post("/Users", &json!({"userName": "carol@example.com", "name": {"givenName": "Carol"}})).await.expect(201);
+        let carol_id = carol["id"].as_str().unwrap().to_owned();
+        assert_eq!(carol["meta"]["location"], format!("{}/scim/v2/acme/Users/{carol_id}", server.base), "one canonical location");
+        let staff = manual.post("/Groups", &json!({"displayName": "Staff", "members": [{"value": carol_id}]})).await.expect(201);
+        let rename = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Caz"}]});
+        let refused = okta.patch(&format!("/Users/{carol_id}"), &rename).await.expect_error(409, None);
+        assert!(refused["detail"].as_str().unwrap().contains("provisioned manually"), "{refused}");
+
+        // The operator changes what a connection owns without taking it over.
+        let dave = okta.post("/Users", &json!({"userName": "dave@example.com"})).await.expect(201);
+        let dave_id = dave["id"].as_str().unwrap();
+        manual.patch(&format!("/Users/{dave_id}"), &rename).await.expect(200);
+        okta.patch(&format!("/Users/{dave_id}"), &rename).await.expect(200);
+        manual.get(&format!("/Groups/{}", staff["id"].as_str().unwrap())).await.expect(200);
+
+        // A connection that claims manual resources takes carol over.
+        claimer.patch(&format!("/Users/{carol_id}"), &rename).await.expect(200);
+        let store = backend.open_store().await;
+        let acme = TenantSlug::parse("acme").unwrap();
+        let carol_stream = store.stream(&acme, StreamKind::User, carol_id.parse().unwrap()).await.unwrap();
+        let types: Vec<&str> = carol_stream.iter().map(|e| e.payload.event_type.as_str()).collect();
+        assert_eq!(types, ["user.provisioned", "user.claimed", "user.profile_updated"]);
+        assert_eq!(carol_stream[0].metadata["operator"], "olga", "the operator is the actor");
+
+        // Refusals: bad SCIM is SCIM's 400, an unknown tenant the admin API's 404, no token 401.
+        let before = backend.event_count().await;
+        manual.post("/Users", &json!({"name": {"givenName": "nobody"}})).await.expect_error(400, Some("invalidValue"));
+        let unknown = Scim::new(&format!("{}/admin/v1/tenants/nobody", server.base), token).get("/Users").await.expect(404);
+        assert_eq!(unknown["code"], "unknown_tenant");
+        Scim::new(&format!("{}/admin/v1/tenants/acme", server.base), "scimledger_wrong").get("/Users").await.expect(401);
+        assert_eq!(backend.event_count().await, before, "refusals change nothing");
+    }
+
     async fn a_connection_gets_409_writing_what_another_owns_and_nothing_changes(backend: Backend) {
         let server = Server::start(&backend).await;
         let okta = server.tenant("acme").await;

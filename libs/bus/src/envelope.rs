@@ -31,7 +31,7 @@ pub struct Envelope {
 impl Envelope {
     pub fn of(event: &RecordedEvent) -> Result<Self, StoreError> {
         let event_type = &event.payload.event_type;
-        let resource = event.kind.as_str();
+        let collection = event.kind.collection();
         let mut data = match &event.payload.data {
             Value::Object(fields) => fields.clone(),
             _ => serde_json::Map::new(),
@@ -48,7 +48,7 @@ impl Envelope {
             "id": event.event_id.to_string(),
             "source": format!("/scimledger/tenants/{}", event.tenant),
             "type": format!("scimledger.{event_type}.v{}", event.payload.type_version),
-            "subject": format!("{resource}s/{}", event.stream),
+            "subject": format!("{collection}/{}", event.stream),
             "time": time,
             "datacontenttype": "application/json",
             "position": event.position,

@@ -19,6 +19,12 @@ pub enum StreamKind {
     Operator,
     /// What the enrollment mailer did about one user (`domain::enrollment`).
     Enrollment,
+    /// A tenant's roles, mappings, default role and locks (`domain::role::RolePolicy`).
+    RolePolicy,
+    /// One user's effective roles (`domain::role::assignment`).
+    RoleAssignment,
+    /// A tenant's credential for the access look-up (`domain::access_token`).
+    AccessToken,
 }
 
 impl StreamKind {
@@ -30,6 +36,24 @@ impl StreamKind {
             StreamKind::Connection => "connection",
             StreamKind::Operator => "operator",
             StreamKind::Enrollment => "enrollment",
+            StreamKind::RolePolicy => "role_policy",
+            StreamKind::RoleAssignment => "role_assignment",
+            StreamKind::AccessToken => "access_token",
+        }
+    }
+
+    /// How an envelope's `subject` names the collection: `users/<id>`, `role_policies/<id>`.
+    pub fn collection(self) -> &'static str {
+        match self {
+            StreamKind::User => "users",
+            StreamKind::Group => "groups",
+            StreamKind::Tenant => "tenants",
+            StreamKind::Connection => "connections",
+            StreamKind::Operator => "operators",
+            StreamKind::RolePolicy => "role_policies",
+            StreamKind::RoleAssignment => "role_assignments",
+            StreamKind::AccessToken => "access_tokens",
+            StreamKind::Enrollment => "enrollments",
         }
     }
 
@@ -41,6 +65,9 @@ impl StreamKind {
             "connection" => Some(StreamKind::Connection),
             "operator" => Some(StreamKind::Operator),
             "enrollment" => Some(StreamKind::Enrollment),
+            "role_policy" => Some(StreamKind::RolePolicy),
+            "role_assignment" => Some(StreamKind::RoleAssignment),
+            "access_token" => Some(StreamKind::AccessToken),
             _ => None,
         }
     }

@@ -6,10 +6,13 @@
 //! - [`user`]: the User aggregate: provision, replace, patch, deactivate, reactivate, delete.
 //! - [`group`]: the Group aggregate: create, rename, membership changes, delete.
 //! - [`tenant`]: the Tenant aggregate (`tenant.created`).
+//! - [`access_token`]: credentials of a tenant for the access look-up.
 //! - [`connection`]: the Connection aggregate: auth mode, secrets (rotate, revoke), settings,
 //!   disable.
 //! - [`enrollment`]: what the enrollment mailer did about a user, and the tenant's template.
 //! - [`operator`]: the Operator aggregate: who may use the admin API.
+//! - [`role`]: roles per tenant (catalogue, group mappings, default, locks) and each user's
+//!   effective roles as `role.assigned` / `role.revoked`.
 //! - [`secret`]: generated secrets as hashes and ids (never in an event).
 //! - [`ownership`]: who owns a resource, who may change it, and claims.
 //! - [`event`]: how events name and version themselves in the log.
@@ -19,6 +22,7 @@
 //! Resources are SCIM documents (the product's language is SCIM), so the domain speaks
 //! `scim::document::Document` and `scim::patch::PatchRequest`.
 
+pub mod access_token;
 pub mod connection;
 pub mod enrollment;
 pub mod error;
@@ -28,6 +32,7 @@ pub mod ids;
 pub mod names;
 pub mod operator;
 pub mod ownership;
+pub mod role;
 pub mod secret;
 pub mod tenant;
 pub mod user;

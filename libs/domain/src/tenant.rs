@@ -1,5 +1,7 @@
 //! The Tenant aggregate: an organisation, created once (`tenant.created`), with the enrollment
-//! email its users get (`tenant.enrollment_configured`).
+//! email its users get (`tenant.enrollment_configured`), and perhaps deleted (`tenant.deleted`),
+//! after which its slug is never used again: its history stays in the log under that slug, and
+//! a new tenant must not inherit it.
 //!
 //! A tenant's stream id is derived from its slug ([`Tenant::stream_id`]), so the stream is
 //! found from the URL without a look-up.
@@ -15,7 +17,12 @@ use crate::{DomainError, ResourceId, TenantSlug};
 
 #[derive(Debug, Clone)]
 pub enum TenantCommand {
-    Create { slug: TenantSlug },
+    Create {
+        slug: TenantSlug,
+    },
+    /// Deletes the tenant. The caller has found none of its connections enabled (their SCIM
+    /// clients would otherwise write into a tenant that is gone).
+    Delete,
     ConfigureEnrollment(EnrollmentTemplate),
 }
 
@@ -26,6 +33,8 @@ pub enum TenantEvent {
     Created { slug: TenantSlug },
     #[serde(rename = "tenant.enrollment_configured")]
     EnrollmentConfigured(EnrollmentTemplate),
+    #[serde(rename = "tenant.deleted")]
+    Deleted { slug: TenantSlug },
 }
 
 impl DomainEvent for TenantEvent {
@@ -42,6 +51,7 @@ impl DomainEvent for TenantEvent {
 pub struct Tenant {
     slug: Option<TenantSlug>,
     enrollment: Option<EnrollmentTemplate>,
+    deleted: bool,
 }
 
 /// Names the tenant streams' UUIDs (version 5, from the slug).
@@ -55,6 +65,15 @@ impl Tenant {
     /// The enrollment email an operator set, if any (else the mailer's built-in one).
     pub fn enrollment(&self) -> Option<&EnrollmentTemplate> {
         self.enrollment.as_ref()
+    }
+
+    /// Whether the tenant was created and not deleted.
+    pub fn exists(&self) -> bool {
+        self.slug.is_some() && !self.deleted
+    }
+
+    pub fn deleted(&self) -> bool {
+        self.deleted
     }
 
     pub fn stream_id(slug: &TenantSlug) -> ResourceId {
@@ -71,18 +90,31 @@ impl Aggregate for Tenant {
 
     async fn handle(&mut self, command: TenantCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         match command {
-            TenantCommand::Create { .. } if self.slug.is_some() => return Err(DomainError::AlreadyExists),
-            TenantCommand::Create { slug } => sink.write(TenantEvent::Created { slug }, self).await,
-            TenantCommand::ConfigureEnrollment(template) if self.enrollment.as_ref() == Some(&template) => {}
-            TenantCommand::ConfigureEnrollment(template) => sink.write(TenantEvent::EnrollmentConfigured(template), self).await,
+            // A deleted tenant's slug stays taken.
+            TenantCommand::Create { .. } if self.slug.is_some() => Err(DomainError::AlreadyExists),
+            TenantCommand::Create { slug } => {
+                sink.write(TenantEvent::Created { slug }, self).await;
+                Ok(())
+            }
+            TenantCommand::ConfigureEnrollment(_) if !self.exists() => Err(DomainError::NotFound),
+            TenantCommand::ConfigureEnrollment(template) if self.enrollment.as_ref() == Some(&template) => Ok(()),
+            TenantCommand::ConfigureEnrollment(template) => {
+                sink.write(TenantEvent::EnrollmentConfigured(template), self).await;
+                Ok(())
+            }
+            TenantCommand::Delete => {
+                let slug = self.slug.clone().filter(|_| !self.deleted).ok_or(DomainError::NotFound)?;
+                sink.write(TenantEvent::Deleted { slug }, self).await;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn apply(&mut self, event: TenantEvent) {
         match event {
             TenantEvent::Created { slug } => self.slug = Some(slug),
             TenantEvent::EnrollmentConfigured(template) => self.enrollment = Some(template),
+            TenantEvent::Deleted { .. } => self.deleted = true,
         }
     }
 }

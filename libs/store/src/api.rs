@@ -112,6 +112,8 @@ pub const TENANT: &str = "tenant";
 pub const CONNECTION_NAME: &str = "connection.name";
 /// An operator's name, in the deployment.
 pub const OPERATOR_NAME: &str = "operator.name";
+/// An access token's name within its tenant.
+pub const ACCESS_TOKEN_NAME: &str = "access_token.name";
 
 /// A secret's hash, written by the commit whose command generated it. Like reservations, the
 /// credentials table is state a rebuild keeps: the log names credentials, it never holds them.
@@ -181,13 +183,15 @@ pub enum ReadModelChange {
         removed: Vec<ResourceId>,
     },
     Tenant,
+    /// The tenant was deleted: every read-model row of it goes.
+    DeleteTenant,
     Connection(ConnectionRow),
     Operator {
         name: String,
     },
-    /// Only the events: streams whose state is read from the log itself (a tenant's enrollment
-    /// template, a user's enrollment).
-    LogOnly,
+    /// Streams whose state lives in the log alone (role policies and assignments, which the
+    /// access projection folds in memory).
+    Nothing,
 }
 
 /// One command's outcome, written atomically.
@@ -205,6 +209,9 @@ pub struct Commit {
     pub read_model: ReadModelChange,
     /// Secrets the command generated, stored beside the stream's owner.
     pub secrets: Vec<SecretWrite>,
+    /// The committing command holds the stream ([`Store::hold_stream`]): the append must not
+    /// wait for the holder, itself.
+    pub held: bool,
 }
 
 impl Commit {
@@ -234,7 +241,7 @@ pub struct Appended {
 }
 
 /// What a reader of a tenant's users and groups sees (docs/adr/0040-ownership-and-read-scope.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Every user and group of the tenant.
     Tenant,
@@ -342,6 +349,16 @@ pub struct ConnectionSecret {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// One of a connection's secrets, without its hash: what `connection show` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: Uuid,
+    pub connection: Uuid,
+    pub created_at: OffsetDateTime,
+    /// When it stops (or stopped) working; `None` while it has no end.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
 /// An operator's token hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorSecret {
@@ -428,6 +445,18 @@ pub trait Lease: Send {
     async fn lost(&mut self);
 }
 
+/// A stream held against other processes' commits (ADR 0051); dropping it lets them go on.
+pub struct StreamHold {
+    _guard: Box<dyn Send>,
+}
+
+impl StreamHold {
+    /// A hold that lasts as long as `guard`.
+    pub fn new(guard: impl Send + 'static) -> Self {
+        Self { _guard: Box::new(guard) }
+    }
+}
+
 /// The event log and read models of one deployment, for every tenant.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -448,6 +477,10 @@ pub trait Store: Send + Sync + 'static {
     /// The secrets of the tenant's enabled connections that are still live at `at`.
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>>;
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>>;
+    /// The hashes of the tenant's live access tokens (for the access look-up).
+    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>>;
+    /// Every secret the tenant's connections ever had, ended ones too, oldest first.
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>>;
     /// Where a cache of [`Self::connection_secrets`] learns of changes, also those other
     /// processes commit; `None` when this backend's look-ups are cheap enough not to cache.
     async fn secret_changes(&self) -> Option<SecretChanges>;
@@ -460,6 +493,10 @@ pub trait Store: Send + Sync + 'static {
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its
     /// reservations and read-model change, all in one transaction.
     async fn append(&self, commit: Commit) -> StoreResult<Appended>;
+    /// Holds `stream` until the hold is dropped: other processes' commits to it wait (once
+    /// any commit in flight has ended), so a command that lost a race for the stream decides
+    /// again on its newest version and cannot lose again. `None` where one process writes.
+    async fn hold_stream(&self, stream: ResourceId) -> StoreResult<Option<StreamHold>>;
     /// A stream's events in version order; none when `stream` is a stream of another kind (an
     /// id names a user or a group, never both, and one kind's events do not decode as the other's).
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>>;

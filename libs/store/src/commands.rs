@@ -5,12 +5,15 @@
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
+use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenEvent};
 use domain::connection::{Connection, ConnectionCommand, ConnectionEvent};
 use domain::enrollment::{Enrollment, EnrollmentEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
 use domain::operator::{Operator, OperatorCommand, OperatorEvent};
 use domain::ownership;
+use domain::role::assignment::{Assignment, AssignmentEvent};
+use domain::role::{RolePolicy, RolePolicyEvent};
 use domain::tenant::{Tenant, TenantEvent};
 use domain::user::{User, UserCommand, UserEvent};
 use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
@@ -99,16 +102,26 @@ pub async fn run<A: Resource>(
 ) -> Result<Outcome<A>, CommandError> {
     let span = tracing::info_span!("command", resource = A::KIND.as_str());
     async move {
-        // Commands on one stream in this process queue up rather than race; the retries below
-        // handle writers in other processes.
+        // Commands on one stream in this process queue up rather than race; writers in other
+        // processes are met by the retries below.
         let _turn = stream_turn(id).await;
         let mut attempt = 0;
+        let mut hold = None;
         loop {
             attempt += 1;
-            match decide_and_commit::<A>(store, tenant, id, command.clone(), principal, metadata.clone(), expect).await {
+            let this = Attempt { tenant, id, expect, held: hold.is_some() };
+            match decide_and_commit::<A>(store, this, command.clone(), principal, metadata.clone()).await {
                 Err(CommandError::Store(StoreError::Conflict)) if attempt < ATTEMPTS && !matches!(expect, Expect::Version(_)) => {
                     tracing::debug!(%id, attempt, "stream moved on; deciding again");
-                    tokio::time::sleep(backoff(attempt)).await;
+                    // Another process's queue of commands could otherwise win every race while
+                    // this one backs off: holding the stream makes the next attempt its turn.
+                    hold = match hold {
+                        Some(hold) => Some(hold),
+                        None => store.hold_stream(id).await?,
+                    };
+                    if hold.is_none() {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
                 }
                 Err(CommandError::Store(StoreError::Conflict)) => {
                     if let Expect::Version(expected) = expect {
@@ -148,15 +161,24 @@ fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_micros(rand::random_range(ceiling_micros / 2..=ceiling_micros))
 }
 
+/// One attempt of a command: on which stream, what it expects of it, and whether the command
+/// holds it against other processes.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    tenant: &'a TenantSlug,
+    id: ResourceId,
+    expect: Expect,
+    held: bool,
+}
+
 async fn decide_and_commit<A: Resource>(
     store: &dyn Store,
-    tenant: &TenantSlug,
-    id: ResourceId,
+    attempt: Attempt<'_>,
     command: A::Command,
     principal: &Principal,
     metadata: EventMetadata,
-    expect: Expect,
 ) -> Result<Outcome<A>, CommandError> {
+    let Attempt { tenant, id, expect, held } = attempt;
     let history = match expect {
         Expect::New => Vec::new(),
         Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
@@ -193,6 +215,7 @@ async fn decide_and_commit<A: Resource>(
             reservations,
             read_model,
             secrets,
+            held,
         })
         .instrument(tracing::info_span!("append", events = events.len()))
         .await;
@@ -383,7 +406,7 @@ impl Resource for Tenant {
     }
 
     fn exists(&self) -> bool {
-        self.slug().is_some()
+        Tenant::exists(self)
     }
 }
 
@@ -408,7 +431,7 @@ impl Resource for Enrollment {
     const KIND: StreamKind = StreamKind::Enrollment;
 
     fn commit_parts(_: &Self, _: &[EnrollmentEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        (Vec::new(), ReadModelChange::LogOnly)
+        (Vec::new(), ReadModelChange::Nothing)
     }
 
     fn exists(&self) -> bool {
@@ -429,6 +452,50 @@ impl Resource for Operator {
 
     fn secrets(command: &OperatorCommand, _: &Self) -> Vec<SecretWrite> {
         let OperatorCommand::Create { secret, .. } = command;
+        vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
+    }
+}
+
+/// A tenant's role policy: every tenant has one, empty until an operator defines a role.
+impl Resource for RolePolicy {
+    const KIND: StreamKind = StreamKind::RolePolicy;
+
+    fn commit_parts(_: &Self, _: &[RolePolicyEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        true
+    }
+}
+
+/// A user's roles: the stream starts with the first role the user gets.
+impl Resource for Assignment {
+    const KIND: StreamKind = StreamKind::RoleAssignment;
+
+    fn commit_parts(_: &Self, _: &[AssignmentEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        true
+    }
+}
+
+impl Resource for AccessToken {
+    const KIND: StreamKind = StreamKind::AccessToken;
+
+    fn commit_parts(_: &Self, _: &[AccessTokenEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        let name = after.name().map(|n| n.to_string()).unwrap_or_default();
+        (vec![Reservation::Claim { kind: crate::api::ACCESS_TOKEN_NAME, key: name }], ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        self.name().is_some()
+    }
+
+    fn secrets(command: &AccessTokenCommand, _: &Self) -> Vec<SecretWrite> {
+        let AccessTokenCommand::Create { secret, .. } = command;
         vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
     }
 }

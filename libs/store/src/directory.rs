@@ -11,12 +11,15 @@ use domain::{Principal, StreamKind, TenantSlug};
 use crate::api::{ConnectionRow, EventMetadata, ReadModelChange, Reservation, Store, StoreError, CONNECTION_NAME, OPERATOR_NAME, TENANT};
 use crate::commands::{self, CommandError, Expect};
 
-/// A tenant's creation claims its slug and adds its row; its enrollment template lives only in
-/// its stream, which the mailer reads (no read model to keep).
+/// A tenant's creation claims its slug and adds its row, its deletion removes the row; its
+/// enrollment template lives only in its stream, which the mailer reads (no read model to keep).
 pub fn tenant_commit(before: &Tenant, after: &Tenant) -> (Vec<Reservation>, ReadModelChange) {
+    if after.deleted() {
+        return (Vec::new(), ReadModelChange::DeleteTenant);
+    }
     match (before.slug(), after.slug()) {
         (None, Some(slug)) => (vec![Reservation::Claim { kind: TENANT, key: slug.to_string() }], ReadModelChange::Tenant),
-        _ => (Vec::new(), ReadModelChange::LogOnly),
+        _ => (Vec::new(), ReadModelChange::Nothing),
     }
 }
 
@@ -71,11 +74,18 @@ pub async fn tenant(store: &dyn Store, slug: &TenantSlug) -> Result<Option<Tenan
     for event in &events {
         tenant.apply(event.decode()?);
     }
-    Ok(tenant.slug().is_some().then_some(tenant))
+    Ok(tenant.exists().then_some(tenant))
 }
 
 /// Creates a tenant on its stream (named by the slug).
 pub async fn create_tenant(store: &dyn Store, slug: &TenantSlug, metadata: EventMetadata) -> Result<(), CommandError> {
     let command = TenantCommand::Create { slug: slug.clone() };
     commands::run::<Tenant>(store, slug, Tenant::stream_id(slug), command, &Principal::Operator, metadata, Expect::New).await.map(|_| ())
+}
+
+/// Deletes a tenant's read models and records `tenant.deleted`; its events stay in the log.
+/// The caller checks that none of its connections is enabled.
+pub async fn delete_tenant(store: &dyn Store, slug: &TenantSlug, metadata: EventMetadata) -> Result<(), CommandError> {
+    let stream = Tenant::stream_id(slug);
+    commands::run::<Tenant>(store, slug, stream, TenantCommand::Delete, &Principal::Operator, metadata, Expect::Existing).await.map(|_| ())
 }

@@ -2,7 +2,10 @@
 //! where the pages before and after it start.
 //!
 //! Index pages (`startIndex`) are `LIMIT … OFFSET …`: the cost of OFFSET grows with the depth
-//! (ADR 0010). Cursor pages (RFC 9865, ADR 0011) are keyset pages over the creation order:
+//! (ADR 0010). An IdP's import walks them in order, so each unfiltered, unsorted index page
+//! leaves a resume point ([`ResumePoints`]): where the page after it starts, as a `seq`. The
+//! next page asked for at that startIndex is then a keyset page, as cheap at page 1,000 as at
+//! page 1 (ADR 0065); a page nobody walked to goes by OFFSET. Cursor pages (RFC 9865, ADR 0011) are keyset pages over the creation order:
 //! `seq > k` (or `seq < k` going back), read from the `(tenant, seq)` index, so a page costs
 //! the same at any depth; one row more than the page is read to learn whether another follows.
 //!
@@ -15,6 +18,7 @@
 //! document, page 1 as much as page 901.)
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use scim::cursor::Position;
@@ -26,6 +30,48 @@ use crate::query::{Compiler, Dialect, SqlValue, Target};
 /// The columns every page query selects, in this order, before the total (and, for a page of
 /// users with their groups, `groups` after it).
 pub const ROW_COLUMNS: &str = "r.id, r.document, r.version, r.created_at, r.last_modified, r.seq";
+
+/// How many resume points a store keeps: enough for many imports walking at once; when full,
+/// all are forgotten (the next pages go by OFFSET once, and leave new ones).
+const RESUME_POINTS: usize = 4096;
+
+/// Where unfiltered, unsorted index walks left off, per store (ADR 0065): the `seq` of the row
+/// just before a startIndex. A page resumed from one is the keyset page after that row, which is
+/// OFFSET's page while nothing before it changes, and, when something does, the page an import
+/// walking in order wants (no row skipped or repeated for a delete or create behind it).
+#[derive(Clone, Default)]
+pub struct ResumePoints(Arc<Mutex<HashMap<ResumeKey, i64>>>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ResumeKey {
+    target: Target,
+    tenant: TenantSlug,
+    scope: Scope,
+    start_index: u64,
+}
+
+impl ResumePoints {
+    fn key(target: Target, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> Option<ResumeKey> {
+        match query.paging {
+            Paging::Index { start_index } if query.filter.is_none() && query.sort.is_none() && query.count > 0 => {
+                Some(ResumeKey { target, tenant: tenant.clone(), scope, start_index })
+            }
+            _ => None,
+        }
+    }
+
+    fn get(&self, key: &ResumeKey) -> Option<i64> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(key).copied()
+    }
+
+    fn put(&self, key: ResumeKey, seq: i64) {
+        let mut points = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if points.len() >= RESUME_POINTS {
+            points.clear();
+        }
+        points.insert(key, seq);
+    }
+}
 
 /// A page query, ready to run on the dialect it was planned for.
 pub struct PagePlan {
@@ -41,6 +87,8 @@ pub struct PagePlan {
     count: u32,
     /// Whether a filter selects the rows (a filtered index page carries no total).
     filtered: bool,
+    /// An index walk's page: where its resume point goes.
+    resume: Option<(ResumePoints, ResumeKey)>,
 }
 
 impl PagePlan {
@@ -51,7 +99,10 @@ impl PagePlan {
         scope: Scope,
         query: &ListQuery,
         with_groups: bool,
+        resume: &ResumePoints,
     ) -> Result<Self, scim::ScimError> {
+        let walk = ResumePoints::key(target, tenant, scope, query);
+        let resume_after = walk.as_ref().and_then(|key| resume.get(key));
         let mut compiler = Compiler::new(dialect, target, 1);
         let condition = match &query.filter {
             Some(filter) => compiler.filter(filter)?,
@@ -78,6 +129,11 @@ impl PagePlan {
         // the subquery of the total reuses the filter's placeholders.
         let rows_sql = match query.paging {
             _ if query.count == 0 => None,
+            Paging::Index { .. } if resume_after.is_some() => {
+                let key = compiler.bind(SqlValue::Int(resume_after.unwrap_or_default()));
+                let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
+                Some(format!("SELECT {ROW_COLUMNS}, ({count_sql}) AS total{groups} {from} AND r.seq > {key} ORDER BY r.seq LIMIT {limit}"))
+            }
             Paging::Index { start_index } => {
                 let order = match (&query.filter, &query.sort) {
                     // Sort the matches rather than walk the creation-order index: a planner that
@@ -112,7 +168,17 @@ impl PagePlan {
         let mut params = vec![SqlValue::Text(tenant.as_str().to_owned())];
         params.extend(bound);
         let filtered = query.filter.is_some();
-        Ok(PagePlan { rows_sql, count_sql, params, count_params: 1 + filter_params, paging: query.paging, count: query.count, filtered })
+        let resume = walk.map(|key| (resume.clone(), key));
+        Ok(PagePlan {
+            rows_sql,
+            count_sql,
+            params,
+            count_params: 1 + filter_params,
+            paging: query.paging,
+            count: query.count,
+            filtered,
+            resume,
+        })
     }
 
     /// The total, when the page's `rows` rows (and the total they carried, if any) tell it;
@@ -135,6 +201,9 @@ impl PagePlan {
     /// The page from the rows `rows_sql` returned (each with its `seq`), the total, and the
     /// users' groups when they were read with the rows.
     pub fn finish(&self, mut rows: Vec<(ResourceRecord, i64)>, total: u64, groups: Option<HashMap<ResourceId, Vec<Reference>>>) -> Page {
+        if let (Some((points, key)), Some((_, last))) = (&self.resume, rows.last()) {
+            points.put(ResumeKey { start_index: key.start_index + rows.len() as u64, ..key.clone() }, *last);
+        }
         let Paging::Cursor(position) = self.paging else {
             return Page { total, records: rows.into_iter().map(|(r, _)| r).collect(), groups, next: None, previous: None };
         };

@@ -61,7 +61,7 @@ pub trait Dialect: Sync {
 }
 
 /// Which read model a query reads: its row is aliased `r`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     Users,
     Groups,

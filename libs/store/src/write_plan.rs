@@ -18,6 +18,10 @@ use crate::query::Target;
 /// One write of a commit, on the commit's tenant and stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WriteStep<'c> {
+    /// Waits while a command of another process holds the stream (`Store::hold_stream`), so
+    /// that a writer that lost a race for it cannot lose again (ADR 0051). First, before the
+    /// commit touches any row.
+    WaitForStreamHolder,
     /// Frees a unique value the stream held.
     ReleaseReservation {
         kind: &'static str,
@@ -65,6 +69,8 @@ pub enum WriteStep<'c> {
     DeleteGroupMemberships,
     /// Inserts the tenant's row (the commit's tenant is the tenant).
     InsertTenantRow,
+    /// Deletes the deleted tenant's rows of one read model (its events stay in the log).
+    ForgetTenant(TenantRows),
     /// Inserts or updates the connection's row: its settings, and when it was disabled (kept
     /// from the first disable).
     UpsertConnectionRow(&'c ConnectionRow),
@@ -90,12 +96,45 @@ pub enum WriteStep<'c> {
     },
 }
 
+/// The read models a deleted tenant's rows are deleted from, in an order that leaves no row
+/// pointing at a deleted one. The reservation of the tenant's own slug stays: a deleted tenant's
+/// slug is never used again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantRows {
+    Memberships,
+    UserValues,
+    Users,
+    Groups,
+    Credentials,
+    Connections,
+    ResourceCounts,
+    Reservations,
+    Tenant,
+}
+
+impl TenantRows {
+    pub const ALL: [TenantRows; 9] = [
+        TenantRows::Memberships,
+        TenantRows::UserValues,
+        TenantRows::Users,
+        TenantRows::Groups,
+        TenantRows::Credentials,
+        TenantRows::Connections,
+        TenantRows::ResourceCounts,
+        TenantRows::Reservations,
+        TenantRows::Tenant,
+    ];
+}
+
 /// How many rows a tenant's count of one kind is spread over (ADR 0049).
 pub const COUNT_STRIPES: u8 = 16;
 
 /// The steps of `commit`, in the order they must run.
 pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
     let mut steps = Vec::new();
+    if commit.expected_version > 0 && !commit.held {
+        steps.push(WriteStep::WaitForStreamHolder);
+    }
     steps.extend(commit.reservations.iter().filter_map(|reservation| match reservation {
         Reservation::Release { kind, key } => Some(WriteStep::ReleaseReservation { kind, key }),
         Reservation::Claim { .. } => None,
@@ -151,15 +190,19 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             ]);
         }
         ReadModelChange::Tenant => steps.push(WriteStep::InsertTenantRow),
+        ReadModelChange::DeleteTenant => steps.extend(TenantRows::ALL.map(WriteStep::ForgetTenant)),
         ReadModelChange::Connection(row) => {
             steps.push(WriteStep::UpsertConnectionRow(row));
             steps.extend(row.expiries.iter().map(|(credential, at)| WriteStep::ExpireCredential { credential: *credential, at }));
         }
         ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
-        ReadModelChange::LogOnly => {}
+        ReadModelChange::Nothing => {}
     }
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
-    if matches!(commit.read_model, ReadModelChange::Tenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. }) {
+    if matches!(
+        commit.read_model,
+        ReadModelChange::Tenant | ReadModelChange::DeleteTenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. }
+    ) {
         steps.push(WriteStep::SignalCredentialsChanged);
     }
     steps
@@ -198,6 +241,7 @@ mod tests {
             reservations,
             read_model,
             secrets: Vec::new(),
+            held: false,
         }
     }
 
@@ -274,6 +318,7 @@ mod tests {
         assert_eq!(
             plan(&c),
             vec![
+                WaitForStreamHolder,
                 ReleaseReservation { kind: LOGIN, key: "alice" },
                 ClaimReservation { kind: LOGIN, key: "alice" },
                 AppendEvent { version: 4, event: &c.events[0] },
@@ -290,6 +335,7 @@ mod tests {
         assert_eq!(
             plan(&c),
             vec![
+                WaitForStreamHolder,
                 ReleaseReservation { kind: LOGIN, key: "alice" },
                 AppendEvent { version: 3, event: &c.events[0] },
                 DeleteUserRow,
@@ -314,6 +360,7 @@ mod tests {
         assert_eq!(
             plan(&c),
             vec![
+                WaitForStreamHolder,
                 ReleaseReservation { kind: GROUP_DISPLAY_NAME, key: "eng" },
                 ClaimReservation { kind: GROUP_DISPLAY_NAME, key: "engineering" },
                 AppendEvent { version: 2, event: &c.events[0] },
@@ -339,7 +386,12 @@ mod tests {
         let ReadModelChange::Group { row: Some(row), .. } = &c.read_model else { unreachable!() };
         assert_eq!(
             plan(&c),
-            vec![AppendEvent { version: 2, event: &c.events[0] }, RenameGroupInUsers { display_name: "Eng" }, UpsertGroupRow(row)]
+            vec![
+                WaitForStreamHolder,
+                AppendEvent { version: 2, event: &c.events[0] },
+                RenameGroupInUsers { display_name: "Eng" },
+                UpsertGroupRow(row)
+            ]
         );
     }
 
@@ -371,6 +423,7 @@ mod tests {
         assert_eq!(
             plan(&c),
             vec![
+                WaitForStreamHolder,
                 ReleaseReservation { kind: GROUP_DISPLAY_NAME, key: "eng" },
                 AppendEvent { version: 5, event: &c.events[0] },
                 LeaveDeletedGroupInUsers,
@@ -401,6 +454,7 @@ mod tests {
         assert_eq!(
             plan(&c),
             vec![
+                WaitForStreamHolder,
                 AppendEvent { version: 2, event: &c.events[0] },
                 UpsertConnectionRow(row),
                 ExpireCredential { credential: old, at: &row.expiries[0].1 },
@@ -408,5 +462,22 @@ mod tests {
                 SignalCredentialsChanged,
             ]
         );
+    }
+
+    #[test]
+    fn a_held_commit_does_not_wait_for_its_own_hold() {
+        let mut c = commit(StreamKind::User, 3, payload(1), Vec::new(), ReadModelChange::DeleteUser);
+        assert_eq!(plan(&c).first(), Some(&WaitForStreamHolder));
+        c.held = true;
+        assert!(!plan(&c).contains(&WaitForStreamHolder));
+    }
+
+    #[test]
+    fn a_deleted_tenant_forgets_every_read_model_then_signals() {
+        let c = commit(StreamKind::Tenant, 1, payload(1), Vec::new(), ReadModelChange::DeleteTenant);
+        let mut expected = vec![WaitForStreamHolder, AppendEvent { version: 2, event: &c.events[0] }];
+        expected.extend(TenantRows::ALL.map(ForgetTenant));
+        expected.push(SignalCredentialsChanged);
+        assert_eq!(plan(&c), expected);
     }
 }

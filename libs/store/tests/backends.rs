@@ -50,6 +50,7 @@ fn rename_commit(fixture: &Fixture, id: ResourceId, version: i64, old_name: &str
         reservations,
         read_model,
         secrets: Vec::new(),
+        held: false,
     }
 }
 
@@ -398,4 +399,46 @@ async fn change(fixture: &Fixture, id: uuid::Uuid, command: ConnectionCommand) {
     )
     .await
     .unwrap();
+}
+
+/// Another process's commit to a held stream waits for the holder, whose own commit goes
+/// first, even though the other was sent first: a command that lost one race cannot lose the
+/// next (ADR 0051).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_commit_to_a_held_stream_goes_after_the_holders() {
+    let url = store::testing::fresh_postgres_url().await;
+    let pg: std::sync::Arc<dyn store::Store> = std::sync::Arc::new(store::postgres::PgStore::connect(&url, 8).await.unwrap());
+    let fixture = support::with_tenant(pg, None).await;
+    let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
+    let hold = fixture.store.hold_stream(id).await.unwrap().expect("PostgreSQL holds streams");
+
+    let other = tokio::spawn({
+        let (store, commit) = (fixture.store.clone(), rename_commit(&fixture, id, 1, "alice", "alice-other"));
+        async move { store.append(commit).await }
+    });
+    let (observer, session) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(session);
+    while observer
+        .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(!other.is_finished(), "the other commit waits for the hold: {:?}", other.await);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    let mine = Commit { held: true, ..rename_commit(&fixture, id, 1, "alice", "alice-mine") };
+    fixture.store.append(mine).await.expect("the holder commits without waiting for itself");
+    drop(hold);
+    assert!(matches!(other.await.unwrap(), Err(StoreError::Conflict)), "the other commit finds the stream moved on");
+    let user = fixture.store.user(&fixture.tenant, id).await.unwrap().unwrap();
+    assert_eq!((user.document["userName"].as_str(), user.version), (Some("alice-mine"), 2));
+}
+
+#[tokio::test]
+async fn on_sqlite_streams_are_not_held() {
+    let fixture = support::sqlite().await;
+    assert!(fixture.store.hold_stream(ResourceId::new()).await.unwrap().is_none(), "one process writes the file");
 }

@@ -560,7 +560,8 @@ async fn sqlite_answers_the_common_look_ups_from_indexes() {
             Target::Groups => &GROUP_RESOURCE,
         };
         let query = ListQuery::from_params([("filter", text.as_str())], rt).unwrap();
-        let plan = PagePlan::new(&store::sqlite::dialect::Sqlite, target, &fixture.tenant, scope, &query, false).unwrap();
+        let plan =
+            PagePlan::new(&store::sqlite::dialect::Sqlite, target, &fixture.tenant, scope, &query, false, &Default::default()).unwrap();
         let params: Vec<rusqlite::types::Value> = plan
             .params
             .iter()

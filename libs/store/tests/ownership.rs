@@ -294,7 +294,16 @@ async fn sqlite_pages_a_scope_through_the_owner_index() {
     let scope = Scope::Owned { connection: Uuid::now_v7(), manual: false };
     for (target, rt, index) in [(Target::Users, &USER_RESOURCE, "users_owner"), (Target::Groups, &GROUP_RESOURCE, "groups_owner")] {
         for params in [&[("count", "10")][..], &[("count", "10"), ("cursor", "")]] {
-            let plan = PagePlan::new(&store::sqlite::dialect::Sqlite, target, &fixture.tenant, scope, &query(rt, params), false).unwrap();
+            let plan = PagePlan::new(
+                &store::sqlite::dialect::Sqlite,
+                target,
+                &fixture.tenant,
+                scope,
+                &query(rt, params),
+                false,
+                &Default::default(),
+            )
+            .unwrap();
             let values: Vec<rusqlite::types::Value> = plan
                 .params
                 .iter()

@@ -28,6 +28,37 @@ fn follow(resource: &ResourceType, first: &ListQuery, position: Position, params
 }
 
 on_both_backends! {
+    async fn an_index_walk_resumes_where_its_last_page_ended(fixture: Fixture) {
+        let mut ids = Vec::new();
+        for i in 0..250 {
+            ids.push(fixture.provision(json!({"userName": format!("user{i:03}")})).await.unwrap());
+        }
+        let page = |start: &'static str| {
+            let store = fixture.store.clone();
+            let tenant = fixture.tenant.clone();
+            async move { store.users(&tenant, &query(&USER_RESOURCE, &[("startIndex", start), ("count", "100")]), false).await.unwrap() }
+        };
+        let first = page("1").await;
+        assert_eq!(names(&first, "userName"), (0..100).map(|i| format!("user{i:03}")).collect::<Vec<_>>());
+
+        // A user the walk has passed is deleted: OFFSET would now skip user100 (everything
+        // moved up one); the walk resumes after user099 instead, skipping and repeating nothing.
+        let delete = domain::user::UserCommand::Delete;
+        store::commands::change::<domain::user::User>(&*fixture.store, &fixture.tenant, ids[50], delete, &domain::Principal::Operator, support::operator(), None)
+            .await
+            .unwrap();
+        let second = page("101").await;
+        assert_eq!(names(&second, "userName"), (100..200).map(|i| format!("user{i:03}")).collect::<Vec<_>>());
+        assert_eq!(second.total, 249);
+        let third = page("201").await;
+        assert_eq!(names(&third, "userName"), (200..250).map(|i| format!("user{i:03}")).collect::<Vec<_>>());
+
+        // A page no walk reached is OFFSET's: the 151st user of the 249 left is user151.
+        let jumped = page("151").await;
+        assert_eq!(names(&jumped, "userName").first().map(String::as_str), Some("user151"));
+        assert_eq!(jumped.records.len(), 99);
+    }
+
     async fn cursor_pages_walk_forwards_and_back(fixture: Fixture) {
         for i in 0..25 {
             fixture.provision(json!({"userName": format!("user{i:02}")})).await.unwrap();

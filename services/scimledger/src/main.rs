@@ -2,6 +2,7 @@
 //!
 //! - `config`: settings from defaults, a file and the environment.
 //! - `api`: the SCIM HTTP API.
+//! - `access`: roles derived from the log and the in-memory access look-up.
 //! - `admin`: the admin model and operations, shared by `/admin/v1` and the CLI.
 //! - `cli`: tenants, connections, operators, and the events on NATS.
 //! - `serve`: the server's life cycle, and a worker's.
@@ -9,6 +10,7 @@
 //! - `scrape`: `/metrics` on a listener of its own.
 //! - `token`: generated secrets and logins.
 
+mod access;
 mod admin;
 mod api;
 mod cli;
@@ -65,6 +67,16 @@ enum Command {
     Connection {
         #[command(subcommand)]
         command: cli::connection::ConnectionCommand,
+    },
+    /// Manage roles: the catalogue, group mappings, the default role and locks.
+    Role {
+        #[command(subcommand)]
+        command: cli::role::RoleCommand,
+    },
+    /// Tokens for the access look-up (`/access/v1`), one tenant each.
+    AccessToken {
+        #[command(subcommand)]
+        command: AccessTokenCommand,
     },
     /// Manage operators (who may use the admin API).
     Operator {
@@ -131,6 +143,25 @@ enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete a tenant whose connections are all disabled: its users, groups and connections
+    /// leave the read models; its events stay in the log, and its slug is never used again.
+    Delete {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessTokenCommand {
+    /// Create a token for policy services of the tenant and print it (shown once).
+    Create {
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,10 +220,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant { command: TenantCommand::Update { slug, enrollment, json } } => {
             cli::tenant::update(&*store, &settings, &slug, enrollment, json).await
         }
+        Command::Tenant { command: TenantCommand::Delete { slug, json } } => {
+            Ok(cli::tenant::delete(&*store, &settings, &slug, json).await?)
+        }
         Command::Operator { command: OperatorCommand::Create { name, json } } => {
             Ok(cli::tenant::create_operator(&*store, &settings, &name, json).await?)
         }
         Command::Connection { command } => Ok(cli::connection::run(&*store, &settings, command).await?),
+        Command::Role { command } => Ok(cli::role::run(&*store, &settings, command).await?),
+        Command::AccessToken { command: AccessTokenCommand::Create { tenant, name, json } } => {
+            Ok(cli::role::create_access_token(&*store, &settings, &tenant, &name, json).await?)
+        }
         Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

@@ -58,6 +58,9 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
             tracing::error!(%error, "resuming purges failed; they resume at the next start");
         }
     });
+    // Built from the log beside the API (look-ups wait until it is ready, ADR 0061); it also
+    // derives the `role.*` events (ADR 0062).
+    let access = crate::access::Projection::start(Arc::clone(&store));
     let cursor_key = match &settings.cursor_key {
         Some(key) => key.clone(),
         None => CursorKey::new(store.secret(CURSOR_SECRET).await.context("reading the deployment's cursor key")?),
@@ -69,6 +72,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
         cursor_key: Arc::new(cursor_key),
         relay: relay.as_ref().map(Relay::health),
         subscribers: subscribers.as_ref().map(InProcessBus::health).unwrap_or_default(),
+        access,
     };
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     if let Some(relay) = relay {

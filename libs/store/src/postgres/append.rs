@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{backend, violated_constraint};
 use crate::api::*;
 use crate::projection::member_kind_name;
-use crate::write_plan::{self, WriteStep};
+use crate::write_plan::{self, TenantRows, WriteStep};
 
 type Step<'a> = BoxFuture<'a, StoreResult<Option<i64>>>;
 
@@ -47,6 +47,7 @@ async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appende
         version: commit.version_after(),
         recorded_at: &commit.recorded_at,
         kind: commit.kind.as_str(),
+        hold_key: super::stream_hold::key(commit.stream),
     };
     let begin: Step<'_> = async { client.batch_execute("BEGIN").await.map(|_| None).map_err(backend) }.boxed();
     let batch = std::iter::once(begin).chain(statements_of(client, &statements, commit, &context));
@@ -91,6 +92,7 @@ impl Drop for OpenTransaction {
 
 /// The prepared statements an append may use (cached per connection after the first use).
 struct Statements {
+    wait_for_holder: tokio_postgres::Statement,
     release: tokio_postgres::Statement,
     claim: tokio_postgres::Statement,
     event: tokio_postgres::Statement,
@@ -116,6 +118,8 @@ struct Statements {
     /// Delivered at commit to every server's authentication cache (ADR 0021).
     notify_credentials: tokio_postgres::Statement,
     count_resource: tokio_postgres::Statement,
+    /// A deleted tenant's rows, one statement per entry of `TenantRows::ALL`.
+    forget_tenant: Vec<tokio_postgres::Statement>,
 }
 
 /// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
@@ -132,6 +136,7 @@ impl Statements {
     async fn prepare(tx: &Client) -> StoreResult<Self> {
         let p = |sql: &'static str| async move { tx.prepare_cached(sql).await.map_err(backend) };
         Ok(Self {
+            wait_for_holder: p("SELECT pg_advisory_xact_lock($1)").await?,
             release: p("DELETE FROM reservations WHERE tenant = $1 AND kind = $2 AND key = $3 AND owner = $4").await?,
             claim: p("INSERT INTO reservations (tenant, kind, key, owner) VALUES ($1, $2, $3, $4)").await?,
             event: p("INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
@@ -198,7 +203,22 @@ impl Statements {
             count_resource: p("INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES ($1, $2, $3, $4)
                                ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
             .await?,
+            forget_tenant: try_join_all(TenantRows::ALL.map(|rows| p(forget_tenant_sql(rows)))).await?,
         })
+    }
+}
+
+fn forget_tenant_sql(rows: TenantRows) -> &'static str {
+    match rows {
+        TenantRows::Memberships => "DELETE FROM memberships WHERE tenant = $1",
+        TenantRows::UserValues => "DELETE FROM user_values WHERE tenant = $1",
+        TenantRows::Users => "DELETE FROM users WHERE tenant = $1",
+        TenantRows::Groups => "DELETE FROM groups WHERE tenant = $1",
+        TenantRows::Credentials => "DELETE FROM credentials WHERE tenant = $1",
+        TenantRows::Connections => "DELETE FROM connections WHERE tenant = $1",
+        TenantRows::ResourceCounts => "DELETE FROM resource_counts WHERE tenant = $1",
+        TenantRows::Reservations => "DELETE FROM reservations WHERE tenant = $1 AND kind <> 'tenant'",
+        TenantRows::Tenant => "DELETE FROM tenants WHERE slug = $1",
     }
 }
 
@@ -210,6 +230,7 @@ struct Context<'c> {
     version: i64,
     recorded_at: &'c time::OffsetDateTime,
     kind: &'static str,
+    hold_key: i64,
 }
 
 /// Every statement of the commit, in the plan's order.
@@ -224,6 +245,7 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
         let ids = |members: &[ResourceId]| members.iter().map(ResourceId::as_uuid).collect::<Vec<_>>();
         let member_ids = |members: &[(ResourceId, Option<MemberKind>)]| members.iter().map(|(id, _)| id.as_uuid()).collect::<Vec<_>>();
         match step {
+            WriteStep::WaitForStreamHolder => execute(tx, &s.wait_for_holder, &[&c.hold_key]).await,
             WriteStep::ReleaseReservation { kind, key } => execute(tx, &s.release, &[&c.tenant, &kind, &key, &c.id]).await,
             WriteStep::ClaimReservation { kind, key } => {
                 tx.execute(&s.claim, &[&c.tenant, &kind, &key, &c.id]).await.map(|_| None).map_err(|e| match violated_constraint(&e) {
@@ -304,6 +326,10 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             WriteStep::DeleteGroupRow => execute(tx, &s.delete_group_row, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupMemberships => execute(tx, &s.delete_group_memberships, &[&c.tenant, &c.id]).await,
             WriteStep::InsertTenantRow => execute(tx, &s.insert_tenant, &[&c.tenant, c.recorded_at]).await,
+            WriteStep::ForgetTenant(rows) => {
+                let index = TenantRows::ALL.iter().position(|r| *r == rows).expect("every kind of rows is in ALL");
+                execute(tx, &s.forget_tenant[index], &[&c.tenant]).await
+            }
             WriteStep::UpsertConnectionRow(row) => {
                 let params: [&(dyn ToSql + Sync); 9] =
                     [&c.id, &c.tenant, &row.name, &row.auth.as_str(), &row.login, &row.settings, c.recorded_at, &row.disabled, &row.purge];

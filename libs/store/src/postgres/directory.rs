@@ -72,6 +72,21 @@ pub async fn connection_secrets(client: &Client, tenant: &TenantSlug, at: Offset
         .collect()
 }
 
+pub async fn credentials(client: &Client, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, owner_id, created_at, expires_at FROM credentials
+             WHERE tenant = $1 AND owner_kind = 'connection' ORDER BY created_at, id",
+        )
+        .await
+        .map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str()]).await.map_err(backend)?;
+    Ok(rows
+        .iter()
+        .map(|row| Credential { id: row.get(0), connection: row.get(1), created_at: row.get(2), expires_at: row.get(3) })
+        .collect())
+}
+
 pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret>> {
     let rows = client
         .query(
@@ -82,6 +97,17 @@ pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret
         .await
         .map_err(backend)?;
     rows.iter().map(|row| Ok(OperatorSecret { name: row.get(0), hash: hash(row.get(1))? })).collect()
+}
+
+pub async fn access_secrets(client: &Client, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+    let rows = client
+        .query(
+            "SELECT secret_sha256 FROM credentials WHERE tenant = $1 AND owner_kind = 'access_token' AND expires_at IS NULL",
+            &[&tenant.as_str()],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter().map(|row| hash(row.get(0))).collect()
 }
 
 fn hash(stored: &[u8]) -> StoreResult<[u8; 32]> {

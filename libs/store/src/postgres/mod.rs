@@ -29,6 +29,7 @@ mod listen;
 pub mod migrations;
 mod read;
 mod session;
+mod stream_hold;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -43,6 +44,7 @@ use uuid::Uuid;
 
 use crate::api::*;
 use crate::open::Options;
+use crate::paging;
 use crate::query::Target;
 use session::on_session;
 
@@ -59,6 +61,8 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     tls: tls::Tls,
     appended: tokio::sync::watch::Sender<i64>,
+    /// Where index walks of this database left off (ADR 0065).
+    resume: paging::ResumePoints,
 }
 
 impl PgStore {
@@ -74,7 +78,7 @@ impl PgStore {
         let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
         let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
         let config = session::with_statement_timeout(&config, options.statement_timeout);
-        let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0) };
+        let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0), resume: Default::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -117,8 +121,16 @@ impl Store for PgStore {
         on_session!(&self.auth_pool, &self.tls, |client| directory::connection_secrets(client, tenant, at))
     }
 
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+        on_session!(&self.pool, &self.tls, |client| directory::credentials(client, tenant))
+    }
+
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
         on_session!(&self.auth_pool, &self.tls, |client| directory::operator_secrets(client))
+    }
+
+    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+        on_session!(&self.auth_pool, &self.tls, |client| directory::access_secrets(client, tenant))
     }
 
     /// Look-ups cost a round trip here, so they are cached, and every server LISTENs for
@@ -135,6 +147,10 @@ impl Store for PgStore {
         let appended = append::append(self.client().await?, commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
+    }
+
+    async fn hold_stream(&self, stream: ResourceId) -> StoreResult<Option<StreamHold>> {
+        Ok(Some(stream_hold::hold(self.client().await?, stream).await?))
     }
 
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
@@ -170,7 +186,7 @@ impl Store for PgStore {
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Users, tenant, scope, query, with_groups))
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Users, tenant, scope, query, with_groups, &self.resume))
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
@@ -178,7 +194,7 @@ impl Store for PgStore {
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Groups, tenant, scope, query, false))
+        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Groups, tenant, scope, query, false, &self.resume))
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

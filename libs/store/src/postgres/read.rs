@@ -63,8 +63,9 @@ pub async fn page(
     scope: Scope,
     query: &ListQuery,
     with_groups: bool,
+    resume: &paging::ResumePoints,
 ) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Postgres, target, tenant, scope, query, with_groups)?;
+    let plan = PagePlan::new(&Postgres, target, tenant, scope, query, with_groups, resume)?;
     let params: Vec<Box<dyn ToSql + Sync + Send>> = plan.params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let mut rows = Vec::new();

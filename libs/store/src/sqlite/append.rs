@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{backend, time_text, violation, Violation};
 use crate::api::*;
 use crate::projection::member_kind_name;
-use crate::write_plan::{self, WriteStep};
+use crate::write_plan::{self, TenantRows, WriteStep};
 
 /// One transaction for the group; each commit's result, valid only once the group committed.
 pub fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
@@ -102,6 +102,9 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
     };
     let seq = || first_position.ok_or_else(|| StoreError::Internal("a read-model row planned before its events".into()));
     match step {
+        // The database file has one writer at a time (the process's writer thread, or another
+        // process's behind SQLite's lock), which already queues commits in turn.
+        WriteStep::WaitForStreamHolder => Ok(None),
         WriteStep::ReleaseReservation { kind, key } => {
             execute("DELETE FROM reservations WHERE tenant = ?1 AND kind = ?2 AND key = ?3 AND owner = ?4", params![tenant, kind, key, id])
         }
@@ -245,6 +248,20 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
             execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
         }
         WriteStep::InsertTenantRow => execute("INSERT INTO tenants (slug, created_at) VALUES (?1, ?2)", params![tenant, c.at]),
+        WriteStep::ForgetTenant(rows) => execute(
+            match rows {
+                TenantRows::Memberships => "DELETE FROM memberships WHERE tenant = ?1",
+                TenantRows::UserValues => "DELETE FROM user_values WHERE tenant = ?1",
+                TenantRows::Users => "DELETE FROM users WHERE tenant = ?1",
+                TenantRows::Groups => "DELETE FROM groups WHERE tenant = ?1",
+                TenantRows::Credentials => "DELETE FROM credentials WHERE tenant = ?1",
+                TenantRows::Connections => "DELETE FROM connections WHERE tenant = ?1",
+                TenantRows::ResourceCounts => "DELETE FROM resource_counts WHERE tenant = ?1",
+                TenantRows::Reservations => "DELETE FROM reservations WHERE tenant = ?1 AND kind <> 'tenant'",
+                TenantRows::Tenant => "DELETE FROM tenants WHERE slug = ?1",
+            },
+            params![tenant],
+        ),
         WriteStep::UpsertConnectionRow(row) => execute(
             "INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at, purge_requested_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 THEN ?7 END, CASE WHEN ?9 THEN ?7 END)

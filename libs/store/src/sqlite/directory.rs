@@ -75,6 +75,35 @@ pub fn connection_secrets(db: &Db, tenant: &TenantSlug, at: OffsetDateTime) -> S
     Ok(out)
 }
 
+pub fn access_secrets(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+    let mut stmt = db
+        .prepare_cached("SELECT secret_sha256 FROM credentials WHERE tenant = ?1 AND owner_kind = 'access_token' AND expires_at IS NULL")
+        .map_err(backend)?;
+    let rows = stmt.query_map([tenant.as_str()], |r| r.get::<_, Vec<u8>>(0)).map_err(backend)?;
+    rows.map(|row| hash(row.map_err(backend)?)).collect()
+}
+
+pub fn credentials(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT id, owner_id, created_at, expires_at FROM credentials
+             WHERE tenant = ?1 AND owner_kind = 'connection' ORDER BY created_at, id",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt.query(rusqlite::params![tenant.as_str()]).map_err(backend)?;
+    let uuid = |text: String| Uuid::parse_str(&text).map_err(|e| StoreError::corrupt(format!("credential id '{text}'"), e));
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        out.push(Credential {
+            id: uuid(row.get(0).map_err(backend)?)?,
+            connection: uuid(row.get(1).map_err(backend)?)?,
+            created_at: time_text::parse(&row.get::<_, String>(2).map_err(backend)?)?,
+            expires_at: row.get::<_, Option<String>>(3).map_err(backend)?.as_deref().map(time_text::parse).transpose()?,
+        });
+    }
+    Ok(out)
+}
+
 pub fn operator_secrets(db: &Db) -> StoreResult<Vec<OperatorSecret>> {
     let mut stmt = db
         .prepare_cached(

@@ -63,6 +63,8 @@ pub struct SqliteStore {
     readers: Readers,
     auth_readers: Readers,
     appended: tokio::sync::watch::Sender<i64>,
+    /// Where index walks of this database left off (ADR 0065).
+    resume: crate::paging::ResumePoints,
 }
 
 /// Held by `serve` for its lifetime (the lock is released when it is dropped): a second server
@@ -100,7 +102,7 @@ impl SqliteStore {
         };
         let readers = Readers::start("sqlite-reader", READERS, options.statement_timeout, reader)?;
         let auth_readers = Readers::start("sqlite-auth", AUTH_READERS, options.statement_timeout, reader)?;
-        Ok(Self { writer, readers, auth_readers, appended: tokio::sync::watch::Sender::new(0) })
+        Ok(Self { writer, readers, auth_readers, appended: tokio::sync::watch::Sender::new(0), resume: Default::default() })
     }
 
     /// Takes the server lock of `data_dir`, or says clearly that another server holds it.
@@ -185,6 +187,11 @@ impl Store for SqliteStore {
         self.readers.run(move |c| directory::connections(c, &tenant)).await
     }
 
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| directory::credentials(c, &tenant)).await
+    }
+
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
         let tenant = tenant.clone();
         self.auth_readers.run(move |c| directory::connection_secrets(c, &tenant, at)).await
@@ -192,6 +199,11 @@ impl Store for SqliteStore {
 
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
         self.auth_readers.run(directory::operator_secrets).await
+    }
+
+    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+        let tenant = tenant.clone();
+        self.auth_readers.run(move |db| directory::access_secrets(db, &tenant)).await
     }
 
     /// Nothing is cached: a look-up is a local read, and the CLI in another process may
@@ -209,6 +221,11 @@ impl Store for SqliteStore {
         let appended = self.writer.append(commit).await?;
         self.appended.send_replace(appended.last_position);
         Ok(appended)
+    }
+
+    /// The embedded default is one process's file: its commands already queue per stream.
+    async fn hold_stream(&self, _stream: ResourceId) -> StoreResult<Option<StreamHold>> {
+        Ok(None)
     }
 
     async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
@@ -255,7 +272,8 @@ impl Store for SqliteStore {
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.readers.run(move |c| read::page(c, Target::Users, &tenant, scope, &query, with_groups)).await
+        let resume = self.resume.clone();
+        self.readers.run(move |c| read::page(c, Target::Users, &tenant, scope, &query, with_groups, &resume)).await
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
@@ -265,7 +283,8 @@ impl Store for SqliteStore {
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, scope, &query, false)).await
+        let resume = self.resume.clone();
+        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, scope, &query, false, &resume)).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

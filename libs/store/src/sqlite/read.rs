@@ -78,8 +78,16 @@ fn to_param(value: SqlValue) -> SqlParam {
 }
 
 /// One page and the total, as postgres/read.rs does it.
-pub fn page(db: &Connection, target: Target, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Sqlite, target, tenant, scope, query, with_groups)?;
+pub fn page(
+    db: &Connection,
+    target: Target,
+    tenant: &TenantSlug,
+    scope: Scope,
+    query: &ListQuery,
+    with_groups: bool,
+    resume: &paging::ResumePoints,
+) -> StoreResult<Page> {
+    let plan = PagePlan::new(&Sqlite, target, tenant, scope, query, with_groups, resume)?;
     let params: Vec<SqlParam> = plan.params.iter().cloned().map(to_param).collect();
     let mut rows = Vec::new();
     let mut groups = with_groups.then(HashMap::new);

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use domain::DomainError;
 use store::commands::CommandError;
-use store::{StoreError, CONNECTION_NAME, OPERATOR_NAME, TENANT};
+use store::{StoreError, ACCESS_TOKEN_NAME, CONNECTION_NAME, OPERATOR_NAME, TENANT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -11,6 +11,10 @@ pub enum AdminError {
     UnknownTenant(String),
     #[error("connection '{connection}' does not exist in tenant '{tenant}'")]
     UnknownConnection { tenant: String, connection: String },
+    #[error("user '{user}' does not exist in tenant '{tenant}'")]
+    UnknownUser { tenant: String, user: String },
+    #[error("the tenant has no role mapping for that group")]
+    UnknownMapping,
     /// A value the request gave is not acceptable (a slug, a setting, a grace period).
     #[error("{0}")]
     InvalidValue(String),
@@ -23,6 +27,9 @@ pub enum AdminError {
     /// The connection is disabled, which is final.
     #[error("{0}")]
     Disabled(String),
+    /// The tenant still has enabled connections, so it cannot be deleted.
+    #[error("{0}")]
+    TenantInUse(String),
     #[error("a valid operator token is required")]
     Unauthorized,
     /// The database cannot be reached; the operation may be retried.
@@ -39,10 +46,13 @@ impl AdminError {
         match self {
             AdminError::UnknownTenant(_) => "unknown_tenant",
             AdminError::UnknownConnection { .. } => "unknown_connection",
+            AdminError::UnknownUser { .. } => "unknown_user",
+            AdminError::UnknownMapping => "unknown_mapping",
             AdminError::InvalidValue(_) => "invalid_value",
             AdminError::InvalidJson(_) => "invalid_json",
             AdminError::AlreadyExists(_) => "already_exists",
             AdminError::Disabled(_) => "connection_disabled",
+            AdminError::TenantInUse(_) => "tenant_in_use",
             AdminError::Unauthorized => "unauthorized",
             AdminError::Unavailable(_) => "unavailable",
             AdminError::Internal(_) => "internal",
@@ -51,9 +61,12 @@ impl AdminError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AdminError::UnknownTenant(_) | AdminError::UnknownConnection { .. } => StatusCode::NOT_FOUND,
+            AdminError::UnknownTenant(_)
+            | AdminError::UnknownConnection { .. }
+            | AdminError::UnknownUser { .. }
+            | AdminError::UnknownMapping => StatusCode::NOT_FOUND,
             AdminError::InvalidValue(_) | AdminError::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            AdminError::AlreadyExists(_) | AdminError::Disabled(_) => StatusCode::CONFLICT,
+            AdminError::AlreadyExists(_) | AdminError::Disabled(_) | AdminError::TenantInUse(_) => StatusCode::CONFLICT,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +89,9 @@ impl From<StoreError> for AdminError {
             StoreError::Uniqueness { kind: TENANT, value } => AdminError::AlreadyExists(format!("tenant '{value}' already exists")),
             StoreError::Uniqueness { kind: CONNECTION_NAME, value } => {
                 AdminError::AlreadyExists(format!("the tenant already has a connection named '{value}'"))
+            }
+            StoreError::Uniqueness { kind: ACCESS_TOKEN_NAME, value } => {
+                AdminError::AlreadyExists(format!("the tenant already has an access token named '{value}'"))
             }
             StoreError::Uniqueness { kind: OPERATOR_NAME, value } => {
                 AdminError::AlreadyExists(format!("operator '{value}' already exists"))

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use domain::TenantSlug;
-use store::Actor;
+use store::{Actor, TraceContext};
 use subtle::ConstantTimeEq;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -21,15 +21,21 @@ use uuid::Uuid;
 use super::error::AdminError;
 use super::model::*;
 use super::ops::Admin;
-use crate::api::{origin, ApiState, REQUEST_ID};
+use super::role_http;
+use super::role_model::*;
+use crate::api::{origin, ApiState, Caller, Party, REQUEST_ID};
 use crate::token;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "scimledger admin API", description = "Tenants and provisioning connections (docs/operations.md)"),
-    paths(create_tenant, tenants, tenant, set_enrollment, create_connection, connections, connection, update, rotate, revoke, disable),
-    components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, Issued, Rotate, Disable, ErrorBody)),
-    modifiers(&OperatorToken),
+    info(title = "scimledger admin API", description = "Tenants, provisioning connections and roles (docs/operations.md, docs/access.md)"),
+    paths(create_tenant, tenants, tenant, delete_tenant, set_enrollment, create_connection, connections, connection, update, rotate, revoke, disable,
+        role_http::roles, role_http::create_role, role_http::mappings, role_http::map_role, role_http::unmap_role,
+        role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
+        role_http::create_access_token),
+    components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
+        CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued)),
+    modifiers(&OperatorToken, &ManualProvisioning),
     security(("operator_token" = []))
 )]
 pub struct AdminApi;
@@ -43,16 +49,61 @@ impl Modify for OperatorToken {
     }
 }
 
+/// The manual provisioning paths, which take and answer SCIM 2.0 (RFC 7644) bodies and errors,
+/// as /scim/v2/{tenant} does: described here, specified there.
+struct ManualProvisioning;
+
+impl Modify for ManualProvisioning {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::ResponseBuilder;
+        let parameter = |name: &str| {
+            ParameterBuilder::new().name(name).parameter_in(ParameterIn::Path).required(utoipa::openapi::Required::True).build()
+        };
+        for resource in ["Users", "Groups"] {
+            let operation = |summary: String, with_id: bool| {
+                let mut operation = OperationBuilder::new()
+                    .tag("manual provisioning")
+                    .summary(Some(summary))
+                    .description(Some(format!(
+                        "SCIM 2.0 {resource} (RFC 7643, RFC 7644) as at /scim/v2/{{tenant}}/{resource}, acting as the operator: what it creates is operator-owned (manual); it may change any resource of the tenant. Bodies and errors are SCIM's."
+                    )))
+                    .parameter(parameter("tenant"))
+                    .response("default", ResponseBuilder::new().description("a SCIM resource, list or error (application/scim+json)").build());
+                if with_id {
+                    operation = operation.parameter(parameter("id"));
+                }
+                operation.build()
+            };
+            let collection = format!("/admin/v1/tenants/{{tenant}}/{resource}");
+            openapi.paths.add_path_operation(&collection, vec![HttpMethod::Get], operation(format!("List or filter {resource}"), false));
+            openapi.paths.add_path_operation(
+                &collection,
+                vec![HttpMethod::Post],
+                operation(format!("Create one of {resource}, operator-owned"), false),
+            );
+            let one = format!("{collection}/{{id}}");
+            for (method, verb) in
+                [(HttpMethod::Get, "Get"), (HttpMethod::Put, "Replace"), (HttpMethod::Patch, "Patch"), (HttpMethod::Delete, "Delete")]
+            {
+                openapi.paths.add_path_operation(&one, vec![method], operation(format!("{verb} one of {resource}"), true));
+            }
+        }
+    }
+}
+
 pub fn router(state: ApiState) -> Router<ApiState> {
     Router::new()
         .route("/tenants", get(tenants).post(create_tenant))
-        .route("/tenants/{tenant}", get(tenant))
+        .route("/tenants/{tenant}", get(tenant).delete(delete_tenant))
         .route("/tenants/{tenant}/enrollment", put(set_enrollment))
         .route("/tenants/{tenant}/connections", get(connections).post(create_connection))
         .route("/tenants/{tenant}/connections/{connection}", get(connection).patch(update))
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
         .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
         .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
+        .merge(role_http::routes())
+        .nest("/tenants/{tenant}", crate::api::resource_routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), manual)))
         .fallback(|| async { reply::<()>(Err(AdminError::InvalidValue("no such admin endpoint".into()))) })
         .route_layer(axum::middleware::from_fn_with_state(state, operator))
         .route("/openapi.json", get(|| async { Json(AdminApi::openapi()) }))
@@ -60,7 +111,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
 
 /// The operator a request's bearer token names.
 #[derive(Debug, Clone)]
-struct OperatorName(String);
+pub(super) struct OperatorName(String);
 
 async fn operator(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let presented = request
@@ -83,7 +134,27 @@ async fn operator(State(state): State<ApiState>, mut request: Request, next: Nex
     }
 }
 
-fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
+/// Manual provisioning: the tenant's /Users and /Groups with the SCIM verbs and bodies, for the
+/// operator; what the operator creates is operator-owned, and it may change anything (ADR 0040).
+async fn manual(State(state): State<ApiState>, Extension(op): Extension<OperatorName>, mut request: Request, next: Next) -> Response {
+    let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path()).to_owned();
+    let slug = path.strip_prefix("/admin/v1/tenants/").and_then(|rest| rest.split('/').next()).unwrap_or_default();
+    let admin = admin(&state, request.headers(), &op);
+    let tenant = match admin.tenant(slug).await {
+        Ok(view) => TenantSlug::parse(&view.slug).expect("a stored tenant's slug is valid"),
+        Err(error) => return reply::<()>(Err(error)),
+    };
+    let caller = Caller {
+        tenant,
+        party: Party::Operator(op.0.clone()),
+        request_id: admin.request_id.clone(),
+        trace: request.extensions().get::<TraceContext>().cloned(),
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+pub(super) fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) -> Admin<'a> {
     Admin {
         store: &*state.store,
         origin: origin(state, headers),
@@ -92,11 +163,11 @@ fn admin<'a>(state: &'a ApiState, headers: &HeaderMap, operator: &OperatorName) 
     }
 }
 
-fn reply<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
+pub(super) fn reply<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
     reply_with(StatusCode::OK, result)
 }
 
-fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminError>) -> Response {
+pub(super) fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminError>) -> Response {
     match result {
         Ok(body) => (status, Json(body)).into_response(),
         Err(error) => {
@@ -115,7 +186,7 @@ fn reply_with<T: serde::Serialize>(status: StatusCode, result: Result<T, AdminEr
 }
 
 /// A JSON body, or the reason it is not one.
-fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
+pub(super) fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
     json.map(|Json(value)| value).map_err(|rejection| AdminError::InvalidJson(rejection.body_text()))
 }
 
@@ -145,6 +216,19 @@ async fn tenant(
     Path(t): Path<String>,
 ) -> Response {
     reply(admin(&state, &headers, &op).tenant(&t).await)
+}
+
+/// Deletes a tenant whose connections are all disabled: its users, groups and connections go
+/// from the read models, its events stay in the log (`tenant.deleted`), and its slug stays taken.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{tenant}", params(("tenant" = String, Path)),
+    responses((status = 200, body = TenantView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_tenant(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).delete_tenant(&t).await)
 }
 
 #[utoipa::path(put, path = "/admin/v1/tenants/{tenant}/enrollment", params(("tenant" = String, Path)), request_body = EnrollmentInput,

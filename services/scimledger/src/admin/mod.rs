@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: requests and answers (serde, OpenAPI schemas).
 //! - [`ops`]: the operations, each one command on the log with its actor.
+//! - [`role_model`], `role_ops`: roles, group mappings, the default role and locks.
 //! - [`error`]: why an operation failed, with a stable code.
 //! - [`http`]: `/admin/v1` over the operations, operator tokens, `/admin/v1/openapi.json`.
 
@@ -10,3 +11,6 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod ops;
+mod role_http;
+pub mod role_model;
+mod role_ops;

@@ -183,6 +183,19 @@ pub struct ConnectionView {
     pub created: String,
     /// When it was disabled (RFC 3339), if it was.
     pub disabled: Option<String>,
+    /// Every secret it ever had, oldest first, without the secret: which still work and until
+    /// when (a rotation's grace period), which ended.
+    pub credentials: Vec<CredentialView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CredentialView {
+    pub credential_id: String,
+    pub created: String,
+    /// When it stops or stopped working (RFC 3339); absent while it has no end.
+    pub expires: Option<String>,
+    /// Whether a request presenting it is accepted now.
+    pub live: bool,
 }
 
 /// A connection with the secret just generated for it, shown this once: the fields of its
@@ -218,8 +231,8 @@ pub struct OperatorIssued {
 /// Every admin API error.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable: unknown_tenant, unknown_connection, invalid_value, invalid_json, already_exists,
-    /// connection_disabled, unauthorized, unavailable, internal.
+    /// Stable: unknown_tenant, unknown_connection, unknown_user, unknown_mapping, invalid_value,
+    /// invalid_json, already_exists, connection_disabled, unauthorized, unavailable, internal.
     pub code: String,
     pub detail: String,
 }

@@ -25,7 +25,7 @@ pub struct Admin<'a> {
 }
 
 impl Admin<'_> {
-    fn metadata(&self) -> EventMetadata {
+    pub(super) fn metadata(&self) -> EventMetadata {
         EventMetadata { actor: self.actor.clone(), request_id: self.request_id.clone(), trace_id: None }
     }
 
@@ -53,8 +53,25 @@ impl Admin<'_> {
         Ok(EnrollmentView { tenant: slug.to_string(), url, subject, text, html })
     }
 
+    /// Deletes a tenant none of whose connections is enabled: its read models go, its events
+    /// stay, and its slug is never used again.
+    pub async fn delete_tenant(&self, slug: &str) -> Result<TenantView, AdminError> {
+        let tenant = self.existing_tenant(slug).await?;
+        let view = self.tenant(slug).await?;
+        let enabled: Vec<String> =
+            self.store.connections(&tenant).await?.into_iter().filter(|c| c.disabled.is_none()).map(|c| c.name).collect();
+        if !enabled.is_empty() {
+            return Err(AdminError::TenantInUse(format!(
+                "tenant '{slug}' has enabled connections ({}); disable them first",
+                enabled.join(", ")
+            )));
+        }
+        store::directory::delete_tenant(self.store, &tenant, self.metadata()).await?;
+        Ok(view)
+    }
+
     /// A tenant that exists.
-    async fn existing_tenant(&self, slug: &str) -> Result<TenantSlug, AdminError> {
+    pub(super) async fn existing_tenant(&self, slug: &str) -> Result<TenantSlug, AdminError> {
         let parsed = TenantSlug::parse(slug).map_err(|_| AdminError::UnknownTenant(slug.to_owned()))?;
         self.tenant(slug).await?;
         Ok(parsed)
@@ -74,22 +91,25 @@ impl Admin<'_> {
         let command = ConnectionCommand::Create { name, auth, login, settings, secret: NewSecret::new(token::hash(&secret)) };
         let outcome = commands::create::<ConnectionAggregate>(self.store, &tenant, command, self.metadata()).await?;
         let connection = self.find(&tenant, &outcome.id.to_string()).await?;
-        Ok(self.issued(connection, secret))
+        self.issued(connection, secret).await
     }
 
     pub async fn connections(&self, tenant: &str) -> Result<Vec<ConnectionView>, AdminError> {
         let tenant = self.existing_tenant(tenant).await?;
-        Ok(self.store.connections(&tenant).await?.into_iter().map(|c| self.view(c)).collect())
+        let connections = self.store.connections(&tenant).await?;
+        self.views(&tenant, connections).await
     }
 
     pub async fn connection(&self, tenant: &str, connection: &str) -> Result<ConnectionView, AdminError> {
         let tenant = self.existing_tenant(tenant).await?;
-        Ok(self.view(self.find(&tenant, connection).await?))
+        let found = self.find(&tenant, connection).await?;
+        self.view(found).await
     }
 
     pub async fn update(&self, tenant: &str, connection: &str, input: &SettingsInput) -> Result<ConnectionView, AdminError> {
         let change = input.change()?;
-        self.change(tenant, connection, ConnectionCommand::ChangeSettings(change)).await.map(|c| self.view(c))
+        let changed = self.change(tenant, connection, ConnectionCommand::ChangeSettings(change)).await?;
+        self.view(changed).await
     }
 
     pub async fn rotate(&self, tenant: &str, connection: &str, input: &Rotate) -> Result<Issued, AdminError> {
@@ -97,11 +117,12 @@ impl Admin<'_> {
         let secret = token::generate();
         let command = ConnectionCommand::Rotate { secret: NewSecret::new(token::hash(&secret)), grace, at: store::now() };
         let connection = self.change(tenant, connection, command).await?;
-        Ok(self.issued(connection, secret))
+        self.issued(connection, secret).await
     }
 
     pub async fn revoke(&self, tenant: &str, connection: &str) -> Result<ConnectionView, AdminError> {
-        self.change(tenant, connection, ConnectionCommand::Revoke { at: store::now() }).await.map(|c| self.view(c))
+        let revoked = self.change(tenant, connection, ConnectionCommand::Revoke { at: store::now() }).await?;
+        self.view(revoked).await
     }
 
     /// Disables the connection; with `purge`, its row is marked for the purge, which the
@@ -110,7 +131,7 @@ impl Admin<'_> {
     pub async fn disable(&self, tenant: &str, connection: &str, purge: bool) -> Result<(ConnectionView, TenantSlug, Uuid), AdminError> {
         let disabled = self.change(tenant, connection, ConnectionCommand::Disable { purge }).await?;
         let (tenant, id) = (disabled.tenant.clone(), disabled.id);
-        Ok((self.view(disabled), tenant, id))
+        Ok((self.view(disabled).await?, tenant, id))
     }
 
     pub async fn create_operator(&self, name: &str) -> Result<OperatorIssued, AdminError> {
@@ -152,7 +173,31 @@ impl Admin<'_> {
             .ok_or_else(|| AdminError::UnknownConnection { tenant: tenant.to_string(), connection: connection.to_owned() })
     }
 
-    fn view(&self, c: Connection) -> ConnectionView {
+    async fn view(&self, connection: Connection) -> Result<ConnectionView, AdminError> {
+        let tenant = connection.tenant.clone();
+        Ok(self.views(&tenant, vec![connection]).await?.remove(0))
+    }
+
+    /// The connections of `tenant` with their credentials, read once for all of them.
+    async fn views(&self, tenant: &TenantSlug, connections: Vec<Connection>) -> Result<Vec<ConnectionView>, AdminError> {
+        let credentials = self.store.credentials(tenant).await?;
+        let now = store::now();
+        Ok(connections
+            .into_iter()
+            .map(|c| {
+                let own = credentials.iter().filter(|k| k.connection == c.id).map(|k| CredentialView {
+                    credential_id: k.id.to_string(),
+                    created: api_time(k.created_at),
+                    expires: k.expires_at.map(api_time),
+                    live: c.disabled.is_none() && k.expires_at.is_none_or(|at| at > now),
+                });
+                let own = own.collect();
+                self.view_with(c, own)
+            })
+            .collect())
+    }
+
+    fn view_with(&self, c: Connection, credentials: Vec<CredentialView>) -> ConnectionView {
         ConnectionView {
             base_url: format!("{}/scim/v2/{}", self.origin, c.tenant),
             tenant: c.tenant.to_string(),
@@ -163,14 +208,15 @@ impl Admin<'_> {
             settings: SettingsView::from(&c.settings),
             created: api_time(c.created),
             disabled: c.disabled.map(api_time),
+            credentials,
         }
     }
 
     /// The connection with `secret` in the fields of its auth mode.
-    fn issued(&self, connection: Connection, secret: String) -> Issued {
+    async fn issued(&self, connection: Connection, secret: String) -> Result<Issued, AdminError> {
         let (auth, login, tenant) = (connection.auth, connection.login.clone(), connection.tenant.clone());
         let mut issued = Issued {
-            connection: self.view(connection),
+            connection: self.view(connection).await?,
             token: None,
             username: None,
             password: None,
@@ -186,6 +232,6 @@ impl Admin<'_> {
                 issued.token_url = Some(format!("{}/oauth/{tenant}/token", self.origin));
             }
         }
-        issued
+        Ok(issued)
     }
 }

@@ -15,6 +15,10 @@ pub struct Access {
 }
 
 impl Access {
+    /// An operator's: resources it creates are operator-owned (manual), it may change any
+    /// resource of the tenant, and it sees them all.
+    pub const OPERATOR: Access = Access { principal: Principal::Operator, scope: Scope::Tenant };
+
     /// The policy of `connection`, from its settings `claim_manual` and `read_scope`. A
     /// connection that claims manual resources also sees them under `own`: it could not find
     /// what it is allowed to take over otherwise.

@@ -27,23 +27,38 @@ use super::reply::ScimReply;
 use super::{ApiState, REQUEST_ID};
 use crate::token;
 
-/// The authenticated caller of a SCIM request.
+/// The authenticated caller of a request to the users and groups of a tenant.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub tenant: TenantSlug,
-    pub connection: Connection,
+    pub party: Party,
     pub request_id: Option<String>,
     /// The trace the request is part of (see `instrument`).
     pub trace: Option<TraceContext>,
 }
 
+/// Who calls: a connection of the tenant (an IdP over SCIM), or an operator provisioning
+/// manually through the admin API.
+#[derive(Debug, Clone)]
+pub enum Party {
+    Connection(Connection),
+    Operator(String),
+}
+
 impl Caller {
     pub fn access(&self) -> Access {
-        Access::of(&self.connection)
+        match &self.party {
+            Party::Connection(connection) => Access::of(connection),
+            Party::Operator(_) => Access::OPERATOR,
+        }
     }
 
     pub fn metadata(&self) -> EventMetadata {
-        EventMetadata { actor: Actor::Connection(self.connection.id), request_id: self.request_id.clone(), trace_id: self.trace.clone() }
+        let actor = match &self.party {
+            Party::Connection(connection) => Actor::Connection(connection.id),
+            Party::Operator(name) => Actor::Operator(name.clone()),
+        };
+        EventMetadata { actor, request_id: self.request_id.clone(), trace_id: self.trace.clone() }
     }
 }
 
@@ -117,7 +132,8 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     };
     match identify(&secrets, credentials, store::now()) {
         Some(secret) => {
-            request.extensions_mut().insert(Caller { tenant, connection: secret.connection.clone(), request_id, trace });
+            let party = Party::Connection(secret.connection.clone());
+            request.extensions_mut().insert(Caller { tenant, party, request_id, trace });
             next.run(request).await
         }
         None => unauthorized(presented.as_ref()),

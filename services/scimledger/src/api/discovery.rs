@@ -8,6 +8,7 @@ use scim::discovery::{self, AuthenticationScheme, Capabilities};
 use scim::list::list_response;
 use scim::ScimError;
 
+use super::auth::Party;
 use super::reply::ScimReply;
 use super::resources::{base_url, origin};
 use super::{ApiState, Caller};
@@ -23,7 +24,11 @@ fn capabilities(state: &ApiState) -> Capabilities {
 
 /// Lists the schemes the calling connection can use: its own mode's.
 pub async fn service_provider_config(State(state): State<ApiState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> ScimReply {
-    let schemes = match caller.connection.auth {
+    let auth = match &caller.party {
+        Party::Connection(connection) => connection.auth,
+        Party::Operator(_) => AuthMode::Bearer,
+    };
+    let schemes = match auth {
         AuthMode::Bearer => vec![AuthenticationScheme::OAuthBearerToken],
         AuthMode::Header => vec![AuthenticationScheme::HeaderToken],
         AuthMode::Basic => vec![AuthenticationScheme::HttpBasic],

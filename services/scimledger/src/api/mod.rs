@@ -60,7 +60,7 @@ use store::Store;
 
 use crate::config::Settings;
 
-pub use auth::Caller;
+pub use auth::{Caller, Party};
 pub use secret_cache::SecretCache;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -77,11 +77,14 @@ pub struct ApiState {
     pub relay: Option<bus::nats::RelayHealth>,
     /// How the subscribers this process runs are doing (none with `--no-workers`).
     pub subscribers: bus::BusHealth,
+    /// The in-memory access projection (ADR 0061), which also derives `role.*` events.
+    pub access: Arc<crate::access::Projection>,
 }
 
-pub fn router(state: ApiState) -> Router {
-    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
-    let scim = Router::new()
+/// /Users and /Groups with the SCIM verbs, for the `Caller` a layer around them puts in the
+/// request: a connection over SCIM, or an operator through the admin API (manual provisioning).
+pub(crate) fn resource_routes() -> Router<ApiState> {
+    Router::new()
         .route("/Users", get(resources::list::<User>).post(resources::create::<User>))
         .route("/Users/.search", post(resources::search::<User>))
         .route(
@@ -97,6 +100,11 @@ pub fn router(state: ApiState) -> Router {
                 .patch(resources::patch::<Group>)
                 .delete(resources::remove::<Group>),
         )
+}
+
+pub fn router(state: ApiState) -> Router {
+    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let scim = resource_routes()
         .route("/.search", post(resources::search_all))
         .route("/Bulk", post(bulk::bulk))
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
@@ -114,6 +122,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/scim/v2/{tenant}", scim)
         .route("/oauth/{tenant}/token", post(oauth::token))
         .nest("/admin/v1", crate::admin::http::router(state.clone()))
+        .nest("/access/v1", crate::access::http::router())
         .fallback(reply::no_such_endpoint)
         .with_state(state)
         .layer(

@@ -172,6 +172,15 @@ fn print_view(c: &ConnectionView, json: bool) {
     if let Some(at) = &c.disabled {
         println!("  disabled at:   {at}");
     }
+    for k in &c.credentials {
+        let state = match (&k.expires, k.live) {
+            (None, true) => "live".to_owned(),
+            (Some(at), true) => format!("live until {at}"),
+            (Some(at), false) => format!("ended {at}"),
+            (None, false) => "ended with the connection".to_owned(),
+        };
+        println!("  credential:    {} created {}, {state}", k.credential_id, k.created);
+    }
 }
 
 fn print_issued(issued: &Issued, json: bool) {

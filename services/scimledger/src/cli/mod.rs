@@ -5,9 +5,11 @@
 //! - [`tenant`]: `scimledger tenant create|list`, `scimledger operator create`.
 //! - [`connection`]: `scimledger connection create|list|show|update|rotate|revoke|disable`.
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
+//! - [`role`]: `scimledger role create|map|unmap|default|lock|unlock|list`.
 //! - [`events`]: `scimledger events tail|republish` (NATS).
 
 pub mod connection;
 pub mod demo;
 pub mod events;
+pub mod role;
 pub mod tenant;

@@ -49,6 +49,16 @@ pub async fn update(store: &dyn Store, settings: &Settings, slug: &str, enrollme
     Ok(())
 }
 
+pub async fn delete(store: &dyn Store, settings: &Settings, slug: &str, json: bool) -> Result<(), AdminError> {
+    let tenant = admin(store, settings).delete_tenant(slug).await?;
+    if json {
+        print_json(&tenant);
+    } else {
+        println!("deleted tenant {}", tenant.slug);
+    }
+    Ok(())
+}
+
 /// The enrollment email a `tenant update` sets.
 #[derive(Debug, clap::Args)]
 pub struct Enrollment {
