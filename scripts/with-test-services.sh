@@ -286,6 +286,18 @@ else
   unset SCIMLEDGER_TEST_NATS_SERVER_BIN
 fi
 
+# --- SMTP ----------------------------------------------------------------------------------------
+
+# The enrollment tests start their own SMTP server per test (tests/support/smtp_sink.py), a
+# Python aiosmtpd: install it when missing, and fail loudly when that cannot be done.
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  say "installing aiosmtpd (the tests' SMTP server) with pip"
+  { python3 -m pip install --quiet aiosmtpd || python3 -m pip install --quiet --break-system-packages aiosmtpd; } >&2 ||
+    die "cannot install the Python package aiosmtpd (the tests' SMTP server); install it (pip install aiosmtpd) and retry"
+  python3 -c 'import aiosmtpd' 2>/dev/null || die "aiosmtpd was installed but python3 cannot import it"
+fi
+say "smtp: aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)')"
+
 # --- the command -------------------------------------------------------------------------------
 
 # Run in the background (same process group, same stdin, SIGINT/SIGQUIT not ignored) so that a

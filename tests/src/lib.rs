@@ -8,6 +8,7 @@
 //! - [`nats`]: NATS JetStream: a stream per test, throwaway servers, reading a whole stream.
 //! - [`otlp`]: a real OTLP/HTTP receiver that decodes what a server exports.
 //! - [`scrape`]: scraping a server's `/metrics` as Prometheus text.
+//! - [`smtp`]: a real SMTP server (Python aiosmtpd) and the messages it accepted.
 
 pub mod backend;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod nats;
 pub mod otlp;
 pub mod scrape;
 pub mod server;
+pub mod smtp;
 
 pub use backend::Backend;
 pub use client::Scim;

@@ -43,21 +43,27 @@ impl Server {
 
     /// Starts a server with more settings (`RUST_LOG` among them, to see more of its log).
     pub async fn start_with(backend: &Backend, settings: Vec<(&'static str, String)>) -> Server {
-        Self::try_start_with(backend, settings).await.unwrap_or_else(|output| panic!("the server did not start:\n{output}"))
+        Self::start_serving(backend, &[], settings).await
+    }
+
+    /// Starts `scimledger serve ARGS…` with more settings.
+    pub async fn start_serving(backend: &Backend, args: &[&str], settings: Vec<(&'static str, String)>) -> Server {
+        Self::try_start_with(backend, args, settings).await.unwrap_or_else(|output| panic!("the server did not start:\n{output}"))
     }
 
     /// Starts a server, or returns what it printed before it exited.
     pub async fn try_start(backend: &Backend) -> Result<Server, String> {
-        Self::try_start_with(backend, Vec::new()).await
+        Self::try_start_with(backend, &[], Vec::new()).await
     }
 
-    async fn try_start_with(backend: &Backend, settings: Vec<(&'static str, String)>) -> Result<Server, String> {
+    async fn try_start_with(backend: &Backend, args: &[&str], settings: Vec<(&'static str, String)>) -> Result<Server, String> {
         let mut env = backend.env();
         env.push(("SCIMLEDGER_LISTEN", "127.0.0.1:0".into()));
         env.push(("SCIMLEDGER_METRICS_LISTEN", "127.0.0.1:0".into()));
         env.extend(settings);
         let mut child = Command::new(binary())
             .arg("serve")
+            .args(args)
             .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
@@ -127,6 +133,21 @@ impl Server {
     /// SIGKILL, keeping this handle for the CLI on the same backend (which needs no server).
     pub async fn halt(&mut self) {
         self.child.kill().await.expect("killing the server");
+    }
+
+    /// Starts `scimledger ARGS…` (a worker) against the same backend and settings, killed when
+    /// dropped.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        Command::new(binary())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawning scimledger")
     }
 
     /// Runs the CLI against the same backend and returns its stdout.

@@ -29,13 +29,14 @@ async fn replay(backend: &Backend) -> BTreeMap<ResourceId, (Value, i64)> {
                 group.apply(decode(&event.payload).unwrap());
                 *version = event.stream_version;
             }
-            // Tenants, connections, operators and roles have no SCIM documents.
+            // Tenants, connections, operators, roles and enrollments have no SCIM documents.
             StreamKind::Tenant
             | StreamKind::Connection
             | StreamKind::Operator
             | StreamKind::RolePolicy
             | StreamKind::RoleAssignment
-            | StreamKind::AccessToken => {}
+            | StreamKind::AccessToken
+            | StreamKind::Enrollment => {}
         }
     }
     users

@@ -112,7 +112,7 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
                         cursor = cursors[offered - 1];
                     }
                     tracing::warn!(follower = %name, error = %format!("{:#}", refusal.error), "delivery failed; retrying");
-                    if pause(&mut shutdown, backoff).await {
+                    if pause(&mut shutdown, jittered(backoff)).await {
                         break;
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -189,6 +189,11 @@ async fn save(store: &dyn Store, name: &str, cursor: LogCursor) -> bool {
             false
         }
     }
+}
+
+/// Between half and all of `backoff`, so that processes retrying one failure spread out.
+fn jittered(backoff: Duration) -> Duration {
+    backoff.mul_f64(rand::random_range(0.5..=1.0))
 }
 
 /// Sleeps; true if shutdown was asked for meanwhile.

@@ -98,3 +98,34 @@ async fn sqlite() {
     let (store, _dir) = store::testing::sqlite().await;
     delivers_in_order_and_resumes(store).await;
 }
+
+/// Two processes of one PostgreSQL deployment run the same subscriber: one holds its lease and
+/// handles every event; the other stands by, says so in its health, and takes over from the
+/// saved checkpoint once the first stops.
+#[tokio::test]
+async fn one_process_runs_a_subscriber_and_another_takes_over() {
+    let url = store::testing::fresh_postgres_url().await;
+    let store: Arc<dyn Store> = Arc::new(store::postgres::PgStore::connect(&url, 4).await.unwrap());
+    let other: Arc<dyn Store> = Arc::new(store::postgres::PgStore::connect(&url, 4).await.unwrap());
+    let tenant = TenantSlug::parse("acme").unwrap();
+    provision(&*store, &tenant, "a").await;
+    let (first, second) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let mut active = InProcessBus::new(Arc::clone(&store));
+    active.subscribe(first.clone());
+    first.wait_for(1).await;
+    let mut standby = InProcessBus::new(Arc::clone(&other));
+    standby.subscribe(second.clone());
+    provision(&*store, &tenant, "b").await;
+    first.wait_for(2).await;
+    let health = |bus: &InProcessBus| bus.health().subscribers().into_iter().map(|h| (h.active, h.handled)).collect::<Vec<_>>();
+    assert_eq!(health(&active), [(true, 2)]);
+    assert_eq!(health(&standby), [(false, 0)]);
+    assert!(second.user_names().is_empty(), "the standby handled nothing");
+
+    active.stop().await;
+    provision(&*store, &tenant, "c").await;
+    second.wait_for(1).await;
+    assert_eq!(second.user_names(), ["c"], "taken over where the first left off");
+    assert_eq!(health(&standby), [(true, 1)]);
+    standby.stop().await;
+}

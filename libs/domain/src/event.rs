@@ -17,6 +17,8 @@ pub enum StreamKind {
     Tenant,
     Connection,
     Operator,
+    /// What the enrollment mailer did about one user (`domain::enrollment`).
+    Enrollment,
     /// A tenant's roles, mappings, default role and locks (`domain::role::RolePolicy`).
     RolePolicy,
     /// One user's effective roles (`domain::role::assignment`).
@@ -33,6 +35,7 @@ impl StreamKind {
             StreamKind::Tenant => "tenant",
             StreamKind::Connection => "connection",
             StreamKind::Operator => "operator",
+            StreamKind::Enrollment => "enrollment",
             StreamKind::RolePolicy => "role_policy",
             StreamKind::RoleAssignment => "role_assignment",
             StreamKind::AccessToken => "access_token",
@@ -50,6 +53,7 @@ impl StreamKind {
             StreamKind::RolePolicy => "role_policies",
             StreamKind::RoleAssignment => "role_assignments",
             StreamKind::AccessToken => "access_tokens",
+            StreamKind::Enrollment => "enrollments",
         }
     }
 
@@ -60,6 +64,7 @@ impl StreamKind {
             "tenant" => Some(StreamKind::Tenant),
             "connection" => Some(StreamKind::Connection),
             "operator" => Some(StreamKind::Operator),
+            "enrollment" => Some(StreamKind::Enrollment),
             "role_policy" => Some(StreamKind::RolePolicy),
             "role_assignment" => Some(StreamKind::RoleAssignment),
             "access_token" => Some(StreamKind::AccessToken),

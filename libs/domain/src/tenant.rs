@@ -1,6 +1,7 @@
-//! The Tenant aggregate: an organisation, created once (`tenant.created`) and perhaps deleted
-//! (`tenant.deleted`), after which its slug is never used again: its history stays in the log
-//! under that slug, and a new tenant must not inherit it.
+//! The Tenant aggregate: an organisation, created once (`tenant.created`), with the enrollment
+//! email its users get (`tenant.enrollment_configured`), and perhaps deleted (`tenant.deleted`),
+//! after which its slug is never used again: its history stays in the log under that slug, and
+//! a new tenant must not inherit it.
 //!
 //! A tenant's stream id is derived from its slug ([`Tenant::stream_id`]), so the stream is
 //! found from the URL without a look-up.
@@ -10,6 +11,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::enrollment::template::EnrollmentTemplate;
 use crate::event::CURRENT_VERSION;
 use crate::{DomainError, ResourceId, TenantSlug};
 
@@ -21,6 +23,7 @@ pub enum TenantCommand {
     /// Deletes the tenant. The caller has found none of its connections enabled (their SCIM
     /// clients would otherwise write into a tenant that is gone).
     Delete,
+    ConfigureEnrollment(EnrollmentTemplate),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +31,8 @@ pub enum TenantCommand {
 pub enum TenantEvent {
     #[serde(rename = "tenant.created")]
     Created { slug: TenantSlug },
+    #[serde(rename = "tenant.enrollment_configured")]
+    EnrollmentConfigured(EnrollmentTemplate),
     #[serde(rename = "tenant.deleted")]
     Deleted { slug: TenantSlug },
 }
@@ -45,6 +50,7 @@ impl DomainEvent for TenantEvent {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     slug: Option<TenantSlug>,
+    enrollment: Option<EnrollmentTemplate>,
     deleted: bool,
 }
 
@@ -54,6 +60,11 @@ const TENANT_NAMESPACE: Uuid = Uuid::from_u128(0x5c1d_1ed9_e7a4_4c40_9a52_7e6a_7
 impl Tenant {
     pub fn slug(&self) -> Option<&TenantSlug> {
         self.slug.as_ref()
+    }
+
+    /// The enrollment email an operator set, if any (else the mailer's built-in one).
+    pub fn enrollment(&self) -> Option<&EnrollmentTemplate> {
+        self.enrollment.as_ref()
     }
 
     /// Whether the tenant was created and not deleted.
@@ -85,6 +96,12 @@ impl Aggregate for Tenant {
                 sink.write(TenantEvent::Created { slug }, self).await;
                 Ok(())
             }
+            TenantCommand::ConfigureEnrollment(_) if !self.exists() => Err(DomainError::NotFound),
+            TenantCommand::ConfigureEnrollment(template) if self.enrollment.as_ref() == Some(&template) => Ok(()),
+            TenantCommand::ConfigureEnrollment(template) => {
+                sink.write(TenantEvent::EnrollmentConfigured(template), self).await;
+                Ok(())
+            }
             TenantCommand::Delete => {
                 let slug = self.slug.clone().filter(|_| !self.deleted).ok_or(DomainError::NotFound)?;
                 sink.write(TenantEvent::Deleted { slug }, self).await;
@@ -96,6 +113,7 @@ impl Aggregate for Tenant {
     fn apply(&mut self, event: TenantEvent) {
         match event {
             TenantEvent::Created { slug } => self.slug = Some(slug),
+            TenantEvent::EnrollmentConfigured(template) => self.enrollment = Some(template),
             TenantEvent::Deleted { .. } => self.deleted = true,
         }
     }

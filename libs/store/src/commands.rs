@@ -7,6 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenEvent};
 use domain::connection::{Connection, ConnectionCommand, ConnectionEvent};
+use domain::enrollment::{Enrollment, EnrollmentEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
 use domain::operator::{Operator, OperatorCommand, OperatorEvent};
@@ -400,8 +401,8 @@ impl ScimResource for Group {
 impl Resource for Tenant {
     const KIND: StreamKind = StreamKind::Tenant;
 
-    fn commit_parts(_: &Self, _: &[TenantEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        crate::directory::tenant_commit(after)
+    fn commit_parts(before: &Self, _: &[TenantEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::tenant_commit(before, after)
     }
 
     fn exists(&self) -> bool {
@@ -423,6 +424,18 @@ impl Resource for Connection {
     fn secrets(command: &ConnectionCommand, after: &Self) -> Vec<SecretWrite> {
         let login = after.state().and_then(|s| s.login.clone());
         command.new_secret().map(|s| SecretWrite { id: s.id, login, hash: s.hash }).into_iter().collect()
+    }
+}
+
+impl Resource for Enrollment {
+    const KIND: StreamKind = StreamKind::Enrollment;
+
+    fn commit_parts(_: &Self, _: &[EnrollmentEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        self.user().is_some()
     }
 }
 

@@ -1,20 +1,26 @@
 //! What tenant, connection and operator commits write besides their events: their rows, the
 //! unique names they reserve, and the ends of credentials. Shared by both backends.
 
+use cqrs_es::Aggregate;
 use domain::connection::{Connection, ConnectionEvent};
+use domain::enrollment::template::EnrollmentTemplate;
 use domain::operator::Operator;
 use domain::tenant::{Tenant, TenantCommand};
-use domain::{Principal, TenantSlug};
+use domain::{Principal, StreamKind, TenantSlug};
 
-use crate::api::{ConnectionRow, EventMetadata, ReadModelChange, Reservation, Store, CONNECTION_NAME, OPERATOR_NAME, TENANT};
+use crate::api::{ConnectionRow, EventMetadata, ReadModelChange, Reservation, Store, StoreError, CONNECTION_NAME, OPERATOR_NAME, TENANT};
 use crate::commands::{self, CommandError, Expect};
 
-pub fn tenant_commit(after: &Tenant) -> (Vec<Reservation>, ReadModelChange) {
+/// A tenant's creation claims its slug and adds its row, its deletion removes the row; its
+/// enrollment template lives only in its stream, which the mailer reads (no read model to keep).
+pub fn tenant_commit(before: &Tenant, after: &Tenant) -> (Vec<Reservation>, ReadModelChange) {
     if after.deleted() {
         return (Vec::new(), ReadModelChange::DeleteTenant);
     }
-    let reservations = after.slug().map(|slug| Reservation::Claim { kind: TENANT, key: slug.to_string() }).into_iter().collect();
-    (reservations, ReadModelChange::Tenant)
+    match (before.slug(), after.slug()) {
+        (None, Some(slug)) => (vec![Reservation::Claim { kind: TENANT, key: slug.to_string() }], ReadModelChange::Tenant),
+        _ => (Vec::new(), ReadModelChange::Nothing),
+    }
 }
 
 pub fn connection_commit(before: &Connection, events: &[ConnectionEvent], after: &Connection) -> (Vec<Reservation>, ReadModelChange) {
@@ -46,6 +52,29 @@ pub fn connection_commit(before: &Connection, events: &[ConnectionEvent], after:
 pub fn operator_commit(after: &Operator) -> (Vec<Reservation>, ReadModelChange) {
     let name = after.name().expect("an operator commit leaves an operator").to_string();
     (vec![Reservation::Claim { kind: OPERATOR_NAME, key: name.clone() }], ReadModelChange::Operator { name })
+}
+
+/// Sets the enrollment email of an existing tenant.
+pub async fn configure_enrollment(
+    store: &dyn Store,
+    slug: &TenantSlug,
+    template: EnrollmentTemplate,
+    metadata: EventMetadata,
+) -> Result<(), CommandError> {
+    let command = TenantCommand::ConfigureEnrollment(template);
+    commands::run::<Tenant>(store, slug, Tenant::stream_id(slug), command, &Principal::Operator, metadata, Expect::Existing)
+        .await
+        .map(|_| ())
+}
+
+/// The tenant as its stream holds it (its enrollment template), `None` if there is no such tenant.
+pub async fn tenant(store: &dyn Store, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+    let events = store.stream(slug, StreamKind::Tenant, Tenant::stream_id(slug)).await?;
+    let mut tenant = Tenant::default();
+    for event in &events {
+        tenant.apply(event.decode()?);
+    }
+    Ok(tenant.exists().then_some(tenant))
 }
 
 /// Creates a tenant on its stream (named by the slug).

@@ -165,7 +165,7 @@ pub fn publish_failed(stream: &str) {
     instruments().publish_errors.add(1, &[KeyValue::new("stream", stream.to_owned())]);
 }
 
-/// A subscriber failed to handle an event (for the subscribers `serve` will run).
+/// A subscriber failed to handle an event (it is retried).
 pub fn subscriber_failed(subscriber: &str) {
     instruments().subscriber_failures.add(1, &[KeyValue::new("subscriber", subscriber.to_owned())]);
 }

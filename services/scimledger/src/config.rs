@@ -78,6 +78,31 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// How many tenants get a `tenant` label of their own in the request metrics.
     pub metrics_tenant_labels: usize,
+    /// Where the enrollment mailer sends (`smtp://host:port`, `smtps://`, `?tls=required` for
+    /// STARTTLS, `user:password@`); unset, the mailer waits with its events in the log.
+    pub smtp_url: Option<SmtpUrl>,
+    /// The enrollment emails' sender.
+    pub mail_from: String,
+    /// How long an enrollment link works.
+    pub enrollment_ttl_secs: u64,
+}
+
+/// An SMTP URL, whose password never shows in Debug output or logs.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.0.split("://").next().unwrap_or("smtp");
+        write!(f, "{scheme}://…")
+    }
 }
 
 fn cursor_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<CursorKey>, D::Error> {
@@ -111,6 +136,9 @@ impl Default for Settings {
             cursor_key: None,
             metrics_listen: None,
             metrics_tenant_labels: telemetry::tenants::DEFAULT_LIMIT,
+            smtp_url: None,
+            mail_from: "scimledger <noreply@localhost>".to_owned(),
+            enrollment_ttl_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -215,6 +243,15 @@ impl Settings {
         }
         if let Some(v) = var("SCIMLEDGER_METRICS_TENANT_LABELS") {
             self.metrics_tenant_labels = parse("SCIMLEDGER_METRICS_TENANT_LABELS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_SMTP_URL") {
+            self.smtp_url = Some(v).filter(|v| !v.is_empty()).map(SmtpUrl);
+        }
+        if let Some(v) = var("SCIMLEDGER_MAIL_FROM") {
+            self.mail_from = v;
+        }
+        if let Some(v) = var("SCIMLEDGER_ENROLLMENT_TTL_SECS") {
+            self.enrollment_ttl_secs = parse("SCIMLEDGER_ENROLLMENT_TTL_SECS", v)?;
         }
         Ok(())
     }

@@ -5,7 +5,8 @@
 //! - `access`: roles derived from the log and the in-memory access look-up.
 //! - `admin`: the admin model and operations, shared by `/admin/v1` and the CLI.
 //! - `cli`: tenants, connections, operators, the audit, and the events on NATS.
-//! - `serve`: the server's life cycle.
+//! - `serve`: the server's life cycle, and a worker's.
+//! - `subscribers`: the enrollment mailer, and which subscribers a process runs.
 //! - `scrape`: `/metrics` on a listener of its own.
 //! - `token`: generated secrets and logins.
 
@@ -16,6 +17,7 @@ mod cli;
 mod config;
 mod scrape;
 mod serve;
+mod subscribers;
 mod token;
 
 use std::path::PathBuf;
@@ -47,6 +49,14 @@ enum Command {
         /// Create a `demo` tenant if missing and print a fresh connection's URL and token.
         #[arg(long)]
         demo: bool,
+        /// Run no subscriber in this process (run them with `scimledger worker NAME`).
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Subscribers: run one alone, or see how far behind the log each is.
+    Worker {
+        #[command(subcommand)]
+        command: WorkerCommand,
     },
     /// Manage tenants.
     Tenant {
@@ -109,6 +119,17 @@ enum EventsCommand {
 }
 
 #[derive(Subcommand)]
+enum WorkerCommand {
+    /// The enrollment mailer (needs SCIMLEDGER_SMTP_URL).
+    Mailer,
+    /// Each subscriber's checkpoint and lag (events behind the log's head).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TenantCommand {
     /// Create a tenant: lower-case letters, digits and dashes.
     Create {
@@ -117,6 +138,14 @@ enum TenantCommand {
         json: bool,
     },
     List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a tenant's enrollment email (docs/operations.md#enrollment-emails).
+    Update {
+        slug: String,
+        #[command(flatten)]
+        enrollment: cli::tenant::Enrollment,
         #[arg(long)]
         json: bool,
     },
@@ -176,7 +205,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let telemetry = telemetry::init(format, "scimledger");
     match cli.command {
-        Command::Serve { demo } => return serve::run(settings, demo, telemetry.scrape()).await,
+        Command::Serve { demo, no_workers } => return serve::run(settings, demo, !no_workers, telemetry.scrape()).await,
+        Command::Worker { command: WorkerCommand::Mailer } => return serve::worker(settings, subscribers::mailer::NAME).await,
         // Tailing reads NATS only: no database needed.
         Command::Events { command: EventsCommand::Tail { tenant, event_type } } => {
             return cli::events::tail(&settings, tenant.as_deref(), event_type.as_deref()).await
@@ -185,11 +215,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let store = store::open(&settings.backend()?).await?;
     match cli.command {
-        Command::Serve { .. } | Command::Events { command: EventsCommand::Tail { .. } } => unreachable!("handled above"),
+        Command::Serve { .. }
+        | Command::Events { command: EventsCommand::Tail { .. } }
+        | Command::Worker { command: WorkerCommand::Mailer } => unreachable!("handled above"),
+        Command::Worker { command: WorkerCommand::Status { json } } => subscribers::run::status(&*store, json).await,
         Command::Tenant { command: TenantCommand::Create { slug, json } } => {
             Ok(cli::tenant::create(&*store, &settings, &slug, json).await?)
         }
         Command::Tenant { command: TenantCommand::List { json } } => Ok(cli::tenant::list(&*store, &settings, json).await?),
+        Command::Tenant { command: TenantCommand::Update { slug, enrollment, json } } => {
+            cli::tenant::update(&*store, &settings, &slug, enrollment, json).await
+        }
         Command::Tenant { command: TenantCommand::Delete { slug, json } } => {
             Ok(cli::tenant::delete(&*store, &settings, &slug, json).await?)
         }

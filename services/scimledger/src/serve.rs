@@ -1,33 +1,29 @@
-//! `scimledger serve`: the API, the log's sealer, the NATS relay when a NATS URL is set, and
-//! `/metrics` when a metrics address is, until SIGINT or SIGTERM.
+//! `scimledger serve`: the API, the log's sealer, the subscribers (unless `--no-workers`), the
+//! NATS relay when a NATS URL is set, and `/metrics` when a metrics address is, until SIGINT or
+//! SIGTERM. `scimledger worker NAME`: one subscriber alone.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use bus::nats::Relay;
+use bus::InProcessBus;
 use scim::cursor::CursorKey;
-use store::sqlite::SqliteStore;
-use store::Backend;
+use store::sqlite::{ServerLock, SqliteStore};
+use store::{Backend, Store};
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiState, SecretCache};
 use crate::cli::demo;
 use crate::config::Settings;
 use crate::scrape;
+use crate::subscribers;
 
 /// The name of the cursor key among the deployment's secrets.
 const CURSOR_SECRET: &str = "cursor";
 
-pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scrape) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: telemetry::Scrape) -> anyhow::Result<()> {
     telemetry::tenants::set_limit(settings.metrics_tenant_labels);
-    let backend = settings.backend()?;
-    // The embedded file serves one server process; the lock is held until this returns.
-    let _lock = match &backend {
-        Backend::Sqlite { data_dir } => Some(SqliteStore::lock_for_server(data_dir)?),
-        Backend::Postgres { .. } => None,
-    };
-    let store =
-        store::open_with(&backend, &settings.store_options()).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    let (backend, _lock, store) = open_as_server(&settings).await?;
     // Listening for credential changes before the API answers: none made after start-up is missed.
     let secrets = Arc::new(SecretCache::new(&*store).await);
     let scrape = match settings.metrics_listen {
@@ -49,6 +45,11 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
     // The relay runs beside the API and never holds it up: with NATS away, writes go on and
     // their events wait in the log.
     let relay = settings.relay().map(|relay| Relay::start(Arc::clone(&store), relay));
+    // So do the subscribers: their events wait in the log while they are behind.
+    let subscribers = match workers {
+        true => Some(subscribers::run::start(Arc::clone(&store), &settings, &subscribers::run::ALL, false).await?),
+        false => None,
+    };
     // Purges a crash interrupted finish beside the API (ADR 0041); one that fails again is
     // retried at the next start.
     let purges = Arc::clone(&store);
@@ -73,6 +74,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
         settings: Arc::new(settings),
         cursor_key: Arc::new(cursor_key),
         relay: relay.as_ref().map(Relay::health),
+        subscribers: subscribers.as_ref().map(InProcessBus::health).unwrap_or_default(),
         access,
     };
     axum::serve(listener, api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -82,11 +84,39 @@ pub async fn run(settings: Settings, demo_tenant: bool, metrics: telemetry::Scra
     if let Some(relay) = relay {
         relay.stop().await;
     }
+    if let Some(subscribers) = subscribers {
+        subscribers.stop().await;
+    }
     if let Some(scrape) = scrape {
         scrape.abort();
     }
     tracing::info!("scimledger stopped");
     Ok(())
+}
+
+/// `scimledger worker NAME`: runs one subscriber until SIGINT or SIGTERM. Any number may run
+/// (on PostgreSQL): one is active, the others stand by (ADR 0056).
+pub async fn worker(settings: Settings, name: &str) -> anyhow::Result<()> {
+    // On the embedded file, a worker is a server: beside `serve` it would be a second one.
+    let (_, _lock, store) = open_as_server(&settings).await?;
+    let bus = subscribers::run::start(store, &settings, &[name], true).await?;
+    tracing::info!(subscriber = name, "worker running");
+    shutdown_signal().await;
+    bus.stop().await;
+    Ok(())
+}
+
+/// The store, for a server process: the embedded file serves one, whose lock is held as long
+/// as the returned guard.
+async fn open_as_server(settings: &Settings) -> anyhow::Result<(Backend, Option<ServerLock>, Arc<dyn Store>)> {
+    let backend = settings.backend()?;
+    let lock = match &backend {
+        Backend::Sqlite { data_dir } => Some(SqliteStore::lock_for_server(data_dir)?),
+        Backend::Postgres { .. } => None,
+    };
+    let store =
+        store::open_with(&backend, &settings.store_options()).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    Ok((backend, lock, store))
 }
 
 async fn shutdown_signal() {

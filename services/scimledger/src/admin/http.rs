@@ -9,7 +9,7 @@ use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use domain::TenantSlug;
 use store::Actor;
@@ -31,13 +31,13 @@ use crate::token;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "scimledger admin API", description = "Tenants, provisioning connections, roles and the audit (docs/operations.md, docs/access.md, docs/audit.md)"),
-    paths(create_tenant, tenants, tenant, delete_tenant, create_connection, connections, connection, update, rotate, revoke, disable,
+    info(title = "scimledger admin API", description = "Tenants, provisioning connections, enrollment, roles and the audit (docs/operations.md, docs/access.md, docs/audit.md)"),
+    paths(create_tenant, tenants, tenant, delete_tenant, set_enrollment, create_connection, connections, connection, update, rotate, revoke, disable,
         role_http::roles, role_http::create_role, role_http::mappings, role_http::map_role, role_http::unmap_role,
         role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
         role_http::create_access_token,
         audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify),
-    components(schemas(CreateTenant, TenantView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
+    components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
         CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued,
         AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView)),
     modifiers(&OperatorToken, &ManualProvisioning),
@@ -101,6 +101,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
     Router::new()
         .route("/tenants", get(tenants).post(create_tenant))
         .route("/tenants/{tenant}", get(tenant).delete(delete_tenant))
+        .route("/tenants/{tenant}/enrollment", put(set_enrollment))
         .route("/tenants/{tenant}/connections", get(connections).post(create_connection))
         .route("/tenants/{tenant}/connections/{connection}", get(connection).patch(update))
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
@@ -229,6 +230,18 @@ async fn delete_tenant(
     Path(t): Path<String>,
 ) -> Response {
     reply(admin(&state, &headers, &op).delete_tenant(&t).await)
+}
+
+#[utoipa::path(put, path = "/admin/v1/tenants/{tenant}/enrollment", params(("tenant" = String, Path)), request_body = EnrollmentInput,
+    responses((status = 200, body = EnrollmentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_enrollment(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+    json: Result<Json<EnrollmentInput>, JsonRejection>,
+) -> Response {
+    reply(async { admin(&state, &headers, &op).set_enrollment(&t, &body(json)?).await }.await)
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/connections", params(("tenant" = String, Path)), request_body = CreateConnection,

@@ -22,6 +22,27 @@ pub struct TenantView {
     pub created: String,
 }
 
+/// A tenant's enrollment email (docs/operations.md#enrollment-emails). `url` holds `{token}`;
+/// the subject and bodies may hold `{name}`, `{user_name}` and `{link}` (the bodies must hold
+/// `{link}`). An absent subject or text takes the built-in one; an absent HTML sends text only.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentInput {
+    pub url: String,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnrollmentView {
+    pub tenant: String,
+    pub url: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
 /// Settings to set; an absent field keeps its value. `on_create_role` and `device_policy`
 /// take null to clear.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

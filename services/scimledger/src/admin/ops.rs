@@ -3,6 +3,7 @@
 //! admin model.
 
 use domain::connection::{AuthMode, Connection as ConnectionAggregate, ConnectionCommand, ConnectionName, Settings};
+use domain::enrollment::template::EnrollmentTemplate;
 use domain::operator::{Operator, OperatorCommand, OperatorName};
 use domain::secret::NewSecret;
 use domain::{Principal, ResourceId, TenantSlug};
@@ -43,6 +44,15 @@ impl Admin<'_> {
 
     pub async fn tenant(&self, slug: &str) -> Result<TenantView, AdminError> {
         self.tenants().await?.into_iter().find(|t| t.slug == slug).ok_or_else(|| AdminError::UnknownTenant(slug.to_owned()))
+    }
+
+    /// Sets the tenant's enrollment email; setting the same one again records nothing.
+    pub async fn set_enrollment(&self, tenant: &str, input: &EnrollmentInput) -> Result<EnrollmentView, AdminError> {
+        let slug = self.existing_tenant(tenant).await?;
+        let template = EnrollmentTemplate::new(input.url.clone(), input.subject.clone(), input.text.clone(), input.html.clone())?;
+        store::directory::configure_enrollment(self.store, &slug, template.clone(), self.metadata()).await?;
+        let EnrollmentTemplate { url, subject, text, html } = template;
+        Ok(EnrollmentView { tenant: slug.to_string(), url, subject, text, html })
     }
 
     /// Deletes a tenant none of whose connections is enabled: its read models go, its events

@@ -16,7 +16,8 @@
 //!   and the one write path they and /Bulk take.
 //! - [`bulk`]: /Bulk: each operation through that write path, `bulkId`s resolved.
 //! - [`discovery`]: /ServiceProviderConfig, /ResourceTypes, /Schemas.
-//! - [`health`]: /healthz and /readyz.
+//! - [`health`]: /healthz, /readyz and /healthz/subscribers.
+//! - [`enroll`]: /enroll/v1/{tenant}/verify, which user an enrollment link enrolls (once).
 //! - [`request_id`]: cheap unique request ids; clients' own ones only when short and plain.
 //! - [`uri`]: the URL length limit (414).
 //! - [`instrument`]: each request's span, trace context and metrics.
@@ -29,6 +30,7 @@ mod bulk;
 mod cursors;
 mod discovery;
 mod endpoint;
+mod enroll;
 mod errors;
 mod health;
 mod instrument;
@@ -75,6 +77,8 @@ pub struct ApiState {
     pub cursor_key: Arc<scim::cursor::CursorKey>,
     /// Whether the NATS relay's events flow, when it runs.
     pub relay: Option<bus::nats::RelayHealth>,
+    /// How the subscribers this process runs are doing (none with `--no-workers`).
+    pub subscribers: bus::BusHealth,
     /// The in-memory access projection (ADR 0061), which also derives `role.*` events.
     pub access: Arc<crate::access::Projection>,
 }
@@ -115,6 +119,8 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/healthz/subscribers", get(health::subscribers))
+        .route("/enroll/v1/{tenant}/verify", post(enroll::verify))
         .nest("/scim/v2/{tenant}", scim)
         .route("/oauth/{tenant}/token", post(oauth::token))
         .nest("/admin/v1", crate::admin::http::router(state.clone()))

@@ -1,10 +1,13 @@
 //! `scimledger tenant …` and `scimledger operator create`.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use store::Store;
 
 use super::connection::{admin, print_json};
 use crate::admin::error::AdminError;
-use crate::admin::model::CreateTenant;
+use crate::admin::model::{CreateTenant, EnrollmentInput};
 use crate::config::Settings;
 
 pub async fn create(store: &dyn Store, settings: &Settings, slug: &str, json: bool) -> Result<(), AdminError> {
@@ -29,6 +32,23 @@ pub async fn list(store: &dyn Store, settings: &Settings, json: bool) -> Result<
     Ok(())
 }
 
+/// `tenant update TENANT --enrollment-url URL [--enrollment-subject S] [--enrollment-text FILE]
+/// [--enrollment-html FILE]`: the bodies are read from files.
+pub async fn update(store: &dyn Store, settings: &Settings, slug: &str, enrollment: Enrollment, json: bool) -> anyhow::Result<()> {
+    let read = |path: Option<PathBuf>| -> anyhow::Result<Option<String>> {
+        path.map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))).transpose()
+    };
+    let input =
+        EnrollmentInput { url: enrollment.url, subject: enrollment.subject, text: read(enrollment.text)?, html: read(enrollment.html)? };
+    let view = admin(store, settings).set_enrollment(slug, &input).await?;
+    if json {
+        print_json(&view);
+    } else {
+        println!("tenant {}: enrollment links {}", view.tenant, view.url);
+    }
+    Ok(())
+}
+
 pub async fn delete(store: &dyn Store, settings: &Settings, slug: &str, json: bool) -> Result<(), AdminError> {
     let tenant = admin(store, settings).delete_tenant(slug).await?;
     if json {
@@ -37,6 +57,23 @@ pub async fn delete(store: &dyn Store, settings: &Settings, slug: &str, json: bo
         println!("deleted tenant {}", tenant.slug);
     }
     Ok(())
+}
+
+/// The enrollment email a `tenant update` sets.
+#[derive(Debug, clap::Args)]
+pub struct Enrollment {
+    /// The link, holding {token}: https://mfa.example.com/enroll?t={token}
+    #[arg(long = "enrollment-url")]
+    pub url: String,
+    /// The subject ({name}, {user_name}, {link} are filled in).
+    #[arg(long = "enrollment-subject")]
+    pub subject: Option<String>,
+    /// A file holding the text body (must hold {link}).
+    #[arg(long = "enrollment-text")]
+    pub text: Option<PathBuf>,
+    /// A file holding the HTML body (must hold {link}).
+    #[arg(long = "enrollment-html")]
+    pub html: Option<PathBuf>,
 }
 
 pub async fn create_operator(store: &dyn Store, settings: &Settings, name: &str, json: bool) -> Result<(), AdminError> {
