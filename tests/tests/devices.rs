@@ -303,3 +303,34 @@ on_both_backends! {
         }
     }
 }
+
+/// `scimledger worker assets` alone, beside `serve --no-workers` (PostgreSQL): it applies the
+/// policy; and a manager that is inactive, or no user of the tenant, leaves the devices
+/// unassigned with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_alone_applies_the_policy_and_an_unusable_manager_unassigns_with_the_reason() {
+    let backend = Backend::postgres().await;
+    let server = Server::start_serving(&backend, &["--no-workers"], vec![("RUST_LOG", "warn,store::postgres::listen=debug".into())]).await;
+    let scim = tenant(&server, &backend, "acme", &["--on-deactivate", "reassign_devices_to_manager"]).await;
+    let boss = scim.post("/Users", &user("boss", None)).await.expect(201)["id"].as_str().unwrap().to_owned();
+    scim.patch(&format!("/Users/{boss}"), &deactivate_patch()).await.expect(200);
+    let ada = with_devices(&server, &scim, "acme", "ada", Some(&boss)).await;
+    let bob = with_devices(&server, &scim, "acme", "bob", Some("not-a-user")).await;
+    for id in [&ada, &bob] {
+        scim.patch(&format!("/Users/{id}"), &deactivate_patch()).await.expect(200);
+    }
+
+    let mut worker = server.spawn(&["worker", "assets"]);
+    server.wait_caught_up("assets").await;
+    worker.kill().await.expect("killing the worker");
+    assert!(registry(&server, "acme").await.iter().all(|(_, _, user)| user.is_none()));
+    let store = backend.open_store().await;
+    let reasons: Vec<(String, String)> = events_of(&*store, &["device.unassigned"])
+        .await
+        .into_iter()
+        .map(|e| (e.payload.data["user"].as_str().unwrap().to_owned(), e.payload.data["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected =
+        [(ada.clone(), "manager_inactive"), (ada, "manager_inactive"), (bob.clone(), "manager_not_found"), (bob, "manager_not_found")];
+    assert_eq!(reasons, expected.map(|(u, r)| (u, r.to_owned())));
+}
