@@ -201,6 +201,16 @@ fn delete_records_the_user_name_it_frees() {
 }
 
 #[test]
+fn a_subscriber_removal_says_why_and_happens_once() {
+    let cause = uuid::Uuid::new_v4();
+    let remove = || UserCommand::Remove { reason: "on_deactivate remove_user".into(), cause };
+    let deleted =
+        UserEvent::Deleted { user_name: name("bjensen@example.com"), reason: Some("on_deactivate remove_user".into()), cause: Some(cause) };
+    Given::with(()).given(vec![provisioned()]).when(remove()).then_expect_events(vec![deleted.clone()]);
+    Given::with(()).given(vec![provisioned(), deleted]).when(remove()).then_expect_events(vec![]);
+}
+
+#[test]
 fn every_command_on_a_deleted_or_unknown_user_is_not_found() {
     let deleted = UserEvent::Deleted { user_name: name("bjensen@example.com"), reason: None, cause: None };
     let commands = || {
