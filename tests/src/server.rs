@@ -150,6 +150,23 @@ impl Server {
             .expect("spawning scimledger")
     }
 
+    /// Waits until the subscriber `name`'s checkpoint is at the log's head (`worker status
+    /// --json`): every event so far, its own outcomes included, was handled.
+    pub async fn wait_caught_up(&self, name: &str) {
+        let caught_up = tokio::time::timeout(std::time::Duration::from_secs(90), async {
+            loop {
+                let status = self.cli_json(&["worker", "status"]).await;
+                let subscriber = status["subscribers"].as_array().unwrap().iter().find(|s| s["name"] == name).cloned().unwrap();
+                if subscriber["behind"] == 0 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(caught_up.is_ok(), "the subscriber {name} never caught up with the log");
+    }
+
     /// Runs the CLI against the same backend and returns its stdout.
     pub async fn cli(&self, args: &[&str]) -> String {
         let output = self.run_cli(args).await;

@@ -393,6 +393,8 @@ on_both_backends! {
         let alice = scim.post("/Users", &json!({"userName": "alice@acme.com"})).await.expect(201)["id"].as_str().unwrap().to_owned();
         scim.post("/Groups", &json!({"displayName": "Everyone", "members": [{"value": alice}]})).await.expect(201);
         other.post("/Users", &json!({"userName": "alice@acme.com"})).await.expect(201);
+        server.cli_json(&["device", "register", "acme", "--serial", "C02X", "--assign", "alice@acme.com"]).await;
+        server.cli_json(&["device", "register", "globex", "--serial", "C02X"]).await;
         let operator = server.cli_json(&["operator", "create", "--name", "olga"]).await;
         let http = reqwest::Client::new();
         let delete = || http.delete(format!("{}/admin/v1/tenants/acme", server.base)).bearer_auth(operator["token"].as_str().unwrap());
@@ -416,6 +418,8 @@ on_both_backends! {
         let everything = scim::list::ListQuery::from_params(std::iter::empty(), &scim::schema::USER_RESOURCE).unwrap();
         assert_eq!(store.users(&acme, &everything, false).await.unwrap().total, 0);
         assert!(store.connections(&acme).await.unwrap().is_empty());
+        assert!(store.devices(&acme, None).await.unwrap().is_empty());
+        assert_eq!(store.devices(&domain::TenantSlug::parse("globex").unwrap(), None).await.unwrap().len(), 1);
         let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
         assert_eq!(slugs, ["globex"]);
         let log = store.read_log(0, 1_000).await.unwrap();

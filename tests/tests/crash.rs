@@ -29,14 +29,15 @@ async fn replay(backend: &Backend) -> BTreeMap<ResourceId, (Value, i64)> {
                 group.apply(decode(&event.payload).unwrap());
                 *version = event.stream_version;
             }
-            // Tenants, connections, operators, roles and enrollments have no SCIM documents.
+            // Tenants, connections, operators, roles, enrollments and devices have no SCIM documents.
             StreamKind::Tenant
             | StreamKind::Connection
             | StreamKind::Operator
             | StreamKind::RolePolicy
             | StreamKind::RoleAssignment
             | StreamKind::AccessToken
-            | StreamKind::Enrollment => {}
+            | StreamKind::Enrollment
+            | StreamKind::Device => {}
         }
     }
     users

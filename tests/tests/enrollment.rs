@@ -63,23 +63,6 @@ async fn wait_for_outcomes(store: &dyn Store, count: usize) -> Vec<RecordedEvent
     waited.unwrap_or_else(|_| panic!("expected {count} enrollment outcomes"))
 }
 
-/// Waits until the mailer's checkpoint is at the log's head (`worker status --json`): every
-/// event so far was handled, so any email it would send was sent.
-async fn wait_caught_up(server: &Server) {
-    let caught_up = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let status = server.cli_json(&["worker", "status"]).await;
-            let mailer = status["subscribers"].as_array().unwrap().iter().find(|s| s["name"] == "mailer").cloned().unwrap();
-            if mailer["behind"] == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(caught_up.is_ok(), "the mailer never caught up with the log");
-}
-
 fn by_type(outcomes: &[RecordedEvent], event_type: &str) -> Vec<Value> {
     outcomes.iter().filter(|e| e.payload.event_type == event_type).map(|e| e.payload.data.clone()).collect()
 }
@@ -182,7 +165,7 @@ on_both_backends! {
         let server = hearing::start(&backend, smtp.settings()).await;
         okta.with_base(&format!("{}/scim/v2/acme", server.base)).post("/Users", &user("bob", Some("bob@example.com"))).await.expect(201);
         wait_for_outcomes(&*store, 2).await;
-        wait_caught_up(&server).await;
+        server.wait_caught_up("mailer").await;
         assert_eq!(smtp.to("ada@example.com").len(), 1);
         assert_eq!(smtp.to("bob@example.com").len(), 1);
         let health: Value = reqwest::get(format!("{}/healthz/subscribers", server.base)).await.unwrap().json().await.unwrap();
@@ -210,7 +193,7 @@ on_both_backends! {
         okta.post("/Users", &user("dora", Some("dora@example.com"))).await.expect(201);
 
         wait_for_outcomes(&*store, 2).await;
-        wait_caught_up(&server).await;
+        server.wait_caught_up("mailer").await;
         let outcomes = outcomes(&*store).await;
         assert_eq!(outcomes.len(), 2, "{outcomes:?}");
         let skipped = by_type(&outcomes, "enrollment.skipped");
@@ -292,7 +275,7 @@ on_both_backends! {
         let server = hearing::start(&backend, smtp.settings()).await;
         let store = backend.open_store().await;
         let outcomes = wait_for_outcomes(&*store, USERS).await;
-        wait_caught_up(&server).await;
+        server.wait_caught_up("mailer").await;
         assert_eq!(by_type(&outcomes, "enrollment.sent").len(), USERS);
 
         let mut per_address: HashMap<String, Vec<Mail>> = HashMap::new();
@@ -365,7 +348,7 @@ async fn a_worker_alone_sends_and_a_standby_takes_over_after_a_kill() {
     first.kill().await.expect("killing the first worker");
     provision_many(&okta, 5..10).await;
     wait_for_outcomes(&*store, 10).await;
-    wait_caught_up(&server).await;
+    server.wait_caught_up("mailer").await;
     for n in 0..10 {
         assert_eq!(smtp.to(&format!("u{n}@example.com")).len(), 1, "u{n}");
     }

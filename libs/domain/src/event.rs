@@ -19,6 +19,8 @@ pub enum StreamKind {
     Operator,
     /// What the enrollment mailer did about one user (`domain::enrollment`).
     Enrollment,
+    /// One device of a tenant's registry (`domain::device`).
+    Device,
     /// A tenant's roles, mappings, default role and locks (`domain::role::RolePolicy`).
     RolePolicy,
     /// One user's effective roles (`domain::role::assignment`).
@@ -36,6 +38,7 @@ impl StreamKind {
             StreamKind::Connection => "connection",
             StreamKind::Operator => "operator",
             StreamKind::Enrollment => "enrollment",
+            StreamKind::Device => "device",
             StreamKind::RolePolicy => "role_policy",
             StreamKind::RoleAssignment => "role_assignment",
             StreamKind::AccessToken => "access_token",
@@ -54,6 +57,7 @@ impl StreamKind {
             StreamKind::RoleAssignment => "role_assignments",
             StreamKind::AccessToken => "access_tokens",
             StreamKind::Enrollment => "enrollments",
+            StreamKind::Device => "devices",
         }
     }
 
@@ -65,6 +69,7 @@ impl StreamKind {
             "connection" => Some(StreamKind::Connection),
             "operator" => Some(StreamKind::Operator),
             "enrollment" => Some(StreamKind::Enrollment),
+            "device" => Some(StreamKind::Device),
             "role_policy" => Some(StreamKind::RolePolicy),
             "role_assignment" => Some(StreamKind::RoleAssignment),
             "access_token" => Some(StreamKind::AccessToken),

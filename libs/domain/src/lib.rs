@@ -9,6 +9,7 @@
 //! - [`access_token`]: credentials of a tenant for the access look-up.
 //! - [`connection`]: the Connection aggregate: auth mode, secrets (rotate, revoke), settings,
 //!   disable.
+//! - [`device`]: the Device aggregate: a tenant's registry of devices (serial, policy, user).
 //! - [`enrollment`]: what the enrollment mailer did about a user, and the tenant's template.
 //! - [`operator`]: the Operator aggregate: who may use the admin API.
 //! - [`role`]: roles per tenant (catalogue, group mappings, default, locks) and each user's
@@ -24,6 +25,7 @@
 
 pub mod access_token;
 pub mod connection;
+pub mod device;
 pub mod enrollment;
 pub mod error;
 pub mod event;

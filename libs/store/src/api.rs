@@ -164,6 +164,29 @@ pub struct ConnectionRow {
     pub expiries: Vec<(Uuid, OffsetDateTime)>,
 }
 
+/// The device registry's row for one device (docs/devices.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub serial: String,
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub policy: Option<String>,
+    /// The user the device is assigned to.
+    pub assigned: Option<ResourceId>,
+}
+
+impl DeviceRow {
+    pub fn of(device: &domain::device::DeviceState) -> Self {
+        Self {
+            serial: device.serial.clone(),
+            name: device.name.clone(),
+            kind: device.kind.clone(),
+            policy: device.policy.as_ref().map(|p| p.as_str().to_owned()),
+            assigned: device.assigned,
+        }
+    }
+}
+
 /// The users read model's row for one user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRow {
@@ -214,6 +237,8 @@ pub enum ReadModelChange {
     Operator {
         name: String,
     },
+    /// The device as it now is; `None` when the commit removed it.
+    Device(Option<DeviceRow>),
     /// Streams whose state lives in the log alone (role policies and assignments, which the
     /// access projection folds in memory).
     Nothing,
@@ -516,6 +541,8 @@ pub trait Store: Send + Sync + 'static {
     async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>>;
     /// Every secret the tenant's connections ever had, ended ones too, oldest first.
     async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>>;
+    /// The tenant's registered devices by serial; only those assigned to `user` if given.
+    async fn devices(&self, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreResult<Vec<DeviceRow>>;
     /// Where a cache of [`Self::connection_secrets`] learns of changes, also those other
     /// processes commit; `None` when this backend's look-ups are cheap enough not to cache.
     async fn secret_changes(&self) -> Option<SecretChanges>;

@@ -7,6 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenEvent};
 use domain::connection::{Connection, ConnectionCommand, ConnectionEvent};
+use domain::device::{Device, DeviceEvent};
 use domain::enrollment::{Enrollment, EnrollmentEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
@@ -436,6 +437,20 @@ impl Resource for Enrollment {
 
     fn exists(&self) -> bool {
         self.user().is_some()
+    }
+}
+
+/// A device's commits keep its row in the registry (removed: the row goes).
+impl Resource for Device {
+    const KIND: StreamKind = StreamKind::Device;
+
+    fn commit_parts(_: &Self, _: &[DeviceEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Device(after.state().map(crate::api::DeviceRow::of)))
+    }
+
+    /// A removed device's stream exists: registering its serial again continues it.
+    fn exists(&self) -> bool {
+        self.known()
     }
 }
 

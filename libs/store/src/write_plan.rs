@@ -12,7 +12,7 @@ use domain::{EventPayload, ResourceId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{Commit, ConnectionRow, GroupRow, IndexedValue, ReadModelChange, Reservation, SecretWrite, UserRow};
+use crate::api::{Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, ReadModelChange, Reservation, SecretWrite, UserRow};
 use crate::query::Target;
 
 /// One write of a commit, on the commit's tenant and stream.
@@ -82,6 +82,9 @@ pub enum WriteStep<'c> {
     InsertOperatorRow {
         name: &'c str,
     },
+    /// Inserts or updates the device's row.
+    UpsertDeviceRow(&'c DeviceRow),
+    DeleteDeviceRow,
     /// Stores a generated secret's hash for the stream (a connection or an operator).
     InsertCredential(&'c SecretWrite),
     /// Tells every server's authentication cache, at commit, that credentials changed (ADR
@@ -107,19 +110,21 @@ pub enum TenantRows {
     Groups,
     Credentials,
     Connections,
+    Devices,
     ResourceCounts,
     Reservations,
     Tenant,
 }
 
 impl TenantRows {
-    pub const ALL: [TenantRows; 9] = [
+    pub const ALL: [TenantRows; 10] = [
         TenantRows::Memberships,
         TenantRows::UserValues,
         TenantRows::Users,
         TenantRows::Groups,
         TenantRows::Credentials,
         TenantRows::Connections,
+        TenantRows::Devices,
         TenantRows::ResourceCounts,
         TenantRows::Reservations,
         TenantRows::Tenant,
@@ -196,6 +201,8 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             steps.extend(row.expiries.iter().map(|(credential, at)| WriteStep::ExpireCredential { credential: *credential, at }));
         }
         ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
+        ReadModelChange::Device(Some(row)) => steps.push(WriteStep::UpsertDeviceRow(row)),
+        ReadModelChange::Device(None) => steps.push(WriteStep::DeleteDeviceRow),
         ReadModelChange::Nothing => {}
     }
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));

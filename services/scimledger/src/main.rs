@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::role::RoleCommand,
     },
+    /// Manage the device registry: register, list, assign, unassign.
+    Device {
+        #[command(subcommand)]
+        command: cli::device::DeviceCommand,
+    },
     /// Tokens for the access look-up (`/access/v1`), one tenant each.
     AccessToken {
         #[command(subcommand)]
@@ -122,6 +127,8 @@ enum EventsCommand {
 enum WorkerCommand {
     /// The enrollment mailer (needs SCIMLEDGER_SMTP_URL).
     Mailer,
+    /// The assets subscriber: connections' on_deactivate on devices and users.
+    Assets,
     /// Each subscriber's checkpoint and lag (events behind the log's head).
     Status {
         #[arg(long)]
@@ -207,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo, no_workers } => return serve::run(settings, demo, !no_workers, telemetry.scrape()).await,
         Command::Worker { command: WorkerCommand::Mailer } => return serve::worker(settings, subscribers::mailer::NAME).await,
+        Command::Worker { command: WorkerCommand::Assets } => return serve::worker(settings, subscribers::assets::NAME).await,
         // Tailing reads NATS only: no database needed.
         Command::Events { command: EventsCommand::Tail { tenant, event_type } } => {
             return cli::events::tail(&settings, tenant.as_deref(), event_type.as_deref()).await
@@ -217,7 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. }
         | Command::Events { command: EventsCommand::Tail { .. } }
-        | Command::Worker { command: WorkerCommand::Mailer } => unreachable!("handled above"),
+        | Command::Worker { command: WorkerCommand::Mailer | WorkerCommand::Assets } => unreachable!("handled above"),
         Command::Worker { command: WorkerCommand::Status { json } } => subscribers::run::status(&*store, json).await,
         Command::Tenant { command: TenantCommand::Create { slug, json } } => {
             Ok(cli::tenant::create(&*store, &settings, &slug, json).await?)
@@ -234,6 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Connection { command } => Ok(cli::connection::run(&*store, &settings, command).await?),
         Command::Role { command } => Ok(cli::role::run(&*store, &settings, command).await?),
+        Command::Device { command } => Ok(cli::device::run(&*store, &settings, command).await?),
         Command::AccessToken { command: AccessTokenCommand::Create { tenant, name, json } } => {
             Ok(cli::role::create_access_token(&*store, &settings, &tenant, &name, json).await?)
         }

@@ -24,4 +24,10 @@ pub enum UserCommand {
     Reactivate,
     /// DELETE /Users/{id}.
     Delete,
+    /// A subscriber's deletion, as a connection's `on_deactivate` asks (`remove_user`): the
+    /// event says why and which event caused it.
+    Remove {
+        reason: String,
+        cause: uuid::Uuid,
+    },
 }

@@ -31,8 +31,15 @@ pub enum UserEvent {
     /// or reactivated: set to true on a user that had none, or removed (null).
     #[serde(rename = "user.active_attribute_changed")]
     ActiveAttributeChanged { active: Option<bool> },
+    /// `reason` and `cause` say why a subscriber deleted the user (absent for a DELETE).
     #[serde(rename = "user.deleted")]
-    Deleted { user_name: UserName },
+    Deleted {
+        user_name: UserName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<uuid::Uuid>,
+    },
 }
 
 impl DomainEvent for UserEvent {

@@ -160,7 +160,12 @@ impl User {
                 s if !s.is_active() => Ok(vec![UserEvent::Reactivated { user_name: s.user_name.clone() }]),
                 _ => Ok(vec![]),
             },
-            UserCommand::Delete => Ok(vec![UserEvent::Deleted { user_name: self.live()?.user_name.clone() }]),
+            UserCommand::Delete => Ok(vec![UserEvent::Deleted { user_name: self.live()?.user_name.clone(), reason: None, cause: None }]),
+            // Deleted already (by the first delivery, or by SCIM): nothing to do.
+            UserCommand::Remove { .. } if self.state().is_none() => Ok(vec![]),
+            UserCommand::Remove { reason, cause } => {
+                Ok(vec![UserEvent::Deleted { user_name: self.live()?.user_name.clone(), reason: Some(reason), cause: Some(cause) }])
+            }
         }
     }
 }

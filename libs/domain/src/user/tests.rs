@@ -193,15 +193,26 @@ fn reactivate_an_active_user_changes_nothing() {
 
 #[test]
 fn delete_records_the_user_name_it_frees() {
-    Given::with(())
-        .given(vec![provisioned()])
-        .when(UserCommand::Delete)
-        .then_expect_events(vec![UserEvent::Deleted { user_name: name("bjensen@example.com") }]);
+    Given::with(()).given(vec![provisioned()]).when(UserCommand::Delete).then_expect_events(vec![UserEvent::Deleted {
+        user_name: name("bjensen@example.com"),
+        reason: None,
+        cause: None,
+    }]);
+}
+
+#[test]
+fn a_subscriber_removal_says_why_and_happens_once() {
+    let cause = uuid::Uuid::new_v4();
+    let remove = || UserCommand::Remove { reason: "on_deactivate remove_user".into(), cause };
+    let deleted =
+        UserEvent::Deleted { user_name: name("bjensen@example.com"), reason: Some("on_deactivate remove_user".into()), cause: Some(cause) };
+    Given::with(()).given(vec![provisioned()]).when(remove()).then_expect_events(vec![deleted.clone()]);
+    Given::with(()).given(vec![provisioned(), deleted]).when(remove()).then_expect_events(vec![]);
 }
 
 #[test]
 fn every_command_on_a_deleted_or_unknown_user_is_not_found() {
-    let deleted = UserEvent::Deleted { user_name: name("bjensen@example.com") };
+    let deleted = UserEvent::Deleted { user_name: name("bjensen@example.com"), reason: None, cause: None };
     let commands = || {
         vec![
             UserCommand::Replace { resource: doc(json!({"userName": "a"})) },
@@ -334,7 +345,7 @@ fn events_round_trip_through_the_log_encoding() {
         UserEvent::Deactivated { user_name: name("a"), emails: vec!["a@x".into()], manager: Some("m".into()) },
         UserEvent::Reactivated { user_name: name("a") },
         UserEvent::ActiveAttributeChanged { active: None },
-        UserEvent::Deleted { user_name: name("a") },
+        UserEvent::Deleted { user_name: name("a"), reason: None, cause: None },
         UserEvent::Claimed { from: Owner::Operator, to: OKTA },
     ] {
         let payload = encode(&event);

@@ -114,6 +114,8 @@ struct Statements {
     upsert_connection: tokio_postgres::Statement,
     expire_credential: tokio_postgres::Statement,
     insert_operator: tokio_postgres::Statement,
+    upsert_device: tokio_postgres::Statement,
+    delete_device: tokio_postgres::Statement,
     insert_credential: tokio_postgres::Statement,
     /// Delivered at commit to every server's authentication cache (ADR 0021).
     notify_credentials: tokio_postgres::Statement,
@@ -196,6 +198,11 @@ impl Statements {
             .await?,
             expire_credential: p("UPDATE credentials SET expires_at = $2 WHERE id = $1").await?,
             insert_operator: p("INSERT INTO operators (id, name, created_at) VALUES ($1, $2, $3)").await?,
+            upsert_device: p("INSERT INTO devices (tenant, id, serial, name, kind, policy, assigned, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                              ON CONFLICT (tenant, id) DO UPDATE SET serial = EXCLUDED.serial, name = EXCLUDED.name, kind = EXCLUDED.kind,
+                                policy = EXCLUDED.policy, assigned = EXCLUDED.assigned, updated_at = EXCLUDED.updated_at")
+            .await?,
+            delete_device: p("DELETE FROM devices WHERE tenant = $1 AND id = $2").await?,
             insert_credential: p("INSERT INTO credentials (id, tenant, owner_kind, owner_id, login, secret_sha256, created_at)
                                   VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .await?,
@@ -216,6 +223,7 @@ fn forget_tenant_sql(rows: TenantRows) -> &'static str {
         TenantRows::Groups => "DELETE FROM groups WHERE tenant = $1",
         TenantRows::Credentials => "DELETE FROM credentials WHERE tenant = $1",
         TenantRows::Connections => "DELETE FROM connections WHERE tenant = $1",
+        TenantRows::Devices => "DELETE FROM devices WHERE tenant = $1",
         TenantRows::ResourceCounts => "DELETE FROM resource_counts WHERE tenant = $1",
         TenantRows::Reservations => "DELETE FROM reservations WHERE tenant = $1 AND kind <> 'tenant'",
         TenantRows::Tenant => "DELETE FROM tenants WHERE slug = $1",
@@ -337,6 +345,13 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             }
             WriteStep::ExpireCredential { credential, at } => execute(tx, &s.expire_credential, &[&credential, at]).await,
             WriteStep::InsertOperatorRow { name } => execute(tx, &s.insert_operator, &[&c.id, &name, c.recorded_at]).await,
+            WriteStep::UpsertDeviceRow(row) => {
+                let assigned = row.assigned.map(|u| u.as_uuid());
+                let params: [&(dyn ToSql + Sync); 8] =
+                    [&c.tenant, &c.id, &row.serial, &row.name, &row.kind, &row.policy, &assigned, c.recorded_at];
+                execute(tx, &s.upsert_device, &params).await
+            }
+            WriteStep::DeleteDeviceRow => execute(tx, &s.delete_device, &[&c.tenant, &c.id]).await,
             WriteStep::InsertCredential(secret) => {
                 let params: [&(dyn ToSql + Sync); 7] =
                     [&secret.id, &c.tenant, &c.kind, &c.id, &secret.login, &&secret.hash.0[..], c.recorded_at];

@@ -3,7 +3,7 @@
 
 use deadpool_postgres::Client;
 use domain::connection::AuthMode;
-use domain::TenantSlug;
+use domain::{ResourceId, TenantSlug};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -48,6 +48,27 @@ pub async fn connections(client: &Client, tenant: &TenantSlug) -> StoreResult<Ve
         .await
         .map_err(backend)?;
     rows.iter().map(|row| connection(tenant, row)).collect()
+}
+
+pub async fn devices(client: &Client, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreResult<Vec<DeviceRow>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT serial, name, kind, policy, assigned FROM devices
+             WHERE tenant = $1 AND ($2::uuid IS NULL OR assigned = $2) ORDER BY serial",
+        )
+        .await
+        .map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &user.map(|u| u.as_uuid())]).await.map_err(backend)?;
+    Ok(rows
+        .iter()
+        .map(|row| DeviceRow {
+            serial: row.get(0),
+            name: row.get(1),
+            kind: row.get(2),
+            policy: row.get(3),
+            assigned: row.get::<_, Option<Uuid>>(4).map(ResourceId::from_uuid),
+        })
+        .collect())
 }
 
 pub async fn connection_secrets(client: &Client, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {

@@ -121,6 +121,10 @@ impl Store for PgStore {
         on_session!(&self.auth_pool, &self.tls, |client| directory::connection_secrets(client, tenant, at))
     }
 
+    async fn devices(&self, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreResult<Vec<DeviceRow>> {
+        on_session!(&self.pool, &self.tls, |client| directory::devices(client, tenant, user))
+    }
+
     async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
         on_session!(&self.pool, &self.tls, |client| directory::credentials(client, tenant))
     }

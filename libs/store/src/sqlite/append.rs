@@ -256,6 +256,7 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
                 TenantRows::Groups => "DELETE FROM groups WHERE tenant = ?1",
                 TenantRows::Credentials => "DELETE FROM credentials WHERE tenant = ?1",
                 TenantRows::Connections => "DELETE FROM connections WHERE tenant = ?1",
+                TenantRows::Devices => "DELETE FROM devices WHERE tenant = ?1",
                 TenantRows::ResourceCounts => "DELETE FROM resource_counts WHERE tenant = ?1",
                 TenantRows::Reservations => "DELETE FROM reservations WHERE tenant = ?1 AND kind <> 'tenant'",
                 TenantRows::Tenant => "DELETE FROM tenants WHERE slug = ?1",
@@ -269,6 +270,13 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
                purge_requested_at = coalesce(connections.purge_requested_at, excluded.purge_requested_at)",
             params![id, tenant, row.name, row.auth.as_str(), row.login, row.settings.to_string(), c.at, row.disabled, row.purge],
         ),
+        WriteStep::UpsertDeviceRow(row) => execute(
+            "INSERT INTO devices (tenant, id, serial, name, kind, policy, assigned, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (tenant, id) DO UPDATE SET serial = excluded.serial, name = excluded.name, kind = excluded.kind,
+               policy = excluded.policy, assigned = excluded.assigned, updated_at = excluded.updated_at",
+            params![tenant, id, row.serial, row.name, row.kind, row.policy, row.assigned.map(|u| u.to_string()), c.at],
+        ),
+        WriteStep::DeleteDeviceRow => execute("DELETE FROM devices WHERE tenant = ?1 AND id = ?2", params![tenant, id]),
         WriteStep::ExpireCredential { credential, at } => {
             execute("UPDATE credentials SET expires_at = ?2 WHERE id = ?1", params![credential.to_string(), time_text::format(*at)])
         }

@@ -2,7 +2,7 @@
 //! authentication compares with.
 
 use domain::connection::AuthMode;
-use domain::TenantSlug;
+use domain::{ResourceId, TenantSlug};
 use rusqlite::{params, Connection as Db, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -49,6 +49,27 @@ pub fn connections(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<Connection>>
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(backend)? {
         out.push(connection(tenant, row)?);
+    }
+    Ok(out)
+}
+
+pub fn devices(db: &Db, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreResult<Vec<DeviceRow>> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT serial, name, kind, policy, assigned FROM devices WHERE tenant = ?1 AND (?2 IS NULL OR assigned = ?2) ORDER BY serial",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt.query(params![tenant.as_str(), user.map(|u| u.to_string())]).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let assigned: Option<String> = row.get(4).map_err(backend)?;
+        out.push(DeviceRow {
+            serial: row.get(0).map_err(backend)?,
+            name: row.get(1).map_err(backend)?,
+            kind: row.get(2).map_err(backend)?,
+            policy: row.get(3).map_err(backend)?,
+            assigned: assigned.map(|a| a.parse()).transpose().map_err(|e| StoreError::corrupt("a stored device", e))?,
+        });
     }
     Ok(out)
 }

@@ -187,6 +187,11 @@ impl Store for SqliteStore {
         self.readers.run(move |c| directory::connections(c, &tenant)).await
     }
 
+    async fn devices(&self, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreResult<Vec<DeviceRow>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| directory::devices(c, &tenant, user)).await
+    }
+
     async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
         let tenant = tenant.clone();
         self.readers.run(move |c| directory::credentials(c, &tenant)).await

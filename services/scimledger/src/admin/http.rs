@@ -20,6 +20,8 @@ use uuid::Uuid;
 
 use super::audit_http;
 use super::audit_model::*;
+use super::device_http;
+use super::device_model::*;
 use super::error::AdminError;
 use super::model::*;
 use super::ops::Admin;
@@ -31,14 +33,16 @@ use crate::token;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "scimledger admin API", description = "Tenants, provisioning connections, enrollment, roles and the audit (docs/operations.md, docs/access.md, docs/audit.md)"),
+    info(title = "scimledger admin API", description = "Tenants, provisioning connections, enrollment, roles, devices and the audit (docs/operations.md, docs/access.md, docs/audit.md)"),
     paths(create_tenant, tenants, tenant, delete_tenant, set_enrollment, create_connection, connections, connection, update, rotate, revoke, disable,
         role_http::roles, role_http::create_role, role_http::mappings, role_http::map_role, role_http::unmap_role,
         role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
         role_http::create_access_token,
+        device_http::devices, device_http::register, device_http::assign, device_http::unassign,
         audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify),
     components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
         CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued,
+        RegisterDevice, AssignDevice, DeviceView,
         AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView)),
     modifiers(&OperatorToken, &ManualProvisioning),
     security(("operator_token" = []))
@@ -108,6 +112,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
         .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
         .merge(role_http::routes())
+        .merge(device_http::routes())
         .merge(audit_http::routes())
         .nest("/tenants/{tenant}", crate::api::resource_routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), manual)))
         .fallback(|| async { reply::<()>(Err(AdminError::InvalidValue("no such admin endpoint".into()))) })

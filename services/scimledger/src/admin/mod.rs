@@ -6,12 +6,16 @@
 //!   [`audit_http`]: their routes under `/admin/v1/tenants/{t}/audit`.
 //! - [`ops`]: the operations, each one command on the log with its actor.
 //! - [`role_model`], `role_ops`: roles, group mappings, the default role and locks.
+//! - [`device_model`], `device_ops`, `device_http`: the device registry.
 //! - [`error`]: why an operation failed, with a stable code.
 //! - [`http`]: `/admin/v1` over the operations, operator tokens, `/admin/v1/openapi.json`.
 
 pub mod audit;
 pub mod audit_http;
 pub mod audit_model;
+mod device_http;
+pub mod device_model;
+mod device_ops;
 pub mod error;
 pub mod http;
 pub mod model;

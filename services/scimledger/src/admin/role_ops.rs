@@ -121,7 +121,7 @@ impl Admin<'_> {
     }
 
     /// The tenant, and the user `user` names in it: its id, userName or an alias.
-    async fn user_id(&self, tenant: &str, user: &str) -> Result<(TenantSlug, ResourceId), AdminError> {
+    pub(super) async fn user_id(&self, tenant: &str, user: &str) -> Result<(TenantSlug, ResourceId), AdminError> {
         let slug = self.existing_tenant(tenant).await?;
         let unknown = || AdminError::UnknownUser { tenant: tenant.to_owned(), user: user.to_owned() };
         if let Ok(id) = user.parse::<ResourceId>() {

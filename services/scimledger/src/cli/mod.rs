@@ -4,6 +4,7 @@
 //!
 //! - [`tenant`]: `scimledger tenant create|list`, `scimledger operator create`.
 //! - [`connection`]: `scimledger connection create|list|show|update|rotate|revoke|disable`.
+//! - [`device`]: `scimledger device register|list|assign|unassign`.
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
 //! - [`role`]: `scimledger role create|map|unmap|default|lock|unlock|list`.
 //! - [`audit`]: `scimledger audit log|history|as-of|export|verify|seal`.
@@ -12,6 +13,7 @@
 pub mod audit;
 pub mod connection;
 pub mod demo;
+pub mod device;
 pub mod events;
 pub mod role;
 pub mod tenant;

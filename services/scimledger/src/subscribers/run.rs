@@ -10,11 +10,12 @@ use bus::InProcessBus;
 use serde::Serialize;
 use store::Store;
 
+use super::assets::{self, Assets};
 use super::mailer::{self, Mailer, MailerSettings};
 use crate::config::Settings;
 
 /// Every subscriber, by name.
-pub const ALL: [&str; 1] = [mailer::NAME];
+pub const ALL: [&str; 2] = [mailer::NAME, assets::NAME];
 
 /// A bus running the subscribers `names` that are set up. `serve` passes every one and skips
 /// those missing their settings (saying so); a worker passes one, which must be set up.
@@ -36,6 +37,7 @@ pub async fn start(store: Arc<dyn Store>, settings: &Settings, names: &[&str], s
                 // Its events wait in the log: once an SMTP URL is set, it catches up.
                 None => tracing::info!("enrollment mailer not running: SCIMLEDGER_SMTP_URL is not set"),
             },
+            assets::NAME => bus.subscribe(Arc::new(Assets::new(Arc::clone(&store)))),
             other => anyhow::bail!("no subscriber is named {other:?}: use one of {}", ALL.join(", ")),
         }
     }
