@@ -58,11 +58,13 @@ scripts/bench-scale.sh "$out_dir"
 scripts/bench-purge.sh "$out_dir"
 # The access look-up at BENCH_ACCESS_USERS users against /healthz, RSS, start-up, lag (issue 11).
 scripts/bench-access.sh "$out_dir"
+# The enrollment mailer and the assets subscriber (issue 12; knobs BENCH_SUB_*).
+scripts/bench-subscribers.sh "$out_dir"
 # The audit: verify and export events/s, as-of latency (issue 13; knobs BENCH_AUDIT_*).
 { echo; scripts/bench-audit.sh "$server_bin" "$out_dir"; } > "$out_dir/audit.md"
 
 python3 scripts/bench_report.py "$out_dir" $backends > docs/benchmarks.md
-cat "$out_dir/lookups.md" "$out_dir/scale.md" "$out_dir/purge.md" "$out_dir/access.md" "$out_dir/audit.md" >> docs/benchmarks.md
+cat "$out_dir/lookups.md" "$out_dir/scale.md" "$out_dir/purge.md" "$out_dir/access.md" "$out_dir/subscribers.md" "$out_dir/audit.md" >> docs/benchmarks.md
 if [ "${BENCH_RELAY:-1}" = 1 ]; then
   stop_server
   { echo; scripts/bench-relay.sh "$server_bin"; } >> docs/benchmarks.md
