@@ -7,11 +7,13 @@
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
 //! - [`role`]: `scimledger role create|map|unmap|default|lock|unlock|list`.
 //! - [`audit`]: `scimledger audit log|history|as-of|export|verify|seal`.
+//! - [`rebuild`]: `scimledger rebuild [--verify]`.
 //! - [`events`]: `scimledger events tail|republish` (NATS).
 
 pub mod audit;
 pub mod connection;
 pub mod demo;
 pub mod events;
+pub mod rebuild;
 pub mod role;
 pub mod tenant;
