@@ -83,6 +83,12 @@ pub struct Report {
 /// Rebuilds the read models from the log; with `verify`, compares them with the live ones and
 /// swaps nothing, else swaps them in. `progress` is told how many events were read so far.
 pub async fn rebuild(store: &dyn Store, shadow: &dyn Shadow, verify: bool, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<Report> {
+    // Two rebuilds would share one shadow (on PostgreSQL, the lease keeps it to one; on SQLite
+    // it is always granted).
+    let _one_at_a_time = store
+        .try_lease("rebuild")
+        .await?
+        .ok_or_else(|| crate::api::StoreError::Unavailable("another rebuild of this database is running".into()))?;
     let target = shadow.open_shadow().await?;
     let result = run(store, shadow, &*target, verify, progress).await;
     drop(target);
