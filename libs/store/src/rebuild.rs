@@ -111,10 +111,13 @@ async fn run(
         let differences = shadow.shadow_differences().await?;
         return Ok(Report { events: replay.events, differences, swapped: false });
     }
-    for _ in 0..SWAP_ATTEMPTS {
+    for attempt in 0..SWAP_ATTEMPTS {
         if shadow.swap_in_shadow(replay.events).await? {
             return Ok(Report { events: replay.events, differences: Vec::new(), swapped: true });
         }
+        // The writes that moved the log on may not be readable in commit order yet (an
+        // earlier transaction still running): a pause lets them settle.
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20)) * 10)).await;
         replay.catch_up(store, target, progress).await?;
     }
     Err(crate::api::StoreError::Unavailable(format!(
