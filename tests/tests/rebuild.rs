@@ -18,7 +18,8 @@ fn id(created: &Value) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
-/// Users, groups and memberships made, renamed, changed, deactivated and deleted, in two tenants.
+/// Users, groups and memberships made, renamed, changed, deactivated and deleted, in two tenants;
+/// a third tenant deleted.
 async fn mixed_workload(server: &Server) {
     for slug in ["acme", "beta"] {
         let scim = server.tenant(slug).await;
@@ -67,6 +68,12 @@ async fn mixed_workload(server: &Server) {
     }
     server.cli(&["connection", "update", "acme", "okta", "--claim-manual"]).await;
     server.cli(&["operator", "create", "--name", "auditor"]).await;
+    // A deleted tenant's rows go; its events stay in the log.
+    let gone = server.tenant("gone").await;
+    let user = id(&gone.post("/Users", &json!({"userName": "left"})).await.expect(201));
+    gone.post("/Groups", &json!({"displayName": "left", "members": [{"value": user}]})).await.expect(201);
+    server.cli(&["connection", "disable", "gone", "okta"]).await;
+    server.cli(&["tenant", "delete", "gone"]).await;
 }
 
 /// Every read model's rows, as text, in order: the table-by-table picture to compare.
