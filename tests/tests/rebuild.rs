@@ -124,6 +124,14 @@ on_both_backends! {
         assert!(server.cli(&["rebuild", "--verify"]).await.contains("equal their rebuild"));
         // The server reads the rebuilt tables: u4 is found again.
         assert_eq!(found_u4(&reader).await, 1);
+        // Nothing of the shadow is left.
+        match &backend {
+            Backend::Postgres { .. } => {
+                let left = backend.texts("SELECT schema_name::text FROM information_schema.schemata WHERE schema_name = 'scimledger_rebuild'").await;
+                assert!(left.is_empty(), "{left:?}");
+            }
+            Backend::Sqlite { .. } => assert!(!backend.data_dir().unwrap().join("rebuild").exists()),
+        }
     }
 
     async fn a_rebuild_under_concurrent_scim_writes_loses_none(backend: Backend) {
