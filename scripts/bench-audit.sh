@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The audit's figures (issue 13), on each backend: `audit verify` events/s and `audit export`
 # events/s over a tenant of BENCH_AUDIT_USERS users (imported through /Bulk), and the as-of
-# latency (admin API, median of BENCH_AUDIT_ASOF requests) for a user with 1,000 events.
+# latency (admin API, median of BENCH_AUDIT_ASOF requests) for a user with 1,000 events, and
+# `rebuild` events/s (every read model rebuilt from the whole log and swapped in).
 # Usage: scripts/bench-audit.sh SERVER_BINARY OUT_DIR (prints a markdown section). Expects
 # SCIMLEDGER_TEST_DATABASE_URL for PostgreSQL, as bench.sh provides.
 set -euo pipefail
@@ -21,8 +22,8 @@ per_second() { python3 -c "import sys; print(int(float(sys.argv[1]) / (float(sys
 
 echo "## Audit"
 echo
-echo "| backend | events | verify events/s | export events/s | as-of median ms (user with 1,000 events) |"
-echo "|---|---|---|---|---|"
+echo "| backend | events | verify events/s | export events/s | as-of median ms (user with 1,000 events) | rebuild events/s |"
+echo "|---|---|---|---|---|---|"
 for backend in $backends; do
   scratch_database "$backend" audit
   start_server "$bin" "$out_dir/audit-$backend.log"
@@ -56,5 +57,7 @@ print(json.dumps({'schemas': ['urn:ietf:params:scim:api:messages:2.0:BulkRequest
   verify_rate="$(per_second "$events" "$start" "$end")"
   start="$(now)"; env "${scratch_env[@]}" "$bin" audit export audit >"$out_dir/audit-export.jsonl"; end="$(now)"
   export_rate="$(per_second "$(wc -l <"$out_dir/audit-export.jsonl")" "$start" "$end")"
-  echo "| $backend | $events | $verify_rate | $export_rate | $asof_ms |"
+  # The rebuild reports its own rate on its last line of stderr.
+  rebuild_rate="$(env "${scratch_env[@]}" "$bin" rebuild 2>&1 >/dev/null | sed -n 's/.*(\([0-9]*\) events\/s).*/\1/p')"
+  echo "| $backend | $events | $verify_rate | $export_rate | $asof_ms | $rebuild_rate |"
 done

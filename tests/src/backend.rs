@@ -54,4 +54,47 @@ impl Backend {
     pub async fn event_count(&self) -> usize {
         self.scim_events().await.len()
     }
+
+    /// Runs SQL statements on the backend's database, behind scimledger's back (a server's
+    /// writers may be busy: SQLite waits for them).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            Backend::Postgres { url } => {
+                let client = postgres_client(url).await;
+                client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            Backend::Sqlite { .. } => {
+                self.sqlite_connection().execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+    }
+
+    /// The first column, as text, of each row `query` returns.
+    pub async fn texts(&self, query: &str) -> Vec<String> {
+        match self {
+            Backend::Postgres { url } => {
+                let client = postgres_client(url).await;
+                let rows = client.query(query, &[]).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+                rows.iter().map(|row| row.get(0)).collect()
+            }
+            Backend::Sqlite { .. } => {
+                let db = self.sqlite_connection();
+                let mut statement = db.prepare(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+                let rows = statement.query_map([], |row| row.get(0)).unwrap();
+                rows.collect::<Result<_, _>>().unwrap()
+            }
+        }
+    }
+
+    fn sqlite_connection(&self) -> rusqlite::Connection {
+        let db = rusqlite::Connection::open(self.data_dir().expect("a SQLite backend").join("scimledger.db")).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        db
+    }
+}
+
+async fn postgres_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connecting to the test database");
+    tokio::spawn(connection);
+    client
 }

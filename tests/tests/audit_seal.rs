@@ -5,25 +5,6 @@
 
 use scimledger_e2e::{on_both_backends, Backend, Server};
 use serde_json::{json, Value};
-use tokio_postgres::NoTls;
-
-/// Runs SQL statements on the backend's database, behind scimledger's back.
-async fn tamper(backend: &Backend, sql: &str) {
-    match backend {
-        Backend::Postgres { url } => {
-            let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connecting to the test database");
-            tokio::spawn(connection);
-            client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
-        Backend::Sqlite { .. } => {
-            let path = backend.data_dir().unwrap().join("scimledger.db");
-            let db = rusqlite::Connection::open(path).unwrap();
-            // The server's sealer may be writing.
-            db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-            db.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
-    }
-}
 
 /// A new random event id, as each database spells one.
 fn new_id(backend: &Backend) -> &'static str {
@@ -124,14 +105,14 @@ on_both_backends! {
     async fn verify_names_an_edited_event(backend: Backend) {
         let (server, acme, _) = sealed_log(&backend).await;
         let target = acme[4];
-        tamper(&backend, &forge(&backend, target)).await;
+        backend.execute(&forge(&backend, target)).await;
         caught(&server, target, "edited").await;
     }
 
     async fn verify_names_a_deleted_event(backend: Backend) {
         let (server, acme, _) = sealed_log(&backend).await;
         let target = acme[3];
-        tamper(&backend, &format!("DELETE FROM events WHERE position = {target}")).await;
+        backend.execute(&format!("DELETE FROM events WHERE position = {target}")).await;
         caught(&server, target, "deleted").await;
     }
 
@@ -141,8 +122,7 @@ on_both_backends! {
         let free = *beta.iter().find(|p| **p > acme[2] && **p < *acme.last().unwrap()).unwrap();
         let overriding = if matches!(backend, Backend::Postgres { .. }) { "OVERRIDING SYSTEM VALUE" } else { "" };
         let id = new_id(&backend);
-        tamper(
-            &backend,
+        backend.execute(
             &format!(
                 "DELETE FROM events WHERE position = {free};
                  INSERT INTO events (position, event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at) {overriding}
@@ -161,8 +141,7 @@ on_both_backends! {
         let columns = "event_id, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at";
         let from_t = "t.event_id, t.stream_kind, t.stream_id, t.stream_version, t.event_type, t.type_version, t.payload, t.metadata, t.recorded_at";
         // The two events trade places: each keeps its content, at the other's position.
-        tamper(
-            &backend,
+        backend.execute(
             &format!(
                 "CREATE TEMP TABLE t AS SELECT * FROM events WHERE position IN ({a}, {b});
                  UPDATE events SET event_id = {id}, stream_version = -position WHERE position IN ({a}, {b});
@@ -177,7 +156,7 @@ on_both_backends! {
     async fn verify_names_a_seal_that_does_not_match(backend: Backend) {
         let (server, acme, _) = sealed_log(&backend).await;
         let target = acme[3];
-        tamper(&backend, &format!("UPDATE seals SET chain_sha256 = event_sha256 WHERE tenant = 'acme' AND position = {target}")).await;
+        backend.execute(&format!("UPDATE seals SET chain_sha256 = event_sha256 WHERE tenant = 'acme' AND position = {target}")).await;
         caught(&server, target, "seal_mismatch").await;
     }
 
@@ -193,7 +172,7 @@ on_both_backends! {
         // Someone with write access edits an event and seals the log again from scratch.
         let target = acme[4];
         let edit = forge(&backend, target);
-        tamper(&backend, &format!("{edit}; DELETE FROM seals; DELETE FROM checkpoints WHERE name = 'sealer';")).await;
+        backend.execute(&format!("{edit}; DELETE FROM seals; DELETE FROM checkpoints WHERE name = 'sealer';")).await;
         let server = Server::start(&backend).await;
         server.cli(&["audit", "seal", "acme"]).await;
         // The database alone now vouches for the forgery...

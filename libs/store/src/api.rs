@@ -523,6 +523,9 @@ pub trait Store: Send + Sync + 'static {
     /// `postgres` or `sqlite`, for logs and health output.
     fn backend_name(&self) -> &'static str;
 
+    /// Where read models are rebuilt beside the live ones ([`crate::rebuild`]).
+    fn shadow(&self) -> &dyn crate::rebuild::Shadow;
+
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

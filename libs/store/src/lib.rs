@@ -18,6 +18,8 @@
 //!   resource's history with what each event changed, and its state as of any instant.
 //! - [`seal`]: tamper evidence: each tenant's log sealed into a hash chain behind the
 //!   appends, and verified against it.
+//! - [`rebuild`]: the read models rebuilt from the log beside the live ones, then compared
+//!   with them or copied over them.
 //! - [`purge`]: deleting what a connection disabled with purge owned, resumably.
 //! - [`user_groups`]: each user's groups as its read-model row keeps them.
 //! - [`postgres`]: PostgreSQL over tokio-postgres (production).
@@ -43,6 +45,7 @@ pub mod postgres;
 pub mod projection;
 pub mod purge;
 pub mod query;
+pub mod rebuild;
 pub mod seal;
 pub mod sqlite;
 #[cfg(feature = "testing")]

@@ -94,6 +94,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::audit::AuditCommand,
     },
+    /// Rebuild every read model from the log and swap it in while servers keep serving.
+    Rebuild {
+        /// Rebuild beside the live read models and report every row that differs (exit status
+        /// 1 when any), swapping nothing.
+        #[arg(long)]
+        verify: bool,
+    },
     /// Identity events on NATS JetStream (needs SCIMLEDGER_NATS_URL).
     Events {
         #[command(subcommand)]
@@ -247,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(cli::role::create_access_token(&*store, &settings, &tenant, &name, json).await?)
         }
         Command::Audit { command } => cli::audit::run(&*store, &settings, command).await,
+        Command::Rebuild { verify } => cli::rebuild::run(&*store, verify).await,
         Command::Events { command: EventsCommand::Republish { from, to } } => cli::events::republish(&*store, &settings, from, to).await,
     }
 }

@@ -28,6 +28,7 @@ mod lease;
 mod listen;
 pub mod migrations;
 mod read;
+mod rebuild;
 mod session;
 mod stream_hold;
 pub mod tls;
@@ -74,7 +75,10 @@ impl PgStore {
     /// [`PgStore::connect`] with statements bounded by `options.statement_timeout`.
     pub async fn connect_with(url: &str, pool_size: usize, options: &Options) -> StoreResult<Self> {
         let (config, mode) = tls::read_url(url)?;
-        let tls = tls::Tls::for_mode(&mode)?;
+        Self::from_config(config, tls::Tls::for_mode(&mode)?, pool_size, options).await
+    }
+
+    async fn from_config(config: tokio_postgres::Config, tls: tls::Tls, pool_size: usize, options: &Options) -> StoreResult<Self> {
         let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
         let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
         let config = session::with_statement_timeout(&config, options.statement_timeout);
@@ -99,6 +103,10 @@ impl PgStore {
 impl Store for PgStore {
     fn backend_name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn shadow(&self) -> &dyn crate::rebuild::Shadow {
+        self
     }
 
     fn appended(&self) -> tokio::sync::watch::Receiver<i64> {

@@ -24,6 +24,7 @@ mod errors;
 mod migrations;
 mod read;
 mod readers;
+mod rebuild;
 mod time_text;
 mod writer;
 
@@ -59,6 +60,8 @@ const AUTH_READERS: usize = 1;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
+    /// The directory of the database file, where a rebuild puts its shadow.
+    data_dir: std::path::PathBuf,
     writer: Writer,
     readers: Readers,
     auth_readers: Readers,
@@ -102,7 +105,14 @@ impl SqliteStore {
         };
         let readers = Readers::start("sqlite-reader", READERS, options.statement_timeout, reader)?;
         let auth_readers = Readers::start("sqlite-auth", AUTH_READERS, options.statement_timeout, reader)?;
-        Ok(Self { writer, readers, auth_readers, appended: tokio::sync::watch::Sender::new(0), resume: Default::default() })
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            writer,
+            readers,
+            auth_readers,
+            appended: tokio::sync::watch::Sender::new(0),
+            resume: Default::default(),
+        })
     }
 
     /// Takes the server lock of `data_dir`, or says clearly that another server holds it.
@@ -166,6 +176,10 @@ fn connect(path: &Path) -> StoreResult<rusqlite::Connection> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn shadow(&self) -> &dyn crate::rebuild::Shadow {
+        self
+    }
+
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }

@@ -8,6 +8,7 @@
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
 //! - [`role`]: `scimledger role create|map|unmap|default|lock|unlock|list`.
 //! - [`audit`]: `scimledger audit log|history|as-of|export|verify|seal`.
+//! - [`rebuild`]: `scimledger rebuild [--verify]`.
 //! - [`events`]: `scimledger events tail|republish` (NATS).
 
 pub mod audit;
@@ -15,5 +16,6 @@ pub mod connection;
 pub mod demo;
 pub mod device;
 pub mod events;
+pub mod rebuild;
 pub mod role;
 pub mod tenant;
