@@ -64,7 +64,7 @@ cli=(env "${scratch_env[@]}" SCIMLEDGER_PUBLIC_URL="$server_base" "$server_bin")
 "${cli[@]}" role create bench admin >/dev/null
 "${cli[@]}" role map bench --group group-0 --role admin --precedence 10 >/dev/null
 "${cli[@]}" role map bench --group group-1 --role editor >/dev/null
-access_token="$("${cli[@]}" access-token create bench --name bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+access_token="$("${cli[@]}" access-token create bench --name bench --json | json_token)"
 psql -X -qc 'VACUUM ANALYZE' "${scratch_env[0]#*=}"
 "${helper[@]}" paths "$users" 20000 bench "$out_dir/paths-access.txt"
 printf '/healthz\n' >"$out_dir/paths-healthz.txt"
@@ -97,7 +97,7 @@ done
 "${helper[@]}" lag "$first_base/scim/v2/bench" "$token" "$second_base" "$access_token" bench "$users" "$lag_writes" "$out_dir/access-lag.json"
 kill "$second_pid"; wait "$second_pid" 2>/dev/null || true; second_pid=""
 stop_server
-psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE \"${scratch_env[0]##*/}\" WITH (FORCE)" >/dev/null
+drop_scratch_database postgres
 
 printf '{"users": %s, "per_group": %s, "seconds": %s, "threads": %s, "rss_mb": %s, "startup_s": %s}\n' \
   "$users" "$per_group" "$seconds" "$threads" "$(( rss_kb / 1024 ))" "$startup" >"$out_dir/access-config.json"

@@ -37,8 +37,7 @@ for backend in $backends; do
   scratch_database "$backend" bench
   start_server "$server_bin" "$out_dir/purge-server-$backend.log"
   doomed="$(tenant_token "$server_bin" bench doomed)"
-  other="$(env "${scratch_env[@]}" SCIMLEDGER_PUBLIC_URL="$server_base" "$server_bin" connection create bench --name other --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+  other="$(connection_token "$server_bin" bench other)"
   base="$server_base/scim/v2/bench"
   echo "bench-purge: $backend: seeding $users users" >&2
   python3 scripts/bench_lookups.py seed "$base" "$doomed" "$users" "$bulk_parallel" "$out_dir/purge-$backend-seed.json"
@@ -49,10 +48,7 @@ for backend in $backends; do
   python3 scripts/bench_purge.py measure "$base" "$other" "$users" "$out_dir/purge-$backend.json" -- \
     env "${scratch_env[@]}" RUST_LOG=warn "$server_bin" connection disable bench doomed --purge
   stop_server
-  case "$backend" in
-    sqlite) rm -rf "${scratch_env[0]#*=}" ;;
-    postgres) psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE \"${scratch_env[0]##*/}\" WITH (FORCE)" >/dev/null ;;
-  esac
+  drop_scratch_database "$backend"
 done
 
 # shellcheck disable=SC2086  # one argument per backend

@@ -86,10 +86,7 @@ for backend in $backends; do
   python3 scripts/bench_scale.py measure "$base" "$token" "$backend" "$config" "$out_dir"
   stop_server
   # The disk is shared: each scratch database goes as soon as it is measured.
-  case "$backend" in
-    sqlite) rm -rf "${scratch_env[0]#*=}" ;;
-    postgres) psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE \"${scratch_env[0]##*/}\" WITH (FORCE)" >/dev/null ;;
-  esac
+  drop_scratch_database "$backend"
 done
 
 # shellcheck disable=SC2086  # one argument per backend

@@ -46,9 +46,8 @@ scratch_env+=(SCIMLEDGER_SMTP_URL="smtp://127.0.0.1:$sink_port")
 start_server "$server_bin" "$out_dir/subscribers-server.log"
 cli=(env "${scratch_env[@]}" SCIMLEDGER_PUBLIC_URL="$server_base" "$server_bin")
 "${cli[@]}" tenant create bench >/dev/null
-token="$("${cli[@]}" connection create bench --name okta --send-enrollment-email --on-deactivate unassign_devices --json |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
-operator="$("${cli[@]}" operator create --name bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+token="$(connection_token "$server_bin" bench okta --send-enrollment-email --on-deactivate unassign_devices)"
+operator="$("${cli[@]}" operator create --name bench --json | json_token)"
 base="$server_base/scim/v2/bench"
 
 echo "bench-subscribers: importing $users users" >&2
@@ -73,7 +72,7 @@ psql -X -Atqc "SELECT extract(epoch FROM d.recorded_at), extract(epoch FROM a.re
                WHERE a.event_type = 'device.unassigned'" -F $'\t' "$dburl" >"$out_dir/subscribers-actions.tsv"
 "${helper[@]}" actions "$out_dir/subscribers-actions.tsv" "$out_dir/subscribers-actions.json"
 stop_server
-psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE \"${dburl##*/}\" WITH (FORCE)" >/dev/null
+drop_scratch_database postgres
 rm -rf "$sink_dir"
 
 "${helper[@]}" report "$out_dir" >"$out_dir/subscribers.md"

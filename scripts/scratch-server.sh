@@ -18,6 +18,20 @@ scratch_database() {
   esac
 }
 
+# drop_scratch_database BACKEND: removes what scratch_database made, as soon as it is measured
+# (the disk is shared).
+drop_scratch_database() {
+  case "$1" in
+    sqlite) rm -rf "${scratch_env[0]#*=}" ;;
+    postgres) psql "$SCIMLEDGER_TEST_DATABASE_URL" -qc "DROP DATABASE \"${scratch_env[0]##*/}\" WITH (FORCE)" >/dev/null ;;
+  esac
+}
+
+# json_token: the `token` of the JSON on stdin (what `… create --json` prints).
+json_token() {
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
 # start_server BINARY LOG: starts `serve` on a free port; sets server_pid and server_base.
 start_server() {
   env "${scratch_env[@]}" SCIMLEDGER_LISTEN=127.0.0.1:0 RUST_LOG=warn "$1" serve >"$2" 2>&1 &
@@ -44,6 +58,11 @@ stop_server() {
 # tenant_token BINARY TENANT CONNECTION: creates both and prints the connection's token.
 tenant_token() {
   env "${scratch_env[@]}" "$1" tenant create "$2" >/dev/null
-  env "${scratch_env[@]}" SCIMLEDGER_PUBLIC_URL="$server_base" "$1" connection create "$2" --name "$3" --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+  connection_token "$@"
+}
+
+# connection_token BINARY TENANT CONNECTION [FLAG…]: creates the connection of an existing
+# tenant and prints its token.
+connection_token() {
+  env "${scratch_env[@]}" SCIMLEDGER_PUBLIC_URL="$server_base" "$1" connection create "$2" --name "$3" "${@:4}" --json | json_token
 }

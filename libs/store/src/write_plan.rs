@@ -129,6 +129,24 @@ impl TenantRows {
         TenantRows::Reservations,
         TenantRows::Tenant,
     ];
+
+    /// The statement that deletes the tenant's rows, the tenant's slug bound as `tenant`
+    /// (the dialect's first parameter).
+    pub fn delete_sql(self, tenant: &str) -> String {
+        let (table, condition) = match self {
+            TenantRows::Memberships => ("memberships", ""),
+            TenantRows::UserValues => ("user_values", ""),
+            TenantRows::Users => ("users", ""),
+            TenantRows::Groups => ("groups", ""),
+            TenantRows::Credentials => ("credentials", ""),
+            TenantRows::Connections => ("connections", ""),
+            TenantRows::Devices => ("devices", ""),
+            TenantRows::ResourceCounts => ("resource_counts", ""),
+            TenantRows::Reservations => ("reservations", " AND kind <> 'tenant'"),
+            TenantRows::Tenant => return format!("DELETE FROM tenants WHERE slug = {tenant}"),
+        };
+        format!("DELETE FROM {table} WHERE tenant = {tenant}{condition}")
+    }
 }
 
 /// How many rows a tenant's count of one kind is spread over (ADR 0049).

@@ -39,7 +39,7 @@ pub async fn append(client: Object, commit: Commit) -> StoreResult<Appended> {
 }
 
 async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appended> {
-    let statements = Statements::prepare(client).await?;
+    let statements = Statements::prepare(client, commit).await?;
     let context = Context {
         tenant: commit.tenant.as_str(),
         id: commit.stream.as_uuid(),
@@ -120,7 +120,8 @@ struct Statements {
     /// Delivered at commit to every server's authentication cache (ADR 0021).
     notify_credentials: tokio_postgres::Statement,
     count_resource: tokio_postgres::Statement,
-    /// A deleted tenant's rows, one statement per entry of `TenantRows::ALL`.
+    /// A deleted tenant's rows, one statement per entry of `TenantRows::ALL` (none unless the
+    /// commit deletes a tenant).
     forget_tenant: Vec<tokio_postgres::Statement>,
 }
 
@@ -135,7 +136,7 @@ macro_rules! without_group {
 
 impl Statements {
     /// Every statement is prepared before the batch is built, so each goes out at its turn.
-    async fn prepare(tx: &Client) -> StoreResult<Self> {
+    async fn prepare(tx: &Client, commit: &Commit) -> StoreResult<Self> {
         let p = |sql: &'static str| async move { tx.prepare_cached(sql).await.map_err(backend) };
         Ok(Self {
             wait_for_holder: p("SELECT pg_advisory_xact_lock($1)").await?,
@@ -210,23 +211,15 @@ impl Statements {
             count_resource: p("INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES ($1, $2, $3, $4)
                                ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
             .await?,
-            forget_tenant: try_join_all(TenantRows::ALL.map(|rows| p(forget_tenant_sql(rows)))).await?,
+            // Only a tenant's deletion uses these: no other append looks them up.
+            forget_tenant: match commit.read_model {
+                ReadModelChange::DeleteTenant => {
+                    try_join_all(TenantRows::ALL.map(|rows| async move { tx.prepare_cached(&rows.delete_sql("$1")).await.map_err(backend) }))
+                        .await?
+                }
+                _ => Vec::new(),
+            },
         })
-    }
-}
-
-fn forget_tenant_sql(rows: TenantRows) -> &'static str {
-    match rows {
-        TenantRows::Memberships => "DELETE FROM memberships WHERE tenant = $1",
-        TenantRows::UserValues => "DELETE FROM user_values WHERE tenant = $1",
-        TenantRows::Users => "DELETE FROM users WHERE tenant = $1",
-        TenantRows::Groups => "DELETE FROM groups WHERE tenant = $1",
-        TenantRows::Credentials => "DELETE FROM credentials WHERE tenant = $1",
-        TenantRows::Connections => "DELETE FROM connections WHERE tenant = $1",
-        TenantRows::Devices => "DELETE FROM devices WHERE tenant = $1",
-        TenantRows::ResourceCounts => "DELETE FROM resource_counts WHERE tenant = $1",
-        TenantRows::Reservations => "DELETE FROM reservations WHERE tenant = $1 AND kind <> 'tenant'",
-        TenantRows::Tenant => "DELETE FROM tenants WHERE slug = $1",
     }
 }
 

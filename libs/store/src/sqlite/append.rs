@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{backend, time_text, violation, Violation};
 use crate::api::*;
 use crate::projection::member_kind_name;
-use crate::write_plan::{self, TenantRows, WriteStep};
+use crate::write_plan::{self, WriteStep};
 
 /// One transaction for the group; each commit's result, valid only once the group committed.
 pub fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
@@ -248,21 +248,7 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
             execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
         }
         WriteStep::InsertTenantRow => execute("INSERT INTO tenants (slug, created_at) VALUES (?1, ?2)", params![tenant, c.at]),
-        WriteStep::ForgetTenant(rows) => execute(
-            match rows {
-                TenantRows::Memberships => "DELETE FROM memberships WHERE tenant = ?1",
-                TenantRows::UserValues => "DELETE FROM user_values WHERE tenant = ?1",
-                TenantRows::Users => "DELETE FROM users WHERE tenant = ?1",
-                TenantRows::Groups => "DELETE FROM groups WHERE tenant = ?1",
-                TenantRows::Credentials => "DELETE FROM credentials WHERE tenant = ?1",
-                TenantRows::Connections => "DELETE FROM connections WHERE tenant = ?1",
-                TenantRows::Devices => "DELETE FROM devices WHERE tenant = ?1",
-                TenantRows::ResourceCounts => "DELETE FROM resource_counts WHERE tenant = ?1",
-                TenantRows::Reservations => "DELETE FROM reservations WHERE tenant = ?1 AND kind <> 'tenant'",
-                TenantRows::Tenant => "DELETE FROM tenants WHERE slug = ?1",
-            },
-            params![tenant],
-        ),
+        WriteStep::ForgetTenant(rows) => execute(&rows.delete_sql("?1"), params![tenant]),
         WriteStep::UpsertConnectionRow(row) => execute(
             "INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at, purge_requested_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 THEN ?7 END, CASE WHEN ?9 THEN ?7 END)
