@@ -224,6 +224,13 @@ on_both_backends! {
         assert!(failing["subscribers"][0]["behind"].as_i64() > Some(0), "{failing}");
         let ready = reqwest::get(format!("{}/readyz", server.base)).await.unwrap().text().await.unwrap();
         assert!(ready.contains("subscribers retrying: mailer"), "{ready}");
+        // Any process sees them too, from what is kept with the checkpoint.
+        let status = server.cli_json(&["worker", "status"]).await;
+        let mailer = &status["subscribers"][0];
+        assert_eq!(mailer["name"], "mailer", "{status}");
+        assert!(mailer["failures"].as_i64() > Some(0), "{status}");
+        assert!(mailer["retrying"]["since"].is_string(), "{status}");
+        assert!(mailer["retrying"]["error"].as_str().is_some_and(|e| e.contains("subscriber mailer on event")), "{status}");
         let store = backend.open_store().await;
         assert!(outcomes(&*store).await.is_empty());
 
@@ -233,6 +240,10 @@ on_both_backends! {
         for name in ["ada", "bob", "carl"] {
             assert_eq!(smtp.to(&format!("{name}@example.com")).len(), 1, "{name}");
         }
+        let recovered = server.cli_json(&["worker", "status"]).await;
+        let mailer = &recovered["subscribers"][0];
+        assert!(mailer["retrying"].is_null(), "{recovered}");
+        assert!(mailer["failures"].as_i64() > Some(0), "the count stays: {recovered}");
     }
 
     async fn a_refused_recipient_is_recorded_failed_and_blocks_no_one(backend: Backend) {

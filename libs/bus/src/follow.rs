@@ -55,9 +55,9 @@ pub struct Follow {
 pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut shutdown: watch::Receiver<bool>) {
     let name = follow.name.as_str();
     let mut appended = store.appended();
-    let mut cursor = loop {
-        match store.checkpoint(name).await {
-            Ok(cursor) => break cursor,
+    let (mut cursor, mut retrying) = loop {
+        match store.follower(name).await {
+            Ok(record) => break (record.cursor, record.retrying.is_some()),
             Err(e) => {
                 tracing::warn!(follower = %name, error = %e, "cannot read checkpoint; retrying");
                 if pause(&mut shutdown, follow.poll).await {
@@ -111,7 +111,13 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
                     if offered > 0 {
                         cursor = cursors[offered - 1];
                     }
-                    tracing::warn!(follower = %name, error = %format!("{:#}", refusal.error), "delivery failed; retrying");
+                    let error = format!("{:#}", refusal.error);
+                    tracing::warn!(follower = %name, error = %error, "delivery failed; retrying");
+                    // Kept beside the checkpoint so that any process can tell (`worker status`).
+                    if let Err(e) = store.record_failure(name, &error).await {
+                        tracing::warn!(follower = %name, error = %e, "cannot record the failure");
+                    }
+                    retrying = true;
                     if pause(&mut shutdown, jittered(backoff)).await {
                         break;
                     }
@@ -121,6 +127,12 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
         }
         if offered == envelopes.len() {
             cursor = end;
+            if retrying {
+                match store.clear_retrying(name).await {
+                    Ok(()) => retrying = false,
+                    Err(e) => tracing::warn!(follower = %name, error = %e, "cannot record the recovery"),
+                }
+            }
         }
     }
     if saved != cursor {

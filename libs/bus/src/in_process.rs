@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use store::{LogCursor, Store, StoreResult};
+use store::{FollowerRecord, LogCursor, Store, StoreResult};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -99,21 +99,40 @@ impl BusHealth {
     }
 }
 
-/// Where a subscriber got to, and how far behind the log's head that is (in positions, which
-/// rolled-back appends also take: a close estimate).
+/// Where a subscriber got to, how far behind the log's head that is (in positions, which
+/// rolled-back appends also take: a close estimate), and how its deliveries fail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lag {
     pub name: String,
     pub checkpoint: i64,
     pub head: i64,
     pub behind: i64,
+    /// Deliveries that failed, in all, by whichever process ran the subscriber.
+    pub failures: i64,
+    /// While the subscriber retries one event: since when, and the last error.
+    pub retrying: Option<RetryingNow>,
 }
 
-/// The lag of the subscriber `name`, from its saved checkpoint (so any process can tell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetryingNow {
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: time::OffsetDateTime,
+    pub error: String,
+}
+
+/// The lag of the subscriber `name`, from what is kept with its checkpoint (so any process can
+/// tell).
 pub async fn lag(store: &dyn Store, name: &str) -> StoreResult<Lag> {
-    let LogCursor { position, .. } = store.checkpoint(name).await?;
+    let FollowerRecord { cursor: LogCursor { position, .. }, failures, retrying } = store.follower(name).await?;
     let head = store.head().await?;
-    Ok(Lag { name: name.to_owned(), checkpoint: position, head, behind: (head - position).max(0) })
+    Ok(Lag {
+        name: name.to_owned(),
+        checkpoint: position,
+        head,
+        behind: (head - position).max(0),
+        failures,
+        retrying: retrying.map(|r| RetryingNow { since: r.since, error: r.last_error }),
+    })
 }
 
 async fn run(store: Arc<dyn Store>, mut sink: OneByOne, mut shutdown: watch::Receiver<bool>) {

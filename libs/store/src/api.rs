@@ -349,6 +349,39 @@ pub struct LogCursor {
     pub position: i64,
 }
 
+/// What is kept of a follower (a subscriber, the relay): where it got to and how delivery goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowerRecord {
+    pub cursor: LogCursor,
+    /// Deliveries that failed, in all (each one was retried).
+    pub failures: i64,
+    /// Set while the follower retries one event.
+    pub retrying: Option<Retrying>,
+}
+
+/// A follower retrying the event it failed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retrying {
+    pub since: OffsetDateTime,
+    pub last_error: String,
+}
+
+/// The most of a failure's text kept with a follower's checkpoint: enough to tell what went
+/// wrong, bounded so that a failing sink's huge error cannot bloat the table.
+pub const FAILURE_TEXT_LIMIT: usize = 1024;
+
+/// `error` cut to [`FAILURE_TEXT_LIMIT`] bytes at a character boundary.
+pub fn failure_text(error: &str) -> &str {
+    if error.len() <= FAILURE_TEXT_LIMIT {
+        return error;
+    }
+    let mut end = FAILURE_TEXT_LIMIT;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    &error[..end]
+}
+
 /// A user or group as the read model holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceRecord {
@@ -590,6 +623,14 @@ pub trait Store: Send + Sync + 'static {
     /// Where the subscriber `name` got to (the start of the log if it never saved).
     async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor>;
     async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()>;
+    /// The follower `name`'s checkpoint and failures (nothing saved yet: the start of the log,
+    /// no failure).
+    async fn follower(&self, name: &str) -> StoreResult<FollowerRecord>;
+    /// Counts a failed delivery of the follower `name` and keeps its error (cut to
+    /// [`FAILURE_TEXT_LIMIT`]) as the one it is retrying.
+    async fn record_failure(&self, name: &str, error: &str) -> StoreResult<()>;
+    /// The follower `name` got past the event it was retrying.
+    async fn clear_retrying(&self, name: &str) -> StoreResult<()>;
     /// Takes the lease on `job` if no other process holds it; `None` if one does.
     async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>>;
 
@@ -654,5 +695,14 @@ mod tests {
             (json["trace_id"].as_str(), json["traceparent"].as_str()),
             (Some("4bf92f3577b34da6a3ce929d0e0e4736"), Some(traceparent))
         );
+    }
+
+    #[test]
+    fn a_failure_text_is_cut_at_a_character_boundary() {
+        let long = "é".repeat(FAILURE_TEXT_LIMIT);
+        let cut = failure_text(&long);
+        assert!(cut.len() <= FAILURE_TEXT_LIMIT && cut.len() > FAILURE_TEXT_LIMIT - 2);
+        assert!(cut.chars().all(|c| c == 'é'));
+        assert_eq!(failure_text("smtp refused"), "smtp refused");
     }
 }

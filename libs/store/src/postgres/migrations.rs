@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (40, include_str!("migrations/0040_events_by_tenant.sql")),
     (41, include_str!("migrations/0041_seals.sql")),
     (50, include_str!("migrations/0050_devices.sql")),
+    (54, include_str!("migrations/0054_follower_failures.sql")),
 ];
 
 /// Applies the migrations the database lacks. Concurrent starters serialise on an advisory

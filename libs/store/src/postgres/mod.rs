@@ -213,6 +213,18 @@ impl Store for PgStore {
         read::save_checkpoint(&self.client().await?, name, cursor).await
     }
 
+    async fn follower(&self, name: &str) -> StoreResult<FollowerRecord> {
+        on_session!(&self.pool, &self.tls, |client| read::follower(client, name))
+    }
+
+    async fn record_failure(&self, name: &str, error: &str) -> StoreResult<()> {
+        read::record_failure(&self.client().await?, name, error).await
+    }
+
+    async fn clear_retrying(&self, name: &str) -> StoreResult<()> {
+        read::clear_retrying(&self.client().await?, name).await
+    }
+
     async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
         lease::try_take(&self.config, &self.tls, job).await
     }

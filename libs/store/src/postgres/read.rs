@@ -341,6 +341,49 @@ pub async fn checkpoint(client: &Client, name: &str) -> StoreResult<LogCursor> {
         .unwrap_or_default())
 }
 
+pub async fn follower(client: &Client, name: &str) -> StoreResult<FollowerRecord> {
+    let stmt = client
+        .prepare_cached("SELECT transaction_id, position, failures, retrying_since, last_failure FROM checkpoints WHERE name = $1")
+        .await
+        .map_err(backend)?;
+    Ok(client
+        .query_opt(&stmt, &[&name])
+        .await
+        .map_err(backend)?
+        .map(|row| FollowerRecord {
+            cursor: LogCursor { transaction: row.get(0), position: row.get(1) },
+            failures: row.get(2),
+            retrying: row
+                .get::<_, Option<OffsetDateTime>>(3)
+                .map(|since| Retrying { since, last_error: row.get::<_, Option<String>>(4).unwrap_or_default() }),
+        })
+        .unwrap_or_default())
+}
+
+/// A follower that never saved a checkpoint gets a row at the start of the log, where it is.
+pub async fn record_failure(client: &Client, name: &str, error: &str) -> StoreResult<()> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO checkpoints (name, transaction_id, position, updated_at, failures, retrying_since, last_failure)
+             VALUES ($1, 0, 0, now(), 1, now(), $2)
+             ON CONFLICT (name) DO UPDATE SET failures = checkpoints.failures + 1,
+               retrying_since = COALESCE(checkpoints.retrying_since, now()), last_failure = EXCLUDED.last_failure",
+        )
+        .await
+        .map_err(backend)?;
+    client.execute(&stmt, &[&name, &failure_text(error)]).await.map_err(backend)?;
+    Ok(())
+}
+
+pub async fn clear_retrying(client: &Client, name: &str) -> StoreResult<()> {
+    let stmt = client
+        .prepare_cached("UPDATE checkpoints SET retrying_since = NULL, last_failure = NULL WHERE name = $1 AND retrying_since IS NOT NULL")
+        .await
+        .map_err(backend)?;
+    client.execute(&stmt, &[&name]).await.map_err(backend)?;
+    Ok(())
+}
+
 pub async fn save_checkpoint(client: &Client, name: &str, cursor: LogCursor) -> StoreResult<()> {
     let stmt = client
         .prepare_cached(

@@ -308,6 +308,21 @@ impl Store for SqliteStore {
         self.writer.run(move |c| read::save_checkpoint(c, &name, cursor)).await
     }
 
+    async fn follower(&self, name: &str) -> StoreResult<FollowerRecord> {
+        let name = name.to_owned();
+        self.readers.run(move |c| read::follower(c, &name)).await
+    }
+
+    async fn record_failure(&self, name: &str, error: &str) -> StoreResult<()> {
+        let (name, error) = (name.to_owned(), error.to_owned());
+        self.writer.run(move |c| read::record_failure(c, &name, &error)).await
+    }
+
+    async fn clear_retrying(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.writer.run(move |c| read::clear_retrying(c, &name)).await
+    }
+
     /// One server per file ([`ServerLock`]), so the server holds every lease, for good.
     async fn try_lease(&self, _job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
         Ok(Some(Box::new(ServerLease)))

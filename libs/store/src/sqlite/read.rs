@@ -322,6 +322,51 @@ pub fn checkpoint(db: &Connection, name: &str) -> StoreResult<LogCursor> {
     Ok(cursor.unwrap_or_default())
 }
 
+pub fn follower(db: &Connection, name: &str) -> StoreResult<FollowerRecord> {
+    let mut stmt = db
+        .prepare_cached("SELECT transaction_id, position, failures, retrying_since, last_failure FROM checkpoints WHERE name = ?1")
+        .map_err(backend)?;
+    let row = stmt
+        .query_row([name], |r| {
+            Ok((
+                LogCursor { transaction: r.get(0)?, position: r.get(1)? },
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .optional()
+        .map_err(backend)?;
+    let Some((cursor, failures, since, last_error)) = row else { return Ok(FollowerRecord::default()) };
+    let retrying = match since {
+        Some(since) => Some(Retrying { since: time_text::parse(&since)?, last_error: last_error.unwrap_or_default() }),
+        None => None,
+    };
+    Ok(FollowerRecord { cursor, failures, retrying })
+}
+
+/// A follower that never saved a checkpoint gets a row at the start of the log, where it is.
+pub fn record_failure(db: &Connection, name: &str, error: &str) -> StoreResult<()> {
+    db.prepare_cached(
+        "INSERT INTO checkpoints (name, transaction_id, position, updated_at, failures, retrying_since, last_failure)
+         VALUES (?1, 0, 0, ?2, 1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET failures = failures + 1,
+           retrying_since = COALESCE(retrying_since, excluded.retrying_since), last_failure = excluded.last_failure",
+    )
+    .map_err(backend)?
+    .execute(params![name, time_text::format(crate::api::now()), failure_text(error)])
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn clear_retrying(db: &Connection, name: &str) -> StoreResult<()> {
+    db.prepare_cached("UPDATE checkpoints SET retrying_since = NULL, last_failure = NULL WHERE name = ?1 AND retrying_since IS NOT NULL")
+        .map_err(backend)?
+        .execute([name])
+        .map_err(backend)?;
+    Ok(())
+}
+
 pub fn save_checkpoint(db: &Connection, name: &str, cursor: LogCursor) -> StoreResult<()> {
     let mut stmt = db
         .prepare_cached(

@@ -49,7 +49,8 @@ struct Status {
     subscribers: Vec<Lag>,
 }
 
-/// `scimledger worker status`: each subscriber's checkpoint and how far behind the log it is.
+/// `scimledger worker status`: each subscriber's checkpoint, how far behind the log it is, and
+/// its failures.
 pub async fn status(store: &dyn Store, json: bool) -> anyhow::Result<()> {
     let mut subscribers = Vec::new();
     for name in ALL {
@@ -59,7 +60,10 @@ pub async fn status(store: &dyn Store, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&Status { subscribers })?);
     } else {
         for s in subscribers {
-            println!("{}: at position {} of {} ({} behind)", s.name, s.checkpoint, s.head, s.behind);
+            println!("{}: at position {} of {} ({} behind), {} failed deliveries", s.name, s.checkpoint, s.head, s.behind, s.failures);
+            if let Some(r) = s.retrying {
+                println!("  retrying since {}: {}", r.since, r.error);
+            }
         }
     }
     Ok(())
