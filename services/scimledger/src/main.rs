@@ -101,6 +101,12 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Copy the embedded database to FILE, consistently, while servers keep running (on
+    /// PostgreSQL, back up with pg_dump or the server's own tooling: docs/operations.md).
+    Backup {
+        /// A new file for the copy.
+        file: PathBuf,
+    },
     /// Identity events on NATS JetStream (needs SCIMLEDGER_NATS_URL).
     Events {
         #[command(subcommand)]
@@ -226,12 +232,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events { command: EventsCommand::Tail { tenant, event_type } } => {
             return cli::events::tail(&settings, tenant.as_deref(), event_type.as_deref()).await
         }
+        // A copy of the file, not a store: opening one would migrate the file first.
+        Command::Backup { file } => return cli::backup::run(&settings, &file),
         _ => {}
     }
     let store = store::open(&settings.backend()?).await?;
     match cli.command {
         Command::Serve { .. }
         | Command::Events { command: EventsCommand::Tail { .. } }
+        | Command::Backup { .. }
         | Command::Worker { command: WorkerCommand::Mailer | WorkerCommand::Assets } => unreachable!("handled above"),
         Command::Worker { command: WorkerCommand::Status { json } } => subscribers::run::status(&*store, json).await,
         Command::Tenant { command: TenantCommand::Create { slug, json } } => {

@@ -115,6 +115,22 @@ impl SqliteStore {
         })
     }
 
+    /// Writes a consistent copy of `<data_dir>/scimledger.db` to `to` (a new file), while
+    /// servers keep reading and writing: `VACUUM INTO` copies one read snapshot, so the copy
+    /// holds every commit up to a point and none after it. Returns the copy's size in bytes.
+    pub fn backup(data_dir: &Path, to: &Path) -> StoreResult<u64> {
+        let path = data_dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::Config(format!("there is no database at {} to back up", path.display())));
+        }
+        if to.exists() {
+            return Err(StoreError::Config(format!("{} exists: a backup is written to a new file", to.display())));
+        }
+        let target = to.to_str().ok_or_else(|| StoreError::Config(format!("{} is not a UTF-8 path", to.display())))?;
+        connect(&path)?.execute("VACUUM INTO ?1", [target]).map_err(backend)?;
+        std::fs::metadata(to).map(|m| m.len()).map_err(|e| StoreError::Config(format!("reading {}: {e}", to.display())))
+    }
+
     /// Takes the server lock of `data_dir`, or says clearly that another server holds it.
     pub fn lock_for_server(data_dir: &Path) -> StoreResult<ServerLock> {
         create_dir(data_dir)?;

@@ -9,9 +9,11 @@
 //! - [`role`]: `scimledger role create|map|unmap|default|lock|unlock|list`.
 //! - [`audit`]: `scimledger audit log|history|as-of|export|verify|seal`.
 //! - [`rebuild`]: `scimledger rebuild [--verify]`.
+//! - [`backup`]: `scimledger backup FILE` (the embedded database).
 //! - [`events`]: `scimledger events tail|republish` (NATS).
 
 pub mod audit;
+pub mod backup;
 pub mod connection;
 pub mod demo;
 pub mod device;
