@@ -98,28 +98,43 @@ fn detail(error: DomainError) -> String {
     }
 }
 
-async fn trusted(state: &ApiState, tenant: &str, request: &AuthorizeRequest) -> Result<Client, Response> {
-    let refuse = |detail: &str| Err(Page::error(StatusCode::BAD_REQUEST, detail).into_response());
-    let unknown = "unknown client: check the client ID and the authorize URL your IdP was given";
-    let (Ok(tenant), Some(client_id)) = (TenantSlug::parse(tenant), request.client_id.as_deref()) else { return refuse(unknown) };
-    let connections = match state.store.connections(&tenant).await {
-        Ok(connections) => connections,
-        Err(error) => {
-            tracing::warn!(%error, "reading connections for an authorization request");
-            return Err(Page::error(StatusCode::SERVICE_UNAVAILABLE, "scimledger cannot answer right now; try again").into_response());
-        }
+/// Why the request cannot be trusted enough to redirect anywhere: said on the page.
+#[derive(Debug, thiserror::Error)]
+enum Untrusted {
+    #[error("unknown client: check the client ID and the authorize URL your IdP was given")]
+    UnknownClient,
+    #[error("redirect_uri is missing: scimledger needs the one registered for this client")]
+    NoRedirectUri,
+    #[error("redirect_uri '{asked}' is not registered for this client; an operator registers it with `scimledger connection update {tenant} {connection} --redirect-uri URI`")]
+    Unregistered { asked: String, tenant: TenantSlug, connection: String },
+    #[error("scimledger cannot answer right now; try again")]
+    Unavailable,
+}
+
+impl IntoResponse for Untrusted {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Untrusted::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Page::error(status, &self.to_string()).into_response()
+    }
+}
+
+async fn trusted(state: &ApiState, tenant: &str, request: &AuthorizeRequest) -> Result<Client, Untrusted> {
+    let (Ok(tenant), Some(client_id)) = (TenantSlug::parse(tenant), request.client_id.as_deref()) else {
+        return Err(Untrusted::UnknownClient);
     };
+    let connections = state.store.connections(&tenant).await.map_err(|error| {
+        tracing::warn!(%error, "reading connections for an authorization request");
+        Untrusted::Unavailable
+    })?;
     let found =
         connections.into_iter().find(|c| c.auth == AuthMode::Oauth && c.disabled.is_none() && c.login.as_deref() == Some(client_id));
-    let Some(connection) = found else { return refuse(unknown) };
-    let Some(asked) = request.redirect_uri.as_deref() else {
-        return refuse("redirect_uri is missing: scimledger needs the one registered for this client");
-    };
+    let connection = found.ok_or(Untrusted::UnknownClient)?;
+    let asked = request.redirect_uri.as_deref().ok_or(Untrusted::NoRedirectUri)?;
     let Some(redirect) = connection.settings.redirect_uris.iter().find(|r| r.as_str() == asked).cloned() else {
-        return refuse(&format!(
-            "redirect_uri '{asked}' is not registered for this client; an operator registers it with `scimledger connection update {tenant} {} --redirect-uri URI`",
-            connection.name
-        ));
+        return Err(Untrusted::Unregistered { asked: asked.to_owned(), tenant, connection: connection.name });
     };
     Ok(Client { tenant, connection, redirect })
 }
@@ -248,7 +263,7 @@ pub async fn authorize_page(
     };
     let client = match trusted(&state, &tenant, &request).await {
         Ok(client) => client,
-        Err(page) => return page,
+        Err(untrusted) => return untrusted.into_response(),
     };
     if let Err((error, description)) = checked(&request) {
         return redirect_error(&client, &request, error, &description);
@@ -271,7 +286,7 @@ pub async fn authorize_form(
     };
     let client = match trusted(&state, &tenant, &form.request).await {
         Ok(client) => client,
-        Err(page) => return page,
+        Err(untrusted) => return untrusted.into_response(),
     };
     let challenge = match checked(&form.request) {
         Ok(challenge) => challenge,
