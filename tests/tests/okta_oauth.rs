@@ -122,6 +122,10 @@ impl Okta {
         assert_eq!(issued["authorize_url"], format!("{}/oauth/acme/authorize", server.base));
         let shown = server.cli_json(&["connection", "update", "acme", "okta-aiw", "--redirect-uri", CALLBACK]).await;
         assert_eq!(shown["settings"]["redirect_uris"], json!([CALLBACK]));
+        let refused = server.cli_fails(&["connection", "update", "acme", "okta-aiw", "--redirect-uri", "http://okta.example/cb"]).await;
+        assert!(refused.contains("use https"), "{refused}");
+        let shown = server.cli_json(&["connection", "show", "acme", "okta-aiw"]).await;
+        assert_eq!(shown["settings"]["redirect_uris"], json!([CALLBACK]), "a refused update changes nothing");
         let operator = server.cli_json(&["operator", "create", "--name", "alice"]).await;
         Okta {
             tenant: "acme",
@@ -324,6 +328,26 @@ on_both_backends! {
         changed(&server, &backend, &["connection", "disable", "acme", "okta-aiw"]).await;
         let (status, _) = okta.refresh(&server, tokens["refresh_token"].as_str().unwrap(), new_secret).await;
         assert_eq!(status, 401, "a disabled connection's refresh tokens stop working");
+    }
+
+    async fn redirect_uris_through_the_admin_api(backend: Backend) {
+        let server = start(&backend, vec![]).await;
+        let okta = Okta::set_up(&server, &backend).await;
+        let admin = Scim::new(&format!("{}/admin/v1/tenants/acme", server.base), &okta.operator_token);
+        let uris = json!({"redirect_uris": [CALLBACK, "http://127.0.0.1:9000/cb"]});
+        let updated = admin.patch("/connections/okta-aiw", &uris).await.expect(200);
+        assert_eq!(updated["settings"]["redirect_uris"], uris["redirect_uris"]);
+        let bad = admin.patch("/connections/okta-aiw", &json!({"redirect_uris": ["https://okta.example/cb#frag"]})).await;
+        assert_eq!(bad.status.as_u16(), 400, "{}", bad.body);
+        server.cli(&["connection", "create", "acme", "--name", "header-app", "--auth", "header"]).await;
+        let not_oauth = admin.patch("/connections/header-app", &json!({"redirect_uris": [CALLBACK]})).await;
+        assert_eq!(not_oauth.status.as_u16(), 400, "{}", not_oauth.body);
+        let shown = admin.get("/connections/okta-aiw").await.expect(200);
+        assert_eq!(shown["settings"]["redirect_uris"], uris["redirect_uris"], "refusals change nothing");
+        let changes: Vec<Value> = backend.open_store().await.read_log(0, u32::MAX).await.unwrap().into_iter()
+            .filter(|e| e.payload.event_type == "connection.settings_changed").map(|e| e.payload.data).collect();
+        assert_eq!(changes.len(), 2, "one event per accepted update: {changes:?}");
+        assert_eq!(changes[1]["changes"][0]["setting"], "redirect_uris");
     }
 
     async fn okta_aiw_expired_code(backend: Backend) {
