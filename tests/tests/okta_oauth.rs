@@ -358,3 +358,30 @@ on_both_backends! {
         assert_eq!((status, body["error_description"].as_str()), (400, Some("the authorization code expired")), "{body}");
     }
 }
+
+/// Two API processes on one PostgreSQL database: any one answers any step, and a code raced
+/// to both is exchanged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_and_refresh_tokens_work_across_api_processes() {
+    let backend = Backend::postgres().await;
+    let a = start(&backend, vec![]).await;
+    let okta = Okta::set_up(&a, &backend).await;
+    let b = start(&backend, vec![]).await;
+
+    // Consent on one, exchange and refresh on the other and back.
+    let (status, tokens) = okta.exchange(&b, &okta.code(&a).await, VERIFIER).await;
+    assert_eq!(status, 200, "{tokens}");
+    let (status, tokens) = okta.refresh(&a, tokens["refresh_token"].as_str().unwrap(), &okta.client_secret).await;
+    assert_eq!(status, 200, "{tokens}");
+    scim(&b, &tokens).get("/Users").await.expect(200);
+
+    // One code sent to both at once: one exchange wins, the other is a reuse and revokes.
+    let code = okta.code(&a).await;
+    let (on_a, on_b) = tokio::join!(okta.exchange(&a, &code, VERIFIER), okta.exchange(&b, &code, VERIFIER));
+    let mut statuses = [on_a.0, on_b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{on_a:?} {on_b:?}");
+    let won = if on_a.0 == 200 { on_a.1 } else { on_b.1 };
+    let (status, body) = okta.refresh(&a, won["refresh_token"].as_str().unwrap(), &okta.client_secret).await;
+    assert_eq!((status, body["error_description"].as_str()), (400, Some("the grant was revoked")));
+}
