@@ -291,6 +291,23 @@ on_both_backends! {
         let mut elsewhere = Browser::new();
         let forged = elsewhere.post(&format!("{}/oauth/acme/authorize", server.base), &form).await;
         assert_eq!(forged.status, 403);
+
+        // The consent form is bound to what was signed in for: a changed state needs a new sign-in.
+        form.retain(|(name, _)| name != "operator_token");
+        let consent = browser.post(&format!("{}/oauth/acme/authorize", server.base), &[form, vec![("operator_token".into(), okta.operator_token.clone())]].concat()).await;
+        assert_eq!(consent.status, 200);
+        let csp = consent.headers.get(CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+        assert!(csp.contains("form-action 'self' https://system-admin.okta.com;"), "the approval may redirect to Okta: {csp}");
+        let mut tampered = hidden_fields(&consent.body);
+        for (name, value) in tampered.iter_mut() {
+            if name == "state" {
+                *value = "changed".into();
+            }
+        }
+        tampered.push(("decision".into(), "approve".into()));
+        let again = browser.post(&format!("{}/oauth/acme/authorize", server.base), &tampered).await;
+        assert_eq!(again.status, 401);
+        assert!(again.body.contains("Your sign-in expired; sign in again."));
         assert!(grant_events(&backend).await.is_empty(), "no refusal so far recorded a grant");
 
         // The token endpoint: wrong secret, wrong verifier, another redirect URI.
