@@ -27,6 +27,8 @@ pub enum StreamKind {
     RoleAssignment,
     /// A tenant's credential for the access look-up (`domain::access_token`).
     AccessToken,
+    /// An OAuth authorization code grant of a connection (`domain::oauth_grant`).
+    OauthGrant,
 }
 
 impl StreamKind {
@@ -42,6 +44,7 @@ impl StreamKind {
             StreamKind::RolePolicy => "role_policy",
             StreamKind::RoleAssignment => "role_assignment",
             StreamKind::AccessToken => "access_token",
+            StreamKind::OauthGrant => "oauth_grant",
         }
     }
 
@@ -56,6 +59,7 @@ impl StreamKind {
             StreamKind::RolePolicy => "role_policies",
             StreamKind::RoleAssignment => "role_assignments",
             StreamKind::AccessToken => "access_tokens",
+            StreamKind::OauthGrant => "oauth_grants",
             StreamKind::Enrollment => "enrollments",
             StreamKind::Device => "devices",
         }
@@ -73,6 +77,7 @@ impl StreamKind {
             "role_policy" => Some(StreamKind::RolePolicy),
             "role_assignment" => Some(StreamKind::RoleAssignment),
             "access_token" => Some(StreamKind::AccessToken),
+            "oauth_grant" => Some(StreamKind::OauthGrant),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@
 //!   disable.
 //! - [`device`]: the Device aggregate: a tenant's registry of devices (serial, policy, user).
 //! - [`enrollment`]: what the enrollment mailer did about a user, and the tenant's template.
+//! - [`oauth_grant`]: an OAuth authorization code grant: consent, code exchange, refresh tokens.
 //! - [`operator`]: the Operator aggregate: who may use the admin API.
 //! - [`role`]: roles per tenant (catalogue, group mappings, default, locks) and each user's
 //!   effective roles as `role.assigned` / `role.revoked`.
@@ -32,6 +33,7 @@ pub mod event;
 pub mod group;
 pub mod ids;
 pub mod names;
+pub mod oauth_grant;
 pub mod operator;
 pub mod ownership;
 pub mod role;

@@ -11,6 +11,7 @@ use domain::device::{Device, DeviceEvent};
 use domain::enrollment::{Enrollment, EnrollmentEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
+use domain::oauth_grant::{Grant, GrantEvent};
 use domain::operator::{Operator, OperatorCommand, OperatorEvent};
 use domain::ownership;
 use domain::role::assignment::{Assignment, AssignmentEvent};
@@ -512,5 +513,18 @@ impl Resource for AccessToken {
     fn secrets(command: &AccessTokenCommand, _: &Self) -> Vec<SecretWrite> {
         let AccessTokenCommand::Create { secret, .. } = command;
         vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
+    }
+}
+
+/// An authorization grant keeps no read model: codes and refresh tokens name its stream (ADR 0072).
+impl Resource for Grant {
+    const KIND: StreamKind = StreamKind::OauthGrant;
+
+    fn commit_parts(_: &Self, _: &[GrantEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        self.state().is_some()
     }
 }

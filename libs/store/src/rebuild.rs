@@ -176,7 +176,11 @@ impl Replay {
             StreamKind::Connection => self.streams.entry(key).or_insert_with(|| Folded::Connection(Connection::default())),
             StreamKind::Operator => self.streams.entry(key).or_insert_with(|| Folded::Operator(Operator::default())),
             StreamKind::Device => self.streams.entry(key).or_insert_with(|| Folded::Device(Device::default())),
-            StreamKind::Enrollment | StreamKind::RolePolicy | StreamKind::RoleAssignment | StreamKind::AccessToken => return Ok(None),
+            StreamKind::Enrollment
+            | StreamKind::RolePolicy
+            | StreamKind::RoleAssignment
+            | StreamKind::AccessToken
+            | StreamKind::OauthGrant => return Ok(None),
         };
         let read_model = match slot {
             Folded::User(user) => step(user, event)?,

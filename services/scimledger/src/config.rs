@@ -70,6 +70,8 @@ pub struct Settings {
     pub relay_checkpoint_ms: u64,
     /// How long an OAuth access token from `/oauth/{tenant}/token` lives.
     pub oauth_token_ttl_secs: u64,
+    /// How long an authorization code from `/oauth/{tenant}/authorize` may be exchanged.
+    pub oauth_code_ttl_secs: u64,
     /// The key that seals list cursors (64 hex digits), the same on every server of the
     /// deployment; absent, one is made and kept in the database (ADR 0045).
     #[serde(deserialize_with = "cursor_key")]
@@ -133,6 +135,7 @@ impl Default for Settings {
             nats_duplicate_window_secs: 600,
             relay_checkpoint_ms: 1000,
             oauth_token_ttl_secs: 3600,
+            oauth_code_ttl_secs: 60,
             cursor_key: None,
             metrics_listen: None,
             metrics_tenant_labels: telemetry::tenants::DEFAULT_LIMIT,
@@ -233,6 +236,9 @@ impl Settings {
         }
         if let Some(v) = var("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS") {
             self.oauth_token_ttl_secs = parse("SCIMLEDGER_OAUTH_TOKEN_TTL_SECS", v)?;
+        }
+        if let Some(v) = var("SCIMLEDGER_OAUTH_CODE_TTL_SECS") {
+            self.oauth_code_ttl_secs = parse("SCIMLEDGER_OAUTH_CODE_TTL_SECS", v)?;
         }
         if let Some(v) = var("SCIMLEDGER_CURSOR_KEY") {
             // The value is a secret: the error names the variable, never what it holds.

@@ -20,6 +20,8 @@ use crate::subscribers;
 
 /// The name of the cursor key among the deployment's secrets.
 const CURSOR_SECRET: &str = "cursor";
+/// The deployment secret that seals OAuth codes and refresh tokens (ADR 0072).
+const OAUTH_SECRET: &str = "oauth";
 
 pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: telemetry::Scrape) -> anyhow::Result<()> {
     telemetry::tenants::set_limit(settings.metrics_tenant_labels);
@@ -68,6 +70,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
         Some(key) => key.clone(),
         None => CursorKey::new(store.secret(CURSOR_SECRET).await.context("reading the deployment's cursor key")?),
     };
+    let oauth_key = api::GrantKey::new(store.secret(OAUTH_SECRET).await.context("reading the deployment's OAuth key")?);
     let state = ApiState {
         store,
         secrets,
@@ -76,6 +79,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
         relay: relay.as_ref().map(Relay::health),
         subscribers: subscribers.as_ref().map(InProcessBus::health).unwrap_or_default(),
         access,
+        oauth_key: Arc::new(oauth_key),
     };
     axum::serve(listener, api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

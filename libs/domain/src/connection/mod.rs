@@ -9,6 +9,7 @@
 //! connection takes no more commands: disabling is final, as the IdP's sync is cut off.
 
 mod event;
+mod redirect_uri;
 pub mod settings;
 #[cfg(test)]
 mod tests;
@@ -20,7 +21,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 pub use event::{ConnectionEvent, Retiring};
-pub use settings::{AuthMode, OnDeactivate, ReadScope, SettingChanged, Settings, SettingsChange};
+pub use settings::{AuthMode, OnDeactivate, ReadScope, RedirectUri, SettingChanged, Settings, SettingsChange};
 
 pub use crate::names::ConnectionName;
 use crate::secret::NewSecret;
@@ -115,10 +116,13 @@ impl Connection {
                     return Err(DomainError::AlreadyExists);
                 }
                 let (settings, _) = settings.with(&SettingsChange::default())?;
+                redirects_only_for_oauth(auth, &settings)?;
                 Ok(vec![ConnectionEvent::Created { name, auth, login, settings, credential_id: secret.id }])
             }
             ConnectionCommand::ChangeSettings(change) => {
-                let (_, changes) = self.enabled()?.settings.with(&change)?;
+                let state = self.enabled()?;
+                let (next, changes) = state.settings.with(&change)?;
+                redirects_only_for_oauth(state.auth, &next)?;
                 Ok(if changes.is_empty() { vec![] } else { vec![ConnectionEvent::SettingsChanged { changes }] })
             }
             ConnectionCommand::Rotate { secret, grace, at } => {
@@ -153,6 +157,14 @@ impl Connection {
             }
         }
     }
+}
+
+/// Only an OAuth client is ever sent to a redirect URI; on another mode one would mislead.
+fn redirects_only_for_oauth(auth: AuthMode, settings: &Settings) -> Result<(), DomainError> {
+    if auth != AuthMode::Oauth && !settings.redirect_uris.is_empty() {
+        return Err(DomainError::invalid(format!("redirect URIs are for oauth connections; this one is {auth}")));
+    }
+    Ok(())
 }
 
 impl Aggregate for Connection {

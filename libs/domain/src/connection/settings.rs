@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::redirect_uri::RedirectUri;
 pub use crate::names::PolicyName;
 use crate::DomainError;
 
@@ -127,6 +128,10 @@ pub struct Settings {
     pub device_policy: Option<PolicyName>,
     pub claim_manual: bool,
     pub read_scope: ReadScope,
+    /// Where the authorize endpoint may send an OAuth client's codes (ADR 0072); none before
+    /// redirect URIs existed.
+    #[serde(default)]
+    pub redirect_uris: Vec<RedirectUri>,
 }
 
 impl Default for Settings {
@@ -139,6 +144,7 @@ impl Default for Settings {
             device_policy: None,
             claim_manual: false,
             read_scope: ReadScope::Own,
+            redirect_uris: Vec::new(),
         }
     }
 }
@@ -173,6 +179,15 @@ impl Settings {
         if let Some(v) = change.read_scope {
             next.read_scope = v;
         }
+        if let Some(uris) = &change.redirect_uris {
+            // A set: each URI once, in the order given.
+            next.redirect_uris = Vec::with_capacity(uris.len());
+            for uri in uris {
+                if !next.redirect_uris.contains(uri) {
+                    next.redirect_uris.push(uri.clone());
+                }
+            }
+        }
         let next = next.check()?;
         let (before, after) = (self.fields(), next.fields());
         let changes = before
@@ -185,7 +200,7 @@ impl Settings {
     }
 
     /// Each setting by name, as the events and the admin API spell it.
-    fn fields(&self) -> [(&'static str, Value); 6] {
+    fn fields(&self) -> [(&'static str, Value); 7] {
         let name = |n: &Option<PolicyName>| n.as_ref().map_or(Value::Null, |n| n.as_str().into());
         [
             ("send_enrollment_email", self.send_enrollment_email.into()),
@@ -194,6 +209,7 @@ impl Settings {
             ("device_policy", name(&self.device_policy)),
             ("claim_manual", self.claim_manual.into()),
             ("read_scope", self.read_scope.as_str().into()),
+            ("redirect_uris", self.redirect_uris.iter().map(|u| Value::from(u.as_str())).collect()),
         ]
     }
 }
@@ -208,6 +224,8 @@ pub struct SettingsChange {
     pub device_policy: Option<Option<PolicyName>>,
     pub claim_manual: Option<bool>,
     pub read_scope: Option<ReadScope>,
+    /// Replaces the set of redirect URIs (an empty list clears it).
+    pub redirect_uris: Option<Vec<RedirectUri>>,
 }
 
 /// One setting's move, as `connection.settings_changed` records it.

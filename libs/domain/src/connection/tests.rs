@@ -190,3 +190,28 @@ fn settings_changed_folds_into_the_state() {
     let payload = encode(&ConnectionEvent::Disabled { purge: false });
     assert_eq!(decode::<ConnectionEvent>(&payload).unwrap(), ConnectionEvent::Disabled { purge: false });
 }
+
+#[test]
+fn redirect_uris_replace_the_set_and_only_oauth_connections_take_them() {
+    let s = secret(1);
+    let uri = |u: &str| RedirectUri::parse(u).unwrap();
+    let change =
+        |uris: Vec<RedirectUri>| ConnectionCommand::ChangeSettings(SettingsChange { redirect_uris: Some(uris), ..Default::default() });
+    let oauth = ConnectionEvent::Created {
+        name: ConnectionName::parse("okta").unwrap(),
+        auth: AuthMode::Oauth,
+        login: Some("client-1".into()),
+        settings: Settings::default(),
+        credential_id: s.id,
+    };
+    let (a, b) = ("https://acme.okta.com/a", "http://127.0.0.1:9/b");
+    Given::with(()).given(vec![oauth]).when(change(vec![uri(a), uri(b), uri(a)])).then_expect_events(vec![
+        ConnectionEvent::SettingsChanged {
+            changes: vec![SettingChanged { setting: "redirect_uris".into(), from: json!([]), to: json!([a, b]) }],
+        },
+    ]);
+    Given::with(())
+        .given(vec![created(&s)])
+        .when(change(vec![uri(a)]))
+        .then_expect_error_message("400 invalidValue: redirect URIs are for oauth connections; this one is basic");
+}

@@ -126,8 +126,8 @@ impl Model {
             }
             // Handled above.
             StreamKind::Tenant => Vec::new(),
-            // What the enrollment mailer did, and devices, change no one's access.
-            StreamKind::Enrollment | StreamKind::Device => Vec::new(),
+            // What the enrollment mailer did, devices and OAuth grants change no one's access.
+            StreamKind::Enrollment | StreamKind::Device | StreamKind::OauthGrant => Vec::new(),
         };
         for user in touched {
             self.dirty.insert((event.tenant.clone(), user), cause.clone());

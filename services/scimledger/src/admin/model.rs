@@ -1,7 +1,7 @@
 //! The admin model: what operators send and get back, the same through the admin API (JSON,
 //! documented by OpenAPI) and the CLI (`--json` prints these values).
 
-use domain::connection::{AuthMode, OnDeactivate, ReadScope, Settings, SettingsChange};
+use domain::connection::{AuthMode, OnDeactivate, ReadScope, RedirectUri, Settings, SettingsChange};
 use domain::names::PolicyName;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -61,6 +61,9 @@ pub struct SettingsInput {
     pub claim_manual: Option<bool>,
     /// own or all.
     pub read_scope: Option<String>,
+    /// Where the authorize endpoint may send an oauth connection's codes, each matched exactly
+    /// (https, or http on 127.0.0.1 / localhost); replaces the set, `[]` clears it.
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 /// A field that is present, even as null, is `Some`.
@@ -85,6 +88,7 @@ impl SettingsInput {
             device_policy: name(&self.device_policy)?,
             claim_manual: self.claim_manual,
             read_scope: self.read_scope.as_deref().map(ReadScope::parse).transpose()?,
+            redirect_uris: self.redirect_uris.as_ref().map(|uris| uris.iter().map(|u| RedirectUri::parse(u)).collect()).transpose()?,
         })
     }
 }
@@ -154,6 +158,7 @@ pub struct SettingsView {
     pub device_policy: Option<String>,
     pub claim_manual: bool,
     pub read_scope: String,
+    pub redirect_uris: Vec<String>,
 }
 
 impl From<&Settings> for SettingsView {
@@ -165,6 +170,7 @@ impl From<&Settings> for SettingsView {
             device_policy: s.device_policy.as_ref().map(|p| p.as_str().to_owned()),
             claim_manual: s.claim_manual,
             read_scope: s.read_scope.as_str().to_owned(),
+            redirect_uris: s.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
         }
     }
 }
@@ -219,6 +225,9 @@ pub struct Issued {
     pub client_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// Where Okta's App Integration Wizard sends the admin to consent (authorization code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -225,6 +225,7 @@ impl Admin<'_> {
             client_id: None,
             client_secret: None,
             token_url: None,
+            authorize_url: None,
         };
         match auth {
             AuthMode::Bearer | AuthMode::Header => issued.token = Some(secret),
@@ -232,6 +233,7 @@ impl Admin<'_> {
             AuthMode::Oauth => {
                 (issued.client_id, issued.client_secret) = (login, Some(secret));
                 issued.token_url = Some(format!("{}/oauth/{tenant}/token", self.origin));
+                issued.authorize_url = Some(format!("{}/oauth/{tenant}/authorize", self.origin));
             }
         }
         Ok(issued)

@@ -3,7 +3,8 @@
 //! - [`auth`]: credentials in the connection's auth mode → the calling connection of the
 //!   tenant in the URL; 401 with `WWW-Authenticate`.
 //! - [`secret_cache`]: each tenant's live secrets, while the store says they are current.
-//! - [`oauth`]: `/oauth/{tenant}/token`, the client credentials grant, and its access tokens.
+//! - [`oauth`]: `/oauth/{tenant}/token` (client credentials, authorization code, refresh
+//!   token grants) and its access tokens; `/oauth/{tenant}/authorize`, sign-in and consent.
 //! - [`access`]: what that connection may change, claim and see.
 //! - [`body`]: request bodies: size limit, media type, JSON syntax.
 //! - [`reply`]: SCIM responses and errors (`application/scim+json`), and an Error body for the
@@ -63,6 +64,7 @@ use store::Store;
 use crate::config::Settings;
 
 pub use auth::{Caller, Party};
+pub use oauth::GrantKey;
 pub use secret_cache::SecretCache;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -81,6 +83,8 @@ pub struct ApiState {
     pub subscribers: bus::BusHealth,
     /// The in-memory access projection (ADR 0061), which also derives `role.*` events.
     pub access: Arc<crate::access::Projection>,
+    /// Seals authorization codes, refresh tokens and the authorize forms (ADR 0072).
+    pub oauth_key: Arc<oauth::GrantKey>,
 }
 
 /// /Users and /Groups with the SCIM verbs, for the `Caller` a layer around them puts in the
@@ -123,6 +127,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/enroll/v1/{tenant}/verify", post(enroll::verify))
         .nest("/scim/v2/{tenant}", scim)
         .route("/oauth/{tenant}/token", post(oauth::token))
+        .route("/oauth/{tenant}/authorize", get(oauth::authorize_page).post(oauth::authorize_form))
         .nest("/admin/v1", crate::admin::http::router(state.clone()))
         .nest("/access/v1", crate::access::http::router())
         .fallback(reply::no_such_endpoint)

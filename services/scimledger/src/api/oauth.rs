@@ -1,6 +1,12 @@
-//! OAuth 2.0 client credentials (RFC 6749 §4.4) for `oauth` connections:
-//! `POST /oauth/{tenant}/token` exchanges the client id and secret (form body or Basic) for a
-//! short-lived bearer access token.
+//! OAuth 2.0 for `oauth` connections. `POST /oauth/{tenant}/token` authenticates the client
+//! (id and secret, form body or Basic) and answers three grants with a short-lived bearer
+//! access token: client credentials (RFC 6749 §4.4, Entra), and the authorization code
+//! (§4.1.3, PKCE per RFC 7636) and refresh token (§6) grants of Okta's App Integration
+//! Wizard, whose codes come from the authorize endpoint (ADR 0072).
+//!
+//! - [`authorize`]: `/oauth/{tenant}/authorize`, its sign-in and consent forms.
+//! - [`page`]: those pages' HTML and headers.
+//! - [`seal`]: codes, refresh tokens, CSRF tokens and sign-in tickets, sealed.
 //!
 //! An access token is self-contained (ADR 0022): the credential it was issued for, when it
 //! expires, and an HMAC-SHA-256 of both keyed by that credential's stored hash. Nothing is
@@ -12,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
+use axum::{Extension, Form, Json};
 use domain::connection::AuthMode;
 use domain::TenantSlug;
 use hmac::{Hmac, Mac};
@@ -23,10 +29,24 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod authorize;
+mod page;
+mod seal;
+
+pub use authorize::{authorize_form, authorize_page};
+pub use seal::GrantKey;
+
+use domain::oauth_grant::{Grant, GrantCommand};
+use domain::ResourceId;
+use store::commands::{self, CommandError, Expect};
+use store::{Actor, ConnectionSecret, StoreError};
+
 use super::auth::Presented;
 use super::errors::store_failure;
+use super::provenance::Provenance;
 use super::ApiState;
 use crate::token;
+use seal::Sealed;
 
 const PREFIX: &str = "scimledger_at_";
 /// Keeps these MACs apart from any other use of the same key.
@@ -78,6 +98,10 @@ pub struct TokenRequest {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
 }
 
 /// An RFC 6749 §5.2 error.
@@ -93,9 +117,21 @@ fn no_store() -> [(axum::http::HeaderName, HeaderValue); 2] {
     [(CACHE_CONTROL, HeaderValue::from_static("no-store")), (PRAGMA, HeaderValue::from_static("no-cache"))]
 }
 
+/// A store failure: RFC 6749 §5.2 has no word for these; the SCIM door's mapping decides the status.
+fn unavailable(error: &StoreError) -> Response {
+    let status = StatusCode::from_u16(store_failure(error).status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let error = if status == StatusCode::SERVICE_UNAVAILABLE { "temporarily_unavailable" } else { "server_error" };
+    (status, no_store(), Json(json!({"error": error}))).into_response()
+}
+
+fn invalid_grant(description: &str) -> Response {
+    refuse(StatusCode::BAD_REQUEST, "invalid_grant", description)
+}
+
 pub async fn token(
     State(state): State<ApiState>,
     Path(tenant): Path<String>,
+    Extension(provenance): Extension<Provenance>,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
@@ -103,12 +139,15 @@ pub async fn token(
         return refuse(StatusCode::BAD_REQUEST, "invalid_request", "send an application/x-www-form-urlencoded body");
     };
     match form.grant_type.as_deref() {
-        Some("client_credentials") => {}
-        Some(_) => return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported"),
+        Some("client_credentials" | "authorization_code" | "refresh_token") => {}
+        Some(_) => {
+            let supported = "supported: client_credentials, authorization_code, refresh_token";
+            return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", supported);
+        }
         None => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
     }
     // RFC 6749 §2.3.1: Basic, or the form body; not both.
-    let client = match (Presented::of(&headers), form.client_id, form.client_secret) {
+    let client = match (Presented::of(&headers), form.client_id.clone(), form.client_secret.clone()) {
         (Some(Presented::Basic { username, password }), None, _) => Some((username, password)),
         (None, Some(id), Some(secret)) => Some((id, secret)),
         (Some(_), Some(_), _) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "send the client credentials once"),
@@ -120,12 +159,7 @@ pub async fn token(
     };
     let secrets = match state.secrets.of(&*state.store, &tenant).await {
         Ok(secrets) => secrets,
-        // RFC 6749 §5.2 has no word for these; the SCIM door's mapping decides the status.
-        Err(e) => {
-            let status = StatusCode::from_u16(store_failure(&e).status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let error = if status == StatusCode::SERVICE_UNAVAILABLE { "temporarily_unavailable" } else { "server_error" };
-            return (status, no_store(), Json(json!({"error": error}))).into_response();
-        }
+        Err(e) => return unavailable(&e),
     };
     let now = store::now();
     let hash = token::hash(&client_secret);
@@ -133,15 +167,64 @@ pub async fn token(
         s.connection.auth == AuthMode::Oauth && s.connection.login.as_deref() == Some(client_id.as_str()) && bool::from(s.hash.ct_eq(&hash))
     });
     let Some(secret) = found else { return invalid_client() };
+    let access = access_token(&state, secret, now);
+    let metadata = provenance.metadata(Actor::Connection(secret.connection.id));
+    let issued = match form.grant_type.as_deref() {
+        Some("authorization_code") => {
+            let Some(grant) = form.code.as_deref().and_then(|code| state.oauth_key.open_code(tenant.as_str(), code)) else {
+                return invalid_grant("unknown authorization code");
+            };
+            let command = GrantCommand::Redeem {
+                connection_id: secret.connection.id,
+                credential_id: secret.credential_id,
+                redirect_uri: form.redirect_uri,
+                code_verifier: form.code_verifier,
+                at: now,
+            };
+            (grant, command)
+        }
+        Some("refresh_token") => {
+            let Some(Sealed { grant, serial }) =
+                form.refresh_token.as_deref().and_then(|text| state.oauth_key.open_refresh_token(tenant.as_str(), text))
+            else {
+                return invalid_grant("unknown refresh token");
+            };
+            (grant, GrantCommand::Refresh { connection_id: secret.connection.id, credential_id: secret.credential_id, serial })
+        }
+        _ => return (no_store(), Json(access)).into_response(),
+    };
+    let (grant, command) = issued;
+    let id = ResourceId::from_uuid(grant);
+    match commands::run::<Grant>(&*state.store, &tenant, id, command, &domain::Principal::Operator, metadata, Expect::Existing).await {
+        Ok(outcome) => match outcome.aggregate.state() {
+            Some(done) if !done.revoked => {
+                let refresh = state.oauth_key.refresh_token(tenant.as_str(), Sealed { grant, serial: done.refresh_serial });
+                let mut body = access;
+                body["refresh_token"] = refresh.into();
+                if let Some(scope) = &done.scope {
+                    body["scope"] = scope.as_str().into();
+                }
+                (no_store(), Json(body)).into_response()
+            }
+            _ => invalid_grant("the authorization code was already used; the grant it made is revoked"),
+        },
+        Err(CommandError::Domain(domain::DomainError::Invalid(e))) => invalid_grant(&e.detail),
+        Err(CommandError::Domain(_)) => invalid_grant("unknown grant"),
+        Err(CommandError::Store(e)) => unavailable(&e),
+        Err(CommandError::PreconditionFailed { .. }) => unreachable!("grant commands name no version"),
+    }
+}
+
+/// An access token for the authenticated client (ADR 0022), as the token response's body.
+fn access_token(state: &ApiState, secret: &ConnectionSecret, now: OffsetDateTime) -> serde_json::Value {
     let lifetime = time::Duration::seconds(state.settings.oauth_token_ttl_secs as i64);
     // Never outlives its credential (a rotated secret in its grace period).
     let expires = secret.expires_at.map_or(now + lifetime, |end| end.min(now + lifetime));
-    let body = json!({
+    json!({
         "access_token": AccessToken::issue(secret.credential_id, &secret.hash, expires),
         "token_type": "Bearer",
         "expires_in": (expires - now).whole_seconds(),
-    });
-    (no_store(), Json(body)).into_response()
+    })
 }
 
 #[cfg(test)]

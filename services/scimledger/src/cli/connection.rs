@@ -33,6 +33,11 @@ pub struct SettingsFlags {
     /// own or all.
     #[arg(long)]
     pub read_scope: Option<String>,
+    /// Where the OAuth authorize endpoint may send codes (oauth connections; repeat for
+    /// several; replaces the set; `none` clears it). Matched exactly; https, or http on
+    /// 127.0.0.1 / localhost.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
 }
 
 impl SettingsFlags {
@@ -45,6 +50,11 @@ impl SettingsFlags {
             device_policy: clearable(&self.device_policy),
             claim_manual: self.claim_manual,
             read_scope: self.read_scope.clone(),
+            redirect_uris: match self.redirect_uris.as_slice() {
+                [] => None,
+                [none] if none == "none" => Some(Vec::new()),
+                uris => Some(uris.to_vec()),
+            },
         }
     }
 }
@@ -196,6 +206,7 @@ fn print_issued(issued: &Issued, json: bool) {
         ("client id", &issued.client_id),
         ("client secret", &issued.client_secret),
         ("token URL", &issued.token_url),
+        ("authorize URL", &issued.authorize_url),
     ];
     for (label, value) in secrets {
         if let Some(value) = value {
