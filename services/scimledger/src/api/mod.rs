@@ -125,6 +125,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/oauth/{tenant}/token", post(oauth::token))
         .nest("/admin/v1", crate::admin::http::router(state.clone()))
         .nest("/access/v1", crate::access::http::router())
+        .merge(crate::console::router())
         .fallback(reply::no_such_endpoint)
         .with_state(state)
         .layer(

@@ -1,0 +1,106 @@
+//! The operator console (issue 14 §2) in a real headless Chromium, against the real server: sign
+//! in with an operator token, create a tenant and a connection, read its token once (and never
+//! again), map a role, provision a user through SCIM with that token, and see the user and its
+//! role in the console; test the connection as the IdPs do; the lag plot. Also what the console's
+//! assets are served with.
+
+use scimledger_e2e::browser::Browser;
+use scimledger_e2e::{on_both_backends, Scim, Server};
+use serde_json::json;
+
+/// Signs in on the console with the operator token, as an operator would, by keyboard.
+async fn sign_in(browser: &Browser, server: &Server, token: &str) {
+    browser.client.goto(&format!("{}/console", server.base)).await.expect("opening the console");
+    browser.type_into("#token", token).await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser.element("#tenant-slug").await;
+}
+
+on_both_backends! {
+    async fn an_operator_provisions_through_the_console(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let operator = server.cli_json(&["operator", "create", "--name", "console"]).await;
+        let operator_token = operator["token"].as_str().unwrap().to_owned();
+        let browser = Browser::start().await;
+        sign_in(&browser, &server, &operator_token).await;
+        // The token is kept in the tab, never in its URL.
+        assert!(!browser.client.current_url().await.unwrap().as_str().contains(&operator_token));
+
+        // A tenant, then a connection whose token is shown once.
+        browser.type_into("#tenant-slug", "acme").await;
+        browser.click("form[aria-label='New tenant'] button[type=submit]").await;
+        browser.follow("Connections of acme").await;
+        browser.type_into("#connection-name", "okta").await;
+        browser.click("form[aria-label='New connection'] button[type=submit]").await;
+        let token = browser.text_where("#issued-token", |text| !text.is_empty()).await;
+        let base_url = format!("{}/scim/v2/acme", server.base);
+        assert!(browser.client.source().await.unwrap().contains(&base_url));
+        browser.click("#secret-once button").await;
+        browser.follow("Tenants").await;
+        browser.follow("Connections of acme").await;
+        browser.until("the connection okta", || async { browser.client.source().await.ok().filter(|page| page.contains(">okta</a>")) }).await;
+        assert!(!browser.client.source().await.unwrap().contains(&token), "the connection's token was shown again");
+        browser.client.refresh().await.unwrap();
+        browser.until("the connection okta after a reload", || async { browser.client.source().await.ok().filter(|page| page.contains(">okta</a>")) }).await;
+        assert!(!browser.client.source().await.unwrap().contains(&token), "the connection's token was shown again after a reload");
+
+        // A role, and a mapping to it from a group the IdP has not pushed yet.
+        browser.follow("Roles").await;
+        browser.type_into("#role-name", "admin").await;
+        browser.click("form[aria-label='New role'] button[type=submit]").await;
+        browser.element("#map-role option[value='admin']").await;
+        browser.type_into("#map-group", "Admins").await;
+        browser.click("form[aria-label='Map a group to a role'] button[type=submit]").await;
+        browser.element("form[aria-label='Unmap Admins']").await;
+
+        // The IdP provisions with the token the console showed.
+        let scim = Scim::new(&base_url, &token);
+        let user = scim
+            .post("/Users", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice@acme.test"}))
+            .await
+            .expect(201);
+        let members = json!([{"value": user["id"]}]);
+        scim.post("/Groups", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Admins", "members": members}))
+            .await
+            .expect(201);
+
+        // The user appears in the console, found by search, with its role and its history.
+        browser.follow("Users").await;
+        browser.type_into("#search", "alice").await;
+        browser.click("form[aria-label='Search'] button[type=submit]").await;
+        browser.follow("alice@acme.test").await;
+        browser
+            .until("alice's role", || async {
+                let roles = browser.client.find(fantoccini::Locator::Css("#user-roles")).await.ok()?.text().await.ok()?;
+                if roles == "admin" {
+                    return Some(());
+                }
+                // The role is derived from the log beside the API: ask again.
+                browser.client.find(fantoccini::Locator::Css("main > button")).await.ok()?.click().await.ok()?;
+                None
+            })
+            .await;
+        browser.text_where("#history", |text| text.contains("user.provisioned")).await;
+
+        // The connection's activity, and the IdPs' Test Connection run as the connection.
+        browser.follow("Activity").await;
+        browser.text_where("#activity", |text| text.contains("user.provisioned") && text.contains("group.created")).await;
+        browser.follow("Test a connection").await;
+        browser.click("form[aria-label='Test a connection'] button[type=submit]").await;
+        browser.text_where("#test-report p", |text| text == "Every check passed.").await;
+        let report = browser.text_where("#test-report table", |text| text.contains("entra")).await;
+        assert_eq!(report.matches("passed").count(), 4, "{report}");
+
+        // Lag over time: the server's subscribers, sampled since sign-in.
+        browser.follow("Lag").await;
+        browser.element("#lag svg.plot polyline").await;
+        browser.text_where("#lag table", |text| text.contains("assets")).await;
+
+        // Signing out forgets the token.
+        browser.click("#sign-out").await;
+        browser.element("#sign-in-form").await;
+        let kept = browser.client.execute("return sessionStorage.length", vec![]).await.unwrap();
+        assert_eq!(kept, json!(0));
+        browser.close().await;
+    }
+}
