@@ -22,7 +22,7 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 pub struct Browser {
     pub client: Client,
-    _driver: Child,
+    driver: Child,
     _profile: tempfile::TempDir,
 }
 
@@ -51,6 +51,9 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            // Its own process group, which the Chromium it starts joins: dropping the browser ends
+            // them all, also when a test panics before ending its session.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("spawning chromedriver");
@@ -84,12 +87,12 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a WebDriver session with headless Chromium");
-        Browser { client, _driver: driver, _profile: profile }
+        Browser { client, driver, _profile: profile }
     }
 
-    /// Ends the session, which quits Chromium (chromedriver is killed on drop).
+    /// Ends the session; dropping the browser then ends chromedriver and Chromium.
     pub async fn close(self) {
-        self.client.close().await.expect("ending the WebDriver session");
+        self.client.clone().close().await.expect("ending the WebDriver session");
     }
 
     /// Waits until `probe` gives something, and returns it; the page renders as it pleases, so
@@ -149,5 +152,14 @@ impl Browser {
     /// Clicks the link whose text is `text` (found again if the view re-rendered it meanwhile).
     pub async fn follow(&self, text: &str) {
         self.until(text, || async { self.client.find(Locator::LinkText(text)).await.ok()?.click().await.ok() }).await
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(group) = self.driver.id() {
+            // The `kill` command: signalling a process group takes no unsafe code.
+            let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status();
+        }
     }
 }

@@ -339,9 +339,9 @@ async function connectionView(tenant, id) {
       document.getElementById("secret-once").focus();
       return "stay";
     }),
-    form("Revoke", [], "Revoke every secret", async () => {
+    form("Revoke", [], "Revoke the older secrets (end the grace)", async () => {
       await api("POST", `${path}/revoke`);
-      say(`The secrets of ${c.name} are revoked.`);
+      say(`The secrets of ${c.name} older than the last one are revoked.`);
     }),
     h("h3", {}, "Disable"),
     form(
