@@ -572,7 +572,7 @@ async function testView(tenant) {
           table(
             ["IdP", "Request", "Expected", "Answer", ""],
             outcome.checks.map((c) =>
-              h("tr", {}, h("td", {}, c.idp), h("td", {}, h("code", {}, `${c.method} ${c.path}`)), h("td", {}, c.expected), h("td", {}, `${c.status}: ${c.detail}`), h("td", { class: c.passed ? "passed" : "failed" }, c.passed ? "passed" : "failed")),
+              h("tr", {}, h("td", {}, c.idp), h("td", {}, h("code", {}, `${c.method} ${decodeURIComponent(c.path)}`)), h("td", {}, c.expected), h("td", {}, `${c.status}: ${c.detail}`), h("td", { class: c.passed ? "passed" : "failed" }, c.passed ? "passed" : "failed")),
             ),
           ),
         );
@@ -625,6 +625,7 @@ function lagSeries() {
 }
 
 function lagPlot() {
+  if (!lag.samples.length) return [h("p", {}, "No sample yet.")];
   const series = lagSeries();
   const width = 600;
   const height = 200;
@@ -637,21 +638,20 @@ function lagPlot() {
   const names = [...series.keys()];
   const plot = svg(
     "svg",
-    { class: "plot", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `Events behind the log's head over time, at most ${top}` },
+    { class: "plot", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": `Events behind the log's head over time, at most ${top}` },
     ...names.map((name, i) => svg("polyline", { class: `series-${i % 5}`, points: series.get(name).map(([at, b]) => `${x(at).toFixed(1)},${y(b).toFixed(1)}`).join(" ") })),
   );
-  const latest = lag.samples.at(-1)?.now;
+  const latest = lag.samples.at(-1).now;
   return [
+    h("p", {}, `Scale: 0 to ${top} events behind, over the last ${Math.round((last - first) / 1000) || 0} s.`),
     plot,
     h("ul", { class: "legend" }, names.map((name, i) => h("li", {}, h("span", { class: `swatch series-${i % 5}` }), name))),
-    latest
-      ? table(
-          ["Follower", "Checkpoint", "Head", "Behind", "State"],
-          [...(latest.relay ? [{ ...latest.relay, name: `relay ${latest.relay.name}` }] : []), ...latest.subscribers].map((f) =>
-            h("tr", {}, h("td", {}, f.name), h("td", {}, String(f.checkpoint)), h("td", {}, String(latest.head)), h("td", {}, String(f.behind)), h("td", {}, f.state)),
-          ),
-        )
-      : h("p", {}, "No sample yet."),
+    table(
+      ["Follower", "Checkpoint", "Head", "Behind", "State"],
+      [...(latest.relay ? [{ ...latest.relay, name: `relay ${latest.relay.name}` }] : []), ...latest.subscribers].map((f) =>
+        h("tr", {}, h("td", {}, f.name), h("td", {}, String(f.checkpoint)), h("td", {}, String(latest.head)), h("td", {}, String(f.behind)), h("td", {}, f.state)),
+      ),
+    ),
   ];
 }
 
