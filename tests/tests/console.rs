@@ -188,4 +188,8 @@ async fn connection_tests_and_lag_through_the_admin_api() {
     let unknown = admin.post(&format!("/tenants/{tenant}/connections/nobody/test"), &json!({})).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["code"], "unknown_connection");
+
+    let spec = admin.get("/openapi.json").await.expect(200);
+    assert!(spec["paths"]["/admin/v1/lag"]["get"].is_object(), "the lag is documented");
+    assert!(spec["paths"]["/admin/v1/tenants/{tenant}/connections/{connection}/test"]["post"].is_object(), "the test is documented");
 }
