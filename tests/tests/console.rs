@@ -13,8 +13,8 @@ use serde_json::json;
 /// Signs in on the console with the operator token, as an operator would, by keyboard.
 async fn sign_in(browser: &Browser, server: &Server, token: &str) {
     browser.client.goto(&format!("{}/console", server.base)).await.expect("opening the console");
-    browser.type_into("#token", token).await;
-    browser.click("#sign-in-form button[type=submit]").await;
+    // Enter in the field submits the form, as for any keyboard user.
+    browser.type_into("#token", &format!("{token}\u{E007}")).await;
     browser.element("#tenant-slug").await;
 }
 
@@ -83,6 +83,10 @@ on_both_backends! {
             })
             .await;
         browser.text_where("#history", |text| text.contains("user.provisioned")).await;
+
+        browser.follow("Groups").await;
+        browser.follow("Admins").await;
+        browser.text_where("#history", |text| text.contains("group.created")).await;
 
         // The connection's activity, and the IdPs' Test Connection run as the connection.
         browser.follow("Activity").await;
