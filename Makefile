@@ -18,7 +18,7 @@ run: ## Start the server on the embedded default (SQLite file in ./data, http://
 build: ## Build everything once (debug), tests included
 	$(CARGO) build --workspace --all-targets
 
-test: build ## Run every test against real PostgreSQL and NATS (started throwaway if none is running), the scale-out test, then fuzz each target briefly
+test: build ## Run every test against real PostgreSQL and NATS (started throwaway if none is running) and headless Chromium, the scale-out test, then fuzz each target briefly
 	$(SERVICES) $(CARGO) test --workspace --no-fail-fast
 	$(SERVICES) $(CARGO) test -p scimledger-e2e --test scale_out -- --ignored
 	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)

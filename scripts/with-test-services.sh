@@ -11,9 +11,11 @@
 # apt-get when root and they are missing), exports their URLs, runs CMD and exits with its
 # status. It fails loudly when no server can be had, and stops only what it started.
 #
-# Exports: SCIMLEDGER_TEST_DATABASE_URL, SCIMLEDGER_TEST_NATS_URL, and when the binaries are
-# found, SCIMLEDGER_TEST_POSTGRES_BIN_DIR and SCIMLEDGER_TEST_NATS_SERVER_BIN (for tests that
-# start and stop their own instances).
+# Exports: SCIMLEDGER_TEST_DATABASE_URL, SCIMLEDGER_TEST_NATS_URL, SCIMLEDGER_TEST_CHROMIUM and
+# SCIMLEDGER_TEST_CHROMEDRIVER (headless Chromium for the console's browser test, installed
+# with apt-get when root and missing), and when the binaries are found,
+# SCIMLEDGER_TEST_POSTGRES_BIN_DIR and SCIMLEDGER_TEST_NATS_SERVER_BIN (for tests that start and
+# stop their own instances).
 # SCIMLEDGER_TEST_FORCE_THROWAWAY=1 starts throwaway instances even when local ones are up.
 set -euo pipefail
 
@@ -297,6 +299,29 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   python3 -c 'import aiosmtpd' 2>/dev/null || die "aiosmtpd was installed but python3 cannot import it"
 fi
 say "smtp: aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)')"
+
+# --- a browser ----------------------------------------------------------------------------------
+
+# The console's browser test (tests/tests/console.rs) drives Debian's headless Chromium over
+# WebDriver with its chromedriver: install them when missing, and fail loudly when that cannot
+# be done.
+browser_bin() {
+  local found
+  for found in "$@"; do
+    if command -v "$found" >/dev/null 2>&1; then command -v "$found"; return 0; fi
+  done
+  return 1
+}
+chromium_bin="${SCIMLEDGER_TEST_CHROMIUM:-$(browser_bin chromium chromium-browser || true)}"
+chromedriver_bin="${SCIMLEDGER_TEST_CHROMEDRIVER:-$(browser_bin chromedriver || true)}"
+if [ -z "$chromium_bin" ] || [ -z "$chromedriver_bin" ]; then
+  apt_install chromium chromium-driver ||
+    die "no chromium and chromedriver found and they could not be installed (Debian: apt-get install chromium chromium-driver); the console's browser test needs them"
+  chromium_bin="$(browser_bin chromium chromium-browser)" || die "chromium was installed but is not on PATH"
+  chromedriver_bin="$(browser_bin chromedriver)" || die "chromium-driver was installed but chromedriver is not on PATH"
+fi
+export SCIMLEDGER_TEST_CHROMIUM="$chromium_bin" SCIMLEDGER_TEST_CHROMEDRIVER="$chromedriver_bin"
+say "browser: $("$chromium_bin" --version 2>/dev/null | head -1), $chromedriver_bin"
 
 # --- the command -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 //! a fresh PostgreSQL database (on the server `SCIMLEDGER_TEST_DATABASE_URL` names) or a fresh
 //! SQLite directory. Tenants and connections are made through the real CLI.
 //!
+//! - [`browser`]: headless Chromium over WebDriver, for the console.
 //! - [`server`]: starting, killing and restarting server processes.
 //! - [`client`]: a SCIM client that returns status and JSON.
 //! - [`backend`]: the two backends and their fresh databases.
@@ -11,6 +12,7 @@
 //! - [`smtp`]: a real SMTP server (Python aiosmtpd) and the messages it accepted.
 
 pub mod backend;
+pub mod browser;
 pub mod client;
 pub mod hearing;
 pub mod nats;

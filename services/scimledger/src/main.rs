@@ -15,6 +15,7 @@ mod admin;
 mod api;
 mod cli;
 mod config;
+mod console;
 mod scrape;
 mod serve;
 mod subscribers;

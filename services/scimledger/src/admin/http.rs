@@ -23,8 +23,10 @@ use super::audit_model::*;
 use super::device_http;
 use super::device_model::*;
 use super::error::AdminError;
+use super::lag::{self, FollowerLag, LagView};
 use super::model::*;
 use super::ops::Admin;
+use super::probe::{self, ProbeCheck, ProbeReport};
 use super::role_http;
 use super::role_model::*;
 use crate::api::provenance::Provenance;
@@ -39,11 +41,13 @@ use crate::token;
         role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
         role_http::create_access_token,
         device_http::devices, device_http::register, device_http::assign, device_http::unassign,
-        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify),
+        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify,
+        probe::test_connection, lag::lag),
     components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
         CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued,
         RegisterDevice, AssignDevice, DeviceView,
-        AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView)),
+        AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView,
+        ProbeReport, ProbeCheck, LagView, FollowerLag)),
     modifiers(&OperatorToken, &ManualProvisioning),
     security(("operator_token" = []))
 )]
@@ -111,6 +115,8 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
         .route("/tenants/{tenant}/connections/{connection}/revoke", post(revoke))
         .route("/tenants/{tenant}/connections/{connection}/disable", post(disable))
+        .route("/tenants/{tenant}/connections/{connection}/test", post(probe::test_connection))
+        .route("/lag", get(lag::lag))
         .merge(role_http::routes())
         .merge(device_http::routes())
         .merge(audit_http::routes())
@@ -122,7 +128,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
 
 /// The operator a request's bearer token names, and what its events record about the request.
 #[derive(Debug, Clone)]
-pub(super) struct OperatorName(String, Provenance);
+pub(super) struct OperatorName(pub(super) String, pub(super) Provenance);
 
 async fn operator(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let presented = request

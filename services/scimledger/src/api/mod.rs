@@ -130,6 +130,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/oauth/{tenant}/authorize", get(oauth::authorize_page).post(oauth::authorize_form))
         .nest("/admin/v1", crate::admin::http::router(state.clone()))
         .nest("/access/v1", crate::access::http::router())
+        .merge(crate::console::router())
         .fallback(reply::no_such_endpoint)
         .with_state(state)
         .layer(
