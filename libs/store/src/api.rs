@@ -229,6 +229,10 @@ pub enum ReadModelChange {
         row: Option<GroupRow>,
         added: Vec<(ResourceId, Option<MemberKind>)>,
         removed: Vec<ResourceId>,
+        /// Whether the commit renamed the group: only then are its members' rows rewritten
+        /// (a statement over every membership, whose plan PostgreSQL would otherwise compile
+        /// on every commit to a large group).
+        renamed: bool,
     },
     Tenant,
     /// The tenant was deleted: every read-model row of it goes.

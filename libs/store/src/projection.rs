@@ -70,7 +70,8 @@ pub fn group_commit(events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, 
             GroupEvent::ProfileUpdated { .. } | GroupEvent::Claimed { .. } => {}
         }
     }
-    let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed };
+    let renamed = events.iter().any(|e| matches!(e, GroupEvent::Renamed { .. }));
+    let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed, renamed };
     (reservations, change)
 }
 
