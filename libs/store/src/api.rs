@@ -229,6 +229,10 @@ pub enum ReadModelChange {
         row: Option<GroupRow>,
         added: Vec<(ResourceId, Option<MemberKind>)>,
         removed: Vec<ResourceId>,
+        /// Whether the commit renamed the group: only then are its members' rows rewritten
+        /// (a statement over every membership, whose plan PostgreSQL would otherwise compile
+        /// on every commit to a large group).
+        renamed: bool,
     },
     Tenant,
     /// The tenant was deleted: every read-model row of it goes.
@@ -390,6 +394,16 @@ pub struct ResourceRecord {
     pub version: i64,
     pub created: OffsetDateTime,
     pub last_modified: OffsetDateTime,
+}
+
+/// What a group command is decided on instead of its replayed stream (ADR 0066): the group's
+/// row, which holds its state but its members at the stream's version, and of its members the
+/// ones the command needs, in the order they joined.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSnapshot {
+    pub record: ResourceRecord,
+    pub owner: Owner,
+    pub members: Vec<(ResourceId, Option<MemberKind>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -659,6 +673,11 @@ pub trait Store: Send + Sync + 'static {
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
     /// The members of each of `groups` that still exist, and what kind each is.
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
+    /// A live group's snapshot with, of its members, those among `named` (every one with
+    /// `None`). The row is read before the members, so that a commit to the group between the
+    /// two fails the append of the command decided on them (ADR 0066).
+    async fn group_snapshot(&self, tenant: &TenantSlug, id: ResourceId, named: Option<&[ResourceId]>)
+        -> StoreResult<Option<GroupSnapshot>>;
     /// Which of `ids` are live users or groups of the tenant, and which kind each is.
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>>;
 

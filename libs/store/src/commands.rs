@@ -181,20 +181,28 @@ async fn decide_and_commit<A: Resource>(
     metadata: EventMetadata,
 ) -> Result<Outcome<A>, CommandError> {
     let Attempt { tenant, id, expect, held } = attempt;
-    let history = match expect {
-        Expect::New => Vec::new(),
-        Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
+    let resumed = match expect {
+        Expect::New => None,
+        Expect::Existing | Expect::Version(_) => A::resume(store, tenant, id, &command).await?,
     };
-    let version = history.len() as i64;
-    let first_recorded = history.first().map(|e| e.recorded_at);
-    let last_recorded = history.last().map(|e| e.recorded_at);
+    let start = match resumed {
+        Some(resumed) => Start::Resumed(resumed),
+        None => Start::Replay(match expect {
+            Expect::New => Vec::new(),
+            Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
+        }),
+    };
+    let (version, first_recorded, last_recorded) = start.version_and_times();
     let command_for_secrets = command.clone();
     let principal = *principal;
-    let (past, before, mut aggregate, mut events) = crate::cpu::run(move || decide::<A>(history, command, principal, expect)).await??;
+    let (before, mut aggregate, mut events) = crate::cpu::run(move || decide::<A>(start, command, principal, expect)).await??;
     let unknown = unknown_references::<A>(store, tenant, &events).await?;
     if !unknown.is_empty() {
         events = A::without_references(events, &unknown);
-        aggregate = fold::<A>(&past, &events);
+        aggregate = before.clone();
+        for event in &events {
+            aggregate.apply(event.clone());
+        }
     }
     let now = crate::api::now();
     let created = first_recorded.unwrap_or(now);
@@ -231,25 +239,61 @@ async fn decide_and_commit<A: Resource>(
     Ok(Outcome { id, aggregate, version: appended.version, created, last_modified: now, changed: true })
 }
 
-/// Replays the stream and decides `command` on it: the CPU-bound part of a command, run on
-/// [`crate::cpu`]. Returns the past events, the resource before and after, and the new events.
+/// What a command is decided on: the stream's events to replay, or the resource as kept apart
+/// from them.
+enum Start<A> {
+    Replay(Vec<RecordedEvent>),
+    Resumed(Resumed<A>),
+}
+
+/// A resource kept apart from its stream, at the stream's `version` (ADR 0066).
+/// A resource that is gone is a default aggregate at version 0, with no times.
+pub struct Resumed<A> {
+    pub aggregate: A,
+    pub version: i64,
+    pub created: Option<OffsetDateTime>,
+    pub last_modified: Option<OffsetDateTime>,
+}
+
+impl<A> Start<A> {
+    /// The stream's version, and when its first and last events were recorded (none for a new
+    /// stream).
+    fn version_and_times(&self) -> (i64, Option<OffsetDateTime>, Option<OffsetDateTime>) {
+        match self {
+            Start::Replay(history) => (history.len() as i64, history.first().map(|e| e.recorded_at), history.last().map(|e| e.recorded_at)),
+            Start::Resumed(r) => (r.version, r.created, r.last_modified),
+        }
+    }
+}
+
+/// Replays the stream (or takes the resumed resource) and decides `command` on it: the
+/// CPU-bound part of a command, run on [`crate::cpu`]. Returns the resource before and after,
+/// and the new events.
 async fn decide<A: Resource>(
-    history: Vec<RecordedEvent>,
+    start: Start<A>,
     command: A::Command,
     principal: Principal,
     expect: Expect,
-) -> Result<(Vec<A::Event>, A, A, Vec<A::Event>), CommandError> {
-    // Through `RecordedEvent::decode`: a founding event from before ownership takes its owner
-    // from the event's actor.
-    let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
-    let before = fold::<A>(&past, &[]);
+) -> Result<(A, A, Vec<A::Event>), CommandError> {
+    let (current, before) = match start {
+        Start::Replay(history) => {
+            // Through `RecordedEvent::decode`: a founding event from before ownership takes its
+            // owner from the event's actor.
+            let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
+            let mut before = A::default();
+            for event in past {
+                before.apply(event);
+            }
+            (history.len() as i64, before)
+        }
+        Start::Resumed(resumed) => (resumed.version, resumed.aggregate),
+    };
     let mut aggregate = before.clone();
     if !matches!(expect, Expect::New) && !aggregate.exists() {
         return Err(DomainError::NotFound.into());
     }
     // After the existence check: a stale If-Match on a resource that is gone is a 404, not a 412.
     if let Expect::Version(expected) = expect {
-        let current = past.len() as i64;
         if expected != current {
             return Err(CommandError::PreconditionFailed { expected, current });
         }
@@ -257,15 +301,7 @@ async fn decide<A: Resource>(
     let sink = EventSink::default();
     A::handle_as(&mut aggregate, &principal, command, &sink).await?;
     let events = sink.collect().await;
-    Ok((past, before, aggregate, events))
-}
-
-fn fold<A: Resource>(past: &[A::Event], new: &[A::Event]) -> A {
-    let mut aggregate = A::default();
-    for event in past.iter().chain(new) {
-        aggregate.apply(event.clone());
-    }
-    aggregate
+    Ok((before, aggregate, events))
 }
 
 /// Ids the new events refer to that are no user or group of the tenant. They are left out of
@@ -291,6 +327,17 @@ pub trait Resource: Aggregate<Error = DomainError, Services = (), Command: Clone
     fn commit_parts(before: &Self, events: &[Self::Event], after: &Self) -> (Vec<Reservation>, ReadModelChange);
     /// Whether the stream holds a resource a command may change.
     fn exists(&self) -> bool;
+    /// The resource as `command` needs it, where it is kept apart from its stream so that the
+    /// command need not replay it (a group, ADR 0066); `None`: the stream is replayed. A
+    /// resource that is gone is a default (non-existent) aggregate.
+    fn resume(
+        _store: &dyn Store,
+        _tenant: &TenantSlug,
+        _id: ResourceId,
+        _command: &Self::Command,
+    ) -> impl std::future::Future<Output = Result<Option<Resumed<Self>>, StoreError>> + Send {
+        async { Ok(None) }
+    }
     /// Resources the new events refer to, which must exist in the tenant.
     fn referenced(_events: &[Self::Event]) -> Vec<ResourceId> {
         Vec::new()
@@ -369,6 +416,15 @@ impl Resource for Group {
 
     fn commit_parts(_: &Self, events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
         crate::projection::group_commit(events, after)
+    }
+
+    async fn resume(
+        store: &dyn Store,
+        tenant: &TenantSlug,
+        id: ResourceId,
+        command: &GroupCommand,
+    ) -> Result<Option<Resumed<Self>>, StoreError> {
+        Ok(Some(crate::group_snapshot::resume(store, tenant, id, command).await?))
     }
 
     fn exists(&self) -> bool {

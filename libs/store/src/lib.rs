@@ -4,6 +4,8 @@
 //!   read-model rows, tenants and connections, leases).
 //! - [`commands`]: running a domain command: load its stream, decide, commit; retried when
 //!   another writer won the race.
+//! - [`group_snapshot`]: a group command's starting point without a replay: the group's row
+//!   and the members the command names (ADR 0066).
 //! - [`cpu`]: the bounded pool commands are decided on, off the async workers.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
@@ -39,6 +41,7 @@ pub mod commands;
 pub mod cpu;
 pub mod database_url;
 pub mod directory;
+pub mod group_snapshot;
 pub mod open;
 pub mod paging;
 pub mod postgres;

@@ -7,10 +7,10 @@ use std::collections::{BTreeSet, HashSet};
 use domain::group::{Group, GroupEvent, GroupState, MemberKind};
 use domain::names::fold_case;
 use domain::user::{User, UserState};
-use domain::ResourceId;
+use domain::{Owner, ResourceId};
 use serde_json::Value;
 
-use crate::api::{GroupRow, IndexedValue, ReadModelChange, Reservation, UserRow, GROUP_DISPLAY_NAME, LOGIN};
+use crate::api::{GroupRow, IndexedValue, ReadModelChange, Reservation, StoreError, StoreResult, UserRow, GROUP_DISPLAY_NAME, LOGIN};
 
 /// Multi-valued user attributes whose values filters look up through an index.
 pub const INDEXED_USER_VALUES: [&str; 2] = ["emails", "aliases"];
@@ -70,7 +70,8 @@ pub fn group_commit(events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, 
             GroupEvent::ProfileUpdated { .. } | GroupEvent::Claimed { .. } => {}
         }
     }
-    let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed };
+    let renamed = events.iter().any(|e| matches!(e, GroupEvent::Renamed { .. }));
+    let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed, renamed };
     (reservations, change)
 }
 
@@ -118,6 +119,21 @@ fn claim(kind: &'static str, key: String) -> Reservation {
 
 fn release(kind: &'static str, key: String) -> Reservation {
     Reservation::Release { kind, key }
+}
+
+/// A member's kind as the read model spells it (`None` where the IdP gave none).
+pub fn member_kind_named(name: Option<&str>) -> StoreResult<Option<MemberKind>> {
+    match name {
+        None => Ok(None),
+        Some("User") => Ok(Some(MemberKind::User)),
+        Some("Group") => Ok(Some(MemberKind::Group)),
+        Some(other) => Err(StoreError::corrupt("a membership", format!("'{other}' is no member kind"))),
+    }
+}
+
+/// A group row's owner as the read model spells it.
+pub fn owner_named(name: &str) -> StoreResult<Owner> {
+    name.parse().map_err(|e| StoreError::corrupt("a group's owner", e))
 }
 
 /// How the read model spells a member's kind.

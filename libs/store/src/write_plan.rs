@@ -190,8 +190,10 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
                 count(Target::Users, -1),
             ]);
         }
-        ReadModelChange::Group { row: Some(row), added, removed } => {
-            steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });
+        ReadModelChange::Group { row: Some(row), added, removed, renamed } => {
+            if *renamed {
+                steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });
+            }
             steps.push(WriteStep::UpsertGroupRow(row));
             if created {
                 steps.push(count(Target::Groups, 1));
@@ -379,9 +381,14 @@ mod tests {
             1,
             payload(1),
             vec![release(GROUP_DISPLAY_NAME, "eng"), claim(GROUP_DISPLAY_NAME, "engineering")],
-            ReadModelChange::Group { row: Some(group_row("Engineering")), added: vec![(new, Some(MemberKind::User))], removed: vec![gone] },
+            ReadModelChange::Group {
+                row: Some(group_row("Engineering")),
+                added: vec![(new, Some(MemberKind::User))],
+                removed: vec![gone],
+                renamed: true,
+            },
         );
-        let ReadModelChange::Group { row: Some(row), added, removed } = &c.read_model else { unreachable!() };
+        let ReadModelChange::Group { row: Some(row), added, removed, .. } = &c.read_model else { unreachable!() };
         assert_eq!(
             plan(&c),
             vec![
@@ -406,7 +413,7 @@ mod tests {
             1,
             payload(1),
             Vec::new(),
-            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new() },
+            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new(), renamed: true },
         );
         let ReadModelChange::Group { row: Some(row), .. } = &c.read_model else { unreachable!() };
         assert_eq!(
@@ -427,7 +434,7 @@ mod tests {
             0,
             payload(1),
             Vec::new(),
-            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new() },
+            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new(), renamed: true },
         );
         let counts: Vec<_> = plan(&c).into_iter().filter(|step| matches!(step, CountResource { .. })).collect();
         assert_eq!(counts, vec![CountResource { kind: "groups", stripe: stripe(&c), delta: 1 }]);
@@ -443,7 +450,7 @@ mod tests {
             4,
             payload(1),
             vec![release(GROUP_DISPLAY_NAME, "eng")],
-            ReadModelChange::Group { row: None, added: Vec::new(), removed: Vec::new() },
+            ReadModelChange::Group { row: None, added: Vec::new(), removed: Vec::new(), renamed: false },
         );
         assert_eq!(
             plan(&c),

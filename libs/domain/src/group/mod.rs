@@ -78,6 +78,14 @@ impl Parts {
 }
 
 impl Group {
+    /// A live group whose state was kept apart from its stream, at the stream's version, with
+    /// only the members a command needs: those it names, or all of them for one that replaces
+    /// the list (docs/adr/0066-group-commands-resume-from-the-group-row.md). Every decision
+    /// reads members only through ids the command gives, or through the whole list.
+    pub fn resumed(display_name: GroupName, profile: Document, members: Vec<Member>, owner: Owner) -> Self {
+        Self { state: Some(GroupState { display_name, profile, members, owner, deleted: false }) }
+    }
+
     pub fn state(&self) -> Option<&GroupState> {
         self.state.as_ref().filter(|s| !s.deleted)
     }

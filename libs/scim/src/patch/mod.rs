@@ -6,11 +6,13 @@
 //!   over the attribute it changes (elements looked up by hashed keys).
 //! - [`batch`]: runs of operations that amount to one (Okta's member removals one by one),
 //!   applied as one.
+//! - [`members`]: the members a group PATCH names, when it names every one it touches.
 //!
 //! [`Document`]: crate::document::Document
 
 mod apply;
 mod batch;
+mod members;
 mod request;
 
 pub use request::{PatchOp, PatchOperation, PatchRequest, PATCH_OP_SCHEMA};

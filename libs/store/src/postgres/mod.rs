@@ -253,6 +253,15 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::members_of(client, tenant, groups))
     }
 
+    async fn group_snapshot(
+        &self,
+        tenant: &TenantSlug,
+        id: ResourceId,
+        named: Option<&[ResourceId]>,
+    ) -> StoreResult<Option<GroupSnapshot>> {
+        on_session!(&self.pool, &self.tls, |client| read::group_snapshot(client, tenant, id, named))
+    }
+
     async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
         on_session!(&self.pool, &self.tls, |client| read::resource_kinds(client, tenant, ids))
     }

@@ -16,6 +16,7 @@ use super::dialect::Postgres;
 use crate::api::*;
 use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
 use crate::paging::{self, PagePlan};
+use crate::projection::{member_kind_named, owner_named};
 use crate::query::{SqlValue, Target};
 use crate::seal::SealLink;
 use crate::user_groups;
@@ -140,6 +141,42 @@ pub async fn members_of(client: &Client, tenant: &TenantSlug, groups: &[Resource
         });
     }
     Ok(out)
+}
+
+pub async fn group_snapshot(
+    client: &Client,
+    tenant: &TenantSlug,
+    id: ResourceId,
+    named: Option<&[ResourceId]>,
+) -> StoreResult<Option<GroupSnapshot>> {
+    let stmt = client
+        .prepare_cached("SELECT id, document, version, created_at, last_modified, owner FROM groups WHERE tenant = $1 AND id = $2")
+        .await
+        .map_err(backend)?;
+    let Some(row) = client.query_opt(&stmt, &[&tenant.as_str(), &id.as_uuid()]).await.map_err(backend)? else { return Ok(None) };
+    let owner = owner_named(row.get("owner"))?;
+    let rows = match named {
+        Some(named) => {
+            let stmt = client
+                .prepare_cached(
+                    "SELECT member_id, member_kind FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3) ORDER BY added",
+                )
+                .await
+                .map_err(backend)?;
+            let named: Vec<Uuid> = named.iter().map(ResourceId::as_uuid).collect();
+            client.query(&stmt, &[&tenant.as_str(), &id.as_uuid(), &named]).await
+        }
+        None => {
+            let stmt = client
+                .prepare_cached("SELECT member_id, member_kind FROM memberships WHERE tenant = $1 AND group_id = $2 ORDER BY added")
+                .await
+                .map_err(backend)?;
+            client.query(&stmt, &[&tenant.as_str(), &id.as_uuid()]).await
+        }
+    }
+    .map_err(backend)?;
+    let members = rows.iter().map(|m| Ok((ResourceId::from_uuid(m.get(0)), member_kind_named(m.get(1))?))).collect::<StoreResult<_>>()?;
+    Ok(Some(GroupSnapshot { record: record(&row), owner, members }))
 }
 
 pub async fn resource_kinds(client: &Client, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {

@@ -371,6 +371,16 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::groups_of(c, &tenant, &users)).await
     }
 
+    async fn group_snapshot(
+        &self,
+        tenant: &TenantSlug,
+        id: ResourceId,
+        named: Option<&[ResourceId]>,
+    ) -> StoreResult<Option<GroupSnapshot>> {
+        let (tenant, named) = (tenant.clone(), named.map(<[ResourceId]>::to_vec));
+        self.readers.run(move |c| read::group_snapshot(c, &tenant, id, named.as_deref())).await
+    }
+
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
         let (tenant, groups) = (tenant.clone(), groups.to_vec());
         self.readers.run(move |c| read::members_of(c, &tenant, &groups)).await

@@ -14,6 +14,7 @@ use super::{backend, time_text};
 use crate::api::*;
 use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
 use crate::paging::{self, PagePlan};
+use crate::projection::{member_kind_named, owner_named};
 use crate::query::{SqlValue, Target};
 use crate::seal::SealLink;
 use crate::user_groups;
@@ -177,6 +178,53 @@ pub fn members_of(db: &Connection, tenant: &TenantSlug, groups: &[ResourceId]) -
         });
     }
     Ok(out)
+}
+
+pub fn group_snapshot(
+    db: &Connection,
+    tenant: &TenantSlug,
+    group: ResourceId,
+    named: Option<&[ResourceId]>,
+) -> StoreResult<Option<GroupSnapshot>> {
+    let mut stmt = db
+        .prepare_cached("SELECT id, document, version, created_at, last_modified, owner FROM groups WHERE tenant = ?1 AND id = ?2")
+        .map_err(backend)?;
+    let row = stmt
+        .query_row(params![tenant.as_str(), group.to_string()], |row| Ok((RawRecord::from_row(row)?, row.get::<_, String>(5)?)))
+        .optional()
+        .map_err(backend)?;
+    let Some((raw, owner)) = row else { return Ok(None) };
+    let members = match named {
+        Some(named) => {
+            let mut stmt = db
+                .prepare_cached(
+                    "SELECT member_id, member_kind FROM memberships
+                     WHERE tenant = ?1 AND group_id = ?2 AND member_id IN (SELECT value FROM json_each(?3)) ORDER BY added",
+                )
+                .map_err(backend)?;
+            let rows = stmt.query(params![tenant.as_str(), group.to_string(), id_list(named)]).map_err(backend)?;
+            memberships(rows)?
+        }
+        None => {
+            let mut stmt = db
+                .prepare_cached("SELECT member_id, member_kind FROM memberships WHERE tenant = ?1 AND group_id = ?2 ORDER BY added")
+                .map_err(backend)?;
+            let rows = stmt.query(params![tenant.as_str(), group.to_string()]).map_err(backend)?;
+            memberships(rows)?
+        }
+    };
+    Ok(Some(GroupSnapshot { record: raw.parse()?, owner: owner_named(&owner)?, members }))
+}
+
+/// (member, kind) rows as the group's members.
+fn memberships(mut rows: rusqlite::Rows<'_>) -> StoreResult<Vec<(ResourceId, Option<MemberKind>)>> {
+    let mut members = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let member: String = row.get(0).map_err(backend)?;
+        let kind: Option<String> = row.get(1).map_err(backend)?;
+        members.push((id(&member)?, member_kind_named(kind.as_deref())?));
+    }
+    Ok(members)
 }
 
 pub fn resource_kinds(db: &Connection, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
