@@ -216,6 +216,7 @@ async fn decide_and_commit<A: Resource>(
             reservations,
             read_model,
             secrets,
+            key: None,
             held,
         })
         .instrument(tracing::info_span!("append", events = events.len()))
@@ -335,8 +336,12 @@ impl Resource for User {
         ownership::handle_as(aggregate, principal, command, &(), sink).await
     }
 
-    fn commit_parts(before: &Self, _: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        crate::projection::user_commit(before, after)
+    fn commit_parts(before: &Self, events: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        let (reservations, change) = crate::projection::user_commit(before, after);
+        match events.iter().any(|event| matches!(event, UserEvent::Erased {})) {
+            true => (reservations, ReadModelChange::EraseUser { deleted_now: before.state().is_some() }),
+            false => (reservations, change),
+        }
     }
 
     fn exists(&self) -> bool {

@@ -12,7 +12,7 @@ use domain::{EventPayload, ResourceId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, ReadModelChange, Reservation, SecretWrite, UserRow};
+use crate::api::{Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, KeyWrite, ReadModelChange, Reservation, SecretWrite, UserRow};
 use crate::query::Target;
 
 /// One write of a commit, on the commit's tenant and stream.
@@ -32,6 +32,13 @@ pub enum WriteStep<'c> {
         kind: &'static str,
         key: &'c str,
     },
+    /// Stores the user's first data key (wrapped); fails the commit with `Conflict` if the user
+    /// has one.
+    InsertUserKey(&'c [u8]),
+    /// Deletes the user's data key: its events' personal fields become unreadable.
+    DeleteUserKey,
+    /// Clears the assignment of every device assigned to the (erased) user.
+    UnassignDevicesOfUser,
     /// Appends an event at `version` of the stream; fails the commit with `Conflict` if that
     /// version exists. The first one's log position is the append's answer.
     AppendEvent {
@@ -152,6 +159,11 @@ impl TenantRows {
 /// How many rows a tenant's count of one kind is spread over (ADR 0049).
 pub const COUNT_STRIPES: u8 = 16;
 
+/// The steps that take a deleted user's rows out of the read models.
+fn delete_user(count: WriteStep<'_>) -> [WriteStep<'_>; 4] {
+    [WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember, count]
+}
+
 /// The steps of `commit`, in the order they must run.
 pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
     let mut steps = Vec::new();
@@ -166,6 +178,11 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         Reservation::Claim { kind, key } => Some(WriteStep::ClaimReservation { kind, key }),
         Reservation::Release { .. } => None,
     }));
+    match &commit.key {
+        Some(KeyWrite::Create(wrapped)) => steps.push(WriteStep::InsertUserKey(wrapped)),
+        Some(KeyWrite::Destroy) => steps.push(WriteStep::DeleteUserKey),
+        None => {}
+    }
     steps.extend(commit.events.iter().enumerate().map(|(i, event)| WriteStep::AppendEvent { version: commit.event_version(i), event }));
     let count = |target: Target, delta| WriteStep::CountResource { kind: target.table(), stripe: stripe(commit), delta };
     let created = commit.expected_version == 0;
@@ -182,13 +199,12 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
                 steps.push(WriteStep::InsertUserValues(&row.values));
             }
         }
-        ReadModelChange::DeleteUser => {
-            steps.extend([
-                WriteStep::DeleteUserRow,
-                WriteStep::DeleteUserValues,
-                WriteStep::DeleteMembershipsOfMember,
-                count(Target::Users, -1),
-            ]);
+        ReadModelChange::DeleteUser => steps.extend(delete_user(count(Target::Users, -1))),
+        ReadModelChange::EraseUser { deleted_now } => {
+            if *deleted_now {
+                steps.extend(delete_user(count(Target::Users, -1)));
+            }
+            steps.push(WriteStep::UnassignDevicesOfUser);
         }
         ReadModelChange::Group { row: Some(row), added, removed } => {
             steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });
@@ -266,6 +282,7 @@ mod tests {
             reservations,
             read_model,
             secrets: Vec::new(),
+            key: None,
             held: false,
         }
     }
