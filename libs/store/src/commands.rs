@@ -41,6 +41,9 @@ pub enum Expect {
     Existing,
     /// A stream at exactly this version (If-Match).
     Version(i64),
+    /// A stream with events, whether or not its resource still exists (an erasure acts on
+    /// deleted users too); the aggregate decides what a stream without events means.
+    Recorded,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +185,7 @@ async fn decide_and_commit<A: Resource>(
     let Attempt { tenant, id, expect, held } = attempt;
     let history = match expect {
         Expect::New => Vec::new(),
-        Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
+        Expect::Existing | Expect::Version(_) | Expect::Recorded => store.stream(tenant, A::KIND, id).await?,
     };
     let version = history.len() as i64;
     let first_recorded = history.first().map(|e| e.recorded_at);
@@ -244,7 +247,7 @@ async fn decide<A: Resource>(
     let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
     let before = fold::<A>(&past, &[]);
     let mut aggregate = before.clone();
-    if !matches!(expect, Expect::New) && !aggregate.exists() {
+    if matches!(expect, Expect::Existing | Expect::Version(_)) && !aggregate.exists() {
         return Err(DomainError::NotFound.into());
     }
     // After the existence check: a stale If-Match on a resource that is gone is a 404, not a 412.

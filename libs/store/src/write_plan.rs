@@ -12,7 +12,9 @@ use domain::{EventPayload, ResourceId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, KeyWrite, ReadModelChange, Reservation, SecretWrite, UserRow};
+use crate::api::{
+    Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, KeyWrite, ReadModelChange, Reservation, SecretWrite, UserRow, LOGIN,
+};
 use crate::query::Target;
 
 /// One write of a commit, on the commit's tenant and stream.
@@ -32,6 +34,12 @@ pub enum WriteStep<'c> {
         kind: &'static str,
         key: &'c str,
     },
+    /// Remembers that the stream (a user) had the login `key`, for the audit's look-up by login.
+    RecordLogin {
+        key: &'c str,
+    },
+    /// Forgets every login the (erased) user had.
+    ForgetLogins,
     /// Stores the user's first data key (wrapped); fails the commit with `Conflict` if the user
     /// has one.
     InsertUserKey(&'c [u8]),
@@ -120,11 +128,12 @@ pub enum TenantRows {
     Devices,
     ResourceCounts,
     Reservations,
+    LoginHistory,
     Tenant,
 }
 
 impl TenantRows {
-    pub const ALL: [TenantRows; 10] = [
+    pub const ALL: [TenantRows; 11] = [
         TenantRows::Memberships,
         TenantRows::UserValues,
         TenantRows::Users,
@@ -134,6 +143,7 @@ impl TenantRows {
         TenantRows::Devices,
         TenantRows::ResourceCounts,
         TenantRows::Reservations,
+        TenantRows::LoginHistory,
         TenantRows::Tenant,
     ];
 
@@ -150,6 +160,7 @@ impl TenantRows {
             TenantRows::Devices => ("devices", ""),
             TenantRows::ResourceCounts => ("resource_counts", ""),
             TenantRows::Reservations => ("reservations", " AND kind <> 'tenant'"),
+            TenantRows::LoginHistory => ("login_history", ""),
             TenantRows::Tenant => return format!("DELETE FROM tenants WHERE slug = {tenant}"),
         };
         format!("DELETE FROM {table} WHERE tenant = {tenant}{condition}")
@@ -178,6 +189,10 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         Reservation::Claim { kind, key } => Some(WriteStep::ClaimReservation { kind, key }),
         Reservation::Release { .. } => None,
     }));
+    steps.extend(commit.reservations.iter().filter_map(|reservation| match reservation {
+        Reservation::Claim { kind, key } if *kind == LOGIN => Some(WriteStep::RecordLogin { key }),
+        _ => None,
+    }));
     match &commit.key {
         Some(KeyWrite::Create(wrapped)) => steps.push(WriteStep::InsertUserKey(wrapped)),
         Some(KeyWrite::Destroy) => steps.push(WriteStep::DeleteUserKey),
@@ -204,7 +219,7 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             if *deleted_now {
                 steps.extend(delete_user(count(Target::Users, -1)));
             }
-            steps.push(WriteStep::UnassignDevicesOfUser);
+            steps.extend([WriteStep::UnassignDevicesOfUser, WriteStep::ForgetLogins]);
         }
         ReadModelChange::Group { row: Some(row), added, removed } => {
             steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });

@@ -64,7 +64,12 @@ impl Shredding {
         if commit.kind != StreamKind::User || !(erasing || personal) {
             return Ok(None);
         }
-        let key = match self.key_for_append(&commit.tenant, commit.stream).await? {
+        // A new stream has no key yet: no look-up.
+        let known = match commit.expected_version {
+            0 => None,
+            _ => self.key_for_append(&commit.tenant, commit.stream).await?,
+        };
+        let key = match known {
             Some(key) => key,
             // A user without a key (new, or written before encryption) gets its one key now;
             // an erasure needs none kept: what it encrypts is erased with it.
