@@ -352,12 +352,44 @@ mod tests {
             vec![
                 ClaimReservation { kind: LOGIN, key: "alice" },
                 ClaimReservation { kind: LOGIN, key: "al" },
+                RecordLogin { key: "alice" },
+                RecordLogin { key: "al" },
                 AppendEvent { version: 1, event: &c.events[0] },
                 UpsertUserRow(row),
                 CountResource { kind: "users", stripe: stripe(&c), delta: 1 },
                 InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
+    }
+
+    /// A user's first key is stored before its events; an erasure destroys it, deletes the
+    /// user it deleted and forgets its devices and logins.
+    #[test]
+    fn a_key_goes_in_before_the_events_and_an_erasure_takes_everything_of_the_user() {
+        let mut c = commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::UpsertUser(user_row(Vec::new())));
+        c.key = Some(KeyWrite::Create(vec![7; 56]));
+        assert_eq!(plan(&c)[..2], [InsertUserKey(&[7; 56]), AppendEvent { version: 1, event: &c.events[0] }]);
+
+        let mut c = commit(StreamKind::User, 2, payload(2), vec![release(LOGIN, "alice")], ReadModelChange::EraseUser { deleted_now: true });
+        c.key = Some(KeyWrite::Destroy);
+        assert_eq!(
+            plan(&c),
+            vec![
+                WaitForStreamHolder,
+                ReleaseReservation { kind: LOGIN, key: "alice" },
+                DeleteUserKey,
+                AppendEvent { version: 3, event: &c.events[0] },
+                AppendEvent { version: 4, event: &c.events[1] },
+                DeleteUserRow,
+                DeleteUserValues,
+                DeleteMembershipsOfMember,
+                CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
+                UnassignDevicesOfUser,
+                ForgetLogins,
+            ]
+        );
+        let c = commit(StreamKind::User, 4, payload(1), Vec::new(), ReadModelChange::EraseUser { deleted_now: false });
+        assert_eq!(plan(&c)[2..], [UnassignDevicesOfUser, ForgetLogins]);
     }
 
     /// Releases go first whatever order the commit lists them in: a rename that only changes
@@ -378,6 +410,7 @@ mod tests {
                 WaitForStreamHolder,
                 ReleaseReservation { kind: LOGIN, key: "alice" },
                 ClaimReservation { kind: LOGIN, key: "alice" },
+                RecordLogin { key: "alice" },
                 AppendEvent { version: 4, event: &c.events[0] },
                 AppendEvent { version: 5, event: &c.events[1] },
                 UpsertUserRow(row),
