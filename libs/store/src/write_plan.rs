@@ -370,7 +370,8 @@ mod tests {
         c.key = Some(KeyWrite::Create(vec![7; 56]));
         assert_eq!(plan(&c)[..2], [InsertUserKey(&[7; 56]), AppendEvent { version: 1, event: &c.events[0] }]);
 
-        let mut c = commit(StreamKind::User, 2, payload(2), vec![release(LOGIN, "alice")], ReadModelChange::EraseUser { deleted_now: true });
+        let mut c =
+            commit(StreamKind::User, 2, payload(2), vec![release(LOGIN, "alice")], ReadModelChange::EraseUser { deleted_now: true });
         c.key = Some(KeyWrite::Destroy);
         assert_eq!(
             plan(&c),
