@@ -39,11 +39,11 @@ use crate::token;
         role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
         role_http::create_access_token,
         device_http::devices, device_http::register, device_http::assign, device_http::unassign,
-        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify),
+        audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify, audit_http::erase),
     components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
         CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued,
         RegisterDevice, AssignDevice, DeviceView,
-        AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView)),
+        AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView, ErasureView)),
     modifiers(&OperatorToken, &ManualProvisioning),
     security(("operator_token" = []))
 )]
