@@ -5,13 +5,22 @@ use std::sync::Arc;
 
 /// Where a test's server keeps its data.
 pub enum Backend {
-    Postgres { url: String },
-    Sqlite { dir: Arc<tempfile::TempDir> },
+    /// `keys` holds the master key file the server and the CLI share.
+    Postgres {
+        url: String,
+        keys: Arc<tempfile::TempDir>,
+    },
+    Sqlite {
+        dir: Arc<tempfile::TempDir>,
+    },
 }
 
 impl Backend {
     pub async fn postgres() -> Self {
-        Backend::Postgres { url: store::testing::fresh_postgres_url().await }
+        let keys = tempfile::tempdir().expect("a temporary directory");
+        // Made before any process starts: a configured master key file must exist.
+        store::shred::master::load_or_create(&keys.path().join(store::shred::master::DEFAULT_FILE)).expect("a master key file");
+        Backend::Postgres { url: store::testing::fresh_postgres_url().await, keys: Arc::new(keys) }
     }
 
     pub fn sqlite() -> Self {
@@ -21,10 +30,20 @@ impl Backend {
     /// The environment that points a scimledger process at this backend.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         match self {
-            Backend::Postgres { url } => vec![("SCIMLEDGER_DATABASE_URL", url.clone())],
+            Backend::Postgres { url, .. } => {
+                vec![("SCIMLEDGER_DATABASE_URL", url.clone()), ("SCIMLEDGER_MASTER_KEY_FILE", self.master_key_file().display().to_string())]
+            }
             Backend::Sqlite { dir } => {
                 vec![("SCIMLEDGER_DATA_DIR", dir.path().display().to_string()), ("SCIMLEDGER_DATABASE_URL", String::new())]
             }
+        }
+    }
+
+    /// The master key's file: given to PostgreSQL servers, made beside the embedded database.
+    pub fn master_key_file(&self) -> PathBuf {
+        match self {
+            Backend::Postgres { keys, .. } => keys.path().join(store::shred::master::DEFAULT_FILE),
+            Backend::Sqlite { dir } => dir.path().join(store::shred::master::DEFAULT_FILE),
         }
     }
 
@@ -35,10 +54,17 @@ impl Backend {
         }
     }
 
-    /// The store itself, opened beside the server (as the CLI does), to inspect the log.
+    /// The store itself, opened beside the server (as the CLI does), to inspect the log: user
+    /// events' personal fields decrypted with the server's master key.
     pub async fn open_store(&self) -> Arc<dyn store::Store> {
+        let master = store::shred::master::load_or_create(&self.master_key_file()).expect("the master key");
+        Arc::new(store::shred::Shredding::new(self.open_stored().await, master))
+    }
+
+    /// The store as the database holds it: personal fields encrypted.
+    pub async fn open_stored(&self) -> Arc<dyn store::Store> {
         let backend = match self {
-            Backend::Postgres { url } => store::Backend::Postgres { url: store::DatabaseUrl::new(url.clone()), pool_size: 4 },
+            Backend::Postgres { url, .. } => store::Backend::Postgres { url: store::DatabaseUrl::new(url.clone()), pool_size: 4 },
             Backend::Sqlite { dir } => store::Backend::Sqlite { data_dir: dir.path().to_path_buf() },
         };
         store::open(&backend).await.expect("opening the store beside the server")
@@ -59,7 +85,7 @@ impl Backend {
     /// writers may be busy: SQLite waits for them).
     pub async fn execute(&self, sql: &str) {
         match self {
-            Backend::Postgres { url } => {
+            Backend::Postgres { url, .. } => {
                 let client = postgres_client(url).await;
                 client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
@@ -72,7 +98,7 @@ impl Backend {
     /// The first column, as text, of each row `query` returns.
     pub async fn texts(&self, query: &str) -> Vec<String> {
         match self {
-            Backend::Postgres { url } => {
+            Backend::Postgres { url, .. } => {
                 let client = postgres_client(url).await;
                 let rows = client.query(query, &[]).await.unwrap_or_else(|e| panic!("{query}: {e}"));
                 rows.iter().map(|row| row.get(0)).collect()

@@ -14,14 +14,15 @@ fn new_id(backend: &Backend) -> &'static str {
     }
 }
 
-/// SQL that changes the title the event at `position` gives its user.
+/// SQL that adds a field to the payload of the event at `position` (a user's personal fields
+/// are stored encrypted, so the forgery is one that needs no key).
 fn forge(backend: &Backend, position: i64) -> String {
     match backend {
         Backend::Postgres { .. } => {
-            format!("UPDATE events SET payload = jsonb_set(payload, '{{profile,title}}', '\"forged\"') WHERE position = {position}")
+            format!("UPDATE events SET payload = jsonb_set(payload, '{{forged}}', '\"forged\"') WHERE position = {position}")
         }
         Backend::Sqlite { .. } => {
-            format!("UPDATE events SET payload = json_set(payload, '$.profile.title', 'forged') WHERE position = {position}")
+            format!("UPDATE events SET payload = json_set(payload, '$.forged', 'forged') WHERE position = {position}")
         }
     }
 }

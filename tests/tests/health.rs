@@ -8,7 +8,7 @@ use tokio_postgres::NoTls;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_shows_no_internal_error_text() {
     let backend = Backend::postgres().await;
-    let Backend::Postgres { url } = &backend else { unreachable!("a PostgreSQL backend") };
+    let Backend::Postgres { url, .. } = &backend else { unreachable!("a PostgreSQL backend") };
     let database = url.rsplit('/').next().expect("a database name").to_owned();
     let server = Server::start(&backend).await;
     let readyz = format!("{}/readyz", server.base);

@@ -24,7 +24,7 @@ fn short_timeout(extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
     let backend = Backend::postgres().await;
-    let Backend::Postgres { url } = &backend else { unreachable!() };
+    let Backend::Postgres { url, .. } = &backend else { unreachable!() };
     let server = Server::start_with(&backend, short_timeout(&[("SCIMLEDGER_POOL_SIZE", "1")])).await;
     let scim = server.tenant("acme").await;
     let user = scim.post("/Users", &json!({"userName": "ann@example.com"})).await.expect(201)["id"].as_str().unwrap().to_owned();

@@ -243,6 +243,11 @@ pub enum ReadModelChange {
     },
     /// The device as it now is; `None` when the commit removed it.
     Device(Option<DeviceRow>),
+    /// The user was erased (`user.erased`): its rows go if the same commit deleted it, and the
+    /// devices assigned to it forget it.
+    EraseUser {
+        deleted_now: bool,
+    },
     /// Streams whose state lives in the log alone (role policies and assignments, which the
     /// access projection folds in memory).
     Nothing,
@@ -263,9 +268,21 @@ pub struct Commit {
     pub read_model: ReadModelChange,
     /// Secrets the command generated, stored beside the stream's owner.
     pub secrets: Vec<SecretWrite>,
+    /// The user's data key, written or destroyed with the commit (`crate::shred`).
+    pub key: Option<KeyWrite>,
     /// The committing command holds the stream ([`Store::hold_stream`]): the append must not
     /// wait for the holder, itself.
     pub held: bool,
+}
+
+/// What a user commit does to the user's data key (docs/adr/0068).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyWrite {
+    /// The user's first key, wrapped by the master key. Another writer having stored one first
+    /// is a `Conflict`: the command is decided again and finds it.
+    Create(Vec<u8>),
+    /// The erasure: the key is deleted, and the personal fields it encrypted read as erased.
+    Destroy,
 }
 
 impl Commit {
@@ -600,6 +617,14 @@ pub trait Store: Send + Sync + 'static {
     /// The deployment's 32-byte secret `name` (the cursor key), made at random by the first
     /// process that asks and kept in the database, so every process of the deployment shares it.
     async fn secret(&self, name: &str) -> StoreResult<[u8; 32]>;
+
+    /// The store as the database holds it: without the decryption of personal fields that
+    /// [`crate::shred::Shredding`] adds, for the sealer and `audit verify`, which hash what is
+    /// stored (ADR 0052).
+    fn stored(&self) -> &dyn Store;
+
+    /// The wrapped data keys of those of `users` that have one ([`crate::shred`]).
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>>;
 
     // --- the log ---
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its

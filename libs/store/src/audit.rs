@@ -83,7 +83,9 @@ pub fn plan(dialect: &dyn Dialect, query: &AuditQuery) -> (String, Vec<SqlValue>
 }
 
 /// The users of `tenant` whose login `key` (case-folded) is, or ever was: the one holding it
-/// now (a userName or an alias), and every user that was provisioned or renamed with it.
+/// now (a userName or an alias), every user that claimed it since logins were recorded
+/// (`login_history`: the events' personal fields are encrypted), and every user provisioned or
+/// renamed with it in the plaintext events written before.
 /// Parameters: the tenant, the key.
 pub fn users_by_login(dialect: &dyn Dialect) -> String {
     let (tenant, key) = (dialect.param(1), dialect.param(2));
@@ -91,6 +93,8 @@ pub fn users_by_login(dialect: &dyn Dialect) -> String {
     let renamed_to = dialect.fold(&dialect.json_text("payload", &["to"]));
     format!(
         "SELECT owner FROM reservations WHERE tenant = {tenant} AND kind = 'login' AND key = {key}
+         UNION
+         SELECT user_id FROM login_history WHERE tenant = {tenant} AND key = {key}
          UNION
          SELECT stream_id FROM events WHERE tenant = {tenant} AND stream_kind = 'user'
            AND ((event_type = 'user.provisioned' AND {user_name} = {key}) OR (event_type = 'user.renamed' AND {renamed_to} = {key}))"

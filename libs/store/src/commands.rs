@@ -42,6 +42,9 @@ pub enum Expect {
     Existing,
     /// A stream at exactly this version (If-Match).
     Version(i64),
+    /// A stream with events, whether or not its resource still exists (an erasure acts on
+    /// deleted users too); the aggregate decides what a stream without events means.
+    Recorded,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,13 +186,13 @@ async fn decide_and_commit<A: Resource>(
     let Attempt { tenant, id, expect, held } = attempt;
     let resumed = match expect {
         Expect::New => None,
-        Expect::Existing | Expect::Version(_) => A::resume(store, tenant, id, &command).await?,
+        Expect::Existing | Expect::Version(_) | Expect::Recorded => A::resume(store, tenant, id, &command).await?,
     };
     let start = match resumed {
         Some(resumed) => Start::Resumed(resumed),
         None => Start::Replay(match expect {
             Expect::New => Vec::new(),
-            Expect::Existing | Expect::Version(_) => store.stream(tenant, A::KIND, id).await?,
+            Expect::Existing | Expect::Version(_) | Expect::Recorded => store.stream(tenant, A::KIND, id).await?,
         }),
     };
     let (version, first_recorded, last_recorded) = start.version_and_times();
@@ -225,6 +228,7 @@ async fn decide_and_commit<A: Resource>(
             reservations,
             read_model,
             secrets,
+            key: None,
             held,
         })
         .instrument(tracing::info_span!("append", events = events.len()))
@@ -289,7 +293,7 @@ async fn decide<A: Resource>(
         Start::Resumed(resumed) => (resumed.version, resumed.aggregate),
     };
     let mut aggregate = before.clone();
-    if !matches!(expect, Expect::New) && !aggregate.exists() {
+    if matches!(expect, Expect::Existing | Expect::Version(_)) && !aggregate.exists() {
         return Err(DomainError::NotFound.into());
     }
     // After the existence check: a stale If-Match on a resource that is gone is a 404, not a 412.
@@ -383,8 +387,12 @@ impl Resource for User {
         ownership::handle_as(aggregate, principal, command, &(), sink).await
     }
 
-    fn commit_parts(before: &Self, _: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        crate::projection::user_commit(before, after)
+    fn commit_parts(before: &Self, events: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        let (reservations, change) = crate::projection::user_commit(before, after);
+        match events.iter().any(|event| matches!(event, UserEvent::Erased {})) {
+            true => (reservations, ReadModelChange::EraseUser { deleted_now: before.state().is_some() }),
+            false => (reservations, change),
+        }
     }
 
     fn exists(&self) -> bool {

@@ -20,6 +20,8 @@
 //!   resource's history with what each event changed, and its state as of any instant.
 //! - [`seal`]: tamper evidence: each tenant's log sealed into a hash chain behind the
 //!   appends, and verified against it.
+//! - [`shred`]: crypto-shredding: user events' personal fields encrypted under a key per user,
+//!   made unreadable by destroying it (erasure).
 //! - [`rebuild`]: the read models rebuilt from the log beside the live ones, then compared
 //!   with them or copied over them.
 //! - [`purge`]: deleting what a connection disabled with purge owned, resumably.
@@ -50,6 +52,7 @@ pub mod purge;
 pub mod query;
 pub mod rebuild;
 pub mod seal;
+pub mod shred;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -201,6 +201,7 @@ impl Replay {
             reservations: Vec::new(),
             read_model,
             secrets: Vec::new(),
+            key: None,
             held: true,
         }))
     }

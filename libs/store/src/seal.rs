@@ -100,6 +100,9 @@ fn canonical(value: &Value) -> String {
 /// not sealed yet; returns the position sealed through. Sealing is deterministic: two sealers
 /// (a server and the CLI) write the same links, and a link already written is kept.
 pub async fn seal_settled(store: &dyn Store) -> StoreResult<i64> {
+    // What is stored, encrypted personal fields and all: a key destroyed later changes nothing
+    // the chain covers (docs/adr/0068).
+    let store = store.stored();
     let settled = store.settled().await?;
     let mut after = store.checkpoint(SEALER).await?.position;
     // Each tenant's chain head as of `after`, read once per pass.
@@ -260,6 +263,7 @@ impl Pages<SealLink> {
 /// at the first position where they disagree; with `anchor`, the chain must also pass through
 /// that exported seal.
 pub async fn verify(store: &dyn Store, tenant: &TenantSlug, anchor: Option<&ExportedSeal>) -> StoreResult<Verdict> {
+    let store = store.stored();
     let sealed_through = store.seal_head(tenant, i64::MAX).await?.map_or(0, |link| link.position);
     let mut verdict = Verdict { verified: 0, sealed_through, unsealed: 0, problem: None };
     let (mut events, mut links) = (Pages::<RecordedEvent>::new(), Pages::<SealLink>::new());

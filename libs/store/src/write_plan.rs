@@ -12,7 +12,9 @@ use domain::{EventPayload, ResourceId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, ReadModelChange, Reservation, SecretWrite, UserRow};
+use crate::api::{
+    Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, KeyWrite, ReadModelChange, Reservation, SecretWrite, UserRow, LOGIN,
+};
 use crate::query::Target;
 
 /// One write of a commit, on the commit's tenant and stream.
@@ -32,6 +34,19 @@ pub enum WriteStep<'c> {
         kind: &'static str,
         key: &'c str,
     },
+    /// Remembers that the stream (a user) had the login `key`, for the audit's look-up by login.
+    RecordLogin {
+        key: &'c str,
+    },
+    /// Forgets every login the (erased) user had.
+    ForgetLogins,
+    /// Stores the user's first data key (wrapped); fails the commit with `Conflict` if the user
+    /// has one.
+    InsertUserKey(&'c [u8]),
+    /// Deletes the user's data key: its events' personal fields become unreadable.
+    DeleteUserKey,
+    /// Clears the assignment of every device assigned to the (erased) user.
+    UnassignDevicesOfUser,
     /// Appends an event at `version` of the stream; fails the commit with `Conflict` if that
     /// version exists. The first one's log position is the append's answer.
     AppendEvent {
@@ -113,11 +128,12 @@ pub enum TenantRows {
     Devices,
     ResourceCounts,
     Reservations,
+    LoginHistory,
     Tenant,
 }
 
 impl TenantRows {
-    pub const ALL: [TenantRows; 10] = [
+    pub const ALL: [TenantRows; 11] = [
         TenantRows::Memberships,
         TenantRows::UserValues,
         TenantRows::Users,
@@ -127,6 +143,7 @@ impl TenantRows {
         TenantRows::Devices,
         TenantRows::ResourceCounts,
         TenantRows::Reservations,
+        TenantRows::LoginHistory,
         TenantRows::Tenant,
     ];
 
@@ -143,6 +160,7 @@ impl TenantRows {
             TenantRows::Devices => ("devices", ""),
             TenantRows::ResourceCounts => ("resource_counts", ""),
             TenantRows::Reservations => ("reservations", " AND kind <> 'tenant'"),
+            TenantRows::LoginHistory => ("login_history", ""),
             TenantRows::Tenant => return format!("DELETE FROM tenants WHERE slug = {tenant}"),
         };
         format!("DELETE FROM {table} WHERE tenant = {tenant}{condition}")
@@ -151,6 +169,11 @@ impl TenantRows {
 
 /// How many rows a tenant's count of one kind is spread over (ADR 0049).
 pub const COUNT_STRIPES: u8 = 16;
+
+/// The steps that take a deleted user's rows out of the read models.
+fn delete_user(count: WriteStep<'_>) -> [WriteStep<'_>; 4] {
+    [WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember, count]
+}
 
 /// The steps of `commit`, in the order they must run.
 pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
@@ -166,6 +189,15 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         Reservation::Claim { kind, key } => Some(WriteStep::ClaimReservation { kind, key }),
         Reservation::Release { .. } => None,
     }));
+    steps.extend(commit.reservations.iter().filter_map(|reservation| match reservation {
+        Reservation::Claim { kind, key } if *kind == LOGIN => Some(WriteStep::RecordLogin { key }),
+        _ => None,
+    }));
+    match &commit.key {
+        Some(KeyWrite::Create(wrapped)) => steps.push(WriteStep::InsertUserKey(wrapped)),
+        Some(KeyWrite::Destroy) => steps.push(WriteStep::DeleteUserKey),
+        None => {}
+    }
     steps.extend(commit.events.iter().enumerate().map(|(i, event)| WriteStep::AppendEvent { version: commit.event_version(i), event }));
     let count = |target: Target, delta| WriteStep::CountResource { kind: target.table(), stripe: stripe(commit), delta };
     let created = commit.expected_version == 0;
@@ -182,13 +214,12 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
                 steps.push(WriteStep::InsertUserValues(&row.values));
             }
         }
-        ReadModelChange::DeleteUser => {
-            steps.extend([
-                WriteStep::DeleteUserRow,
-                WriteStep::DeleteUserValues,
-                WriteStep::DeleteMembershipsOfMember,
-                count(Target::Users, -1),
-            ]);
+        ReadModelChange::DeleteUser => steps.extend(delete_user(count(Target::Users, -1))),
+        ReadModelChange::EraseUser { deleted_now } => {
+            if *deleted_now {
+                steps.extend(delete_user(count(Target::Users, -1)));
+            }
+            steps.extend([WriteStep::UnassignDevicesOfUser, WriteStep::ForgetLogins]);
         }
         ReadModelChange::Group { row: Some(row), added, removed, renamed } => {
             if *renamed {
@@ -268,6 +299,7 @@ mod tests {
             reservations,
             read_model,
             secrets: Vec::new(),
+            key: None,
             held: false,
         }
     }
@@ -322,12 +354,45 @@ mod tests {
             vec![
                 ClaimReservation { kind: LOGIN, key: "alice" },
                 ClaimReservation { kind: LOGIN, key: "al" },
+                RecordLogin { key: "alice" },
+                RecordLogin { key: "al" },
                 AppendEvent { version: 1, event: &c.events[0] },
                 UpsertUserRow(row),
                 CountResource { kind: "users", stripe: stripe(&c), delta: 1 },
                 InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
+    }
+
+    /// A user's first key is stored before its events; an erasure destroys it, deletes the
+    /// user it deleted and forgets its devices and logins.
+    #[test]
+    fn a_key_goes_in_before_the_events_and_an_erasure_takes_everything_of_the_user() {
+        let mut c = commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::UpsertUser(user_row(Vec::new())));
+        c.key = Some(KeyWrite::Create(vec![7; 56]));
+        assert_eq!(plan(&c)[..2], [InsertUserKey(&[7; 56]), AppendEvent { version: 1, event: &c.events[0] }]);
+
+        let mut c =
+            commit(StreamKind::User, 2, payload(2), vec![release(LOGIN, "alice")], ReadModelChange::EraseUser { deleted_now: true });
+        c.key = Some(KeyWrite::Destroy);
+        assert_eq!(
+            plan(&c),
+            vec![
+                WaitForStreamHolder,
+                ReleaseReservation { kind: LOGIN, key: "alice" },
+                DeleteUserKey,
+                AppendEvent { version: 3, event: &c.events[0] },
+                AppendEvent { version: 4, event: &c.events[1] },
+                DeleteUserRow,
+                DeleteUserValues,
+                DeleteMembershipsOfMember,
+                CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
+                UnassignDevicesOfUser,
+                ForgetLogins,
+            ]
+        );
+        let c = commit(StreamKind::User, 4, payload(1), Vec::new(), ReadModelChange::EraseUser { deleted_now: false });
+        assert_eq!(plan(&c)[2..], [UnassignDevicesOfUser, ForgetLogins]);
     }
 
     /// Releases go first whatever order the commit lists them in: a rename that only changes
@@ -348,6 +413,7 @@ mod tests {
                 WaitForStreamHolder,
                 ReleaseReservation { kind: LOGIN, key: "alice" },
                 ClaimReservation { kind: LOGIN, key: "alice" },
+                RecordLogin { key: "alice" },
                 AppendEvent { version: 4, event: &c.events[0] },
                 AppendEvent { version: 5, event: &c.events[1] },
                 UpsertUserRow(row),

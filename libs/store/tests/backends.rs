@@ -50,6 +50,7 @@ fn rename_commit(fixture: &Fixture, id: ResourceId, version: i64, old_name: &str
         reservations,
         read_model,
         secrets: Vec::new(),
+        key: None,
         held: false,
     }
 }

@@ -35,6 +35,7 @@ fn new_user(fixture: &Fixture, login: &str, document: Value) -> Commit {
             owner: Owner::Operator,
         }),
         secrets: Vec::new(),
+        key: None,
         held: false,
     }
 }

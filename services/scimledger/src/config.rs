@@ -83,6 +83,10 @@ pub struct Settings {
     /// Where the enrollment mailer sends (`smtp://host:port`, `smtps://`, `?tls=required` for
     /// STARTTLS, `user:password@`); unset, the mailer waits with its events in the log.
     pub smtp_url: Option<SmtpUrl>,
+    /// The file holding the master key that wraps every user's data key (64 hex digits,
+    /// ADR 0069). Unset: `<data_dir>/master.key`, made at the first start (mode 0600); every
+    /// server of a PostgreSQL deployment must then be given the same file.
+    pub master_key_file: Option<PathBuf>,
     /// The enrollment emails' sender.
     pub mail_from: String,
     /// How long an enrollment link works.
@@ -140,6 +144,7 @@ impl Default for Settings {
             metrics_listen: None,
             metrics_tenant_labels: telemetry::tenants::DEFAULT_LIMIT,
             smtp_url: None,
+            master_key_file: None,
             mail_from: "scimledger <noreply@localhost>".to_owned(),
             enrollment_ttl_secs: 7 * 24 * 3600,
         }
@@ -253,6 +258,9 @@ impl Settings {
         if let Some(v) = var("SCIMLEDGER_SMTP_URL") {
             self.smtp_url = Some(v).filter(|v| !v.is_empty()).map(SmtpUrl);
         }
+        if let Some(v) = var("SCIMLEDGER_MASTER_KEY_FILE") {
+            self.master_key_file = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
         if let Some(v) = var("SCIMLEDGER_MAIL_FROM") {
             self.mail_from = v;
         }
@@ -270,6 +278,24 @@ impl Settings {
             Some(_) => bail!("SCIMLEDGER_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded database)"),
             None => Backend::Sqlite { data_dir: self.data_dir.clone() },
         })
+    }
+
+    /// The store with user events' personal fields encrypted under the master key (ADR 0068,
+    /// 0069): the file configured, else one beside the embedded database, made if missing.
+    pub async fn open_store(&self, options: &store::Options) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+        let backend = self.backend()?;
+        let master = match &self.master_key_file {
+            Some(path) => store::shred::master::load(path)?,
+            None => {
+                if matches!(backend, Backend::Postgres { .. }) {
+                    tracing::warn!("SCIMLEDGER_MASTER_KEY_FILE is not set: using one beside data_dir; every server must share it");
+                }
+                std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+                store::shred::master::load_or_create(&self.data_dir.join(store::shred::master::DEFAULT_FILE))?
+            }
+        };
+        let inner = store::open_with(&backend, options).await.with_context(|| format!("opening the {}", backend.describe()))?;
+        Ok(std::sync::Arc::new(store::shred::Shredding::new(inner, master)))
     }
 
     /// No statement outlives the request it serves.

@@ -237,7 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { file } => return cli::backup::run(&settings, &file),
         _ => {}
     }
-    let store = store::open(&settings.backend()?).await?;
+    let store = settings.open_store(&store::Options::default()).await?;
     match cli.command {
         Command::Serve { .. }
         | Command::Events { command: EventsCommand::Tail { .. } }

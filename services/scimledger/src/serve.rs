@@ -118,8 +118,7 @@ async fn open_as_server(settings: &Settings) -> anyhow::Result<(Backend, Option<
         Backend::Sqlite { data_dir } => Some(SqliteStore::lock_for_server(data_dir)?),
         Backend::Postgres { .. } => None,
     };
-    let store =
-        store::open_with(&backend, &settings.store_options()).await.with_context(|| format!("opening the {}", backend.describe()))?;
+    let store = settings.open_store(&settings.store_options()).await?;
     Ok((backend, lock, store))
 }
 

@@ -30,4 +30,7 @@ pub enum UserCommand {
         reason: String,
         cause: uuid::Uuid,
     },
+    /// An operator's erasure (`audit erase`): deletes the user if it is live, then records
+    /// that its personal data is to be made unreadable.
+    Erase,
 }

@@ -40,6 +40,37 @@ pub enum UserEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<uuid::Uuid>,
     },
+    /// An operator erased the (deleted) user: its key is destroyed with this event, so the
+    /// personal data of its events reads as erased from now on (docs/adr/0068).
+    #[serde(rename = "user.erased")]
+    Erased {},
+}
+
+/// The fields of a user event's payload that hold personal data, by event type: what is stored
+/// encrypted under the user's key (docs/adr/0068). Ids, owners, `active`, reasons and causes
+/// stay clear, so that streams, filters and subscribers that need no personal data keep working.
+pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
+    match event_type {
+        "user.provisioned" => &["user_name", "profile"],
+        "user.renamed" => &["from", "to"],
+        "user.profile_updated" => &["profile"],
+        "user.deactivated" => &["user_name", "emails", "manager"],
+        "user.reactivated" | "user.deleted" => &["user_name"],
+        _ => &[],
+    }
+}
+
+/// What a reader sees in place of a personal field once the user's key is destroyed: a
+/// value of the field's own type, so that erased events still decode and fold.
+pub const ERASED: &str = "[erased]";
+
+pub fn erased_value(field: &str) -> serde_json::Value {
+    match field {
+        "profile" => serde_json::Value::Object(Default::default()),
+        "emails" => serde_json::Value::Array(Vec::new()),
+        "manager" => serde_json::Value::Null,
+        _ => serde_json::Value::String(ERASED.to_owned()),
+    }
 }
 
 impl DomainEvent for UserEvent {

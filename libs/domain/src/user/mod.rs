@@ -20,10 +20,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use command::UserCommand;
-pub use event::UserEvent;
+pub use event::{erased_value, personal_fields, UserEvent, ERASED};
 
 use crate::ownership::Owned;
 use crate::{DomainError, Owner, UserName};
+
+/// The `reason` of the `user.deleted` an erasure records.
+pub const ERASURE: &str = "erasure";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -39,6 +42,9 @@ pub struct UserState {
     pub profile: Document,
     pub owner: Owner,
     pub deleted: bool,
+    /// Deleted and erased (`user.erased`): nothing is left to erase.
+    #[serde(default)]
+    pub erased: bool,
 }
 
 impl UserState {
@@ -91,6 +97,11 @@ impl Parts {
 impl User {
     pub fn state(&self) -> Option<&UserState> {
         self.state.as_ref().filter(|s| !s.deleted)
+    }
+
+    /// Whether the stream was erased (`user.erased`).
+    pub fn erased(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.erased)
     }
 
     fn live(&self) -> Result<&UserState, DomainError> {
@@ -166,6 +177,15 @@ impl User {
             UserCommand::Remove { reason, cause } => {
                 Ok(vec![UserEvent::Deleted { user_name: self.live()?.user_name.clone(), reason: Some(reason), cause: Some(cause) }])
             }
+            UserCommand::Erase => match &self.state {
+                None => Err(DomainError::NotFound),
+                Some(s) if s.erased => Ok(vec![]),
+                Some(s) if s.deleted => Ok(vec![UserEvent::Erased {}]),
+                Some(s) => Ok(vec![
+                    UserEvent::Deleted { user_name: s.user_name.clone(), reason: Some(ERASURE.to_owned()), cause: None },
+                    UserEvent::Erased {},
+                ]),
+            },
         }
     }
 }
@@ -187,7 +207,7 @@ impl Aggregate for User {
     fn apply(&mut self, event: UserEvent) {
         match event {
             UserEvent::Provisioned { user_name, active, profile, owner } => {
-                self.state = Some(UserState { user_name, active, profile, owner, deleted: false });
+                self.state = Some(UserState { user_name, active, profile, owner, deleted: false, erased: false });
             }
             UserEvent::Claimed { to, .. } => self.with_state(|s| s.owner = to),
             UserEvent::Renamed { to, .. } => self.with_state(|s| s.user_name = to),
@@ -196,6 +216,7 @@ impl Aggregate for User {
             UserEvent::Reactivated { .. } => self.with_state(|s| s.active = Some(true)),
             UserEvent::ActiveAttributeChanged { active } => self.with_state(|s| s.active = active),
             UserEvent::Deleted { .. } => self.with_state(|s| s.deleted = true),
+            UserEvent::Erased {} => self.with_state(|s| s.erased = true),
         }
     }
 }

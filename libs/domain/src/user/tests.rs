@@ -353,3 +353,32 @@ fn events_round_trip_through_the_log_encoding() {
         assert_eq!(decode::<UserEvent>(&payload).unwrap(), event);
     }
 }
+
+#[test]
+fn erasing_a_live_user_deletes_it_then_records_the_erasure() {
+    Given::with(()).given(vec![provisioned()]).when(UserCommand::Erase).then_expect_events(vec![
+        UserEvent::Deleted { user_name: name("bjensen@example.com"), reason: Some(super::ERASURE.into()), cause: None },
+        UserEvent::Erased {},
+    ]);
+}
+
+#[test]
+fn erasing_a_deleted_user_records_the_erasure_once() {
+    let deleted = UserEvent::Deleted { user_name: name("bjensen@example.com"), reason: None, cause: None };
+    Given::with(()).given(vec![provisioned(), deleted.clone()]).when(UserCommand::Erase).then_expect_events(vec![UserEvent::Erased {}]);
+    Given::with(()).given(vec![provisioned(), deleted, UserEvent::Erased {}]).when(UserCommand::Erase).then_expect_events(vec![]);
+    Given::with(()).given_no_previous_events().when(UserCommand::Erase).then_expect_error(DomainError::NotFound);
+}
+
+#[test]
+fn erased_personal_fields_decode_as_the_marker() {
+    for event in [provisioned(), UserEvent::Renamed { from: name("a"), to: name("b") }] {
+        let mut payload = encode(&event);
+        for field in super::personal_fields(&payload.event_type) {
+            payload.data[*field] = super::erased_value(field);
+        }
+        let erased: UserEvent = decode(&payload).unwrap();
+        assert!(format!("{erased:?}").contains(super::ERASED), "{erased:?}");
+        assert!(!format!("{erased:?}").contains("example.com"), "{erased:?}");
+    }
+}

@@ -120,6 +120,11 @@ struct Statements {
     /// Delivered at commit to every server's authentication cache (ADR 0021).
     notify_credentials: tokio_postgres::Statement,
     count_resource: tokio_postgres::Statement,
+    record_login: tokio_postgres::Statement,
+    forget_logins: tokio_postgres::Statement,
+    insert_user_key: tokio_postgres::Statement,
+    delete_user_key: tokio_postgres::Statement,
+    unassign_devices_of_user: tokio_postgres::Statement,
     /// A deleted tenant's rows, one statement per entry of `TenantRows::ALL` (none unless the
     /// commit deletes a tenant).
     forget_tenant: Vec<tokio_postgres::Statement>,
@@ -211,6 +216,11 @@ impl Statements {
             count_resource: p("INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES ($1, $2, $3, $4)
                                ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
             .await?,
+            record_login: p("INSERT INTO login_history (tenant, key, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").await?,
+            forget_logins: p("DELETE FROM login_history WHERE tenant = $1 AND user_id = $2").await?,
+            insert_user_key: p("INSERT INTO user_keys (tenant, user_id, wrapped, created_at) VALUES ($1, $2, $3, $4)").await?,
+            delete_user_key: p("DELETE FROM user_keys WHERE tenant = $1 AND user_id = $2").await?,
+            unassign_devices_of_user: p("UPDATE devices SET assigned = NULL, updated_at = $3 WHERE tenant = $1 AND assigned = $2").await?,
             // Only a tenant's deletion uses these: no other append looks them up.
             forget_tenant: match commit.read_model {
                 ReadModelChange::DeleteTenant => {
@@ -254,6 +264,18 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
                     _ => backend(e),
                 })
             }
+            WriteStep::InsertUserKey(wrapped) => {
+                tx.execute(&s.insert_user_key, &[&c.tenant, &c.id, &wrapped, c.recorded_at]).await.map(|_| None).map_err(|e| {
+                    match violated_constraint(&e) {
+                        Some("user_keys_pkey") => StoreError::Conflict,
+                        _ => backend(e),
+                    }
+                })
+            }
+            WriteStep::RecordLogin { key } => execute(tx, &s.record_login, &[&c.tenant, &key, &c.id]).await,
+            WriteStep::ForgetLogins => execute(tx, &s.forget_logins, &[&c.tenant, &c.id]).await,
+            WriteStep::DeleteUserKey => execute(tx, &s.delete_user_key, &[&c.tenant, &c.id]).await,
+            WriteStep::UnassignDevicesOfUser => execute(tx, &s.unassign_devices_of_user, &[&c.tenant, &c.id, c.recorded_at]).await,
             WriteStep::AppendEvent { version, event } => {
                 let params: [&(dyn ToSql + Sync); 10] = [
                     &Uuid::now_v7(),

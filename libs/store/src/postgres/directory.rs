@@ -1,6 +1,8 @@
 //! Tenants, connections and operators as the read models hold them, the secrets
 //! authentication compares with, and the channel that says when they changed.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::Client;
 use domain::connection::AuthMode;
 use domain::{ResourceId, TenantSlug};
@@ -69,6 +71,15 @@ pub async fn devices(client: &Client, tenant: &TenantSlug, user: Option<Resource
             assigned: row.get::<_, Option<Uuid>>(4).map(ResourceId::from_uuid),
         })
         .collect())
+}
+
+/// The wrapped data keys of those of `users` that have one.
+pub async fn user_keys(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+    let stmt =
+        client.prepare_cached("SELECT user_id, wrapped FROM user_keys WHERE tenant = $1 AND user_id = ANY($2)").await.map_err(backend)?;
+    let ids: Vec<Uuid> = users.iter().map(ResourceId::as_uuid).collect();
+    let rows = client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)?;
+    Ok(rows.iter().map(|row| (ResourceId::from_uuid(row.get(0)), row.get(1))).collect())
 }
 
 pub async fn connection_secrets(client: &Client, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {

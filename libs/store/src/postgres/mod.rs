@@ -155,6 +155,14 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| directory::secret(client, name))
     }
 
+    fn stored(&self) -> &dyn Store {
+        self
+    }
+
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+        on_session!(&self.pool, &self.tls, |client| directory::user_keys(client, tenant, users))
+    }
+
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
         let appended = append::append(self.client().await?, commit).await?;
         self.appended.send_replace(appended.last_position);

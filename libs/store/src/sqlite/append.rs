@@ -119,6 +119,23 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
             })?;
             Ok(None)
         }
+        WriteStep::InsertUserKey(wrapped) => {
+            let mut stmt =
+                db.prepare_cached("INSERT INTO user_keys (tenant, user_id, wrapped, created_at) VALUES (?1, ?2, ?3, ?4)").map_err(backend)?;
+            stmt.execute(params![tenant, id, wrapped, c.at]).map_err(|e| match violation(&e) {
+                Some(Violation::Unique("user_keys.tenant, user_keys.user_id")) => StoreError::Conflict,
+                _ => backend(e),
+            })?;
+            Ok(None)
+        }
+        WriteStep::RecordLogin { key } => {
+            execute("INSERT INTO login_history (tenant, key, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", params![tenant, key, id])
+        }
+        WriteStep::ForgetLogins => execute("DELETE FROM login_history WHERE tenant = ?1 AND user_id = ?2", params![tenant, id]),
+        WriteStep::DeleteUserKey => execute("DELETE FROM user_keys WHERE tenant = ?1 AND user_id = ?2", params![tenant, id]),
+        WriteStep::UnassignDevicesOfUser => {
+            execute("UPDATE devices SET assigned = NULL, updated_at = ?3 WHERE tenant = ?1 AND assigned = ?2", params![tenant, id, c.at])
+        }
         WriteStep::AppendEvent { version, event } => {
             let mut stmt = db
                 .prepare_cached(

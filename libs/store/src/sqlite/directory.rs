@@ -1,6 +1,8 @@
 //! Tenants, connections and operators as the read models hold them, and the secrets
 //! authentication compares with.
 
+use std::collections::HashMap;
+
 use domain::connection::AuthMode;
 use domain::{ResourceId, TenantSlug};
 use rusqlite::{params, Connection as Db, Row};
@@ -70,6 +72,22 @@ pub fn devices(db: &Db, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreR
             policy: row.get(3).map_err(backend)?,
             assigned: assigned.map(|a| a.parse()).transpose().map_err(|e| StoreError::corrupt("a stored device", e))?,
         });
+    }
+    Ok(out)
+}
+
+/// The wrapped data keys of those of `users` that have one.
+pub fn user_keys(db: &Db, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+    let mut stmt = db
+        .prepare_cached("SELECT user_id, wrapped FROM user_keys WHERE tenant = ?1 AND user_id IN (SELECT value FROM json_each(?2))")
+        .map_err(backend)?;
+    let ids = serde_json::to_string(&users.iter().map(ResourceId::to_string).collect::<Vec<_>>()).expect("ids serialise");
+    let mut rows = stmt.query(params![tenant.as_str(), ids]).map_err(backend)?;
+    let mut out = HashMap::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let id: String = row.get(0).map_err(backend)?;
+        let id = id.parse().map_err(|e| StoreError::corrupt("a stored user key", e))?;
+        out.insert(id, row.get(1).map_err(backend)?);
     }
     Ok(out)
 }

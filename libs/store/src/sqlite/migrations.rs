@@ -17,6 +17,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (32, include_str!("migrations/0032_owners.sql")),
     (40, include_str!("migrations/0040_events_by_tenant.sql")),
     (41, include_str!("migrations/0041_seals.sql")),
+    (42, include_str!("migrations/0042_user_keys.sql")),
+    (43, include_str!("migrations/0043_login_history.sql")),
     (50, include_str!("migrations/0050_devices.sql")),
     (54, include_str!("migrations/0054_follower_failures.sql")),
 ];

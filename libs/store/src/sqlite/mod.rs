@@ -252,6 +252,15 @@ impl Store for SqliteStore {
         self.writer.run(move |c| directory::secret(c, &name)).await
     }
 
+    fn stored(&self) -> &dyn Store {
+        self
+    }
+
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+        let (tenant, users) = (tenant.clone(), users.to_vec());
+        self.readers.run(move |c| directory::user_keys(c, &tenant, &users)).await
+    }
+
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
         let appended = self.writer.append(commit).await?;
         self.appended.send_replace(appended.last_position);

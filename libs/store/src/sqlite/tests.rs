@@ -35,6 +35,7 @@ fn provision(stream: ResourceId, expected_version: i64, name: &str) -> Commit {
         reservations,
         read_model,
         secrets: Vec::new(),
+        key: None,
         held: false,
     }
 }

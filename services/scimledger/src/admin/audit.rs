@@ -2,13 +2,16 @@
 //! `scimledger audit`: the log filtered and paged by position, a resource's history with what
 //! each event changed, a resource as of an instant, the whole log for export, and the seals:
 //! the newest one, and verifying the log against them. None records an event: they read the
-//! log, and sealing only derives from it.
+//! log, and sealing only derives from it. And erasure, which records its events like any
+//! operator's change.
 
 use domain::names::fold_case;
-use domain::{ResourceId, StreamKind, TenantSlug};
+use domain::user::{User, UserCommand};
+use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
 use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use serde_json::Value;
 use store::audit::{self, ActorFilter, AuditQuery, Instant};
+use store::commands::{self, CommandError, Expect};
 use store::seal;
 use store::{RecordedEvent, Store};
 use time::format_description::well_known::Rfc3339;
@@ -112,6 +115,40 @@ impl Admin<'_> {
         })))
     }
 
+    /// Erases a user (ADR 0068): deletes it if it is live (`user.deleted`, reason `erasure`),
+    /// records `user.erased` and destroys its key in the same commit, by this operator. A user
+    /// erased already is left as it is.
+    pub async fn erase(&self, tenant: &str, user: &str) -> Result<ErasureView, AdminError> {
+        let tenant = self.existing_tenant(tenant).await?;
+        let id = self.user_named(&tenant, user).await?;
+        let outcome =
+            commands::run::<User>(self.store, &tenant, id, UserCommand::Erase, &Principal::Operator, self.metadata(), Expect::Recorded)
+                .await
+                .map_err(|e| match e {
+                    CommandError::Domain(DomainError::NotFound) => {
+                        AdminError::UnknownResource(format!("no user '{user}' in tenant '{tenant}'"))
+                    }
+                    other => other.into(),
+                })?;
+        Ok(ErasureView { tenant: tenant.to_string(), user: id.to_string(), erased: outcome.changed, version: outcome.version })
+    }
+
+    /// The user an id or a login names: the one holding the login now, else the one user
+    /// that ever had it.
+    async fn user_named(&self, tenant: &TenantSlug, user: &str) -> Result<ResourceId, AdminError> {
+        if let Ok(id) = Uuid::parse_str(user) {
+            return Ok(ResourceId::from_uuid(id));
+        }
+        match self.store.users_by_login(tenant, &fold_case(user)).await?.as_slice() {
+            [] => Err(AdminError::UnknownResource(format!("no user '{user}' in tenant '{tenant}'"))),
+            [one] => Ok(*one),
+            several => {
+                let ids: Vec<String> = several.iter().map(ToString::to_string).collect();
+                Err(AdminError::InvalidValue(format!("login '{user}' named several users over time ({}); give an id", ids.join(", "))))
+            }
+        }
+    }
+
     /// The tenant an audit reads: one that exists, or the deployment's own log (`_deployment`:
     /// operators' events).
     async fn audited(&self, slug: &str) -> Result<TenantSlug, AdminError> {
@@ -125,19 +162,9 @@ impl Admin<'_> {
     /// The stream a resource id, or a login, names, and its kind.
     async fn resource_stream(&self, tenant: &TenantSlug, resource: &str) -> Result<(StreamKind, Vec<RecordedEvent>), AdminError> {
         let unknown = || AdminError::UnknownResource(format!("no user, group or connection '{resource}' in tenant '{tenant}'"));
-        let id = match Uuid::parse_str(resource) {
-            Ok(id) => ResourceId::from_uuid(id),
-            Err(_) => match self.store.users_by_login(tenant, &fold_case(resource)).await?.as_slice() {
-                [] => return Err(unknown()),
-                [one] => *one,
-                several => {
-                    let ids: Vec<String> = several.iter().map(ToString::to_string).collect();
-                    return Err(AdminError::InvalidValue(format!(
-                        "login '{resource}' named several users over time ({}); give an id",
-                        ids.join(", ")
-                    )));
-                }
-            },
+        let id = match self.user_named(tenant, resource).await {
+            Err(AdminError::UnknownResource(_)) => return Err(unknown()),
+            other => other?,
         };
         for kind in KINDS {
             let events = self.store.stream(tenant, kind, id).await?;

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use futures::stream;
 
@@ -29,6 +29,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/tenants/{tenant}/audit/export", get(export))
         .route("/tenants/{tenant}/audit/seal", get(seal))
         .route("/tenants/{tenant}/audit/verify", get(verify))
+        .route("/tenants/{tenant}/audit/erasures/{user}", post(erase))
 }
 
 /// The query string, or why it is not one this operation takes.
@@ -46,6 +47,19 @@ pub(super) async fn log(
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> Response {
     reply(async { admin(&state, &headers, &op).audit_log(&t, &query(q)?).await }.await)
+}
+
+/// Erases a user's personal data (docs/audit.md, Erasure), by the operator of the token.
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/audit/erasures/{user}",
+    params(("tenant" = String, Path), ("user" = String, Path, description = "a user's id or login")),
+    responses((status = 200, body = ErasureView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn erase(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, u)): Path<(String, String)>,
+) -> Response {
+    reply(admin(&state, &headers, &op).erase(&t, &u).await)
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/audit/history/{resource}",

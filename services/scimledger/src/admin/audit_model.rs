@@ -190,3 +190,15 @@ pub struct ProblemView {
     pub kind: String,
     pub detail: String,
 }
+
+/// What `audit erase` did (docs/audit.md, Erasure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErasureView {
+    pub tenant: String,
+    /// The user's id.
+    pub user: String,
+    /// Whether this erasure recorded anything: false when the user was erased already.
+    pub erased: bool,
+    /// The user's stream version after the erasure.
+    pub version: i64,
+}

@@ -87,6 +87,15 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Erase a user's personal data: delete the user if it is live, record `user.erased` and
+    /// destroy its key, so that its events' personal fields read as erased (docs/audit.md).
+    Erase {
+        tenant: String,
+        /// The user's id, or its login.
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every event of the tenant as JSON Lines on stdout, oldest first, in constant memory.
     Export {
         tenant: String,
@@ -155,6 +164,16 @@ pub async fn run(store: &dyn Store, settings: &Settings, command: AuditCommand) 
                     "tenant {} sealed through position {} at {}: {} {}",
                     seal.tenant, seal.position, seal.sealed_at, seal.algorithm, seal.chain
                 );
+            }
+        }
+        AuditCommand::Erase { tenant, user, json } => {
+            let erasure = admin.erase(&tenant, &user).await?;
+            if json {
+                print_json(&erasure);
+            } else if erasure.erased {
+                println!("tenant {}: user {} erased (version {})", erasure.tenant, erasure.user, erasure.version);
+            } else {
+                println!("tenant {}: user {} was erased already", erasure.tenant, erasure.user);
             }
         }
         AuditCommand::Export { tenant, since } => {

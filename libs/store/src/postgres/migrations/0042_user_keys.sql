@@ -1,0 +1,10 @@
+-- Each user's data key, wrapped by the deployment's master key: the key its events' personal
+-- fields are encrypted under. Erasing the user deletes the row, and with it every way to read
+-- them (docs/adr/0068-personal-data-is-encrypted-under-a-key-per-user.md).
+CREATE TABLE user_keys (
+    tenant      TEXT NOT NULL,
+    user_id     UUID NOT NULL,
+    wrapped     BYTEA NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (tenant, user_id)
+);

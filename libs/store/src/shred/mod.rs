@@ -1,0 +1,324 @@
+//! Crypto-shredding (docs/adr/0068): the personal fields of user events are stored encrypted
+//! under a key per user, kept wrapped by the deployment's master key in `user_keys`; erasing a
+//! user destroys its key, and its events' personal fields then read as erased.
+//!
+//! [`Shredding`] is a [`Store`] around a backend: appends of user commits encrypt (and create
+//! or destroy the user's key in the same transaction); every read of events decrypts, so the
+//! aggregates, the audit, the relay and the subscribers see plaintext, or the erased markers.
+//! [`Store::stored`] is the backend itself: the sealer hashes what is stored, so destroying a
+//! key never breaks `audit verify`.
+//!
+//! - [`cipher`]: the master key, the data keys, and the encryption of an event's fields.
+//! - [`cache`]: the unwrapped keys appends use, bounded.
+//! - [`master`]: the master key's file.
+
+pub mod cache;
+pub mod cipher;
+pub mod master;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::group::MemberKind;
+use domain::user::personal_fields;
+use domain::{Owner, ResourceId, StreamKind, TenantSlug};
+use scim::list::ListQuery;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::api::*;
+use cache::KeyCache;
+use cipher::{DataKey, MasterKey, Place};
+
+/// The event type that destroys its user's key.
+const ERASED: &str = "user.erased";
+
+/// A backend whose user events' personal fields are encrypted.
+pub struct Shredding {
+    inner: Arc<dyn Store>,
+    master: MasterKey,
+    cache: KeyCache,
+}
+
+impl Shredding {
+    pub fn new(inner: Arc<dyn Store>, master: MasterKey) -> Self {
+        Self { inner, master, cache: KeyCache::default() }
+    }
+
+    /// The user's key, from the cache or the key table; `None` if it has none.
+    async fn key_for_append(&self, tenant: &TenantSlug, user: ResourceId) -> StoreResult<Option<DataKey>> {
+        if let Some(key) = self.cache.get(tenant, user) {
+            return Ok(Some(key));
+        }
+        match self.inner.user_keys(tenant, &[user]).await?.remove(&user) {
+            Some(wrapped) => Ok(Some(self.master.unwrap(&wrapped, tenant, user)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Encrypts a user commit's personal fields; says which key to keep once it is appended.
+    async fn encrypt(&self, commit: &mut Commit) -> StoreResult<Option<DataKey>> {
+        let erasing = commit.events.iter().any(|event| event.event_type == ERASED);
+        let personal = commit.events.iter().any(|event| !personal_fields(&event.event_type).is_empty());
+        if commit.kind != StreamKind::User || !(erasing || personal) {
+            return Ok(None);
+        }
+        // A new stream has no key yet: no look-up.
+        let known = match commit.expected_version {
+            0 => None,
+            _ => self.key_for_append(&commit.tenant, commit.stream).await?,
+        };
+        let key = match known {
+            Some(key) => key,
+            // A user without a key (new, or written before encryption) gets its one key now;
+            // an erasure needs none kept: what it encrypts is erased with it.
+            None => {
+                let key = DataKey::random();
+                if !erasing {
+                    commit.key = Some(KeyWrite::Create(self.master.wrap(&key, &commit.tenant, commit.stream)));
+                }
+                key
+            }
+        };
+        if erasing {
+            commit.key = Some(KeyWrite::Destroy);
+        }
+        for (i, event) in commit.events.iter_mut().enumerate() {
+            let place = Place { tenant: &commit.tenant, user: commit.stream, version: commit.expected_version + 1 + i as i64 };
+            cipher::encrypt(&key, place, event);
+        }
+        Ok((!erasing).then_some(key))
+    }
+
+    /// Decrypts the personal fields of `events`, reading the keys of their users in one query
+    /// per tenant; the events of a user without a key read as erased.
+    async fn decrypt<'e>(&self, events: impl Iterator<Item = &'e mut RecordedEvent>) -> StoreResult<()> {
+        let events: Vec<&mut RecordedEvent> =
+            events.filter(|event| event.kind == StreamKind::User && cipher::is_encrypted(&event.payload)).collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut users: HashMap<TenantSlug, HashSet<ResourceId>> = HashMap::new();
+        for event in &events {
+            users.entry(event.tenant.clone()).or_default().insert(event.stream);
+        }
+        let mut keys: HashMap<(TenantSlug, ResourceId), DataKey> = HashMap::new();
+        for (tenant, ids) in users {
+            let ids: Vec<ResourceId> = ids.into_iter().collect();
+            for (user, wrapped) in self.inner.user_keys(&tenant, &ids).await? {
+                let key = self.master.unwrap(&wrapped, &tenant, user)?;
+                keys.insert((tenant.clone(), user), key);
+            }
+        }
+        for event in events {
+            let key = keys.get(&(event.tenant.clone(), event.stream));
+            let place = Place { tenant: &event.tenant, user: event.stream, version: event.stream_version };
+            cipher::decrypt(key, place, &mut event.payload)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for Shredding {
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+
+    fn shadow(&self) -> &dyn crate::rebuild::Shadow {
+        self.inner.shadow()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+
+    fn appended(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.inner.appended()
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.inner.tenants().await
+    }
+
+    async fn connections(&self, tenant: &TenantSlug) -> StoreResult<Vec<Connection>> {
+        self.inner.connections(tenant).await
+    }
+
+    async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {
+        self.inner.connection_secrets(tenant, at).await
+    }
+
+    async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>> {
+        self.inner.operator_secrets().await
+    }
+
+    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+        self.inner.access_secrets(tenant).await
+    }
+
+    async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {
+        self.inner.credentials(tenant).await
+    }
+
+    async fn devices(&self, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreResult<Vec<DeviceRow>> {
+        self.inner.devices(tenant, user).await
+    }
+
+    async fn secret_changes(&self) -> Option<SecretChanges> {
+        self.inner.secret_changes().await
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<[u8; 32]> {
+        self.inner.secret(name).await
+    }
+
+    fn stored(&self) -> &dyn Store {
+        self.inner.stored()
+    }
+
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+        self.inner.user_keys(tenant, users).await
+    }
+
+    async fn append(&self, mut commit: Commit) -> StoreResult<Appended> {
+        let key = self.encrypt(&mut commit).await?;
+        let (tenant, user, destroyed) = (commit.tenant.clone(), commit.stream, commit.key == Some(KeyWrite::Destroy));
+        let appended = self.inner.append(commit).await?;
+        match key {
+            Some(key) => self.cache.insert(&tenant, user, key),
+            None if destroyed => self.cache.forget(&tenant, user),
+            None => {}
+        }
+        Ok(appended)
+    }
+
+    async fn hold_stream(&self, stream: ResourceId) -> StoreResult<Option<StreamHold>> {
+        self.inner.hold_stream(stream).await
+    }
+
+    async fn stream(&self, tenant: &TenantSlug, kind: StreamKind, stream: ResourceId) -> StoreResult<Vec<RecordedEvent>> {
+        let mut events = self.inner.stream(tenant, kind, stream).await?;
+        self.decrypt(events.iter_mut()).await?;
+        Ok(events)
+    }
+
+    async fn head(&self) -> StoreResult<i64> {
+        self.inner.head().await
+    }
+
+    async fn read_log(&self, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
+        let mut events = self.inner.read_log(after_position, limit).await?;
+        self.decrypt(events.iter_mut()).await?;
+        Ok(events)
+    }
+
+    async fn audit_log(&self, query: &crate::audit::AuditQuery) -> StoreResult<Vec<RecordedEvent>> {
+        let mut events = self.inner.audit_log(query).await?;
+        self.decrypt(events.iter_mut()).await?;
+        Ok(events)
+    }
+
+    async fn users_by_login(&self, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>> {
+        self.inner.users_by_login(tenant, key).await
+    }
+
+    async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
+        let mut events = self.inner.read_committed(after, limit).await?;
+        self.decrypt(events.iter_mut().map(|(_, event)| event)).await?;
+        Ok(events)
+    }
+
+    async fn settled(&self) -> StoreResult<i64> {
+        self.inner.settled().await
+    }
+
+    async fn seal_head(&self, tenant: &TenantSlug, position: i64) -> StoreResult<Option<crate::seal::SealLink>> {
+        self.inner.seal_head(tenant, position).await
+    }
+
+    async fn seal_links(&self, tenant: &TenantSlug, after: i64, limit: u32) -> StoreResult<Vec<crate::seal::SealLink>> {
+        self.inner.seal_links(tenant, after, limit).await
+    }
+
+    async fn write_seals(&self, links: Vec<crate::seal::SealLink>, through: LogCursor) -> StoreResult<()> {
+        self.inner.write_seals(links, through).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> StoreResult<LogCursor> {
+        self.inner.checkpoint(name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, cursor: LogCursor) -> StoreResult<()> {
+        self.inner.save_checkpoint(name, cursor).await
+    }
+
+    async fn follower(&self, name: &str) -> StoreResult<FollowerRecord> {
+        self.inner.follower(name).await
+    }
+
+    async fn record_failure(&self, name: &str, error: &str) -> StoreResult<()> {
+        self.inner.record_failure(name, error).await
+    }
+
+    async fn clear_retrying(&self, name: &str) -> StoreResult<()> {
+        self.inner.clear_retrying(name).await
+    }
+
+    async fn try_lease(&self, job: &str) -> StoreResult<Option<Box<dyn Lease>>> {
+        self.inner.try_lease(job).await
+    }
+
+    async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        self.inner.user_in(tenant, scope, id).await
+    }
+
+    async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
+        self.inner.users_in(tenant, scope, query, with_groups).await
+    }
+
+    async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
+        self.inner.group_in(tenant, scope, id).await
+    }
+
+    async fn group_snapshot(
+        &self,
+        tenant: &TenantSlug,
+        id: ResourceId,
+        named: Option<&[ResourceId]>,
+    ) -> StoreResult<Option<GroupSnapshot>> {
+        self.inner.group_snapshot(tenant, id, named).await
+    }
+
+    async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
+        self.inner.groups_in(tenant, scope, query).await
+    }
+
+    async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+        self.inner.groups_of(tenant, users).await
+    }
+
+    async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
+        self.inner.members_of(tenant, groups).await
+    }
+
+    async fn resource_kinds(&self, tenant: &TenantSlug, ids: &[ResourceId]) -> StoreResult<HashMap<ResourceId, MemberKind>> {
+        self.inner.resource_kinds(tenant, ids).await
+    }
+
+    async fn owned(
+        &self,
+        tenant: &TenantSlug,
+        kind: StreamKind,
+        owner: Owner,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResourceId, i64)>> {
+        self.inner.owned(tenant, kind, owner, after, limit).await
+    }
+
+    async fn pending_purges(&self) -> StoreResult<Vec<(TenantSlug, Uuid)>> {
+        self.inner.pending_purges().await
+    }
+}
