@@ -8,21 +8,9 @@ use axum::http::header::{
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// What `&`, `<`, `>`, `"` and `'` would break in text or a quoted attribute, escaped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// What `&`, `<`, `>`, `"` and `'` would break in text or a quoted attribute, escaped: the
+/// rule the enrollment emails' HTML follows too.
+pub use domain::enrollment::template::escape_html as escape;
 
 /// A hidden form field.
 pub fn hidden(name: &str, value: &str) -> String {
