@@ -4,7 +4,10 @@
 //! also knows the roles each user's assignment stream holds, and which users an event may have
 //! moved ([`Model::dirty`]), so that the deriver emits exactly the missing `role.*` events.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use cqrs_es::Aggregate;
 use domain::connection::{Connection, ConnectionEvent};
@@ -17,36 +20,159 @@ use domain::user::UserEvent;
 use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use scim::document::Document;
 use serde_json::{json, Value};
+use smallvec::SmallVec;
 use store::{RecordedEvent, StoreResult};
 use uuid::Uuid;
 
-#[derive(Debug, Clone)]
+/// What the projection keeps of a user. Every byte here is a megabyte of the server's memory
+/// at a million users (ADR 0061), hence boxed strings, inline group lists and a fingerprint of
+/// the held roles rather than their names.
+#[derive(Debug)]
 struct UserEntry {
-    user_name: String,
-    /// Case-folded logins: the userName's key and each alias's.
-    logins: Vec<String>,
-    active: bool,
+    user_name: Box<str>,
+    /// Case-folded aliases; the userName's own key is folded from `user_name` when needed.
+    aliases: Box<[Box<str>]>,
+    groups: SmallVec<[ResourceId; 1]>,
     version: i64,
+    created_with: Option<Arc<RoleName>>,
+    /// The roles the user's assignment stream holds.
+    held: RolesHeld,
     owner: Owner,
-    created_with: Option<RoleName>,
-    groups: BTreeSet<ResourceId>,
+    active: bool,
+}
+
+impl UserEntry {
+    /// What a freed slot holds: nothing on the heap.
+    fn vacant() -> Self {
+        Self {
+            user_name: Box::default(),
+            aliases: Box::default(),
+            groups: SmallVec::new(),
+            version: 0,
+            created_with: None,
+            held: RolesHeld::NONE,
+            owner: Owner::Operator,
+            active: false,
+        }
+    }
+
+    /// The case-folded logins: the userName's key, then the aliases.
+    fn logins(&self) -> impl Iterator<Item = Box<str>> + '_ {
+        std::iter::once(fold_case(&self.user_name).into_boxed_str()).chain(self.aliases.iter().cloned())
+    }
+}
+
+/// A set of role names as a fingerprint: the deriver only asks whether the roles an
+/// assignment stream holds are the roles a user should have, and the stream itself knows the
+/// names when it decides which events that takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RolesHeld(u64);
+
+impl RolesHeld {
+    const NONE: Self = Self(0);
+
+    fn of(roles: &[RoleName]) -> Self {
+        if roles.is_empty() {
+            return Self::NONE;
+        }
+        let mut names: Vec<&str> = roles.iter().map(RoleName::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut hasher = DefaultHasher::new();
+        names.hash(&mut hasher);
+        // Zero stands for no roles.
+        Self(hasher.finish().max(1))
+    }
+}
+
+/// A tenant's users: entries in a slab, found through a map of their slots. A map holding the
+/// entries themselves would reserve up to twice as many entry-sized buckets as it has users.
+#[derive(Debug, Default)]
+struct Users {
+    slots: HashMap<ResourceId, u32>,
+    entries: Vec<UserEntry>,
+    free: Vec<u32>,
+}
+
+impl Users {
+    fn get(&self, id: &ResourceId) -> Option<&UserEntry> {
+        self.slots.get(id).map(|slot| &self.entries[*slot as usize])
+    }
+
+    fn get_mut(&mut self, id: &ResourceId) -> Option<&mut UserEntry> {
+        self.slots.get(id).map(|slot| &mut self.entries[*slot as usize])
+    }
+
+    fn contains(&self, id: &ResourceId) -> bool {
+        self.slots.contains_key(id)
+    }
+
+    fn ids(&self) -> impl Iterator<Item = ResourceId> + '_ {
+        self.slots.keys().copied()
+    }
+
+    fn insert(&mut self, id: ResourceId, entry: UserEntry) {
+        if let Some(slot) = self.slots.get(&id) {
+            self.entries[*slot as usize] = entry;
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.entries[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.entries.push(entry);
+                u32::try_from(self.entries.len() - 1).expect("fewer than 2^32 users in one tenant")
+            }
+        };
+        self.slots.insert(id, slot);
+    }
+
+    fn remove(&mut self, id: &ResourceId) -> Option<UserEntry> {
+        let slot = self.slots.remove(id)?;
+        self.free.push(slot);
+        Some(std::mem::replace(&mut self.entries[slot as usize], UserEntry::vacant()))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 struct GroupEntry {
-    display_name: String,
+    display_name: Box<str>,
     members: HashSet<ResourceId>,
+}
+
+/// The event that last moved a user's roles, named on the `role.*` events it leads to.
+#[derive(Debug, Clone)]
+struct Cause {
+    event_type: Arc<str>,
+    event_id: Uuid,
+    position: i64,
+}
+
+impl Cause {
+    fn to_json(&self) -> Value {
+        json!({"event": &*self.event_type, "event_id": self.event_id, "position": self.position})
+    }
 }
 
 #[derive(Debug, Default)]
 struct TenantState {
-    users: HashMap<ResourceId, UserEntry>,
-    logins: HashMap<String, ResourceId>,
+    users: Users,
+    logins: HashMap<Box<str>, ResourceId>,
     groups: HashMap<ResourceId, GroupEntry>,
+    /// For ids that groups name as members but that are no user (yet): those groups. A user
+    /// pushed after the groups that name it joins them when it arrives.
+    early: HashMap<ResourceId, SmallVec<[ResourceId; 1]>>,
     connections: HashMap<Uuid, Connection>,
     policy: RolePolicy,
-    /// The roles each user's assignment stream holds.
-    assigned: HashMap<ResourceId, Vec<RoleName>>,
+    /// The roles held by the assignment streams of users that are gone, until their
+    /// revocation is read back.
+    departed: HashMap<ResourceId, RolesHeld>,
+    /// The on-create roles users started with, one copy of each name.
+    role_names: HashSet<Arc<RoleName>>,
+    /// Users whose roles an event may have moved, with the latest such event.
+    dirty: HashMap<ResourceId, Cause>,
     /// How many access tokens the tenant has made: a cache of their hashes is current while
     /// this has not moved.
     tokens: u64,
@@ -78,11 +204,11 @@ pub struct GroupAnswer {
 #[derive(Debug, Default)]
 pub struct Model {
     tenants: HashMap<TenantSlug, TenantState>,
-    /// Users whose roles an event may have moved, with the latest such event (the cause).
-    dirty: HashMap<(TenantSlug, ResourceId), Value>,
     /// How many operators the deployment has made (for the cache of their token hashes).
     operators: u64,
     deleted: HashSet<TenantSlug>,
+    /// Event type names, one copy of each, for the causes kept with dirty users.
+    event_types: HashSet<Arc<str>>,
 }
 
 impl Model {
@@ -95,12 +221,10 @@ impl Model {
             // A deleted tenant answers nothing and admits no token; its slug is never used again.
             if let TenantEvent::Deleted { .. } = event.decode()? {
                 self.tenants.remove(&event.tenant);
-                self.dirty.retain(|(tenant, _), _| *tenant != event.tenant);
                 self.deleted.insert(event.tenant.clone());
             }
             return Ok(());
         }
-        let cause = json!({"event": event.payload.event_type, "event_id": event.event_id, "position": event.position});
         let tenant = self.tenants.entry(event.tenant.clone()).or_default();
         let touched = match event.kind {
             StreamKind::User => tenant.user(event.stream, event.stream_version, event.decode()?),
@@ -113,7 +237,7 @@ impl Model {
             StreamKind::RolePolicy => tenant.policy_changed(event.decode()?),
             StreamKind::RoleAssignment => {
                 let (AssignmentEvent::Assigned { user, roles, .. } | AssignmentEvent::Revoked { user, roles, .. }) = event.decode()?;
-                tenant.assigned.insert(user, roles);
+                tenant.hold(user, RolesHeld::of(&roles));
                 Vec::new()
             }
             StreamKind::AccessToken => {
@@ -129,8 +253,19 @@ impl Model {
             // What the enrollment mailer did, devices and OAuth grants change no one's access.
             StreamKind::Enrollment | StreamKind::Device | StreamKind::OauthGrant => Vec::new(),
         };
-        for user in touched {
-            self.dirty.insert((event.tenant.clone(), user), cause.clone());
+        if !touched.is_empty() {
+            let event_type = match self.event_types.get(event.payload.event_type.as_str()) {
+                Some(known) => Arc::clone(known),
+                None => {
+                    let name: Arc<str> = event.payload.event_type.as_str().into();
+                    self.event_types.insert(Arc::clone(&name));
+                    name
+                }
+            };
+            let cause = Cause { event_type, event_id: event.event_id, position: event.position };
+            for user in touched {
+                tenant.dirty.insert(user, cause.clone());
+            }
         }
         Ok(())
     }
@@ -138,12 +273,12 @@ impl Model {
     /// The user `login` names in `tenant` (userName or alias, case-insensitively).
     pub fn look_up(&self, tenant: &TenantSlug, login: &str) -> Option<Answer> {
         let state = self.tenants.get(tenant)?;
-        let id = *state.logins.get(&fold_case(login))?;
+        let id = *state.logins.get(fold_case(login).as_str())?;
         let user = state.users.get(&id)?;
         let groups = user
             .groups
             .iter()
-            .filter_map(|g| state.groups.get(g).map(|e| GroupAnswer { id: *g, display_name: e.display_name.clone() }))
+            .filter_map(|g| state.groups.get(g).map(|e| GroupAnswer { id: *g, display_name: e.display_name.to_string() }))
             .collect();
         let provisioned_by = match user.owner {
             Owner::Connection(c) => state.connections.get(&c).and_then(|c| c.state()).map_or_else(|| c.to_string(), |s| s.name.to_string()),
@@ -151,7 +286,7 @@ impl Model {
         };
         Some(Answer {
             id,
-            user_name: user.user_name.clone(),
+            user_name: user.user_name.to_string(),
             active: user.active,
             groups,
             roles: state.roles_of(id).into_iter().map(String::from).collect(),
@@ -165,21 +300,14 @@ impl Model {
     /// that bring them level. Users whose streams already agree are no longer dirty.
     pub fn pending(&mut self, limit: usize) -> Vec<(TenantSlug, AssignRoles)> {
         let mut pending = Vec::new();
-        let tenants = &self.tenants;
-        self.dirty.retain(|(tenant, user), cause| {
+        for (slug, state) in &mut self.tenants {
             if pending.len() >= limit {
-                return true;
+                break;
             }
-            let Some(state) = tenants.get(tenant) else { return false };
-            let roles = state.roles_of(*user);
-            let held = state.assigned.get(user).map(Vec::as_slice).unwrap_or_default();
-            let same = roles.len() == held.len() && roles.iter().all(|r| held.contains(r));
-            if !same {
-                pending.push((tenant.clone(), AssignRoles { user: *user, roles, cause: cause.clone() }));
+            for (user, roles, cause) in state.pending(limit - pending.len()) {
+                pending.push((slug.clone(), AssignRoles { user, roles, cause: cause.to_json() }));
             }
-            // Kept until the assignment's events are read back, so a failed append is retried.
-            !same
-        });
+        }
         pending
     }
 
@@ -196,48 +324,95 @@ impl Model {
 
     /// How many users wait for their `role.*` events.
     pub fn dirty(&self) -> usize {
-        self.dirty.len()
+        self.tenants.values().map(|t| t.dirty.len()).sum()
     }
 }
 
 impl TenantState {
     fn roles_of(&self, id: ResourceId) -> Vec<RoleName> {
         let Some(user) = self.users.get(&id) else { return Vec::new() };
-        let groups = user.groups.iter().filter_map(|g| self.groups.get(g).map(|e| (*g, e.display_name.as_str())));
-        effective(&self.policy, UserFacts { id, active: user.active, groups, created_with: user.created_with.as_ref() })
+        let groups = user.groups.iter().filter_map(|g| self.groups.get(g).map(|e| (*g, &*e.display_name)));
+        effective(&self.policy, UserFacts { id, active: user.active, groups, created_with: user.created_with.as_deref() })
+    }
+
+    /// Up to `limit` dirty users whose assignment streams lag, with their effective roles.
+    fn pending(&mut self, limit: usize) -> Vec<(ResourceId, Vec<RoleName>, Cause)> {
+        let mut pending = Vec::new();
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.retain(|user, cause| {
+            if pending.len() >= limit {
+                return true;
+            }
+            let roles = self.roles_of(*user);
+            let same = RolesHeld::of(&roles) == self.held(user);
+            if !same {
+                pending.push((*user, roles, cause.clone()));
+            }
+            // Kept until the assignment's events are read back, so a failed append is retried.
+            !same
+        });
+        // A start-up marks every user dirty; most are level, and the table should not stay
+        // at its peak size.
+        if dirty.capacity() > 4 * dirty.len().max(1_024) {
+            dirty.shrink_to_fit();
+        }
+        self.dirty = dirty;
+        pending
+    }
+
+    fn held(&self, user: &ResourceId) -> RolesHeld {
+        match self.users.get(user) {
+            Some(entry) => entry.held,
+            None => self.departed.get(user).copied().unwrap_or_default(),
+        }
+    }
+
+    fn hold(&mut self, user: ResourceId, held: RolesHeld) {
+        if let Some(entry) = self.users.get_mut(&user) {
+            entry.held = held;
+        } else if held == RolesHeld::NONE {
+            self.departed.remove(&user);
+        } else {
+            self.departed.insert(user, held);
+        }
     }
 
     fn user(&mut self, id: ResourceId, version: i64, event: UserEvent) -> Vec<ResourceId> {
         match event {
             UserEvent::Provisioned { user_name, active, profile, owner } => {
                 let created_with = match owner {
-                    Owner::Connection(c) => {
-                        self.connections.get(&c).and_then(|c| c.state()).and_then(|s| s.settings.on_create_role.clone())
-                    }
+                    Owner::Connection(c) => self
+                        .connections
+                        .get(&c)
+                        .and_then(|c| c.state())
+                        .and_then(|s| s.settings.on_create_role.clone())
+                        .map(|role| intern(&mut self.role_names, role)),
                     Owner::Operator => None,
                 };
                 let entry = UserEntry {
-                    user_name: user_name.to_string(),
-                    logins: Vec::new(),
-                    active: active.unwrap_or(true),
-                    version,
-                    owner,
-                    created_with,
+                    user_name: user_name.to_string().into_boxed_str(),
+                    aliases: aliases_of(&profile),
                     // Memberships pushed before the user (by id) are the group's already.
-                    groups: self.groups.iter().filter(|(_, g)| g.members.contains(&id)).map(|(g, _)| *g).collect(),
+                    groups: self.early.remove(&id).unwrap_or_default(),
+                    version,
+                    created_with,
+                    held: self.departed.remove(&id).unwrap_or_default(),
+                    owner,
+                    active: active.unwrap_or(true),
                 };
                 self.users.insert(id, entry);
-                self.set_logins(id, &profile);
+                self.claim_logins(id);
             }
             UserEvent::Deleted { .. } => {
+                self.release_logins(id);
                 if let Some(user) = self.users.remove(&id) {
-                    for login in user.logins {
-                        release(&mut self.logins, login, id);
-                    }
                     for group in user.groups {
                         if let Some(g) = self.groups.get_mut(&group) {
                             g.members.remove(&id);
                         }
+                    }
+                    if user.held != RolesHeld::NONE {
+                        self.departed.insert(id, user.held);
                     }
                 }
                 return vec![id];
@@ -248,12 +423,15 @@ impl TenantState {
                 match other {
                     UserEvent::Claimed { to, .. } => user.owner = to,
                     UserEvent::Renamed { to, .. } => {
-                        user.user_name = to.to_string();
-                        // The first login is the userName's; the aliases stay.
-                        let aliases = user.logins.iter().skip(1).cloned().collect();
-                        self.set_logins_from(id, aliases);
+                        self.release_logins(id);
+                        self.users.get_mut(&id).expect("found above").user_name = to.to_string().into_boxed_str();
+                        self.claim_logins(id);
                     }
-                    UserEvent::ProfileUpdated { profile } => self.set_logins(id, &profile),
+                    UserEvent::ProfileUpdated { profile } => {
+                        self.release_logins(id);
+                        self.users.get_mut(&id).expect("found above").aliases = aliases_of(&profile);
+                        self.claim_logins(id);
+                    }
                     UserEvent::Deactivated { .. } => user.active = false,
                     UserEvent::Reactivated { .. } => user.active = true,
                     _ => {}
@@ -263,21 +441,21 @@ impl TenantState {
         vec![id]
     }
 
-    fn set_logins(&mut self, id: ResourceId, profile: &Document) {
-        let aliases = profile.values_of("aliases").filter(|a| !a.trim().is_empty()).map(fold_case).collect();
-        self.set_logins_from(id, aliases);
+    /// Forgets the user's logins, unless another user holds one by now (logins are unique,
+    /// but one released may be claimed again).
+    fn release_logins(&mut self, id: ResourceId) {
+        let Some(user) = self.users.get(&id) else { return };
+        for login in user.logins() {
+            if self.logins.get(&login) == Some(&id) {
+                self.logins.remove(&login);
+            }
+        }
     }
 
-    /// Makes the user's logins its userName's key and `aliases`.
-    fn set_logins_from(&mut self, id: ResourceId, aliases: Vec<String>) {
-        let Some(user) = self.users.get_mut(&id) else { return };
-        for login in user.logins.drain(..) {
-            release(&mut self.logins, login, id);
-        }
-        user.logins.push(fold_case(&user.user_name));
-        user.logins.extend(aliases);
-        for login in &user.logins {
-            self.logins.insert(login.clone(), id);
+    fn claim_logins(&mut self, id: ResourceId) {
+        let Some(user) = self.users.get(&id) else { return };
+        for login in user.logins() {
+            self.logins.insert(login, id);
         }
     }
 
@@ -285,53 +463,74 @@ impl TenantState {
         match event {
             GroupEvent::Created { display_name, members, .. } => {
                 let members: HashSet<ResourceId> = members.iter().map(|m| m.value).collect();
-                self.groups.insert(id, GroupEntry { display_name: display_name.to_string(), members: members.clone() });
-                self.join(id, members.iter().copied())
+                let joining: Vec<ResourceId> = members.iter().copied().collect();
+                self.groups.insert(id, GroupEntry { display_name: display_name.to_string().into_boxed_str(), members });
+                self.join(id, joining)
             }
             GroupEvent::Renamed { to, .. } => match self.groups.get_mut(&id) {
                 Some(group) => {
-                    group.display_name = to.to_string();
+                    group.display_name = to.to_string().into_boxed_str();
                     self.members(id)
                 }
                 None => Vec::new(),
             },
             GroupEvent::MembersAdded { members } => {
-                if let Some(group) = self.groups.get_mut(&id) {
-                    group.members.extend(members.iter().map(|m| m.value));
-                }
-                self.join(id, members.iter().map(|m| m.value))
+                let Some(group) = self.groups.get_mut(&id) else { return Vec::new() };
+                let joining: Vec<ResourceId> = members.iter().map(|m| m.value).filter(|m| group.members.insert(*m)).collect();
+                self.join(id, joining)
             }
             GroupEvent::MembersRemoved { members } => {
-                if let Some(group) = self.groups.get_mut(&id) {
-                    for m in &members {
-                        group.members.remove(&m.value);
-                    }
-                }
-                let users: Vec<ResourceId> = members.iter().map(|m| m.value).filter(|m| self.users.contains_key(m)).collect();
-                for user in &users {
-                    self.users.get_mut(user).expect("just checked").groups.remove(&id);
-                }
-                users
+                let Some(group) = self.groups.get_mut(&id) else { return Vec::new() };
+                let leaving: Vec<ResourceId> = members.iter().map(|m| m.value).filter(|m| group.members.remove(m)).collect();
+                self.leave(id, leaving)
             }
             GroupEvent::Deleted { .. } => {
-                let users = self.members(id);
-                for user in &users {
-                    self.users.get_mut(user).expect("a member").groups.remove(&id);
-                }
-                self.groups.remove(&id);
-                users
+                let Some(group) = self.groups.remove(&id) else { return Vec::new() };
+                self.leave(id, group.members.into_iter().collect())
             }
             GroupEvent::Claimed { .. } | GroupEvent::ProfileUpdated { .. } => Vec::new(),
         }
     }
 
-    /// Adds the group to its members that are users; returns them.
-    fn join(&mut self, group: ResourceId, members: impl Iterator<Item = ResourceId>) -> Vec<ResourceId> {
+    /// Adds the group to its new members; returns those that are users.
+    fn join(&mut self, group: ResourceId, members: Vec<ResourceId>) -> Vec<ResourceId> {
         let mut users = Vec::new();
         for member in members {
-            if let Some(user) = self.users.get_mut(&member) {
-                user.groups.insert(group);
-                users.push(member);
+            match self.users.get_mut(&member) {
+                Some(user) => {
+                    if !user.groups.contains(&group) {
+                        user.groups.push(group);
+                    }
+                    users.push(member);
+                }
+                None => {
+                    let groups = self.early.entry(member).or_default();
+                    if !groups.contains(&group) {
+                        groups.push(group);
+                    }
+                }
+            }
+        }
+        users
+    }
+
+    /// Takes the group from members that left it; returns those that are users.
+    fn leave(&mut self, group: ResourceId, members: Vec<ResourceId>) -> Vec<ResourceId> {
+        let mut users = Vec::new();
+        for member in members {
+            match self.users.get_mut(&member) {
+                Some(user) => {
+                    user.groups.retain(|g| *g != group);
+                    users.push(member);
+                }
+                None => {
+                    if let Some(groups) = self.early.get_mut(&member) {
+                        groups.retain(|g| *g != group);
+                        if groups.is_empty() {
+                            self.early.remove(&member);
+                        }
+                    }
+                }
             }
         }
         users
@@ -339,14 +538,14 @@ impl TenantState {
 
     /// The group's members that are users.
     fn members(&self, group: ResourceId) -> Vec<ResourceId> {
-        self.groups.get(&group).map(|g| g.members.iter().filter(|m| self.users.contains_key(m)).copied().collect()).unwrap_or_default()
+        self.groups.get(&group).map(|g| g.members.iter().filter(|m| self.users.contains(m)).copied().collect()).unwrap_or_default()
     }
 
     fn policy_changed(&mut self, event: RolePolicyEvent) -> Vec<ResourceId> {
         let touched = match &event {
             RolePolicyEvent::Defined { .. } => Vec::new(),
             RolePolicyEvent::Mapped { group, .. } | RolePolicyEvent::Unmapped { group, .. } => self.mapped_members(group),
-            RolePolicyEvent::DefaultChanged { .. } => self.users.keys().copied().collect(),
+            RolePolicyEvent::DefaultChanged { .. } => self.users.ids().collect(),
             RolePolicyEvent::Locked { user, .. } | RolePolicyEvent::Unlocked { user, .. } => vec![*user],
         };
         self.policy.apply(event);
@@ -359,10 +558,81 @@ impl TenantState {
     }
 }
 
-/// Forgets `login` as `user`'s, unless another user holds it by now (logins are unique, but
-/// one released may be claimed again).
-fn release(logins: &mut HashMap<String, ResourceId>, login: String, user: ResourceId) {
-    if logins.get(&login) == Some(&user) {
-        logins.remove(&login);
+/// The profile's aliases, case-folded.
+fn aliases_of(profile: &Document) -> Box<[Box<str>]> {
+    profile.values_of("aliases").filter(|a| !a.trim().is_empty()).map(|a| fold_case(a).into_boxed_str()).collect()
+}
+
+fn intern(names: &mut HashSet<Arc<RoleName>>, name: RoleName) -> Arc<RoleName> {
+    if let Some(known) = names.get(&name) {
+        return Arc::clone(known);
+    }
+    let name = Arc::new(name);
+    names.insert(Arc::clone(&name));
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::event::EventPayload;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn event(kind: StreamKind, stream: ResourceId, version: i64, event_type: &str, data: Value) -> RecordedEvent {
+        RecordedEvent {
+            position: version,
+            event_id: Uuid::now_v7(),
+            tenant: TenantSlug::parse("acme").unwrap(),
+            kind,
+            stream,
+            stream_version: version,
+            payload: EventPayload { event_type: event_type.into(), type_version: 1, data },
+            metadata: json!({}),
+            recorded_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn groups_of(model: &Model, login: &str) -> Vec<String> {
+        let answer = model.look_up(&TenantSlug::parse("acme").unwrap(), login).expect("the login is known");
+        answer.groups.into_iter().map(|g| g.display_name).collect()
+    }
+
+    #[test]
+    fn a_user_pushed_after_the_groups_that_name_it_joins_them_and_leaves_with_them() {
+        let (user, group) = (ResourceId::new(), ResourceId::new());
+        let mut model = Model::default();
+        let created = json!({"display_name": "Engineering", "profile": {}, "members": [{"value": user}], "owner": "operator"});
+        model.apply(&event(StreamKind::Group, group, 1, "group.created", created)).unwrap();
+        let provisioned = json!({"user_name": "Ada@Example.com", "active": true, "profile": {}, "owner": "operator"});
+        model.apply(&event(StreamKind::User, user, 1, "user.provisioned", provisioned)).unwrap();
+        assert_eq!(groups_of(&model, "ada@example.COM"), ["Engineering"]);
+
+        model.apply(&event(StreamKind::Group, group, 2, "group.deleted", json!({"display_name": "Engineering"}))).unwrap();
+        assert!(groups_of(&model, "ada@example.com").is_empty());
+        assert!(model.tenants.values().all(|t| t.early.is_empty()), "nothing is remembered for a group that is gone");
+    }
+
+    #[test]
+    fn a_renamed_user_answers_to_its_new_name_only() {
+        let user = ResourceId::new();
+        let mut model = Model::default();
+        let provisioned = json!({"user_name": "old@example.com", "active": true, "profile": {"aliases": [{"value": "Alias@example.com"}]}, "owner": "operator"});
+        model.apply(&event(StreamKind::User, user, 1, "user.provisioned", provisioned)).unwrap();
+        let renamed = json!({"from": "old@example.com", "to": "New@example.com"});
+        model.apply(&event(StreamKind::User, user, 2, "user.renamed", renamed)).unwrap();
+        let tenant = TenantSlug::parse("acme").unwrap();
+        assert!(model.look_up(&tenant, "old@example.com").is_none());
+        assert_eq!(model.look_up(&tenant, "new@example.com").unwrap().user_name, "New@example.com");
+        assert_eq!(model.look_up(&tenant, "alias@example.com").unwrap().version, 2);
+    }
+
+    #[test]
+    fn held_roles_compare_as_sets() {
+        let role = |name: &str| RoleName::parse(name).unwrap();
+        assert_eq!(RolesHeld::of(&[role("admin"), role("editor")]), RolesHeld::of(&[role("editor"), role("admin")]));
+        assert_ne!(RolesHeld::of(&[role("admin")]), RolesHeld::of(&[role("editor")]));
+        assert_eq!(RolesHeld::of(&[]), RolesHeld::NONE);
+        assert_ne!(RolesHeld::of(&[role("admin")]), RolesHeld::NONE);
     }
 }
