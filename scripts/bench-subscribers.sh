@@ -52,10 +52,19 @@ base="$server_base/scim/v2/bench"
 
 echo "bench-subscribers: importing $users users" >&2
 "${helper[@]}" import "$base" "$token" "$server_base" "$users" "$bulk_parallel" "$out_dir/subscribers-import.json"
-psql -X -Atqc "SELECT payload->>'user_name', extract(epoch FROM recorded_at) FROM events WHERE event_type = 'user.provisioned'" \
-  -F $'\t' "$dburl" >"$out_dir/subscribers-provisioned.tsv"
 echo "bench-subscribers: waiting for $users emails" >&2
-"${helper[@]}" mails "$sink_dir" "$users" "$out_dir/subscribers-mails.json" "$out_dir/subscribers-provisioned.tsv"
+"${helper[@]}" wait-mails "$sink_dir" "$users"
+# The server answers 250 before the mailer records enrollment.sent: wait for every record.
+for _ in $(seq 1 600); do
+  recorded="$(psql -X -Atqc "SELECT count(*) FROM events WHERE event_type = 'enrollment.sent'" "$dburl")"
+  [ "$recorded" -ge "$users" ] && break
+  sleep 1
+done
+# Each email's Message-ID (clear on enrollment.sent) and the commit of the user.provisioned it answers.
+psql -X -Atqc "SELECT s.payload->>'message_id', extract(epoch FROM p.recorded_at)
+               FROM events s JOIN events p ON p.event_id::text = s.payload->>'cause'
+               WHERE s.event_type = 'enrollment.sent'" -F $'\t' "$dburl" >"$out_dir/subscribers-provisioned.tsv"
+"${helper[@]}" mails "$sink_dir" "$out_dir/subscribers-mails.json" "$out_dir/subscribers-provisioned.tsv"
 
 echo "bench-subscribers: $deactivations users with two devices each, deactivated" >&2
 "${helper[@]}" devices "$server_base/admin/v1/tenants/bench" "$operator" "$deactivations"

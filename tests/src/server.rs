@@ -216,7 +216,8 @@ impl Server {
         self.connect_with(slug, name, &["--read-scope", "all"]).await
     }
 
-    async fn connect_with(&self, slug: &str, name: &str, settings: &[&str]) -> Scim {
+    /// A new connection with the `connection create` settings `settings`.
+    pub async fn connect_with(&self, slug: &str, name: &str, settings: &[&str]) -> Scim {
         let mut args = vec!["connection", "create", slug, "--name", name, "--json"];
         args.extend_from_slice(settings);
         let printed = self.cli(&args).await;

@@ -59,6 +59,11 @@ impl SmtpSink {
         ]
     }
 
+    /// From now on, accepts the recipients (`defer…@`) it answered 451 until now.
+    pub fn accept_deferred(&self) {
+        std::fs::write(self.dir.path().join(".accept-deferred"), b"").expect("writing the SMTP server's switch");
+    }
+
     /// (Re)starts the server on its port, keeping what it received.
     pub async fn resume(&mut self) {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/smtp_sink.py");

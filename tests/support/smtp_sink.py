@@ -6,7 +6,9 @@
 Each accepted message is written to DIR as one JSON file (recipients, subject, Message-ID,
 text and HTML bodies) before the server answers 250, renamed into place so that a reader never
 sees half a file and a kill -9 loses nothing it acknowledged. A recipient whose local part
-starts with `reject` is refused with 550 (a permanent failure). A message to one whose local
+starts with `reject` is refused with 550 (a permanent failure); one whose local part starts
+with `defer` is answered 451 (try again later) until a file named `.accept-deferred` appears in
+DIR, then accepted like any other. A message to one whose local
 part starts with `slow` is kept, and then answered only after a minute the first time its
 Message-ID comes (at once when it comes again): a sender killed meanwhile never learns it was
 accepted. Prints `ready` once listening.
@@ -31,6 +33,8 @@ class Sink:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.split("@")[0].startswith("reject"):
             return "550 5.1.1 no such user"
+        if address.split("@")[0].startswith("defer") and not os.path.exists(os.path.join(self.directory, ".accept-deferred")):
+            return "451 4.7.1 greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -14,6 +14,8 @@ use scimledger_e2e::{on_both_backends, Backend, Scim, Server};
 use serde_json::{json, Value};
 use store::{Actor, EventMetadata, RecordedEvent, Store};
 
+/// `services/scimledger/src/subscribers/mailer.rs` CONCURRENCY: the duplicate window's width.
+const MAILER_CONCURRENCY: usize = 8;
 const URL_TEMPLATE: &str = "https://mfa.example.com/enroll?t={token}";
 
 /// A tenant `acme` with the enrollment template, and a connection `okta` that sends emails.
@@ -259,8 +261,41 @@ on_both_backends! {
         assert_eq!((failed.len(), failed[0]["to"].as_str()), (1, Some("reject-rex@example.com")), "{outcomes:?}");
         assert!(failed[0]["reason"].as_str().unwrap().contains("550"), "{failed:?}");
         assert_eq!(by_type(&outcomes, "enrollment.sent").len(), 2);
-        let received: Vec<Vec<String>> = smtp.received().into_iter().map(|m| m.rcpt_tos).collect();
+        let mut received: Vec<Vec<String>> = smtp.received().into_iter().map(|m| m.rcpt_tos).collect();
+        received.sort();
         assert_eq!(received, vec![vec!["ada@example.com".to_owned()], vec!["bob@example.com".to_owned()]]);
+    }
+
+    async fn a_deferred_recipient_waits_on_its_own_across_a_restart_and_blocks_no_one(backend: Backend) {
+        let smtp = SmtpSink::start().await;
+        let server = hearing::start(&backend, smtp.settings()).await;
+        let okta = acme(&server, &backend).await;
+        // The first in the log is greylisted (451): the ones behind it go out meanwhile.
+        okta.post("/Users", &user("gil", Some("defer-gil@example.com"))).await.expect(201);
+        for name in ["ada", "bob", "carl"] {
+            okta.post("/Users", &user(name, Some(&format!("{name}@example.com")))).await.expect(201);
+        }
+        let store = backend.open_store().await;
+        let outcomes = wait_for_outcomes(&*store, 3).await;
+        let sent: Vec<String> = by_type(&outcomes, "enrollment.sent").iter().map(|s| s["to"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(sent.len(), 3, "{outcomes:?}");
+        assert!(!sent.contains(&"defer-gil@example.com".to_owned()), "{sent:?}");
+        assert!(smtp.to("defer-gil@example.com").is_empty());
+        // The mailer's checkpoint stays before the deferred email, so a restart takes it up again.
+        let status = server.cli_json(&["worker", "status"]).await;
+        assert!(status["subscribers"][0]["failures"].as_i64() > Some(0), "{status}");
+        let stopped_at = status["subscribers"][0]["checkpoint"].as_i64().unwrap();
+        let gil = store.read_log(0, u32::MAX).await.unwrap().into_iter().find(|e| e.payload.event_type == "user.provisioned").unwrap();
+        assert!(stopped_at < gil.position, "the checkpoint {stopped_at} passed the deferred email at {}", gil.position);
+        server.kill().await;
+
+        let _server = hearing::start(&backend, smtp.settings()).await;
+        smtp.accept_deferred();
+        let outcomes = wait_for_outcomes(&*store, 4).await;
+        assert_eq!(by_type(&outcomes, "enrollment.sent").len(), 4, "{outcomes:?}");
+        for name in ["defer-gil", "ada", "bob", "carl"] {
+            assert_eq!(smtp.to(&format!("{name}@example.com")).len(), 1, "{name}: one email, none twice");
+        }
     }
 
     async fn a_kill_9_mid_batch_loses_no_email_and_resends_at_most_the_one_in_flight(backend: Backend) {
@@ -295,9 +330,10 @@ on_both_backends! {
         }
         assert_eq!(per_address.len(), USERS, "every user got an email");
         let twice: Vec<&Vec<Mail>> = per_address.values().filter(|mails| mails.len() > 1).collect();
-        // The window: a message accepted before the kill whose record did not commit. The mailer
-        // sends one message at a time, so at most one is in it, and its resend says it is one.
-        assert!(twice.len() <= 1 && twice.iter().all(|m| m.len() == 2), "{at_kill} sent before the kill; twice: {twice:?}");
+        // The window: messages accepted before the kill whose record did not commit. The mailer
+        // has at most CONCURRENCY in flight, so at most that many are in it, each resent once
+        // with the same Message-ID.
+        assert!(twice.len() <= MAILER_CONCURRENCY && twice.iter().all(|m| m.len() == 2), "{at_kill} sent before the kill; twice: {twice:?}");
         for mails in twice {
             assert_eq!(mails[0].message_id, mails[1].message_id);
             assert_eq!(mails[0].link(), mails[1].link());

@@ -2,8 +2,13 @@
 //! under its own key; `audit erase` deletes the user and destroys the key. Afterwards no read
 //! model, no stored event payload, no re-published NATS message and no audit export holds its
 //! personal data, the history shows its events as erased, and `audit verify` still passes.
+//! The enrollment mailer's outcomes name the user's address: under the user's key too.
 
+use std::time::Duration;
+
+use domain::StreamKind;
 use scimledger_e2e::nats::Events;
+use scimledger_e2e::smtp::SmtpSink;
 use scimledger_e2e::{on_both_backends, Backend, Server};
 use serde_json::{json, Value};
 
@@ -43,6 +48,24 @@ async fn stored(backend: &Backend) -> String {
     serde_json::to_string(&log.iter().map(|e| &e.payload.data).collect::<Vec<_>>()).unwrap()
 }
 
+/// The payloads of the enrollment outcomes, as a reader of the log sees them, once the mailer
+/// recorded one.
+async fn enrollments(backend: &Backend) -> Vec<Value> {
+    let store = backend.open_store().await;
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let log = store.read_log(0, u32::MAX).await.unwrap();
+            let sent: Vec<Value> = log.into_iter().filter(|e| e.kind == StreamKind::Enrollment).map(|e| e.payload.data).collect();
+            if !sent.is_empty() {
+                return sent;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    waited.expect("the mailer recorded the enrollment")
+}
+
 /// The rows of a read model whose `column` is `id`, as text.
 async fn rows_naming(backend: &Backend, table: &str, column: &str, id: &str) -> Vec<String> {
     let sql = match backend {
@@ -55,10 +78,15 @@ async fn rows_naming(backend: &Backend, table: &str, column: &str, id: &str) -> 
 on_both_backends! {
     async fn erasure_leaves_no_personal_data_in_read_models_events_nats_or_exports_and_the_log_still_verifies(backend: Backend) {
         let events = Events::shared();
-        let mut server = Server::start_with(&backend, events.settings()).await;
+        let smtp = SmtpSink::start().await;
+        let mut server = Server::start_with(&backend, [events.settings(), smtp.settings()].concat()).await;
         let tenant = events.tenant.clone();
-        let scim = server.tenant(&tenant).await;
+        server.cli(&["tenant", "create", &tenant]).await;
+        let scim = server.connect_with(&tenant, "okta", &["--send-enrollment-email"]).await;
         let id = scim.post("/Users", &ada()).await.expect(201)["id"].as_str().unwrap().to_owned();
+        let sent = enrollments(&backend).await;
+        assert_eq!(sent[0]["to"], "ada.work@example.com", "the mailer's reader sees the address: {sent:?}");
+        assert_eq!(smtp.to("ada.work@example.com").len(), 1);
         let other = scim.post("/Users", &json!({"userName": "grace"})).await.expect(201)["id"].as_str().unwrap().to_owned();
         let deactivate = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]});
         scim.patch(&format!("/Users/{id}"), &deactivate).await.expect(200);
@@ -115,6 +143,8 @@ on_both_backends! {
         let export = server.cli(&["audit", "export", &tenant]).await;
         assert_eq!(leaks(&export), Vec::<&str>::new(), "the export");
         assert!(export.contains("[erased]") && export.contains("user.erased"), "{export}");
+        let sent = enrollments(&backend).await;
+        assert_eq!((sent[0]["to"].as_str(), sent[0]["erased"].as_bool()), (Some("[erased]"), Some(true)), "the enrollment's address: {sent:?}");
         let history = server.cli_json(&["audit", "history", &tenant, &id]).await;
         let types: Vec<&str> = history.as_array().unwrap().iter().map(|entry| entry["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["user.provisioned", "user.deactivated", "user.deleted", "user.erased"], "{history}");

@@ -26,8 +26,15 @@ const LAG_EVERY: Duration = Duration::from_secs(1);
 #[async_trait]
 pub trait Sink: Send {
     /// Takes `batch` (in commit order, never empty), or says how many of its first events it
-    /// did take before it failed; the rest are offered again.
-    async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal>;
+    /// did take before it failed; the rest are offered again. `from[i]` is the checkpoint from
+    /// which `batch[i]` would be offered again, for a sink that finishes some events later.
+    async fn take(&mut self, batch: &[Envelope], from: &[LogCursor]) -> Result<(), Refusal>;
+
+    /// The checkpoint may not pass this: the `from` of the oldest event the sink took and has not
+    /// finished yet (the mailer's deferred emails), so that a restart offers it again.
+    fn hold(&self) -> Option<LogCursor> {
+        None
+    }
 }
 
 /// A sink took the first `taken` events of a batch, and then failed.
@@ -73,9 +80,10 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
         if *shutdown.borrow() {
             break;
         }
-        if saved != cursor && saved_at.elapsed() >= follow.checkpoint_every {
-            if save(&*store, name, cursor).await {
-                saved = cursor;
+        let safe = safe(&*sink, cursor);
+        if saved != safe && saved_at.elapsed() >= follow.checkpoint_every {
+            if save(&*store, name, safe).await {
+                saved = safe;
             }
             saved_at = Instant::now();
         }
@@ -101,10 +109,11 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
         }
         let end = batch.last().expect("not empty").0;
         let (cursors, envelopes) = envelopes(batch);
+        let from: Vec<LogCursor> = std::iter::once(cursor).chain(cursors.iter().copied()).take(cursors.len()).collect();
         let mut offered = 0;
         let mut backoff = FIRST_BACKOFF;
         while offered < envelopes.len() {
-            match sink.take(&envelopes[offered..]).await {
+            match sink.take(&envelopes[offered..], &from[offered..]).await {
                 Ok(()) => offered = envelopes.len(),
                 Err(refusal) => {
                     offered += refusal.taken;
@@ -135,9 +144,15 @@ pub async fn run(store: Arc<dyn Store>, follow: Follow, sink: &mut dyn Sink, mut
             }
         }
     }
-    if saved != cursor {
-        save(&*store, name, cursor).await;
+    let safe = safe(&*sink, cursor);
+    if saved != safe {
+        save(&*store, name, safe).await;
     }
+}
+
+/// The checkpoint to save: where the follower got to, unless the sink holds an earlier event.
+fn safe(sink: &dyn Sink, cursor: LogCursor) -> LogCursor {
+    sink.hold().map_or(cursor, |held| held.min(cursor))
 }
 
 /// A follower's lag, reported at most every [`LAG_EVERY`].

@@ -29,8 +29,20 @@ const RETRY: Duration = Duration::from_secs(1);
 pub trait Subscriber: Send + Sync + 'static {
     /// Stable: the checkpoint and the lease are kept under this name.
     fn name(&self) -> &str;
-    /// Handles one event; an error has it delivered again, after a pause.
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()>;
+    /// Handles one event; an error has it delivered again, after a pause. `from` is the
+    /// checkpoint that delivers it again: a subscriber that finishes the event later, on its own
+    /// schedule, keeps it and answers it in [`Subscriber::hold`] until then.
+    async fn handle(&self, envelope: &Envelope, from: LogCursor) -> anyhow::Result<()>;
+
+    /// The `from` of the oldest event handed over and not finished yet: the checkpoint stays
+    /// before it, so a restart delivers it again.
+    fn hold(&self) -> Option<LogCursor> {
+        None
+    }
+
+    /// This process stopped running the subscriber (shutdown, or the lease was lost): work it
+    /// still had in hand must stop, since another process may now deliver the same events.
+    async fn stop(&self) {}
 }
 
 /// How a subscriber of this process is doing, for `/readyz` and `worker status`.
@@ -149,6 +161,7 @@ async fn run(store: Arc<dyn Store>, mut sink: OneByOne, mut shutdown: watch::Rec
                     () = follow::run(Arc::clone(&store), follow.clone(), &mut sink, shutdown.clone()) => {}
                     () = lease.lost() => tracing::warn!(subscriber = %name, "lost the lease; standing by"),
                 }
+                sink.subscriber.stop().await;
                 sink.set_active(false);
             }
             Ok(None) if !standing_by => {
@@ -182,9 +195,9 @@ impl OneByOne {
 
 #[async_trait]
 impl Sink for OneByOne {
-    async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal> {
-        for (taken, envelope) in batch.iter().enumerate() {
-            if let Err(error) = self.subscriber.handle(envelope).await {
+    async fn take(&mut self, batch: &[Envelope], from: &[LogCursor]) -> Result<(), Refusal> {
+        for (taken, (envelope, &from)) in batch.iter().zip(from).enumerate() {
+            if let Err(error) = self.subscriber.handle(envelope, from).await {
                 let error = error.context(format!("subscriber {} on event {}", self.subscriber.name(), envelope.id));
                 self.update(|h| {
                     h.failures += 1;
@@ -199,5 +212,9 @@ impl Sink for OneByOne {
             });
         }
         Ok(())
+    }
+
+    fn hold(&self) -> Option<LogCursor> {
+        self.subscriber.hold()
     }
 }

@@ -27,7 +27,7 @@ impl Subscriber for Recorder {
         "recorder"
     }
 
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, envelope: &Envelope, _: store::LogCursor) -> anyhow::Result<()> {
         let mut refusals = self.refusals_left.lock().unwrap();
         if *refusals > 0 {
             *refusals -= 1;

@@ -29,7 +29,7 @@ impl Subscriber for Recorder {
         "recorder"
     }
 
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, envelope: &Envelope, _: store::LogCursor) -> anyhow::Result<()> {
         self.0.lock().unwrap().push(envelope.json.clone());
         Ok(())
     }

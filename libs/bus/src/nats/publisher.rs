@@ -22,6 +22,7 @@ use async_nats::jetstream;
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_trait::async_trait;
+use store::LogCursor;
 use tracing::Span;
 
 use super::health::{RelayHealth, Stall};
@@ -85,7 +86,7 @@ impl Publisher {
 
 #[async_trait]
 impl Sink for Publisher {
-    async fn take(&mut self, batch: &[Envelope]) -> Result<(), Refusal> {
+    async fn take(&mut self, batch: &[Envelope], _from: &[LogCursor]) -> Result<(), Refusal> {
         let (stored_before, duplicates_before) = (self.stored, self.duplicates);
         let result = self.publish(batch).await;
         telemetry::metrics::published(&self.stream, self.stored - stored_before, self.duplicates - duplicates_before);

@@ -47,7 +47,8 @@ pub enum UserEvent {
 }
 
 /// The fields of a user event's payload that hold personal data, by event type: what is stored
-/// encrypted under the user's key (docs/adr/0068). Ids, owners, `active`, reasons and causes
+/// encrypted under the user's key (docs/adr/0068); the enrollment outcomes' recipient too,
+/// under the key of the user they name. Ids, owners, `active`, reasons and causes
 /// stay clear, so that streams, filters and subscribers that need no personal data keep working.
 pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
     match event_type {
@@ -56,6 +57,8 @@ pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
         "user.profile_updated" => &["profile"],
         "user.deactivated" => &["user_name", "emails", "manager"],
         "user.reactivated" | "user.deleted" => &["user_name"],
+        // The mailer's outcomes name the user's address; they are kept under the user's key.
+        "enrollment.sent" | "enrollment.failed" => &["to"],
         _ => &[],
     }
 }

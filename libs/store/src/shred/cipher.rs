@@ -103,6 +103,18 @@ pub fn encrypt(key: &DataKey, place: Place<'_>, payload: &mut EventPayload) {
     data.insert(PERSONAL.to_owned(), Value::String(STANDARD.encode(sealed)));
 }
 
+/// Replaces an event's personal fields by the erased markers, for an event written when its
+/// user has no key any more.
+pub fn erase(payload: &mut EventPayload) {
+    let fields = personal_fields(&payload.event_type);
+    let Value::Object(data) = &mut payload.data else { return };
+    for field in fields {
+        if data.contains_key(*field) {
+            data.insert((*field).to_owned(), erased_value(field));
+        }
+    }
+}
+
 /// Whether a stored event has encrypted personal fields.
 pub fn is_encrypted(payload: &EventPayload) -> bool {
     payload.data.get(PERSONAL).is_some_and(Value::is_string)

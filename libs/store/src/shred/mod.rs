@@ -57,8 +57,12 @@ impl Shredding {
         }
     }
 
-    /// Encrypts a user commit's personal fields; says which key to keep once it is appended.
-    async fn encrypt(&self, commit: &mut Commit) -> StoreResult<Option<DataKey>> {
+    /// Encrypts a user commit's personal fields, and the recipient of an enrollment outcome
+    /// under its user's key; says whose key to keep, and which, once it is appended.
+    async fn encrypt(&self, commit: &mut Commit) -> StoreResult<Option<(ResourceId, DataKey)>> {
+        if commit.kind == StreamKind::Enrollment {
+            return self.encrypt_enrollment(commit).await;
+        }
         let erasing = commit.events.iter().any(|event| event.event_type == ERASED);
         let personal = commit.events.iter().any(|event| !personal_fields(&event.event_type).is_empty());
         if commit.kind != StreamKind::User || !(erasing || personal) {
@@ -88,20 +92,43 @@ impl Shredding {
             let place = Place { tenant: &commit.tenant, user: commit.stream, version: commit.expected_version + 1 + i as i64 };
             cipher::encrypt(&key, place, event);
         }
-        Ok((!erasing).then_some(key))
+        Ok((!erasing).then_some((commit.stream, key)))
+    }
+
+    /// An enrollment outcome names the user's address: encrypted under the user's key, so that
+    /// erasing the user erases it too. A user without a key (erased before the mailer recorded
+    /// its outcome) gets the erased marker in its place: there is no key to keep it under.
+    async fn encrypt_enrollment(&self, commit: &mut Commit) -> StoreResult<Option<(ResourceId, DataKey)>> {
+        let Some(user) = commit.events.iter().find_map(|event| enrollment_user(&event.data)) else { return Ok(None) };
+        if commit.events.iter().all(|event| personal_fields(&event.event_type).is_empty()) {
+            return Ok(None);
+        }
+        let key = self.key_for_append(&commit.tenant, user).await?;
+        for (i, event) in commit.events.iter_mut().enumerate() {
+            match &key {
+                Some(key) => {
+                    let place = Place { tenant: &commit.tenant, user, version: commit.expected_version + 1 + i as i64 };
+                    cipher::encrypt(key, place, event);
+                }
+                None => cipher::erase(event),
+            }
+        }
+        Ok(key.map(|key| (user, key)))
     }
 
     /// Decrypts the personal fields of `events`, reading the keys of their users in one query
     /// per tenant; the events of a user without a key read as erased.
     async fn decrypt<'e>(&self, events: impl Iterator<Item = &'e mut RecordedEvent>) -> StoreResult<()> {
-        let events: Vec<&mut RecordedEvent> =
-            events.filter(|event| event.kind == StreamKind::User && cipher::is_encrypted(&event.payload)).collect();
+        let events: Vec<(ResourceId, &mut RecordedEvent)> = events
+            .filter(|event| cipher::is_encrypted(&event.payload))
+            .filter_map(|event| key_owner(event).map(|user| (user, event)))
+            .collect();
         if events.is_empty() {
             return Ok(());
         }
         let mut users: HashMap<TenantSlug, HashSet<ResourceId>> = HashMap::new();
-        for event in &events {
-            users.entry(event.tenant.clone()).or_default().insert(event.stream);
+        for (user, event) in &events {
+            users.entry(event.tenant.clone()).or_default().insert(*user);
         }
         let mut keys: HashMap<(TenantSlug, ResourceId), DataKey> = HashMap::new();
         for (tenant, ids) in users {
@@ -111,13 +138,26 @@ impl Shredding {
                 keys.insert((tenant.clone(), user), key);
             }
         }
-        for event in events {
-            let key = keys.get(&(event.tenant.clone(), event.stream));
-            let place = Place { tenant: &event.tenant, user: event.stream, version: event.stream_version };
+        for (user, event) in events {
+            let key = keys.get(&(event.tenant.clone(), user));
+            let place = Place { tenant: &event.tenant, user, version: event.stream_version };
             cipher::decrypt(key, place, &mut event.payload)?;
         }
         Ok(())
     }
+}
+
+/// Whose key an event's personal fields are under: a user event's user, an enrollment outcome's.
+fn key_owner(event: &RecordedEvent) -> Option<ResourceId> {
+    match event.kind {
+        StreamKind::User => Some(event.stream),
+        StreamKind::Enrollment => enrollment_user(&event.payload.data),
+        _ => None,
+    }
+}
+
+fn enrollment_user(data: &serde_json::Value) -> Option<ResourceId> {
+    data.get("user")?.as_str()?.parse().ok()
 }
 
 #[async_trait]
@@ -187,7 +227,7 @@ impl Store for Shredding {
         let (tenant, user, destroyed) = (commit.tenant.clone(), commit.stream, commit.key == Some(KeyWrite::Destroy));
         let appended = self.inner.append(commit).await?;
         match key {
-            Some(key) => self.cache.insert(&tenant, user, key),
+            Some((owner, key)) => self.cache.insert(&tenant, owner, key),
             None if destroyed => self.cache.forget(&tenant, user),
             None => {}
         }

@@ -60,7 +60,8 @@ pub async fn republish(store: &dyn Store, settings: &Settings, from: i64, to: Op
         }
         let Some(last) = events.last().map(|e| e.position) else { break };
         let envelopes = events.iter().map(Envelope::of).collect::<Result<Vec<_>, _>>()?;
-        if let Err(refusal) = publisher.take(&envelopes).await {
+        // The publisher finishes every event it takes, so it needs no `from` to hold.
+        if let Err(refusal) = publisher.take(&envelopes, &[]).await {
             let done = if refusal.taken > 0 { events[refusal.taken - 1].position } else { after };
             return Err(refusal.error.context(format!("re-published up to position {done} only")));
         }

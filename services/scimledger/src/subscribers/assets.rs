@@ -149,7 +149,7 @@ impl Subscriber for Assets {
         NAME
     }
 
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, envelope: &Envelope, _: store::LogCursor) -> anyhow::Result<()> {
         if envelope.json["type"] != DEACTIVATED && envelope.json["type"] != DELETED {
             return Ok(());
         }

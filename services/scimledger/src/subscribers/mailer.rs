@@ -1,13 +1,19 @@
 //! The enrollment mailer: on `user.provisioned` from a connection with
 //! `send_enrollment_email`, one email to the user with a single-use enrollment link, and its
-//! outcome recorded on the user's enrollment stream (docs/subscribers.md, ADR 0057).
+//! outcome recorded on the user's enrollment stream (docs/subscribers.md, ADR 0057, ADR 0075).
 //!
 //! Exactly once: the outcome is looked up before sending, so a redelivered or replayed event
 //! sends nothing. A crash after the SMTP server accepted a message and before its
 //! `enrollment.sent` committed sends it again at restart, with the same Message-ID and link
 //! (both derived from the user and the event), so the duplicate can be told.
+//!
+//! Several emails are in flight at once ([`CONCURRENCY`]), each in a task of its own: the SMTP
+//! round trips and database writes of one overlap the others'. An email the server defers (a 4xx
+//! for its recipient) is retried on its own schedule while the others go on; the checkpoint stays
+//! before the oldest email not finished ([`Subscriber::hold`]), so a restart takes it up again.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,8 +26,10 @@ use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 use store::commands::{self, Expect};
-use store::{Actor, EventMetadata, Store};
+use store::{Actor, EventMetadata, LogCursor, Store};
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::link_token::LinkToken;
@@ -31,6 +39,15 @@ pub const NAME: &str = "mailer";
 const PROVISIONED: &str = "scimledger.user.provisioned.v1";
 /// Names the Message-IDs (version 5 UUIDs from the user and the event).
 const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x3f0c_7d2e_91a4_4b6f_b2d8_5e1a_c0de_0001);
+/// Emails in an SMTP transaction at once: below lettre's pool of 10 connections, so none waits
+/// for a connection; each costs the SMTP server one session.
+pub const CONCURRENCY: usize = 8;
+/// Emails handed over and not finished (sending, or deferred): past this the mailer stops taking
+/// events, and its lag shows it.
+const IN_HAND: usize = 256;
+/// An email's retry schedule: the pause doubles from the first to the last, each jittered.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(30);
 
 pub struct MailerSettings {
     pub smtp_url: String,
@@ -42,12 +59,25 @@ pub struct MailerSettings {
 }
 
 pub struct Mailer {
+    sender: Arc<Sender>,
+    /// The `from` of each email in hand: the checkpoint stays before the oldest.
+    pending: Arc<Mutex<BTreeSet<LogCursor>>>,
+    in_hand: Arc<Semaphore>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+/// What sends one email and records its outcome; shared by the emails' tasks.
+struct Sender {
     store: Arc<dyn Store>,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     key: [u8; 32],
     ttl: time::Duration,
     public_origin: String,
+    sending: Semaphore,
+    /// The last failure to reach the SMTP server at all, until a message gets through: while
+    /// set, the mailer takes no new event (the follower retries it, and shows it retrying).
+    away: Mutex<Option<String>>,
 }
 
 impl Mailer {
@@ -59,35 +89,109 @@ impl Mailer {
         let from = settings.from.parse().with_context(|| format!("SCIMLEDGER_MAIL_FROM={:?} is not a mailbox", settings.from))?;
         let key = store.secret(super::link_token::ENROLLMENT_SECRET).await.context("reading the deployment's enrollment key")?;
         let ttl = time::Duration::try_from(settings.ttl).context("the enrollment link lifetime")?;
-        Ok(Self { store, transport, from, key, ttl, public_origin: settings.public_origin })
+        let sender = Sender {
+            store,
+            transport,
+            from,
+            key,
+            ttl,
+            public_origin: settings.public_origin,
+            sending: Semaphore::new(CONCURRENCY),
+            away: Mutex::new(None),
+        };
+        Ok(Self {
+            sender: Arc::new(sender),
+            pending: Arc::default(),
+            in_hand: Arc::new(Semaphore::new(IN_HAND)),
+            tasks: Mutex::new(JoinSet::new()),
+        })
+    }
+}
+
+impl Sender {
+    /// Sends the email `provisioned` calls for, if any, and records the outcome; a failure is
+    /// retried on the email's own schedule until the outcome is recorded.
+    async fn deliver(&self, provisioned: Provisioned) {
+        let mut decided = None;
+        let mut pause = FIRST_RETRY;
+        let mut failed = false;
+        loop {
+            let step = match decided.take() {
+                Some(outcome) => Ok(Some(outcome)),
+                None => self.decide(&provisioned).await,
+            };
+            let error = match step {
+                Ok(None) => break,
+                // Sent: only the record is retried, never the email.
+                Ok(Some(outcome)) => match self.record(&provisioned, outcome.clone()).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        decided = Some(outcome);
+                        e
+                    }
+                },
+                Err(e) => e,
+            };
+            failed = true;
+            let error = format!("{:#}", error.context(format!("subscriber {NAME} on event {}", provisioned.cause)));
+            tracing::warn!(error = %error, "mailer: an email failed; retrying it while the others go on");
+            telemetry::metrics::subscriber_failed(NAME);
+            if let Err(e) = self.store.record_failure(NAME, &error).await {
+                tracing::warn!(error = %e, "mailer: cannot record the failure");
+            }
+            tokio::time::sleep(pause.mul_f64(rand::random_range(0.5..=1.0))).await;
+            pause = (pause * 2).min(LAST_RETRY);
+        }
+        if failed {
+            if let Err(e) = self.store.clear_retrying(NAME).await {
+                tracing::warn!(error = %e, "mailer: cannot record the recovery");
+            }
+        }
     }
 
-    /// Sends the email `provisioned` calls for, if any, and records the outcome.
-    async fn enroll(&self, provisioned: Provisioned) -> anyhow::Result<()> {
+    /// What happened to the email: `None` when there is nothing to send (decided before, or the
+    /// connection does not send them); an error for a failure worth retrying.
+    async fn decide(&self, provisioned: &Provisioned) -> anyhow::Result<Option<Outcome>> {
+        if !self.sends_email(&provisioned.tenant, provisioned.owner).await? {
+            return Ok(None);
+        }
         let stream = Enrollment::stream_id(provisioned.user);
         let tenant = &provisioned.tenant;
         if !self.store.stream(tenant, StreamKind::Enrollment, stream).await?.is_empty() {
-            return Ok(()); // decided before: a redelivery or replay
+            return Ok(None); // decided before: a redelivery or replay
         }
         let Some(to) = provisioned.email.clone() else {
-            return self.record(&provisioned, Outcome::Skipped { reason: "no_email".into() }).await;
+            return Ok(Some(Outcome::Skipped { reason: "no_email".into() }));
         };
         let Ok(mailbox) = to.parse::<Mailbox>() else {
-            // No server would take it either: failed for good, and the next email goes on.
-            return self.record(&provisioned, Outcome::Failed { to, reason: "not an email address".into() }).await;
+            // No server would take it either: failed for good.
+            return Ok(Some(Outcome::Failed { to, reason: "not an email address".into() }));
         };
         let expires_at = provisioned.recorded_at + self.ttl;
         let token = LinkToken { user: provisioned.user, cause: provisioned.cause, expires_at }.seal(&self.key, tenant);
         let template = store::directory::tenant(&*self.store, tenant).await?.and_then(|t| t.enrollment().cloned());
         let message_id = message_id(provisioned.user, provisioned.cause);
-        let message = self.message(&provisioned, mailbox, template.as_ref(), &token, &message_id)?;
-        let outcome = match self.transport.send(message).await {
-            Ok(_) => Outcome::Sent { to, message_id, expires_at },
-            Err(e) if e.is_permanent() => Outcome::Failed { to, reason: e.to_string() },
-            // The server is away or asks to come back later: the whole subscriber retries.
-            Err(e) => return Err(anyhow::Error::new(e).context("sending the enrollment email")),
+        let message = self.message(provisioned, mailbox, template.as_ref(), &token, &message_id)?;
+        let sent = {
+            let _turn = self.sending.acquire().await.context("the mailer is stopping")?;
+            self.transport.send(message).await
         };
-        self.record(&provisioned, outcome).await
+        match sent {
+            Ok(_) => {
+                *self.away.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Ok(Some(Outcome::Sent { to, message_id, expires_at }))
+            }
+            Err(e) if e.is_permanent() => Ok(Some(Outcome::Failed { to, reason: e.to_string() })),
+            // The server asks to come back later for this recipient (greylisting, a full
+            // mailbox): this email waits, the others go on.
+            Err(e) if e.is_transient() => Err(anyhow::Error::new(e).context("the SMTP server deferred the email")),
+            // The server is away: every email would fail alike.
+            Err(e) => {
+                let e = anyhow::Error::new(e).context("sending the enrollment email");
+                *self.away.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
+                Err(e)
+            }
+        }
     }
 
     fn message(
@@ -152,7 +256,7 @@ impl Subscriber for Mailer {
         NAME
     }
 
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, envelope: &Envelope, from: LogCursor) -> anyhow::Result<()> {
         if envelope.json["type"] != PROVISIONED {
             return Ok(());
         }
@@ -164,10 +268,31 @@ impl Subscriber for Mailer {
                 return Ok(());
             }
         };
-        if !self.sends_email(&provisioned.tenant, provisioned.owner).await? {
-            return Ok(());
+        if let Some(away) = self.sender.away.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            anyhow::bail!("the SMTP server cannot be reached: {away}");
         }
-        self.enroll(provisioned).await
+        let in_hand = Arc::clone(&self.in_hand).acquire_owned().await.context("the mailer is stopping")?;
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(from);
+        let (sender, pending) = (Arc::clone(&self.sender), Arc::clone(&self.pending));
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            sender.deliver(provisioned).await;
+            pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&from);
+            drop(in_hand);
+        });
+        Ok(())
+    }
+
+    fn hold(&self) -> Option<LogCursor> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).first().copied()
+    }
+
+    async fn stop(&self) {
+        // Dropping the tasks cancels them; their events come again from the checkpoint.
+        drop(std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner())));
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        *self.sender.away.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 
