@@ -235,6 +235,85 @@ on_both_backends! {
         assert!(outcome.is_ok(), "the deleted tenant's token still worked");
     }
 
+    async fn access_tokens_are_listed_revoked_and_rotated_with_a_grace_period(backend: Backend) {
+        let server = hearing::start(&backend, Vec::new()).await;
+        let acme = server.tenant("acme").await;
+        create(&acme, "/Users", user("bob@example.com", &[])).await;
+        let first = access_token(&server, "acme", "radius").await;
+        let doomed = access_token(&server, "acme", "doomed").await;
+        ready(&access(&server, "acme", &first)).await;
+        ready(&access(&server, "acme", &doomed)).await;
+        let operator = hearing::changed(&server, &backend, &["operator", "create", "--name", "ops"]).await;
+        let admin = Scim::new(&format!("{}/admin/v1/tenants/acme", server.base), operator["token"].as_str().unwrap());
+        let status = |token: String| {
+            let server = &server;
+            async move { look_up(&access(server, "acme", &token), "bob@example.com").await.0 }
+        };
+
+        // Listed by name and id, never with a secret.
+        let listed = server.cli_json(&["access-token", "list", "acme"]).await;
+        let names: Vec<&str> = listed.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["radius", "doomed"], "{listed}");
+        assert!(!listed.to_string().contains(&first), "{listed}");
+        let doomed_id = listed[1]["id"].as_str().unwrap().to_owned();
+
+        // Revoked (through the admin API, by id): refused at once, the others still work.
+        let revoked = admin.post(&format!("/access-tokens/{doomed_id}/revoke"), &json!({})).await.expect(200);
+        assert_eq!((revoked["revoked"].as_bool(), revoked["credentials"][0]["live"].as_bool()), (Some(true), Some(false)), "{revoked}");
+        assert_eq!(status(doomed.clone()).await, 401, "a revoked token");
+        assert_eq!(status(first.clone()).await, 200);
+        let again = server.cli_fails(&["access-token", "rotate", "acme", "doomed"]).await;
+        assert!(again.contains("revoked"), "a revoked token takes no rotation: {again}");
+        let unknown = admin.post("/access-tokens/nope/revoke", &json!({})).await.expect(404);
+        assert_eq!(unknown["code"], "unknown_resource", "{unknown}");
+
+        // Rotated with a grace period: the new secret works, and so does the old one, until
+        // the grace period ends.
+        let rotated = server.cli_json(&["access-token", "rotate", "acme", "radius", "--grace", "1h"]).await;
+        let second = rotated["token"].as_str().unwrap().to_owned();
+        let fresh = access(&server, "acme", &second);
+        ready(&fresh).await;
+        assert_eq!((status(first.clone()).await, status(second.clone()).await), (200, 200), "within the grace period");
+        let bad = admin.post("/access-tokens/radius/rotate", &json!({"grace": "soon"})).await.expect(400);
+        assert!(bad["detail"].as_str().unwrap().contains("grace"), "{bad}");
+        // Rotated again without one (the admin API): every older secret stops at once.
+        let third = admin.post("/access-tokens/radius/rotate", &json!({"grace": "0"})).await.expect(200)["token"].as_str().unwrap().to_owned();
+        assert_eq!((status(first.clone()).await, status(second.clone()).await, status(third.clone()).await), (401, 401, 200));
+        // A short grace period ends by itself, with no event to tell the servers.
+        let fourth = admin.post("/access-tokens/radius/rotate", &json!({"grace": "2s"})).await.expect(200)["token"].as_str().unwrap().to_owned();
+        assert_eq!(status(fourth.clone()).await, 200);
+        let ended = tokio::time::timeout(Duration::from_secs(20), async {
+            while status(third.clone()).await != 401 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the grace period never ended");
+        assert_eq!(status(fourth.clone()).await, 200);
+        let listed = admin.get("/access-tokens").await.expect(200);
+        let live: Vec<bool> = listed[0]["credentials"].as_array().unwrap().iter().map(|c| c["live"].as_bool().unwrap()).collect();
+        assert_eq!(live, [false, false, false, true], "{listed}");
+
+        // Revoked by another process (the CLI): the server refuses it once it has heard of it.
+        hearing::changed(&server, &backend, &["access-token", "revoke", "acme", "radius"]).await;
+        let refused = tokio::time::timeout(Duration::from_secs(20), async {
+            while status(fourth.clone()).await != 401 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(refused.is_ok(), "the token revoked by the CLI still worked");
+
+        // Each change is an event of the operator that made it.
+        let log = server.cli_json(&["audit", "log", "acme", "--type", "access_token.secret_rotated"]).await;
+        let actors: Vec<&str> = log["events"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+        assert_eq!(actors, ["operator:cli", "operator:ops", "operator:ops"], "{log}");
+        let log = server.cli_json(&["audit", "log", "acme", "--type", "access_token.revoked"]).await;
+        assert_eq!(log["events"].as_array().unwrap().len(), 2, "{log}");
+        let openapi = reqwest::get(format!("{}/admin/v1/openapi.json", server.base)).await.unwrap().json::<Value>().await.unwrap();
+        assert!(openapi["paths"]["/admin/v1/tenants/{tenant}/access-tokens/{token}/rotate"]["post"].is_object());
+    }
+
     async fn a_restart_rebuilds_the_projection_and_answers_the_same(backend: Backend) {
         let server = Server::start(&backend).await;
         let scim = tenant_with_roles(&server, "acme").await;

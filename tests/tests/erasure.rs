@@ -92,7 +92,9 @@ on_both_backends! {
         scim.patch(&format!("/Users/{id}"), &deactivate).await.expect(200);
         let group = json!({"displayName": "analysts", "members": [{"value": id}, {"value": other}]});
         let group = scim.post("/Groups", &group).await.expect(201)["id"].as_str().unwrap().to_owned();
-        server.cli(&["device", "register", &tenant, "--serial", "AE-1", "--assign", &id]).await;
+        for serial in ["AE-1", "AE-2"] {
+            server.cli(&["device", "register", &tenant, "--serial", serial, "--assign", &id]).await;
+        }
 
         // At rest, the events hold the personal data encrypted, from the first event on.
         assert_eq!(leaks(&stored(&backend).await), Vec::<&str>::new(), "the stored payloads");
@@ -102,8 +104,11 @@ on_both_backends! {
 
         let erased = server.cli_json(&["audit", "erase", &tenant, "ADA.Lovelace@example.com"]).await;
         assert_eq!((erased["user"].as_str(), erased["erased"].as_bool()), (Some(id.as_str()), Some(true)), "{erased}");
+        let mut unassigned: Vec<&str> = erased["unassigned"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        unassigned.sort();
+        assert_eq!(unassigned, ["AE-1", "AE-2"], "the erasure unassigned the user's devices: {erased}");
         let again = server.cli_json(&["audit", "erase", &tenant, &id]).await;
-        assert_eq!(again["erased"], false, "erased once: {again}");
+        assert_eq!((again["erased"].clone(), again["unassigned"].clone()), (json!(false), json!([])), "erased once: {again}");
         let unknown = server.cli_fails(&["audit", "erase", &tenant, "nobody@example.com"]).await;
         assert!(unknown.contains("no user 'nobody@example.com'"), "{unknown}");
         // The admin API speaks the same words, as the operator of its token.
@@ -137,6 +142,18 @@ on_both_backends! {
         }
         let device = server.cli_json(&["device", "list", &tenant]).await;
         assert!(device.to_string().contains("AE-1") && !device.to_string().contains(&id), "{device}");
+        // Each device left the user by a `device.unassigned` event of its own, on NATS, caused
+        // by the erasure and made by the operator.
+        let ours = server.cli_json(&["audit", "log", &tenant, "--limit", "1000"]).await["events"].as_array().unwrap().len() as u64;
+        events.wait_for_stored(ours, std::time::Duration::from_secs(60)).await;
+        let published = events.read_all().await;
+        let erasure_event = published.iter().find(|e| e["type"] == "scimledger.user.erased.v1").expect("user.erased on NATS");
+        let unassigned: Vec<&Value> = published.iter().filter(|e| e["type"] == "scimledger.device.unassigned.v1").collect();
+        assert_eq!(unassigned.len(), 2, "{published:?}");
+        for e in unassigned {
+            assert_eq!((e["data"]["cause"].clone(), e["data"]["reason"].clone()), (erasure_event["id"].clone(), json!("user_erased")), "{e}");
+            assert_eq!((e["data"]["user"].as_str(), e["actor"].as_str()), (Some(id.as_str()), Some("operator:cli")), "{e}");
+        }
 
         // The stored events never held it; the readers now show the markers.
         assert_eq!(leaks(&stored(&backend).await), Vec::<&str>::new(), "the stored payloads");

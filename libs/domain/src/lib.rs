@@ -26,6 +26,7 @@
 
 pub mod access_token;
 pub mod connection;
+pub mod credential;
 pub mod device;
 pub mod enrollment;
 pub mod error;

@@ -238,13 +238,17 @@ pub enum ReadModelChange {
     /// The tenant was deleted: every read-model row of it goes.
     DeleteTenant,
     Connection(ConnectionRow),
+    /// An access token's secrets whose end the commit set (rotation's grace, revocation).
+    AccessToken {
+        expiries: Vec<(Uuid, OffsetDateTime)>,
+    },
     Operator {
         name: String,
     },
     /// The device as it now is; `None` when the commit removed it.
     Device(Option<DeviceRow>),
-    /// The user was erased (`user.erased`): its rows go if the same commit deleted it, and the
-    /// devices assigned to it forget it.
+    /// The user was erased (`user.erased`): its rows go if the same commit deleted it. Its
+    /// devices are unassigned by commands of their own, caused by the erasure.
     EraseUser {
         deleted_now: bool,
     },
@@ -483,6 +487,20 @@ pub struct Credential {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// A live secret of an access token (ADR 0063), or an operator's (no end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessSecret {
+    pub hash: [u8; 32],
+    /// When it stops working: the end of a rotation's grace period; `None` while it has none.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl AccessSecret {
+    pub fn live_at(&self, at: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|end| end > at)
+    }
+}
+
 /// An operator's token hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorSecret {
@@ -604,8 +622,9 @@ pub trait Store: Send + Sync + 'static {
     /// The secrets of the tenant's enabled connections that are still live at `at`.
     async fn connection_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>>;
     async fn operator_secrets(&self) -> StoreResult<Vec<OperatorSecret>>;
-    /// The hashes of the tenant's live access tokens (for the access look-up).
-    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>>;
+    /// The secrets of the tenant's access tokens still live at `at` (for the access look-up),
+    /// each with when it stops working.
+    async fn access_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<AccessSecret>>;
     /// Every secret the tenant's connections ever had, ended ones too, oldest first.
     async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>>;
     /// The tenant's registered devices by serial; only those assigned to `user` if given.

@@ -479,8 +479,8 @@ impl Resource for Tenant {
 impl Resource for Connection {
     const KIND: StreamKind = StreamKind::Connection;
 
-    fn commit_parts(before: &Self, events: &[ConnectionEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        crate::directory::connection_commit(before, events, after)
+    fn commit_parts(before: &Self, _: &[ConnectionEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::directory::connection_commit(before, after)
     }
 
     fn exists(&self) -> bool {
@@ -562,12 +562,17 @@ impl Resource for Assignment {
     }
 }
 
+/// An access token's name is claimed when it is made; its rotations and revocation end its
+/// older secrets in the credentials table (ADR 0063, 0077).
 impl Resource for AccessToken {
     const KIND: StreamKind = StreamKind::AccessToken;
 
-    fn commit_parts(_: &Self, _: &[AccessTokenEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        let name = after.name().map(|n| n.to_string()).unwrap_or_default();
-        (vec![Reservation::Claim { kind: crate::api::ACCESS_TOKEN_NAME, key: name }], ReadModelChange::Nothing)
+    fn commit_parts(before: &Self, _: &[AccessTokenEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        let reservations = match (before.name(), after.name()) {
+            (None, Some(name)) => vec![Reservation::Claim { kind: crate::api::ACCESS_TOKEN_NAME, key: name.to_string() }],
+            _ => Vec::new(),
+        };
+        (reservations, ReadModelChange::AccessToken { expiries: domain::credential::ended(before.credentials(), after.credentials()) })
     }
 
     fn exists(&self) -> bool {
@@ -575,8 +580,7 @@ impl Resource for AccessToken {
     }
 
     fn secrets(command: &AccessTokenCommand, _: &Self) -> Vec<SecretWrite> {
-        let AccessTokenCommand::Create { secret, .. } = command;
-        vec![SecretWrite { id: secret.id, login: None, hash: secret.hash }]
+        command.new_secret().map(|s| SecretWrite { id: s.id, login: None, hash: s.hash }).into_iter().collect()
     }
 }
 

@@ -2,7 +2,7 @@
 //! unique names they reserve, and the ends of credentials. Shared by both backends.
 
 use cqrs_es::Aggregate;
-use domain::connection::{Connection, ConnectionEvent};
+use domain::connection::Connection;
 use domain::enrollment::template::EnrollmentTemplate;
 use domain::operator::Operator;
 use domain::tenant::{Tenant, TenantCommand};
@@ -23,20 +23,13 @@ pub fn tenant_commit(before: &Tenant, after: &Tenant) -> (Vec<Reservation>, Read
     }
 }
 
-pub fn connection_commit(before: &Connection, events: &[ConnectionEvent], after: &Connection) -> (Vec<Reservation>, ReadModelChange) {
+pub fn connection_commit(before: &Connection, after: &Connection) -> (Vec<Reservation>, ReadModelChange) {
     let state = after.state().expect("a connection commit leaves a connection");
     let reservations = match before.state() {
         None => vec![Reservation::Claim { kind: CONNECTION_NAME, key: state.name.to_string() }],
         Some(_) => Vec::new(),
     };
-    let expiries = events
-        .iter()
-        .flat_map(|event| match event {
-            ConnectionEvent::SecretRotated { retiring, .. } => retiring.iter().map(|r| (r.credential_id, r.expires_at)).collect(),
-            ConnectionEvent::SecretsRevoked { credential_ids, at } => credential_ids.iter().map(|id| (*id, *at)).collect(),
-            _ => Vec::new(),
-        })
-        .collect();
+    let expiries = domain::credential::ended(before.state().map(|s| &s.credentials[..]).unwrap_or_default(), &state.credentials);
     let row = ConnectionRow {
         name: state.name.to_string(),
         auth: state.auth,

@@ -45,8 +45,6 @@ pub enum WriteStep<'c> {
     InsertUserKey(&'c [u8]),
     /// Deletes the user's data key: its events' personal fields become unreadable.
     DeleteUserKey,
-    /// Clears the assignment of every device assigned to the (erased) user.
-    UnassignDevicesOfUser,
     /// Appends an event at `version` of the stream; fails the commit with `Conflict` if that
     /// version exists. The first one's log position is the append's answer.
     AppendEvent {
@@ -219,7 +217,7 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             if *deleted_now {
                 steps.extend(delete_user(count(Target::Users, -1)));
             }
-            steps.extend([WriteStep::UnassignDevicesOfUser, WriteStep::ForgetLogins]);
+            steps.push(WriteStep::ForgetLogins);
         }
         ReadModelChange::Group { row: Some(row), added, removed, renamed } => {
             if *renamed {
@@ -251,6 +249,9 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             steps.push(WriteStep::UpsertConnectionRow(row));
             steps.extend(row.expiries.iter().map(|(credential, at)| WriteStep::ExpireCredential { credential: *credential, at }));
         }
+        ReadModelChange::AccessToken { expiries } => {
+            steps.extend(expiries.iter().map(|(credential, at)| WriteStep::ExpireCredential { credential: *credential, at }))
+        }
         ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
         ReadModelChange::Device(Some(row)) => steps.push(WriteStep::UpsertDeviceRow(row)),
         ReadModelChange::Device(None) => steps.push(WriteStep::DeleteDeviceRow),
@@ -259,7 +260,11 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
     if matches!(
         commit.read_model,
-        ReadModelChange::Tenant | ReadModelChange::DeleteTenant | ReadModelChange::Connection(_) | ReadModelChange::Operator { .. }
+        ReadModelChange::Tenant
+            | ReadModelChange::DeleteTenant
+            | ReadModelChange::Connection(_)
+            | ReadModelChange::AccessToken { .. }
+            | ReadModelChange::Operator { .. }
     ) {
         steps.push(WriteStep::SignalCredentialsChanged);
     }
@@ -387,12 +392,11 @@ mod tests {
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
                 CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
-                UnassignDevicesOfUser,
                 ForgetLogins,
             ]
         );
         let c = commit(StreamKind::User, 4, payload(1), Vec::new(), ReadModelChange::EraseUser { deleted_now: false });
-        assert_eq!(plan(&c)[2..], [UnassignDevicesOfUser, ForgetLogins]);
+        assert_eq!(plan(&c)[2..], [ForgetLogins]);
     }
 
     /// Releases go first whatever order the commit lists them in: a rename that only changes

@@ -189,6 +189,31 @@ enum AccessTokenCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the tenant's access tokens: names, ids, which secrets still work (never a secret).
+    List {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an access token: it stops working at once, on every server.
+    Revoke {
+        tenant: String,
+        /// Its name or id.
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an access token a new secret (shown once); the old one works for the grace period.
+    Rotate {
+        tenant: String,
+        /// Its name or id.
+        token: String,
+        /// How long the old secret keeps working: 0, 90s, 15m, 24h, 7d (default 24h).
+        #[arg(long)]
+        grace: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -262,6 +287,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device { command } => Ok(cli::device::run(&*store, &settings, command).await?),
         Command::AccessToken { command: AccessTokenCommand::Create { tenant, name, json } } => {
             Ok(cli::role::create_access_token(&*store, &settings, &tenant, &name, json).await?)
+        }
+        Command::AccessToken { command: AccessTokenCommand::List { tenant, json } } => {
+            Ok(cli::role::list_access_tokens(&*store, &settings, &tenant, json).await?)
+        }
+        Command::AccessToken { command: AccessTokenCommand::Revoke { tenant, token, json } } => {
+            Ok(cli::role::revoke_access_token(&*store, &settings, &tenant, &token, json).await?)
+        }
+        Command::AccessToken { command: AccessTokenCommand::Rotate { tenant, token, grace, json } } => {
+            Ok(cli::role::rotate_access_token(&*store, &settings, &tenant, &token, grace, json).await?)
         }
         Command::Audit { command } => cli::audit::run(&*store, &settings, command).await,
         Command::Rebuild { verify } => cli::rebuild::run(&*store, verify).await,

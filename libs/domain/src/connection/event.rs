@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::settings::{AuthMode, SettingChanged, Settings};
-use super::ConnectionName;
+use super::{ConnectionName, Retiring};
 use crate::event::CURRENT_VERSION;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,13 +33,6 @@ pub enum ConnectionEvent {
         #[serde(default)]
         purge: bool,
     },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Retiring {
-    pub credential_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
 }
 
 impl DomainEvent for ConnectionEvent {

@@ -18,11 +18,13 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
-pub use event::{ConnectionEvent, Retiring};
+pub use event::ConnectionEvent;
+
+pub use crate::credential::{Credential, Retiring};
 pub use settings::{AuthMode, OnDeactivate, ReadScope, RedirectUri, SettingChanged, Settings, SettingsChange};
 
+use crate::credential;
 pub use crate::names::ConnectionName;
 use crate::secret::NewSecret;
 use crate::DomainError;
@@ -60,19 +62,6 @@ impl ConnectionCommand {
             ConnectionCommand::Create { secret, .. } | ConnectionCommand::Rotate { secret, .. } => Some(secret),
             _ => None,
         }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Credential {
-    pub id: Uuid,
-    /// When it stops (or stopped) working; `None` while it is the newest and nothing retired it.
-    pub expires_at: Option<OffsetDateTime>,
-}
-
-impl Credential {
-    pub fn live_at(&self, at: OffsetDateTime) -> bool {
-        self.expires_at.is_none_or(|end| end > at)
     }
 }
 
@@ -126,23 +115,13 @@ impl Connection {
                 Ok(if changes.is_empty() { vec![] } else { vec![ConnectionEvent::SettingsChanged { changes }] })
             }
             ConnectionCommand::Rotate { secret, grace, at } => {
-                if grace.is_negative() {
-                    return Err(DomainError::invalid("a grace period cannot be negative"));
-                }
-                let end = at + grace;
-                let retiring = self
-                    .enabled()?
-                    .credentials
-                    .iter()
-                    .filter(|c| c.expires_at.is_none_or(|e| e > end))
-                    .map(|c| Retiring { credential_id: c.id, expires_at: end })
-                    .collect();
+                let retiring = credential::rotation(&self.enabled()?.credentials, grace, at)?;
                 Ok(vec![ConnectionEvent::SecretRotated { credential_id: secret.id, grace_seconds: grace.whole_seconds(), retiring }])
             }
             ConnectionCommand::Revoke { at } => {
                 let credentials = &self.enabled()?.credentials;
                 let older = &credentials[..credentials.len().saturating_sub(1)];
-                let credential_ids: Vec<Uuid> = older.iter().filter(|c| c.live_at(at)).map(|c| c.id).collect();
+                let credential_ids = credential::live(older, at);
                 Ok(if credential_ids.is_empty() { vec![] } else { vec![ConnectionEvent::SecretsRevoked { credential_ids, at }] })
             }
             ConnectionCommand::Disable { purge } => {
@@ -201,18 +180,9 @@ impl Aggregate for Connection {
                 }
             }
             ConnectionEvent::SecretRotated { credential_id, retiring, .. } => {
-                for retire in retiring {
-                    if let Some(c) = state.credentials.iter_mut().find(|c| c.id == retire.credential_id) {
-                        c.expires_at = Some(retire.expires_at);
-                    }
-                }
-                state.credentials.push(Credential { id: credential_id, expires_at: None });
+                credential::rotate(&mut state.credentials, credential_id, &retiring);
             }
-            ConnectionEvent::SecretsRevoked { credential_ids, at } => {
-                for c in state.credentials.iter_mut().filter(|c| credential_ids.contains(&c.id)) {
-                    c.expires_at = Some(at);
-                }
-            }
+            ConnectionEvent::SecretsRevoked { credential_ids, at } => credential::revoke(&mut state.credentials, &credential_ids, at),
             ConnectionEvent::Disabled { purge } => {
                 state.disabled = true;
                 state.purge |= purge;

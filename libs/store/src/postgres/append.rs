@@ -124,7 +124,6 @@ struct Statements {
     forget_logins: tokio_postgres::Statement,
     insert_user_key: tokio_postgres::Statement,
     delete_user_key: tokio_postgres::Statement,
-    unassign_devices_of_user: tokio_postgres::Statement,
     /// A deleted tenant's rows, one statement per entry of `TenantRows::ALL` (none unless the
     /// commit deletes a tenant).
     forget_tenant: Vec<tokio_postgres::Statement>,
@@ -220,7 +219,6 @@ impl Statements {
             forget_logins: p("DELETE FROM login_history WHERE tenant = $1 AND user_id = $2").await?,
             insert_user_key: p("INSERT INTO user_keys (tenant, user_id, wrapped, created_at) VALUES ($1, $2, $3, $4)").await?,
             delete_user_key: p("DELETE FROM user_keys WHERE tenant = $1 AND user_id = $2").await?,
-            unassign_devices_of_user: p("UPDATE devices SET assigned = NULL, updated_at = $3 WHERE tenant = $1 AND assigned = $2").await?,
             // Only a tenant's deletion uses these: no other append looks them up.
             forget_tenant: match commit.read_model {
                 ReadModelChange::DeleteTenant => {
@@ -275,7 +273,6 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             WriteStep::RecordLogin { key } => execute(tx, &s.record_login, &[&c.tenant, &key, &c.id]).await,
             WriteStep::ForgetLogins => execute(tx, &s.forget_logins, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteUserKey => execute(tx, &s.delete_user_key, &[&c.tenant, &c.id]).await,
-            WriteStep::UnassignDevicesOfUser => execute(tx, &s.unassign_devices_of_user, &[&c.tenant, &c.id, c.recorded_at]).await,
             WriteStep::AppendEvent { version, event } => {
                 let params: [&(dyn ToSql + Sync); 10] = [
                     &Uuid::now_v7(),

@@ -131,15 +131,16 @@ pub async fn operator_secrets(client: &Client) -> StoreResult<Vec<OperatorSecret
     rows.iter().map(|row| Ok(OperatorSecret { name: row.get(0), hash: hash(row.get(1))? })).collect()
 }
 
-pub async fn access_secrets(client: &Client, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+pub async fn access_secrets(client: &Client, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<AccessSecret>> {
     let rows = client
         .query(
-            "SELECT secret_sha256 FROM credentials WHERE tenant = $1 AND owner_kind = 'access_token' AND expires_at IS NULL",
-            &[&tenant.as_str()],
+            "SELECT secret_sha256, expires_at FROM credentials
+             WHERE tenant = $1 AND owner_kind = 'access_token' AND (expires_at IS NULL OR expires_at > $2)",
+            &[&tenant.as_str(), &at],
         )
         .await
         .map_err(backend)?;
-    rows.iter().map(|row| hash(row.get(0))).collect()
+    rows.iter().map(|row| Ok(AccessSecret { hash: hash(row.get(0))?, expires_at: row.get(1) })).collect()
 }
 
 fn hash(stored: &[u8]) -> StoreResult<[u8; 32]> {

@@ -141,8 +141,8 @@ impl Store for PgStore {
         on_session!(&self.auth_pool, &self.tls, |client| directory::operator_secrets(client))
     }
 
-    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
-        on_session!(&self.auth_pool, &self.tls, |client| directory::access_secrets(client, tenant))
+    async fn access_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<AccessSecret>> {
+        on_session!(&self.auth_pool, &self.tls, |client| directory::access_secrets(client, tenant, at))
     }
 
     /// Look-ups cost a round trip here, so they are cached, and every server LISTENs for

@@ -194,8 +194,8 @@ impl Store for Shredding {
         self.inner.operator_secrets().await
     }
 
-    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
-        self.inner.access_secrets(tenant).await
+    async fn access_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<AccessSecret>> {
+        self.inner.access_secrets(tenant, at).await
     }
 
     async fn credentials(&self, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {

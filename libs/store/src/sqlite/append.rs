@@ -133,9 +133,6 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         }
         WriteStep::ForgetLogins => execute("DELETE FROM login_history WHERE tenant = ?1 AND user_id = ?2", params![tenant, id]),
         WriteStep::DeleteUserKey => execute("DELETE FROM user_keys WHERE tenant = ?1 AND user_id = ?2", params![tenant, id]),
-        WriteStep::UnassignDevicesOfUser => {
-            execute("UPDATE devices SET assigned = NULL, updated_at = ?3 WHERE tenant = ?1 AND assigned = ?2", params![tenant, id, c.at])
-        }
         WriteStep::AppendEvent { version, event } => {
             let mut stmt = db
                 .prepare_cached(

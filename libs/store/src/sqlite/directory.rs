@@ -114,12 +114,22 @@ pub fn connection_secrets(db: &Db, tenant: &TenantSlug, at: OffsetDateTime) -> S
     Ok(out)
 }
 
-pub fn access_secrets(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+pub fn access_secrets(db: &Db, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<AccessSecret>> {
     let mut stmt = db
-        .prepare_cached("SELECT secret_sha256 FROM credentials WHERE tenant = ?1 AND owner_kind = 'access_token' AND expires_at IS NULL")
+        .prepare_cached(
+            "SELECT secret_sha256, expires_at FROM credentials
+             WHERE tenant = ?1 AND owner_kind = 'access_token' AND (expires_at IS NULL OR expires_at > ?2)",
+        )
         .map_err(backend)?;
-    let rows = stmt.query_map([tenant.as_str()], |r| r.get::<_, Vec<u8>>(0)).map_err(backend)?;
-    rows.map(|row| hash(row.map_err(backend)?)).collect()
+    let mut rows = stmt.query(rusqlite::params![tenant.as_str(), time_text::format(at)]).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        out.push(AccessSecret {
+            hash: hash(row.get(0).map_err(backend)?)?,
+            expires_at: row.get::<_, Option<String>>(1).map_err(backend)?.as_deref().map(time_text::parse).transpose()?,
+        });
+    }
+    Ok(out)
 }
 
 pub fn credentials(db: &Db, tenant: &TenantSlug) -> StoreResult<Vec<Credential>> {

@@ -236,9 +236,9 @@ impl Store for SqliteStore {
         self.auth_readers.run(directory::operator_secrets).await
     }
 
-    async fn access_secrets(&self, tenant: &TenantSlug) -> StoreResult<Vec<[u8; 32]>> {
+    async fn access_secrets(&self, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<AccessSecret>> {
         let tenant = tenant.clone();
-        self.auth_readers.run(move |db| directory::access_secrets(db, &tenant)).await
+        self.auth_readers.run(move |db| directory::access_secrets(db, &tenant, at)).await
     }
 
     /// Nothing is cached: a look-up is a local read, and the CLI in another process may

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use domain::role::assignment::Assignment;
 use domain::TenantSlug;
 use store::commands::{self, Expect};
-use store::{Actor, EventMetadata, Lease, LogCursor, Store, StoreResult};
+use store::{AccessSecret, Actor, EventMetadata, Lease, LogCursor, Store, StoreResult};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -54,8 +54,12 @@ pub struct Progress {
     pub lag: Duration,
 }
 
-/// Token hashes, and the generation (ADR 0063) they were read at.
-type Hashes = (u64, Arc<Vec<[u8; 32]>>);
+/// Where the token list stood when it was read: the projection's generation of the tenant's
+/// tokens (ADR 0063) and the store's change feed's (ADR 0021), `None` without one.
+type Generation = (u64, Option<u64>);
+
+/// Token secrets, and the generation they were read at.
+type Hashes = (Generation, Arc<Vec<AccessSecret>>);
 
 pub struct Projection {
     model: RwLock<Model>,
@@ -120,10 +124,13 @@ impl Projection {
         self.read().dirty()
     }
 
-    /// Whether `hash` is the hash of an access token of `tenant` or of an operator's token.
-    /// The hashes are read from the store only when the projection has seen a token made
-    /// since they were read: a wrong token costs no query.
-    pub async fn admits(&self, store: &dyn Store, tenant: &TenantSlug, hash: &[u8; 32]) -> StoreResult<bool> {
+    /// Whether `hash` is the hash of a live access token of `tenant` or of an operator's
+    /// token. The hashes are read from the store only when the projection has seen a token
+    /// made, rotated or revoked since they were read, or the store's change feed (`changes`,
+    /// read before this call) moved on: a wrong token costs no query, and a revocation by
+    /// another process counts at once where the store has a feed (ADR 0021, 0077). The end of
+    /// a grace period is checked on every call.
+    pub async fn admits(&self, store: &dyn Store, tenant: &TenantSlug, hash: &[u8; 32], changes: Option<u64>) -> StoreResult<bool> {
         let (tokens, operators) = {
             let model = self.read();
             (model.tokens(tenant), model.operators())
@@ -131,14 +138,14 @@ impl Projection {
         // A tenant without tokens (or that does not exist) costs no query: nobody can make
         // the cache read, or grow, by naming tenants at random.
         if let Some(tokens) = tokens {
-            if self.known(store, Some(tenant), tokens, hash).await? {
+            if self.known(store, Some(tenant), (tokens, changes), hash).await? {
                 return Ok(true);
             }
         }
-        self.known(store, None, operators, hash).await
+        self.known(store, None, (operators, changes), hash).await
     }
 
-    async fn known(&self, store: &dyn Store, tenant: Option<&TenantSlug>, generation: u64, hash: &[u8; 32]) -> StoreResult<bool> {
+    async fn known(&self, store: &dyn Store, tenant: Option<&TenantSlug>, generation: Generation, hash: &[u8; 32]) -> StoreResult<bool> {
         let key = tenant.cloned();
         let cached =
             self.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(&key).filter(|(at, _)| *at == generation).map(|(_, h)| Arc::clone(h));
@@ -146,15 +153,16 @@ impl Projection {
             Some(hashes) => hashes,
             None => {
                 let read = match tenant {
-                    Some(tenant) => store.access_secrets(tenant).await?,
-                    None => store.operator_secrets().await?.into_iter().map(|o| o.hash).collect(),
+                    Some(tenant) => store.access_secrets(tenant, store::now()).await?,
+                    None => store.operator_secrets().await?.into_iter().map(|o| AccessSecret { hash: o.hash, expires_at: None }).collect(),
                 };
                 let read = Arc::new(read);
                 self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (generation, Arc::clone(&read)));
                 read
             }
         };
-        Ok(hashes.iter().any(|known| bool::from(known.ct_eq(hash))))
+        let now = store::now();
+        Ok(hashes.iter().any(|known| bool::from(known.hash.ct_eq(hash)) && known.live_at(now)))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Model> {

@@ -5,6 +5,7 @@
 //! log, and sealing only derives from it. And erasure, which records its events like any
 //! operator's change.
 
+use domain::device::{Cause, Device, DeviceCommand};
 use domain::names::fold_case;
 use domain::user::{User, UserCommand};
 use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
@@ -130,7 +131,33 @@ impl Admin<'_> {
                     }
                     other => other.into(),
                 })?;
-        Ok(ErasureView { tenant: tenant.to_string(), user: id.to_string(), erased: outcome.changed, version: outcome.version })
+        let unassigned = self.unassign_erased(&tenant, id).await?;
+        Ok(ErasureView { tenant: tenant.to_string(), user: id.to_string(), erased: outcome.changed, version: outcome.version, unassigned })
+    }
+
+    /// Unassigns the erased user's devices, each by a command caused by the `user.erased`
+    /// event, so that the registry's change is on the log with the operator as its actor.
+    /// Erasing again finishes what a crash left undone: a device already unassigned for this
+    /// cause records nothing.
+    async fn unassign_erased(&self, tenant: &TenantSlug, user: ResourceId) -> Result<Vec<String>, AdminError> {
+        let devices = self.store.devices(tenant, Some(user)).await?;
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = self.store.stream(tenant, StreamKind::User, user).await?;
+        let Some(erasure) = events.iter().rev().find(|e| e.payload.event_type == "user.erased") else { return Ok(Vec::new()) };
+        let cause = Cause { event: erasure.event_id, reason: "user_erased".into() };
+        let mut unassigned = Vec::new();
+        for device in devices {
+            let command = DeviceCommand::Unassign { cause: Some(cause.clone()) };
+            let id = Device::stream_id(tenant, &device.serial);
+            let outcome =
+                commands::run::<Device>(self.store, tenant, id, command, &Principal::Operator, self.metadata(), Expect::Existing).await;
+            if outcome?.changed {
+                unassigned.push(device.serial);
+            }
+        }
+        Ok(unassigned)
     }
 
     /// The user an id or a login names: the one holding the login now, else the one user

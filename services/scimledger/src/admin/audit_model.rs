@@ -201,4 +201,7 @@ pub struct ErasureView {
     pub erased: bool,
     /// The user's stream version after the erasure.
     pub version: i64,
+    /// The serials of the devices this call unassigned from the user (`device.unassigned`,
+    /// caused by the erasure).
+    pub unassigned: Vec<String>,
 }

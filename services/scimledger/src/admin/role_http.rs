@@ -20,7 +20,9 @@ pub fn routes() -> Router<ApiState> {
         .route("/tenants/{tenant}/role-mappings", get(mappings).post(map_role).delete(unmap_role))
         .route("/tenants/{tenant}/settings", get(settings).patch(set_settings))
         .route("/tenants/{tenant}/users/{user}/role-lock", get(lock).put(set_lock).delete(unlock))
-        .route("/tenants/{tenant}/access-tokens", axum::routing::post(create_access_token))
+        .route("/tenants/{tenant}/access-tokens", get(access_tokens).post(create_access_token))
+        .route("/tenants/{tenant}/access-tokens/{token}/revoke", axum::routing::post(revoke_access_token))
+        .route("/tenants/{tenant}/access-tokens/{token}/rotate", axum::routing::post(rotate_access_token))
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/roles", params(("tenant" = String, Path)),
@@ -157,4 +159,42 @@ pub async fn create_access_token(
     json: Result<Json<CreateAccessToken>, JsonRejection>,
 ) -> Response {
     reply_with(StatusCode::CREATED, async { admin(&state, &headers, &op).create_access_token(&t, &body(json)?).await }.await)
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/access-tokens", params(("tenant" = String, Path)),
+    responses((status = 200, body = [AccessTokenView]), (status = 404, body = ErrorBody)))]
+pub async fn access_tokens(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).access_tokens(&t).await)
+}
+
+/// Revokes an access token (by name or id): it stops working at once, on every server.
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/access-tokens/{token}/revoke",
+    params(("tenant" = String, Path), ("token" = String, Path, description = "The token's name or id")),
+    responses((status = 200, body = AccessTokenView), (status = 404, body = ErrorBody)))]
+pub async fn revoke_access_token(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, token)): Path<(String, String)>,
+) -> Response {
+    reply(admin(&state, &headers, &op).revoke_access_token(&t, &token).await)
+}
+
+/// A new secret for an access token, shown once; the old one works for the grace period.
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/access-tokens/{token}/rotate",
+    params(("tenant" = String, Path), ("token" = String, Path, description = "The token's name or id")), request_body = super::model::Rotate,
+    responses((status = 200, body = AccessTokenIssued), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn rotate_access_token(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path((t, token)): Path<(String, String)>,
+    json: Result<Json<super::model::Rotate>, JsonRejection>,
+) -> Response {
+    reply(async { admin(&state, &headers, &op).rotate_access_token(&t, &token, &body(json)?).await }.await)
 }

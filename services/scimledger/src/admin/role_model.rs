@@ -141,3 +141,17 @@ pub struct AccessTokenIssued {
     pub access_url: String,
     pub token: String,
 }
+
+/// An access token as `access-token list` shows it: never its secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessTokenView {
+    /// Its id: its stream's.
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// Revoked: none of its secrets works any more, and it takes no rotation.
+    pub revoked: bool,
+    /// Every secret it ever had, oldest first: which still work and until when (a rotation's
+    /// grace period), which ended.
+    pub credentials: Vec<super::model::CredentialView>,
+}

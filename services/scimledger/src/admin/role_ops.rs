@@ -1,15 +1,17 @@
 //! The role operations of [`Admin`]: each one command on the tenant's role policy stream.
 
 use cqrs_es::Aggregate;
-use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenName};
+use domain::access_token::{AccessToken, AccessTokenCommand, AccessTokenEvent, AccessTokenName};
 use domain::role::{RoleName, RolePolicy, RolePolicyCommand};
 use domain::secret::NewSecret;
 use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
 use scim::schema::USER_RESOURCE;
+use store::audit::AuditQuery;
 use store::commands::{self, CommandError, Expect};
 
 use super::error::AdminError;
+use super::model::{grace, CredentialView, Rotate, DEFAULT_GRACE};
 use super::ops::Admin;
 use super::role_model::*;
 use crate::token;
@@ -100,6 +102,111 @@ impl Admin<'_> {
             name: name.to_string(),
             access_url: format!("{}/access/v1/{slug}", self.origin),
             token: secret,
+        })
+    }
+
+    /// The tenant's access tokens, oldest first, each with its secrets (never shown) and
+    /// whether they still work, folded from their streams.
+    pub async fn access_tokens(&self, tenant: &str) -> Result<Vec<AccessTokenView>, AdminError> {
+        let slug = self.existing_tenant(tenant).await?;
+        let mut query = AuditQuery {
+            tenant: slug.clone(),
+            streams: None,
+            event_type: Some("access_token.created".into()),
+            actor: None,
+            since: None,
+            until: None,
+            after_position: 0,
+            limit: 1_000,
+        };
+        let mut views = Vec::new();
+        loop {
+            let page = self.store.audit_log(&query).await?;
+            let Some(last) = page.last().map(|e| e.position) else { break };
+            for created in page {
+                views.push(self.access_token(&slug, created.stream).await?);
+            }
+            query.after_position = last;
+        }
+        Ok(views)
+    }
+
+    /// Revokes an access token (by name or id): every secret of it stops working at once, on
+    /// every server (ADR 0077).
+    pub async fn revoke_access_token(&self, tenant: &str, token: &str) -> Result<AccessTokenView, AdminError> {
+        let (slug, id) = self.access_token_named(tenant, token).await?;
+        self.run_access_token(&slug, id, token, AccessTokenCommand::Revoke { at: store::now() }).await?;
+        self.access_token(&slug, id).await
+    }
+
+    /// A new secret for an access token, shown this once; the old ones keep working for the
+    /// grace period (`0`: they stop at once), as a connection's do.
+    pub async fn rotate_access_token(&self, tenant: &str, token: &str, input: &Rotate) -> Result<AccessTokenIssued, AdminError> {
+        let grace = grace(input.grace.as_deref().unwrap_or(DEFAULT_GRACE))?;
+        let (slug, id) = self.access_token_named(tenant, token).await?;
+        let secret = token::generate();
+        let command = AccessTokenCommand::Rotate { secret: NewSecret::new(token::hash(&secret)), grace, at: store::now() };
+        let rotated = self.run_access_token(&slug, id, token, command).await?;
+        let name = rotated.name().map(ToString::to_string).unwrap_or_default();
+        Ok(AccessTokenIssued { tenant: slug.to_string(), name, access_url: format!("{}/access/v1/{slug}", self.origin), token: secret })
+    }
+
+    /// The access token an id or a name names.
+    async fn access_token_named(&self, tenant: &str, token: &str) -> Result<(TenantSlug, ResourceId), AdminError> {
+        let slug = self.existing_tenant(tenant).await?;
+        let found = self.access_tokens(tenant).await?.into_iter().find(|t| t.id == token || t.name == token);
+        let found = found.ok_or_else(|| AdminError::UnknownResource(format!("no access token '{token}' in tenant '{slug}'")))?;
+        let id = found.id.parse().map_err(|_| AdminError::UnknownResource(format!("no access token '{token}' in tenant '{slug}'")))?;
+        Ok((slug, id))
+    }
+
+    async fn run_access_token(
+        &self,
+        slug: &TenantSlug,
+        id: ResourceId,
+        token: &str,
+        command: AccessTokenCommand,
+    ) -> Result<AccessToken, AdminError> {
+        let outcome =
+            commands::run::<AccessToken>(self.store, slug, id, command, &Principal::Operator, self.metadata(), Expect::Existing).await;
+        outcome.map(|o| o.aggregate).map_err(|e| match e {
+            CommandError::Domain(DomainError::NotFound) => {
+                AdminError::UnknownResource(format!("no access token '{token}' in tenant '{slug}'"))
+            }
+            other => other.into(),
+        })
+    }
+
+    /// One access token as its stream tells it: each secret made when the event bringing it
+    /// was recorded.
+    async fn access_token(&self, slug: &TenantSlug, id: ResourceId) -> Result<AccessTokenView, AdminError> {
+        let mut token = AccessToken::default();
+        let (mut made, mut created) = (Vec::new(), None);
+        for event in self.store.stream(slug, StreamKind::AccessToken, id).await? {
+            let decoded: AccessTokenEvent = event.decode()?;
+            if let AccessTokenEvent::Created { credential_id, .. } | AccessTokenEvent::SecretRotated { credential_id, .. } = &decoded {
+                made.push((*credential_id, event.recorded_at));
+            }
+            created.get_or_insert(event.recorded_at);
+            token.apply(decoded);
+        }
+        let now = store::now();
+        let credentials = token
+            .credentials()
+            .iter()
+            .map(|c| CredentialView {
+                credential_id: c.id.to_string(),
+                created: made.iter().find(|(id, _)| *id == c.id).map(|(_, at)| crate::api_time(*at)).unwrap_or_default(),
+                expires: c.expires_at.map(crate::api_time),
+                live: c.live_at(now),
+            })
+            .collect();
+        Ok(AccessTokenView {
+            id: id.to_string(),
+            name: token.name().map(ToString::to_string).unwrap_or_default(),
+            created: created.map(crate::api_time).unwrap_or_default(),
+            revoked: token.revoked(),
+            credentials,
         })
     }
 

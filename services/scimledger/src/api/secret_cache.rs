@@ -25,10 +25,15 @@ impl SecretCache {
         Self { changes: store.secret_changes().await, entries: Default::default() }
     }
 
+    /// Where the store's change feed stands: `None` while it cannot be heard, or without one.
+    pub fn generation(&self) -> Option<u64> {
+        self.changes.as_ref().and_then(|changes| *changes.borrow())
+    }
+
     pub async fn of(&self, store: &dyn Store, tenant: &TenantSlug) -> StoreResult<Arc<Vec<ConnectionSecret>>> {
         // Read before the look-up: a change heard during it moves the generation on, and the
         // entry written below is then already stale.
-        let generation = self.changes.as_ref().and_then(|changes| *changes.borrow());
+        let generation = self.generation();
         if let Some(generation) = generation {
             let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((at, secrets)) = entries.get(tenant) {

@@ -6,7 +6,8 @@ use store::Store;
 
 use super::connection::{admin, print_json};
 use crate::admin::error::AdminError;
-use crate::admin::role_model::{CreateAccessToken, CreateRole, GroupSelector, LockRole, MapRole, RoleSettings, RolesView};
+use crate::admin::model::Rotate;
+use crate::admin::role_model::{AccessTokenView, CreateAccessToken, CreateRole, GroupSelector, LockRole, MapRole, RoleSettings, RolesView};
 use crate::config::Settings;
 
 /// The group of a mapping: by displayName (`--group`) or by id (`--group-id`).
@@ -136,6 +137,45 @@ pub async fn create_access_token(store: &dyn Store, settings: &Settings, tenant:
         )
     });
     Ok(())
+}
+
+/// `scimledger access-token list TENANT`.
+pub async fn list_access_tokens(store: &dyn Store, settings: &Settings, tenant: &str, json: bool) -> Result<(), AdminError> {
+    let tokens = admin(store, settings).access_tokens(tenant).await?;
+    print(json, &tokens, || tokens.iter().map(describe_access_token).collect::<Vec<_>>().join("\n"));
+    Ok(())
+}
+
+/// `scimledger access-token revoke TENANT NAME_OR_ID`.
+pub async fn revoke_access_token(store: &dyn Store, settings: &Settings, tenant: &str, token: &str, json: bool) -> Result<(), AdminError> {
+    let revoked = admin(store, settings).revoke_access_token(tenant, token).await?;
+    print(json, &revoked, || describe_access_token(&revoked));
+    Ok(())
+}
+
+/// `scimledger access-token rotate TENANT NAME_OR_ID [--grace 24h]`.
+pub async fn rotate_access_token(
+    store: &dyn Store,
+    settings: &Settings,
+    tenant: &str,
+    token: &str,
+    grace: Option<String>,
+    json: bool,
+) -> Result<(), AdminError> {
+    let issued = admin(store, settings).rotate_access_token(tenant, token, &Rotate { grace }).await?;
+    print(json, &issued, || {
+        format!(
+            "access token {} of tenant {} rotated\n  token: {}\nThe new token is shown this once; the old one works until its grace period ends (`access-token list`).",
+            issued.name, issued.tenant, issued.token
+        )
+    });
+    Ok(())
+}
+
+fn describe_access_token(token: &AccessTokenView) -> String {
+    let live = token.credentials.iter().filter(|c| c.live).count();
+    let state = if token.revoked { "revoked".to_owned() } else { format!("{live} live secret(s)") };
+    format!("{}\t{}\tcreated {}\t{state}", token.name, token.id, token.created)
 }
 
 fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
