@@ -166,7 +166,7 @@ enum TenantCommand {
     Routing {
         slug: String,
         #[command(flatten)]
-        rule: cli::tenant::Routing,
+        rule: cli::tenant::Rule,
         #[arg(long)]
         json: bool,
     },

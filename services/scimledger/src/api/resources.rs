@@ -15,6 +15,7 @@ use scim::patch::PatchRequest;
 use scim::projection::Selection;
 use scim::ScimError;
 use serde_json::Value;
+use store::query::Target;
 use store::{Page, Reference, ResourceRecord};
 
 use super::body::ScimBody;
@@ -118,7 +119,8 @@ async fn rendered_page<E: Endpoint>(
     let (listed, tenants) = match routing::rule_of(state, caller).await? {
         None => (E::list(&*state.store, &caller.tenant, scope, query, with_related).await, vec![caller.tenant.clone()]),
         Some(_) => (
-            state.store.routed_page(&caller.tenant, E::TARGET, scope, query, with_related).await,
+            // Only a user's row carries its related attribute (its groups); members are read apart.
+            state.store.routed_page(&caller.tenant, E::TARGET, scope, query, with_related && E::TARGET == Target::Users).await,
             routing::sub_tenants(state, &caller.tenant).await?,
         ),
     };

@@ -25,7 +25,7 @@ pub async fn create(store: &dyn Store, settings: &Settings, slug: &str, parent: 
 }
 
 /// `tenant routing PARENT --attribute URN --map VALUE=SUB … [--group-map DISPLAYNAME=SUB …]`.
-pub async fn routing(store: &dyn Store, settings: &Settings, slug: &str, rule: Routing, json: bool) -> Result<(), AdminError> {
+pub async fn routing(store: &dyn Store, settings: &Settings, slug: &str, rule: Rule, json: bool) -> Result<(), AdminError> {
     let input = RoutingInput { attribute: rule.attribute, map: pairs(rule.map)?, group_map: pairs(rule.group_map)? };
     let view = admin(store, settings).set_routing(slug, &input).await?;
     if json {
@@ -53,9 +53,9 @@ fn pairs(arguments: Vec<String>) -> Result<BTreeMap<String, String>, AdminError>
         .collect()
 }
 
-/// The routing rule a `tenant routing` sets.
+/// The routing rule a `tenant routing` sets (named apart from the subcommand: clap names an argument group after it).
 #[derive(Debug, clap::Args)]
-pub struct Routing {
+pub struct Rule {
     /// The user attribute that routes: a core name (userType) or an extension's URN
     /// (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization).
     #[arg(long)]
