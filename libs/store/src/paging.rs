@@ -115,8 +115,7 @@ impl PagePlan {
     pub fn new(
         dialect: &dyn Dialect,
         target: Target,
-        tenant: &TenantSlug,
-        span: Span,
+        (tenant, span): (&TenantSlug, Span),
         scope: Scope,
         query: &ListQuery,
         with_groups: bool,

@@ -563,8 +563,7 @@ async fn sqlite_answers_the_common_look_ups_from_indexes() {
         let plan = PagePlan::new(
             &store::sqlite::dialect::Sqlite,
             target,
-            &fixture.tenant,
-            Span::Tenant,
+            (&fixture.tenant, Span::Tenant),
             scope,
             &query,
             false,

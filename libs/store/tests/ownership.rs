@@ -297,8 +297,7 @@ async fn sqlite_pages_a_scope_through_the_owner_index() {
             let plan = PagePlan::new(
                 &store::sqlite::dialect::Sqlite,
                 target,
-                &fixture.tenant,
-                Span::Tenant,
+                (&fixture.tenant, Span::Tenant),
                 scope,
                 &query(rt, params),
                 false,

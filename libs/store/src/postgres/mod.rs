@@ -246,8 +246,7 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::page(
             client,
             Target::Users,
-            tenant,
-            Span::Tenant,
+            (tenant, Span::Tenant),
             scope,
             query,
             with_groups,
@@ -264,8 +263,7 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::page(
             client,
             Target::Groups,
-            tenant,
-            Span::Tenant,
+            (tenant, Span::Tenant),
             scope,
             query,
             false,
@@ -294,8 +292,7 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::page(
             client,
             target,
-            parent,
-            Span::SubTenants,
+            (parent, Span::SubTenants),
             scope,
             query,
             with_groups,

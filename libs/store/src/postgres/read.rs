@@ -70,14 +70,13 @@ fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {
 pub async fn page(
     client: &Client,
     target: Target,
-    tenant: &TenantSlug,
-    span: Span,
+    (tenant, span): (&TenantSlug, Span),
     scope: Scope,
     query: &ListQuery,
     with_groups: bool,
     resume: &paging::ResumePoints,
 ) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Postgres, target, tenant, span, scope, query, with_groups, resume)?;
+    let plan = PagePlan::new(&Postgres, target, (tenant, span), scope, query, with_groups, resume)?;
     let params: Vec<Box<dyn ToSql + Sync + Send>> = plan.params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let mut rows = Vec::new();

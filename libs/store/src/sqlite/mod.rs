@@ -362,7 +362,7 @@ impl Store for SqliteStore {
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
         let resume = self.resume.clone();
-        self.readers.run(move |c| read::page(c, Target::Users, &tenant, Span::Tenant, scope, &query, with_groups, &resume)).await
+        self.readers.run(move |c| read::page(c, Target::Users, (&tenant, Span::Tenant), scope, &query, with_groups, &resume)).await
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
@@ -373,7 +373,7 @@ impl Store for SqliteStore {
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
         let resume = self.resume.clone();
-        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, Span::Tenant, scope, &query, false, &resume)).await
+        self.readers.run(move |c| read::page(c, Target::Groups, (&tenant, Span::Tenant), scope, &query, false, &resume)).await
     }
 
     async fn routed_one(
@@ -397,7 +397,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Page> {
         let (parent, query) = (parent.clone(), query.clone());
         let resume = self.resume.clone();
-        self.readers.run(move |c| read::page(c, target, &parent, Span::SubTenants, scope, &query, with_groups, &resume)).await
+        self.readers.run(move |c| read::page(c, target, (&parent, Span::SubTenants), scope, &query, with_groups, &resume)).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

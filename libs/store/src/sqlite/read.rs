@@ -94,14 +94,13 @@ fn to_param(value: SqlValue) -> SqlParam {
 pub fn page(
     db: &Connection,
     target: Target,
-    tenant: &TenantSlug,
-    span: Span,
+    (tenant, span): (&TenantSlug, Span),
     scope: Scope,
     query: &ListQuery,
     with_groups: bool,
     resume: &paging::ResumePoints,
 ) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Sqlite, target, tenant, span, scope, query, with_groups, resume)?;
+    let plan = PagePlan::new(&Sqlite, target, (tenant, span), scope, query, with_groups, resume)?;
     let params: Vec<SqlParam> = plan.params.iter().cloned().map(to_param).collect();
     let mut rows = Vec::new();
     let mut groups = with_groups.then(HashMap::new);
