@@ -5,7 +5,8 @@
 //! - [`names`]: `UserName` and `GroupName`, with the case-folded keys that uniqueness uses.
 //! - [`user`]: the User aggregate: provision, replace, patch, deactivate, reactivate, delete.
 //! - [`group`]: the Group aggregate: create, rename, membership changes, delete.
-//! - [`tenant`]: the Tenant aggregate (`tenant.created`).
+//! - [`tenant`]: the Tenant aggregate (`tenant.created`), a sub-tenant's parent, a parent's routing.
+//! - [`routing`]: which sub-tenant a parent's pushed user or group belongs to.
 //! - [`access_token`]: credentials of a tenant for the access look-up.
 //! - [`connection`]: the Connection aggregate: auth mode, secrets (rotate, revoke), settings,
 //!   disable.
@@ -38,6 +39,7 @@ pub mod oauth_grant;
 pub mod operator;
 pub mod ownership;
 pub mod role;
+pub mod routing;
 pub mod secret;
 pub mod tenant;
 pub mod user;

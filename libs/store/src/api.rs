@@ -8,6 +8,8 @@ use domain::group::MemberKind;
 use domain::{EventPayload, Owner, ResourceId, StreamKind, TenantSlug};
 use scim::cursor::Position;
 use scim::list::ListQuery;
+
+use crate::query::Target;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -234,7 +236,10 @@ pub enum ReadModelChange {
         /// on every commit to a large group).
         renamed: bool,
     },
-    Tenant,
+    /// A tenant was created, as a sub-tenant of `parent` if it has one.
+    Tenant {
+        parent: Option<TenantSlug>,
+    },
     /// The tenant was deleted: every read-model row of it goes.
     DeleteTenant,
     Connection(ConnectionRow),
@@ -452,6 +457,8 @@ pub struct Reference {
 pub struct Tenant {
     pub slug: TenantSlug,
     pub created: OffsetDateTime,
+    /// The tenant this one is a sub-tenant of (ADR 0074).
+    pub parent: Option<TenantSlug>,
 }
 
 /// A connection as the read model holds it.
@@ -701,6 +708,24 @@ pub trait Store: Send + Sync + 'static {
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page>;
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page>;
+    /// A user or group of one of `parent`'s sub-tenants by id, with the sub-tenant that holds
+    /// it: what the parent's SCIM endpoint reads and writes through (ADR 0074).
+    async fn routed_one(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        id: ResourceId,
+    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>>;
+    /// A page over the users or groups of all of `parent`'s sub-tenants, and their total.
+    async fn routed_page(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        query: &ListQuery,
+        with_groups: bool,
+    ) -> StoreResult<Page>;
     async fn user(&self, tenant: &TenantSlug, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         self.user_in(tenant, Scope::Tenant, id).await
     }

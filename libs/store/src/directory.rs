@@ -5,6 +5,7 @@ use cqrs_es::Aggregate;
 use domain::connection::Connection;
 use domain::enrollment::template::EnrollmentTemplate;
 use domain::operator::Operator;
+use domain::routing::RoutingRule;
 use domain::tenant::{Tenant, TenantCommand};
 use domain::{Principal, StreamKind, TenantSlug};
 
@@ -18,7 +19,9 @@ pub fn tenant_commit(before: &Tenant, after: &Tenant) -> (Vec<Reservation>, Read
         return (Vec::new(), ReadModelChange::DeleteTenant);
     }
     match (before.slug(), after.slug()) {
-        (None, Some(slug)) => (vec![Reservation::Claim { kind: TENANT, key: slug.to_string() }], ReadModelChange::Tenant),
+        (None, Some(slug)) => {
+            (vec![Reservation::Claim { kind: TENANT, key: slug.to_string() }], ReadModelChange::Tenant { parent: after.parent().cloned() })
+        }
         _ => (Vec::new(), ReadModelChange::Nothing),
     }
 }
@@ -60,6 +63,14 @@ pub async fn configure_enrollment(
         .map(|_| ())
 }
 
+/// Sets how a parent routes what its connections push (ADR 0074).
+pub async fn set_routing(store: &dyn Store, slug: &TenantSlug, rule: RoutingRule, metadata: EventMetadata) -> Result<(), CommandError> {
+    let command = TenantCommand::SetRouting(rule);
+    commands::run::<Tenant>(store, slug, Tenant::stream_id(slug), command, &Principal::Operator, metadata, Expect::Existing)
+        .await
+        .map(|_| ())
+}
+
 /// The tenant as its stream holds it (its enrollment template), `None` if there is no such tenant.
 pub async fn tenant(store: &dyn Store, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
     let events = store.stream(slug, StreamKind::Tenant, Tenant::stream_id(slug)).await?;
@@ -70,9 +81,14 @@ pub async fn tenant(store: &dyn Store, slug: &TenantSlug) -> Result<Option<Tenan
     Ok(tenant.exists().then_some(tenant))
 }
 
-/// Creates a tenant on its stream (named by the slug).
-pub async fn create_tenant(store: &dyn Store, slug: &TenantSlug, metadata: EventMetadata) -> Result<(), CommandError> {
-    let command = TenantCommand::Create { slug: slug.clone() };
+/// Creates a tenant on its stream (named by the slug), a sub-tenant of `parent` if given.
+pub async fn create_tenant(
+    store: &dyn Store,
+    slug: &TenantSlug,
+    parent: Option<TenantSlug>,
+    metadata: EventMetadata,
+) -> Result<(), CommandError> {
+    let command = TenantCommand::Create { slug: slug.clone(), parent };
     commands::run::<Tenant>(store, slug, Tenant::stream_id(slug), command, &Principal::Operator, metadata, Expect::New).await.map(|_| ())
 }
 

@@ -46,15 +46,16 @@ pub struct ResumePoints(Arc<Mutex<HashMap<ResumeKey, i64>>>);
 struct ResumeKey {
     target: Target,
     tenant: TenantSlug,
+    span: Span,
     scope: Scope,
     start_index: u64,
 }
 
 impl ResumePoints {
-    fn key(target: Target, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> Option<ResumeKey> {
+    fn key(target: Target, tenant: &TenantSlug, span: Span, scope: Scope, query: &ListQuery) -> Option<ResumeKey> {
         match query.paging {
             Paging::Index { start_index } if query.filter.is_none() && query.sort.is_none() && query.count > 0 => {
-                Some(ResumeKey { target, tenant: tenant.clone(), scope, start_index })
+                Some(ResumeKey { target, tenant: tenant.clone(), span, scope, start_index })
             }
             _ => None,
         }
@@ -70,6 +71,25 @@ impl ResumePoints {
             points.clear();
         }
         points.insert(key, seq);
+    }
+}
+
+/// Which tenants' rows a read spans: the tenant's own, or, for a parent, those of all its
+/// sub-tenants (ADR 0074). The tenant stays the first parameter either way; rows keep their
+/// order by `seq`, which is one sequence across tenants, so keyset pages and cursors work alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Span {
+    Tenant,
+    SubTenants,
+}
+
+impl Span {
+    /// The condition on `column` (a tenant column) for the tenant bound at `param`.
+    fn condition(self, column: &str, param: &str) -> String {
+        match self {
+            Span::Tenant => format!("{column} = {param}"),
+            Span::SubTenants => format!("{column} IN (SELECT t.slug FROM tenants t WHERE t.parent = {param})"),
+        }
     }
 }
 
@@ -95,13 +115,13 @@ impl PagePlan {
     pub fn new(
         dialect: &dyn Dialect,
         target: Target,
-        tenant: &TenantSlug,
+        (tenant, span): (&TenantSlug, Span),
         scope: Scope,
         query: &ListQuery,
         with_groups: bool,
         resume: &ResumePoints,
     ) -> Result<Self, scim::ScimError> {
-        let walk = ResumePoints::key(target, tenant, scope, query);
+        let walk = ResumePoints::key(target, tenant, span, scope, query);
         let resume_after = walk.as_ref().and_then(|key| resume.get(key));
         let mut compiler = Compiler::new(dialect, target, 1);
         let condition = match &query.filter {
@@ -110,13 +130,13 @@ impl PagePlan {
         };
         let kept_count = query.filter.is_none() && matches!(scope, Scope::Tenant);
         let visible = visible(&mut compiler, scope, query.filter.is_some());
-        let from = format!("FROM {} r WHERE r.tenant = {} AND {condition}{visible}", target.table(), dialect.param(1));
+        let from = format!("FROM {} r WHERE {} AND {condition}{visible}", target.table(), span.condition("r.tenant", &dialect.param(1)));
         let count_sql = if kept_count {
             // The tenant's kept count (ADR 0049): a few rows, where count(*) reads every
             // resource of the tenant.
             format!(
-                "SELECT CAST(coalesce(sum(c.total), 0) AS BIGINT) FROM resource_counts c WHERE c.tenant = {} AND c.kind = '{}'",
-                dialect.param(1),
+                "SELECT CAST(coalesce(sum(c.total), 0) AS BIGINT) FROM resource_counts c WHERE {} AND c.kind = '{}'",
+                span.condition("c.tenant", &dialect.param(1)),
                 target.table()
             )
         } else {
@@ -232,15 +252,22 @@ impl PagePlan {
     }
 }
 
-/// The query of one resource by id as `scope` sees it, selecting [`ROW_COLUMNS`]: its SQL and
-/// parameters (the tenant, the id, then the scope's).
-pub fn one(dialect: &dyn Dialect, target: Target, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> (String, Vec<SqlValue>) {
+/// The query of one resource by id as `scope` sees it, selecting [`ROW_COLUMNS`] and then the
+/// tenant that holds it: its SQL and parameters (the tenant, the id, then the scope's).
+pub fn one(
+    dialect: &dyn Dialect,
+    target: Target,
+    tenant: &TenantSlug,
+    span: Span,
+    scope: Scope,
+    id: ResourceId,
+) -> (String, Vec<SqlValue>) {
     let mut compiler = Compiler::new(dialect, target, 2);
     let visible = visible(&mut compiler, scope, false);
     let sql = format!(
-        "SELECT {ROW_COLUMNS} FROM {} r WHERE r.tenant = {} AND r.id = {}{visible}",
+        "SELECT {ROW_COLUMNS}, r.tenant FROM {} r WHERE {} AND r.id = {}{visible}",
         target.table(),
-        dialect.param(1),
+        span.condition("r.tenant", &dialect.param(1)),
         dialect.param(2)
     );
     let mut params = vec![SqlValue::Text(tenant.as_str().to_owned()), SqlValue::Uuid(id.as_uuid())];

@@ -80,8 +80,10 @@ pub enum WriteStep<'c> {
     DeleteGroupRow,
     /// Drops the group's memberships, as a group and as a member.
     DeleteGroupMemberships,
-    /// Inserts the tenant's row (the commit's tenant is the tenant).
-    InsertTenantRow,
+    /// Inserts the tenant's row (the commit's tenant is the tenant) with its parent, if any.
+    InsertTenantRow {
+        parent: Option<&'c str>,
+    },
     /// Deletes the deleted tenant's rows of one read model (its events stay in the log).
     ForgetTenant(TenantRows),
     /// Inserts or updates the connection's row: its settings, and when it was disabled (kept
@@ -243,7 +245,9 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
                 count(Target::Groups, -1),
             ]);
         }
-        ReadModelChange::Tenant => steps.push(WriteStep::InsertTenantRow),
+        ReadModelChange::Tenant { parent } => {
+            steps.push(WriteStep::InsertTenantRow { parent: parent.as_ref().map(domain::TenantSlug::as_str) })
+        }
         ReadModelChange::DeleteTenant => steps.extend(TenantRows::ALL.map(WriteStep::ForgetTenant)),
         ReadModelChange::Connection(row) => {
             steps.push(WriteStep::UpsertConnectionRow(row));
@@ -260,7 +264,7 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
     if matches!(
         commit.read_model,
-        ReadModelChange::Tenant
+        ReadModelChange::Tenant { .. }
             | ReadModelChange::DeleteTenant
             | ReadModelChange::Connection(_)
             | ReadModelChange::AccessToken { .. }

@@ -288,7 +288,7 @@ on_both_backends! {
     async fn tenants_do_not_see_each_other(fixture: Fixture) {
         let id = fixture.provision(json!({"userName": "alice"})).await.unwrap();
         let other = domain::TenantSlug::parse("globex").unwrap();
-        store::directory::create_tenant(&*fixture.store, &other, operator()).await.unwrap();
+        store::directory::create_tenant(&*fixture.store, &other, None, operator()).await.unwrap();
         assert!(fixture.store.user(&other, id).await.unwrap().is_none());
         assert_eq!(fixture.store.users(&other, &query(&[]), false).await.unwrap().total, 0);
         // The same userName is free in another tenant.
@@ -297,8 +297,8 @@ on_both_backends! {
     }
 
     async fn tenants_and_connection_names_are_unique(fixture: Fixture) {
-        store::directory::create_tenant(&*fixture.store, &fixture.tenant, operator()).await.unwrap();
-        let again = store::directory::create_tenant(&*fixture.store, &fixture.tenant, operator()).await;
+        store::directory::create_tenant(&*fixture.store, &fixture.tenant, None, operator()).await.unwrap();
+        let again = store::directory::create_tenant(&*fixture.store, &fixture.tenant, None, operator()).await;
         assert!(matches!(again, Err(CommandError::Store(StoreError::Uniqueness { kind: store::TENANT, .. }))), "{again:?}");
         fixture.create_connection("okta", [7u8; 32]).await.unwrap();
         let twice = fixture.create_connection("okta", [9u8; 32]).await;
@@ -307,9 +307,9 @@ on_both_backends! {
     }
 
     async fn connection_secrets_follow_rotation_revocation_and_disable(fixture: Fixture) {
-        store::directory::create_tenant(&*fixture.store, &fixture.tenant, operator()).await.unwrap();
+        store::directory::create_tenant(&*fixture.store, &fixture.tenant, None, operator()).await.unwrap();
         let other = domain::TenantSlug::parse("globex").unwrap();
-        store::directory::create_tenant(&*fixture.store, &other, operator()).await.unwrap();
+        store::directory::create_tenant(&*fixture.store, &other, None, operator()).await.unwrap();
         let id = fixture.create_connection("okta", [7u8; 32]).await.unwrap();
         let now = store::now();
         let live = fixture.store.connection_secrets(&fixture.tenant, now).await.unwrap();

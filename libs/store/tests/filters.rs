@@ -529,7 +529,7 @@ async fn the_common_look_ups_are_answered_from_indexes() {
 /// steers its planner).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_answers_the_common_look_ups_from_indexes() {
-    use store::paging::PagePlan;
+    use store::paging::{PagePlan, Span};
     use store::query::{SqlValue, Target};
     use store::Scope;
 
@@ -560,8 +560,16 @@ async fn sqlite_answers_the_common_look_ups_from_indexes() {
             Target::Groups => &GROUP_RESOURCE,
         };
         let query = ListQuery::from_params([("filter", text.as_str())], rt).unwrap();
-        let plan =
-            PagePlan::new(&store::sqlite::dialect::Sqlite, target, &fixture.tenant, scope, &query, false, &Default::default()).unwrap();
+        let plan = PagePlan::new(
+            &store::sqlite::dialect::Sqlite,
+            target,
+            (&fixture.tenant, Span::Tenant),
+            scope,
+            &query,
+            false,
+            &Default::default(),
+        )
+        .unwrap();
         let params: Vec<rusqlite::types::Value> = plan
             .params
             .iter()

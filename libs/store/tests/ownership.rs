@@ -35,7 +35,7 @@ fn plain(connection: Uuid) -> Principal {
 impl Fixture {
     /// A connection of the tenant, which connections need to exist (its row is their parent).
     async fn connection(&self, name: &str) -> Uuid {
-        match store::directory::create_tenant(&*self.store, &self.tenant, operator()).await {
+        match store::directory::create_tenant(&*self.store, &self.tenant, None, operator()).await {
             Ok(()) | Err(CommandError::Store(store::StoreError::Uniqueness { kind: store::TENANT, .. })) => {}
             Err(e) => panic!("creating the tenant: {e}"),
         }
@@ -285,7 +285,7 @@ on_both_backends! {
 /// whatever the others own (SQLite plans by the query's shape alone: ADR 0016).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_pages_a_scope_through_the_owner_index() {
-    use store::paging::PagePlan;
+    use store::paging::{PagePlan, Span};
     use store::query::{SqlValue, Target};
 
     let (store, dir) = store::testing::sqlite().await;
@@ -297,7 +297,7 @@ async fn sqlite_pages_a_scope_through_the_owner_index() {
             let plan = PagePlan::new(
                 &store::sqlite::dialect::Sqlite,
                 target,
-                &fixture.tenant,
+                (&fixture.tenant, Span::Tenant),
                 scope,
                 &query(rt, params),
                 false,

@@ -36,7 +36,7 @@ async fn sslmode_require_encrypts_every_session() {
     let store = PgStore::connect(&format!("{url}?sslmode=require"), 2).await.expect("connecting with sslmode=require");
     let tenant = domain::TenantSlug::parse("acme").unwrap();
     let metadata = store::EventMetadata::by(store::Actor::Operator("test".into()));
-    store::directory::create_tenant(&store, &tenant, metadata).await.unwrap();
+    store::directory::create_tenant(&store, &tenant, None, metadata).await.unwrap();
     assert_eq!(store.tenants().await.unwrap().len(), 1);
     let (all, count) = encrypted_sessions(&admin().await, &database_of(&url)).await;
     assert!(all && count >= 1, "{count} sessions, all encrypted: {all}");

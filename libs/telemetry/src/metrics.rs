@@ -33,6 +33,7 @@ struct Instruments {
     publish_errors: Counter<u64>,
     subscriber_failures: Counter<u64>,
     access_lookups: Counter<u64>,
+    unroutable: Counter<u64>,
 }
 
 static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
@@ -84,6 +85,11 @@ fn instruments() -> &'static Instruments {
                 .u64_counter("scimledger.access.lookups")
                 .with_unit("{lookup}")
                 .with_description("Access look-ups answered, by tenant and result")
+                .build(),
+            unroutable: meter
+                .u64_counter("scimledger.routing.unroutable")
+                .with_unit("{resource}")
+                .with_description("Users and groups a parent tenant refused because its routing rule maps them to no sub-tenant")
                 .build(),
         }
     })
@@ -174,6 +180,13 @@ pub fn subscriber_failed(subscriber: &str) {
 pub fn access_lookup(tenant: &str, found: bool) {
     let result = if found { "found" } else { "not_found" };
     instruments().access_lookups.add(1, &[KeyValue::new("tenant", crate::tenants::label(tenant)), KeyValue::new("result", result)]);
+}
+
+/// A write to a parent tenant refused: its routing rule maps the resource to no sub-tenant.
+pub fn unroutable(parent: &str, resource_type: &'static str) {
+    instruments()
+        .unroutable
+        .add(1, &[KeyValue::new("tenant", crate::tenants::label(parent)), KeyValue::new("resource_type", resource_type)]);
 }
 
 /// Reports the process's resident memory at each collection (scrape or OTLP export).

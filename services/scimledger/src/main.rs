@@ -152,9 +152,21 @@ enum WorkerCommand {
 
 #[derive(Subcommand)]
 enum TenantCommand {
-    /// Create a tenant: lower-case letters, digits and dashes.
+    /// Create a tenant: lower-case letters, digits and dashes; with --parent, a sub-tenant the
+    /// parent's connections may route into (docs/adr/0074).
     Create {
         slug: String,
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set how a parent routes pushed users (by an attribute's value) and groups (by
+    /// displayName) into its sub-tenants.
+    Routing {
+        slug: String,
+        #[command(flatten)]
+        rule: cli::tenant::Rule,
         #[arg(long)]
         json: bool,
     },
@@ -269,8 +281,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Backup { .. }
         | Command::Worker { command: WorkerCommand::Mailer | WorkerCommand::Assets } => unreachable!("handled above"),
         Command::Worker { command: WorkerCommand::Status { json } } => subscribers::run::status(&*store, json).await,
-        Command::Tenant { command: TenantCommand::Create { slug, json } } => {
-            Ok(cli::tenant::create(&*store, &settings, &slug, json).await?)
+        Command::Tenant { command: TenantCommand::Create { slug, parent, json } } => {
+            Ok(cli::tenant::create(&*store, &settings, &slug, parent, json).await?)
+        }
+        Command::Tenant { command: TenantCommand::Routing { slug, rule, json } } => {
+            Ok(cli::tenant::routing(&*store, &settings, &slug, rule, json).await?)
         }
         Command::Tenant { command: TenantCommand::List { json } } => Ok(cli::tenant::list(&*store, &settings, json).await?),
         Command::Tenant { command: TenantCommand::Update { slug, enrollment, json } } => {

@@ -80,6 +80,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
         subscribers: subscribers.as_ref().map(InProcessBus::health).unwrap_or_default(),
         access,
         oauth_key: Arc::new(oauth_key),
+        unroutable: Default::default(),
     };
     axum::serve(listener, api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

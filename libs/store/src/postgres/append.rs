@@ -193,7 +193,7 @@ impl Statements {
             delete_memberships_of_member: p("DELETE FROM memberships WHERE tenant = $1 AND member_id = $2").await?,
             delete_group_row: p("DELETE FROM groups WHERE tenant = $1 AND id = $2").await?,
             delete_group_memberships: p("DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)").await?,
-            insert_tenant: p("INSERT INTO tenants (slug, created_at) VALUES ($1, $2)").await?,
+            insert_tenant: p("INSERT INTO tenants (slug, created_at, parent) VALUES ($1, $2, $3)").await?,
             upsert_connection: p("INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at, purge_requested_at)
                                   VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN $7::timestamptz END,
                                     CASE WHEN $9::boolean THEN $7::timestamptz END)
@@ -345,7 +345,7 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             WriteStep::LeaveDeletedGroupInUsers => execute(tx, &s.leave_deleted_in_users, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupRow => execute(tx, &s.delete_group_row, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupMemberships => execute(tx, &s.delete_group_memberships, &[&c.tenant, &c.id]).await,
-            WriteStep::InsertTenantRow => execute(tx, &s.insert_tenant, &[&c.tenant, c.recorded_at]).await,
+            WriteStep::InsertTenantRow { parent } => execute(tx, &s.insert_tenant, &[&c.tenant, c.recorded_at, &parent]).await,
             WriteStep::ForgetTenant(rows) => {
                 let index = TenantRows::ALL.iter().position(|r| *r == rows).expect("every kind of rows is in ALL");
                 execute(tx, &s.forget_tenant[index], &[&c.tenant]).await

@@ -14,14 +14,12 @@ use super::backend;
 use crate::api::*;
 
 pub async fn tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
-    let rows = client.query("SELECT slug, created_at FROM tenants ORDER BY slug", &[]).await.map_err(backend)?;
+    let rows = client.query("SELECT slug, created_at, parent FROM tenants ORDER BY slug", &[]).await.map_err(backend)?;
+    let slug_of = |slug: &str| TenantSlug::parse(slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e));
     rows.iter()
         .map(|row| {
-            let slug: String = row.get(0);
-            Ok(Tenant {
-                slug: TenantSlug::parse(&slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e))?,
-                created: row.get(1),
-            })
+            let parent: Option<String> = row.get(2);
+            Ok(Tenant { slug: slug_of(row.get(0))?, created: row.get(1), parent: parent.as_deref().map(slug_of).transpose()? })
         })
         .collect()
 }

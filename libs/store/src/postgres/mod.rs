@@ -45,7 +45,7 @@ use uuid::Uuid;
 
 use crate::api::*;
 use crate::open::Options;
-use crate::paging;
+use crate::paging::{self, Span};
 use crate::query::Target;
 use session::on_session;
 
@@ -238,19 +238,66 @@ impl Store for PgStore {
     }
 
     async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Users, tenant, scope, id))
+        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Users, tenant, Span::Tenant, scope, id))
+            .map(|found| found.map(|(_, r)| r))
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Users, tenant, scope, query, with_groups, &self.resume))
+        on_session!(&self.pool, &self.tls, |client| read::page(
+            client,
+            Target::Users,
+            (tenant, Span::Tenant),
+            scope,
+            query,
+            with_groups,
+            &self.resume
+        ))
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Groups, tenant, scope, id))
+        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Groups, tenant, Span::Tenant, scope, id))
+            .map(|found| found.map(|(_, r)| r))
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(client, Target::Groups, tenant, scope, query, false, &self.resume))
+        on_session!(&self.pool, &self.tls, |client| read::page(
+            client,
+            Target::Groups,
+            (tenant, Span::Tenant),
+            scope,
+            query,
+            false,
+            &self.resume
+        ))
+    }
+
+    async fn routed_one(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        id: ResourceId,
+    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+        on_session!(&self.pool, &self.tls, |client| read::one(client, target, parent, Span::SubTenants, scope, id))
+    }
+
+    async fn routed_page(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        query: &ListQuery,
+        with_groups: bool,
+    ) -> StoreResult<Page> {
+        on_session!(&self.pool, &self.tls, |client| read::page(
+            client,
+            target,
+            (parent, Span::SubTenants),
+            scope,
+            query,
+            with_groups,
+            &self.resume
+        ))
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

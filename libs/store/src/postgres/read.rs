@@ -15,7 +15,7 @@ use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
 use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
-use crate::paging::{self, PagePlan};
+use crate::paging::{self, PagePlan, Span};
 use crate::projection::{member_kind_named, owner_named};
 use crate::query::{SqlValue, Target};
 use crate::seal::SealLink;
@@ -31,19 +31,27 @@ fn record(row: &Row) -> ResourceRecord {
     }
 }
 
+/// One resource by id, with the tenant that holds it (one of a parent's sub-tenants when
+/// `span` spans them).
 pub async fn one(
     client: &Client,
     target: Target,
     tenant: &TenantSlug,
+    span: Span,
     scope: Scope,
     id: ResourceId,
-) -> StoreResult<Option<ResourceRecord>> {
-    let (sql, params) = paging::one(&Postgres, target, tenant, scope, id);
+) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+    let (sql, params) = paging::one(&Postgres, target, tenant, span, scope, id);
     let params: Vec<Box<dyn ToSql + Sync + Send>> = params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
     let row = client.query_opt(&stmt, &refs).await.map_err(backend)?;
-    Ok(row.as_ref().map(record))
+    row.map(|row| {
+        let holder: String = row.get("tenant");
+        let holder = TenantSlug::parse(&holder).map_err(|e| StoreError::corrupt(format!("stored tenant '{holder}'"), e))?;
+        Ok((holder, record(&row)))
+    })
+    .transpose()
 }
 
 fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {
@@ -62,13 +70,13 @@ fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {
 pub async fn page(
     client: &Client,
     target: Target,
-    tenant: &TenantSlug,
+    (tenant, span): (&TenantSlug, Span),
     scope: Scope,
     query: &ListQuery,
     with_groups: bool,
     resume: &paging::ResumePoints,
 ) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Postgres, target, tenant, scope, query, with_groups, resume)?;
+    let plan = PagePlan::new(&Postgres, target, (tenant, span), scope, query, with_groups, resume)?;
     let params: Vec<Box<dyn ToSql + Sync + Send>> = plan.params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let mut rows = Vec::new();

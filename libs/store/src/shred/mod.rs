@@ -24,6 +24,8 @@ use domain::group::MemberKind;
 use domain::user::personal_fields;
 use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use scim::list::ListQuery;
+
+use crate::query::Target;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -333,6 +335,27 @@ impl Store for Shredding {
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
         self.inner.groups_in(tenant, scope, query).await
+    }
+
+    async fn routed_one(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        id: ResourceId,
+    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+        self.inner.routed_one(parent, target, scope, id).await
+    }
+
+    async fn routed_page(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        query: &ListQuery,
+        with_groups: bool,
+    ) -> StoreResult<Page> {
+        self.inner.routed_page(parent, target, scope, query, with_groups).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

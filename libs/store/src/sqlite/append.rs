@@ -261,7 +261,9 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         WriteStep::DeleteGroupMemberships => {
             execute("DELETE FROM memberships WHERE tenant = ?1 AND (group_id = ?2 OR member_id = ?2)", params![tenant, id])
         }
-        WriteStep::InsertTenantRow => execute("INSERT INTO tenants (slug, created_at) VALUES (?1, ?2)", params![tenant, c.at]),
+        WriteStep::InsertTenantRow { parent } => {
+            execute("INSERT INTO tenants (slug, created_at, parent) VALUES (?1, ?2, ?3)", params![tenant, c.at, parent])
+        }
         WriteStep::ForgetTenant(rows) => execute(&rows.delete_sql("?1"), params![tenant]),
         WriteStep::UpsertConnectionRow(row) => execute(
             "INSERT INTO connections (id, tenant, name, auth, login, settings, created_at, disabled_at, purge_requested_at)

@@ -13,14 +13,13 @@ use super::{backend, time_text};
 use crate::api::*;
 
 pub fn tenants(db: &Db) -> StoreResult<Vec<Tenant>> {
-    let mut stmt = db.prepare_cached("SELECT slug, created_at FROM tenants ORDER BY slug").map_err(backend)?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
+    let mut stmt = db.prepare_cached("SELECT slug, created_at, parent FROM tenants ORDER BY slug").map_err(backend)?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))).map_err(backend)?;
+    let slug_of = |slug: &str| TenantSlug::parse(slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e));
     rows.map(|row| {
-        let (slug, created) = row.map_err(backend)?;
-        Ok(Tenant {
-            slug: TenantSlug::parse(&slug).map_err(|e| StoreError::corrupt(format!("tenant '{slug}'"), e))?,
-            created: time_text::parse(&created)?,
-        })
+        let (slug, created, parent) = row.map_err(backend)?;
+        Ok(Tenant { slug: slug_of(&slug)?, created: time_text::parse(&created)?, parent: parent.as_deref().map(slug_of).transpose()? })
     })
     .collect()
 }

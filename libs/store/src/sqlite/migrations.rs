@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (41, include_str!("migrations/0041_seals.sql")),
     (42, include_str!("migrations/0042_user_keys.sql")),
     (43, include_str!("migrations/0043_login_history.sql")),
+    (44, include_str!("migrations/0044_sub_tenants.sql")),
     (50, include_str!("migrations/0050_devices.sql")),
     (54, include_str!("migrations/0054_follower_failures.sql")),
 ];

@@ -45,6 +45,7 @@ use uuid::Uuid;
 
 use crate::api::*;
 use crate::open::Options;
+use crate::paging::Span;
 use crate::query::Target;
 pub(crate) use errors::{backend, violation, Violation};
 use readers::Readers;
@@ -355,24 +356,48 @@ impl Store for SqliteStore {
 
     async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::one(c, Target::Users, &tenant, scope, id)).await
+        self.readers.run(move |c| read::one(c, Target::Users, &tenant, Span::Tenant, scope, id)).await.map(|found| found.map(|(_, r)| r))
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
         let resume = self.resume.clone();
-        self.readers.run(move |c| read::page(c, Target::Users, &tenant, scope, &query, with_groups, &resume)).await
+        self.readers.run(move |c| read::page(c, Target::Users, (&tenant, Span::Tenant), scope, &query, with_groups, &resume)).await
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::one(c, Target::Groups, &tenant, scope, id)).await
+        self.readers.run(move |c| read::one(c, Target::Groups, &tenant, Span::Tenant, scope, id)).await.map(|found| found.map(|(_, r)| r))
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
         let (tenant, query) = (tenant.clone(), query.clone());
         let resume = self.resume.clone();
-        self.readers.run(move |c| read::page(c, Target::Groups, &tenant, scope, &query, false, &resume)).await
+        self.readers.run(move |c| read::page(c, Target::Groups, (&tenant, Span::Tenant), scope, &query, false, &resume)).await
+    }
+
+    async fn routed_one(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        id: ResourceId,
+    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+        let parent = parent.clone();
+        self.readers.run(move |c| read::one(c, target, &parent, Span::SubTenants, scope, id)).await
+    }
+
+    async fn routed_page(
+        &self,
+        parent: &TenantSlug,
+        target: Target,
+        scope: Scope,
+        query: &ListQuery,
+        with_groups: bool,
+    ) -> StoreResult<Page> {
+        let (parent, query) = (parent.clone(), query.clone());
+        let resume = self.resume.clone();
+        self.readers.run(move |c| read::page(c, target, (&parent, Span::SubTenants), scope, &query, with_groups, &resume)).await
     }
 
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {

@@ -13,7 +13,7 @@ use super::dialect::Sqlite;
 use super::{backend, time_text};
 use crate::api::*;
 use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
-use crate::paging::{self, PagePlan};
+use crate::paging::{self, PagePlan, Span};
 use crate::projection::{member_kind_named, owner_named};
 use crate::query::{SqlValue, Target};
 use crate::seal::SealLink;
@@ -56,17 +56,27 @@ impl RawRecord {
     }
 }
 
+/// One resource by id, with the tenant that holds it (one of a parent's sub-tenants when
+/// `span` spans them).
 pub fn one(
     db: &Connection,
     target: Target,
     tenant: &TenantSlug,
+    span: Span,
     scope: Scope,
     resource: ResourceId,
-) -> StoreResult<Option<ResourceRecord>> {
-    let (sql, params) = paging::one(&Sqlite, target, tenant, scope, resource);
+) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+    let (sql, params) = paging::one(&Sqlite, target, tenant, span, scope, resource);
     let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
-    let raw = stmt.query_row(params_from_iter(params.into_iter().map(to_param)), RawRecord::from_row).optional().map_err(backend)?;
-    raw.map(RawRecord::parse).transpose()
+    let raw = stmt
+        .query_row(params_from_iter(params.into_iter().map(to_param)), |row| Ok((RawRecord::from_row(row)?, row.get::<_, String>(6)?)))
+        .optional()
+        .map_err(backend)?;
+    raw.map(|(record, holder)| Ok((slug(&holder)?, record.parse()?))).transpose()
+}
+
+fn slug(text: &str) -> StoreResult<TenantSlug> {
+    TenantSlug::parse(text).map_err(|e| StoreError::corrupt(format!("stored tenant '{text}'"), e))
 }
 
 fn to_param(value: SqlValue) -> SqlParam {
@@ -84,13 +94,13 @@ fn to_param(value: SqlValue) -> SqlParam {
 pub fn page(
     db: &Connection,
     target: Target,
-    tenant: &TenantSlug,
+    (tenant, span): (&TenantSlug, Span),
     scope: Scope,
     query: &ListQuery,
     with_groups: bool,
     resume: &paging::ResumePoints,
 ) -> StoreResult<Page> {
-    let plan = PagePlan::new(&Sqlite, target, tenant, scope, query, with_groups, resume)?;
+    let plan = PagePlan::new(&Sqlite, target, (tenant, span), scope, query, with_groups, resume)?;
     let params: Vec<SqlParam> = plan.params.iter().cloned().map(to_param).collect();
     let mut rows = Vec::new();
     let mut groups = with_groups.then(HashMap::new);

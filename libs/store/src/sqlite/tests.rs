@@ -133,7 +133,7 @@ async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
         })
         .await;
     assert!(matches!(result, Err(StoreError::Internal(_))), "{result:?}");
-    crate::directory::create_tenant(&store, &tenant(), crate::EventMetadata::by(crate::Actor::Operator("test".into())))
+    crate::directory::create_tenant(&store, &tenant(), None, crate::EventMetadata::by(crate::Actor::Operator("test".into())))
         .await
         .expect("the writer still serves");
     let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
@@ -147,9 +147,10 @@ async fn two_stores_on_one_file_share_the_log_and_the_reservations() {
     let dir = tempfile::tempdir().unwrap();
     let server = SqliteStore::open(dir.path()).await.unwrap();
     let cli = SqliteStore::open(dir.path()).await.unwrap();
-    crate::directory::create_tenant(&cli, &tenant(), crate::EventMetadata::by(crate::Actor::Operator("test".into()))).await.unwrap();
+    crate::directory::create_tenant(&cli, &tenant(), None, crate::EventMetadata::by(crate::Actor::Operator("test".into()))).await.unwrap();
     assert_eq!(server.tenants().await.unwrap().len(), 1);
-    let again = crate::directory::create_tenant(&server, &tenant(), crate::EventMetadata::by(crate::Actor::Operator("test".into()))).await;
+    let again =
+        crate::directory::create_tenant(&server, &tenant(), None, crate::EventMetadata::by(crate::Actor::Operator("test".into()))).await;
     assert!(matches!(again, Err(crate::commands::CommandError::Store(StoreError::Uniqueness { kind: crate::TENANT, .. }))), "{again:?}");
 
     let mut positions = Vec::new();

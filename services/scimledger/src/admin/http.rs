@@ -36,14 +36,14 @@ use crate::token;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scimledger admin API", description = "Tenants, provisioning connections, enrollment, roles, devices and the audit (docs/operations.md, docs/access.md, docs/audit.md)"),
-    paths(create_tenant, tenants, tenant, delete_tenant, set_enrollment, create_connection, connections, connection, update, rotate, revoke, disable,
+    paths(create_tenant, tenants, tenant, delete_tenant, set_enrollment, routing, set_routing, create_connection, connections, connection, update, rotate, revoke, disable,
         role_http::roles, role_http::create_role, role_http::mappings, role_http::map_role, role_http::unmap_role,
         role_http::settings, role_http::set_settings, role_http::lock, role_http::set_lock, role_http::unlock,
         role_http::create_access_token, role_http::access_tokens, role_http::revoke_access_token, role_http::rotate_access_token,
         device_http::devices, device_http::register, device_http::assign, device_http::unassign,
         audit_http::log, audit_http::history, audit_http::as_of, audit_http::export, audit_http::seal, audit_http::verify, audit_http::erase,
         probe::test_connection, lag::lag),
-    components(schemas(CreateTenant, TenantView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
+    components(schemas(CreateTenant, TenantView, RoutingInput, RoutingView, EnrollmentInput, EnrollmentView, CreateConnection, SettingsInput, SettingsView, ConnectionView, CredentialView, Issued, Rotate, Disable, ErrorBody,
         CreateRole, RoleView, MapRole, MappingView, RoleSettings, LockRole, LockView, RolesView, CreateAccessToken, AccessTokenIssued, AccessTokenView,
         RegisterDevice, AssignDevice, DeviceView,
         AuditEvent, LogPage, HistoryEntry, ChangeView, SealView, VerifyView, ProblemView, ErasureView,
@@ -110,6 +110,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/tenants", get(tenants).post(create_tenant))
         .route("/tenants/{tenant}", get(tenant).delete(delete_tenant))
         .route("/tenants/{tenant}/enrollment", put(set_enrollment))
+        .route("/tenants/{tenant}/routing", get(routing).put(set_routing))
         .route("/tenants/{tenant}/connections", get(connections).post(create_connection))
         .route("/tenants/{tenant}/connections/{connection}", get(connection).patch(update))
         .route("/tenants/{tenant}/connections/{connection}/rotate", post(rotate))
@@ -241,6 +242,38 @@ async fn delete_tenant(
     Path(t): Path<String>,
 ) -> Response {
     reply(admin(&state, &headers, &op).delete_tenant(&t).await)
+}
+
+/// How a parent tenant routes what its connections push into its sub-tenants (docs/adr/0074),
+/// with the writes this process refused as unroutable.
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/routing", params(("tenant" = String, Path)),
+    responses((status = 200, body = RoutingView), (status = 404, body = ErrorBody)))]
+async fn routing(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+) -> Response {
+    reply(admin(&state, &headers, &op).routing(&t).await.map(|view| with_refusals(&state, view)))
+}
+
+/// Sets a parent's routing rule (`tenant.routing_set`); every target must be a sub-tenant of it.
+#[utoipa::path(put, path = "/admin/v1/tenants/{tenant}/routing", params(("tenant" = String, Path)), request_body = RoutingInput,
+    responses((status = 200, body = RoutingView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_routing(
+    State(state): State<ApiState>,
+    Extension(op): Extension<OperatorName>,
+    headers: HeaderMap,
+    Path(t): Path<String>,
+    json: Result<Json<RoutingInput>, JsonRejection>,
+) -> Response {
+    let result = async { admin(&state, &headers, &op).set_routing(&t, &body(json)?).await }.await;
+    reply(result.map(|view| with_refusals(&state, view)))
+}
+
+fn with_refusals(state: &ApiState, view: RoutingView) -> RoutingView {
+    let refused = TenantSlug::parse(&view.tenant).map(|slug| state.unroutable.of(&slug)).unwrap_or_default();
+    RoutingView { refused: Some(refused), ..view }
 }
 
 #[utoipa::path(put, path = "/admin/v1/tenants/{tenant}/enrollment", params(("tenant" = String, Path)), request_body = EnrollmentInput,

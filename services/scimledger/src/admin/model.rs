@@ -13,6 +13,10 @@ use super::error::AdminError;
 pub struct CreateTenant {
     /// Lower-case letters, digits and dashes.
     pub slug: String,
+    /// Makes the tenant a sub-tenant of this one, which may route into it (a super tenant,
+    /// docs/adr/0074). The parent must be no sub-tenant itself.
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -20,6 +24,36 @@ pub struct TenantView {
     pub slug: String,
     /// RFC 3339.
     pub created: String,
+    /// The tenant this one is a sub-tenant of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+/// How a parent routes what its connections push (docs/adr/0074): a user by the value of
+/// `attribute` (a core attribute name or an extension's URN, e.g.
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization`) through `map`, a
+/// group by its displayName through `group_map`. Every target must be a sub-tenant of the parent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingInput {
+    pub attribute: String,
+    /// Attribute value → sub-tenant slug.
+    pub map: std::collections::BTreeMap<String, String>,
+    /// Group displayName → sub-tenant slug.
+    #[serde(default)]
+    pub group_map: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoutingView {
+    pub tenant: String,
+    pub attribute: String,
+    pub map: std::collections::BTreeMap<String, String>,
+    pub group_map: std::collections::BTreeMap<String, String>,
+    /// Writes this process refused since it started because the rule maps them nowhere (the
+    /// metric `scimledger.routing.unroutable` counts them for all processes). Absent from the CLI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u64>,
 }
 
 /// A tenant's enrollment email (docs/operations.md#enrollment-emails). `url` holds `{token}`;

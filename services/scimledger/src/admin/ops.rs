@@ -5,6 +5,7 @@
 use domain::connection::{AuthMode, Connection as ConnectionAggregate, ConnectionCommand, ConnectionName, Settings};
 use domain::enrollment::template::EnrollmentTemplate;
 use domain::operator::{Operator, OperatorCommand, OperatorName};
+use domain::routing::RoutingRule;
 use domain::secret::NewSecret;
 use domain::{Principal, ResourceId, TenantSlug};
 use store::commands::{self, Expect};
@@ -33,13 +34,59 @@ impl Admin<'_> {
 
     pub async fn create_tenant(&self, input: &CreateTenant) -> Result<TenantView, AdminError> {
         let slug = TenantSlug::parse(&input.slug)?;
-        store::directory::create_tenant(self.store, &slug, self.metadata()).await?;
+        let parent = match &input.parent {
+            None => None,
+            Some(parent) => {
+                // One level of parents: a sub-tenant's own connections write into it, it routes nothing.
+                if self.tenant(parent).await?.parent.is_some() {
+                    return Err(AdminError::InvalidValue(format!("tenant '{parent}' is a sub-tenant; a parent must be none")));
+                }
+                Some(TenantSlug::parse(parent)?)
+            }
+        };
+        store::directory::create_tenant(self.store, &slug, parent, self.metadata()).await?;
         self.tenant(&input.slug).await
     }
 
     pub async fn tenants(&self) -> Result<Vec<TenantView>, AdminError> {
         let tenants = self.store.tenants().await?;
-        Ok(tenants.into_iter().map(|t| TenantView { slug: t.slug.to_string(), created: api_time(t.created) }).collect())
+        Ok(tenants
+            .into_iter()
+            .map(|t| TenantView { slug: t.slug.to_string(), created: api_time(t.created), parent: t.parent.map(|p| p.to_string()) })
+            .collect())
+    }
+
+    /// Sets how a parent routes what its connections push; every target must be one of its
+    /// sub-tenants. Setting the same rule again records nothing.
+    pub async fn set_routing(&self, tenant: &str, input: &RoutingInput) -> Result<RoutingView, AdminError> {
+        let parent = self.existing_tenant(tenant).await?;
+        let subs: Vec<String> = self.tenants().await?.into_iter().filter(|t| t.parent.as_deref() == Some(tenant)).map(|t| t.slug).collect();
+        let target = |slug: &String| -> Result<TenantSlug, AdminError> {
+            match subs.contains(slug) {
+                true => Ok(TenantSlug::parse(slug)?),
+                false => Err(AdminError::InvalidValue(format!("'{slug}' is no sub-tenant of '{tenant}'"))),
+            }
+        };
+        let map = input.map.iter().map(|(value, slug)| Ok((value.clone(), target(slug)?))).collect::<Result<_, AdminError>>()?;
+        let group_map = input.group_map.iter().map(|(name, slug)| Ok((name.clone(), target(slug)?))).collect::<Result<_, AdminError>>()?;
+        let rule = RoutingRule::new(input.attribute.clone(), map, group_map)?;
+        store::directory::set_routing(self.store, &parent, rule, self.metadata()).await?;
+        self.routing(tenant).await
+    }
+
+    /// A parent's routing rule.
+    pub async fn routing(&self, tenant: &str) -> Result<RoutingView, AdminError> {
+        let slug = self.existing_tenant(tenant).await?;
+        let state = store::directory::tenant(self.store, &slug).await?.ok_or_else(|| AdminError::UnknownTenant(tenant.to_owned()))?;
+        let rule = state.routing().ok_or_else(|| AdminError::UnknownResource(format!("tenant '{tenant}' routes nothing")))?;
+        let slugs = |map: &std::collections::BTreeMap<String, TenantSlug>| map.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        Ok(RoutingView {
+            tenant: tenant.to_owned(),
+            attribute: rule.attribute.clone(),
+            map: slugs(&rule.map),
+            group_map: slugs(&rule.group_map),
+            refused: None,
+        })
     }
 
     pub async fn tenant(&self, slug: &str) -> Result<TenantView, AdminError> {

@@ -49,7 +49,7 @@ async fn perform<E: Endpoint>(state: &ApiState, caller: &Caller, base: &str, ope
         (Method::Delete, Some(id)) => Write::Delete(id),
         (_, None) => return Err(ScimError::invalid_value(format!("a bulk {} names its resource in the path", method.as_str())).into()),
     };
-    match write::<E>(state, caller, change, version.as_deref().map(EntityTags::parse)).await {
+    match write::<E>(state, caller, change, version.as_deref().map(EntityTags::parse)).await.map(|(_, outcome)| outcome) {
         Ok(Some(outcome)) => Ok(Done {
             status: if method == Method::Post { 201 } else { 200 },
             id: Some(outcome.id.to_string()),

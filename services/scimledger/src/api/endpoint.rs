@@ -4,12 +4,14 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use domain::group::{Group, GroupCommand};
+use domain::routing::{RoutingRule, Unroutable};
 use domain::user::{User, UserCommand};
 use domain::{Owner, ResourceId, TenantSlug};
 use scim::document::Document;
 use scim::list::ListQuery;
 use scim::patch::PatchRequest;
 use scim::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
+use store::query::Target;
 use store::{Page, Reference, ResourceRecord, Scope, Store, StoreResult};
 
 use store::commands::ScimResource;
@@ -21,6 +23,11 @@ pub trait Endpoint: ScimResource + Send + Sync + 'static {
     /// Whether a PATCH may answer 204 when the request names no attributes (RFC 7644 §3.5.2):
     /// a group's answer would list every member (ADR 0031).
     const PATCH_MAY_ANSWER_NO_CONTENT: bool;
+    /// The read model a parent's union reads span (ADR 0074).
+    const TARGET: Target;
+
+    /// The sub-tenant a parent's `rule` sends this resource to.
+    fn route<'r>(rule: &'r RoutingRule, resource: &Document) -> Result<&'r TenantSlug, Unroutable>;
 
     fn create(resource: Document, owner: Owner) -> Self::Command;
     fn replace(resource: Document) -> Self::Command;
@@ -52,6 +59,11 @@ impl Endpoint for User {
     const RESOURCE: &'static ResourceType = &USER_RESOURCE;
     const RELATED: &'static str = "groups";
     const PATCH_MAY_ANSWER_NO_CONTENT: bool = false;
+    const TARGET: Target = Target::Users;
+
+    fn route<'r>(rule: &'r RoutingRule, resource: &Document) -> Result<&'r TenantSlug, Unroutable> {
+        rule.route_user(resource)
+    }
 
     fn create(resource: Document, owner: Owner) -> UserCommand {
         UserCommand::Provision { resource, owner }
@@ -77,6 +89,11 @@ impl Endpoint for Group {
     const RESOURCE: &'static ResourceType = &GROUP_RESOURCE;
     const RELATED: &'static str = "members";
     const PATCH_MAY_ANSWER_NO_CONTENT: bool = true;
+    const TARGET: Target = Target::Groups;
+
+    fn route<'r>(rule: &'r RoutingRule, resource: &Document) -> Result<&'r TenantSlug, Unroutable> {
+        rule.route_group(resource)
+    }
 
     fn create(resource: Document, owner: Owner) -> GroupCommand {
         GroupCommand::Create { resource, owner }

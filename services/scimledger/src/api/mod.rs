@@ -41,6 +41,7 @@ pub(crate) mod render;
 mod reply;
 mod request_id;
 mod resources;
+pub(crate) mod routing;
 mod secret_cache;
 mod uri;
 
@@ -85,6 +86,8 @@ pub struct ApiState {
     pub access: Arc<crate::access::Projection>,
     /// Seals authorization codes, refresh tokens and the authorize forms (ADR 0072).
     pub oauth_key: Arc<oauth::GrantKey>,
+    /// Writes each parent refused as unroutable since this process started (ADR 0074).
+    pub unroutable: routing::Refusals,
 }
 
 /// /Users and /Groups with the SCIM verbs, for the `Caller` a layer around them puts in the

@@ -8,13 +8,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use domain::group::Group;
 use domain::user::User;
-use domain::ResourceId;
+use domain::{ResourceId, TenantSlug};
 use scim::document::Document;
 use scim::list::{cursor_list_response, list_response, ListQuery, Paging};
 use scim::patch::PatchRequest;
 use scim::projection::Selection;
 use scim::ScimError;
 use serde_json::Value;
+use store::query::Target;
 use store::{Page, Reference, ResourceRecord};
 
 use super::body::ScimBody;
@@ -22,6 +23,7 @@ use super::cursors;
 use super::endpoint::Endpoint;
 use super::render::{self, Parts};
 use super::reply::{etag, EntityTags, ScimReply};
+use super::routing;
 use super::{ApiState, Caller};
 use crate::config::GroupPatchResponse;
 use store::commands::{self, CommandError, Outcome};
@@ -65,17 +67,22 @@ fn failed<E: Endpoint>(error: CommandError, id: Option<ResourceId>) -> ScimError
     to_scim(&error, E::RESOURCE.name, id)
 }
 
-/// The derived attribute of each resource, unless the selection leaves it out.
+/// The derived attribute of each resource, read from the tenants that hold them (the caller's
+/// own, or a parent's sub-tenants), unless the selection leaves it out.
 async fn related_for<E: Endpoint>(
     state: &ApiState,
-    caller: &Caller,
+    tenants: &[TenantSlug],
     selection: &Selection,
     ids: &[ResourceId],
 ) -> Result<Option<HashMap<ResourceId, Vec<Reference>>>, ScimError> {
     if ids.is_empty() || !selection.includes(E::RESOURCE, E::RELATED) {
         return Ok(None);
     }
-    E::related(&*state.store, &caller.tenant, ids).await.map(Some).map_err(|e| failed::<E>(e.into(), None))
+    let mut related = HashMap::new();
+    for tenant in tenants {
+        related.extend(E::related(&*state.store, tenant, ids).await.map_err(|e| failed::<E>(e.into(), None))?);
+    }
+    Ok(Some(related))
 }
 
 fn render_record<E: Endpoint>(
@@ -107,12 +114,20 @@ async fn rendered_page<E: Endpoint>(
     query: &ListQuery,
 ) -> Result<(Page, Vec<Value>), ScimError> {
     let with_related = query.selection.includes(E::RESOURCE, E::RELATED);
-    let mut page = E::list(&*state.store, &caller.tenant, caller.access().scope, query, with_related)
-        .await
-        .map_err(|e| failed::<E>(e.into(), None))?;
+    let scope = caller.access().scope;
+    // A parent's page spans the union of its sub-tenants (ADR 0074).
+    let (listed, tenants) = match routing::rule_of(state, caller).await? {
+        None => (E::list(&*state.store, &caller.tenant, scope, query, with_related).await, vec![caller.tenant.clone()]),
+        Some(_) => (
+            // Only a user's row carries its related attribute (its groups); members are read apart.
+            state.store.routed_page(&caller.tenant, E::TARGET, scope, query, with_related && E::TARGET == Target::Users).await,
+            routing::sub_tenants(state, &caller.tenant).await?,
+        ),
+    };
+    let mut page = listed.map_err(|e| failed::<E>(e.into(), None))?;
     let related = match page.groups.take() {
         Some(groups) => Some(groups),
-        None => related_for::<E>(state, caller, &query.selection, &page.records.iter().map(|r| r.id).collect::<Vec<_>>()).await?,
+        None => related_for::<E>(state, &tenants, &query.selection, &page.records.iter().map(|r| r.id).collect::<Vec<_>>()).await?,
     };
     let base = base_url(state, headers, caller);
     let records = std::mem::take(&mut page.records);
@@ -204,17 +219,23 @@ pub async fn fetch<E: Endpoint>(
 ) -> Reply {
     let id = id_of::<E>(&id)?;
     let selection = selection_of::<E>(&params)?;
-    let record = E::read(&*state.store, &caller.tenant, caller.access().scope, id)
-        .await
-        .map_err(|e| failed::<E>(e.into(), Some(id)))?
-        .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?;
+    let (tenant, record) = match routing::rule_of(&state, &caller).await? {
+        Some(_) => routing::holder::<E>(&state, &caller, id).await?,
+        None => (
+            caller.tenant.clone(),
+            E::read(&*state.store, &caller.tenant, caller.access().scope, id)
+                .await
+                .map_err(|e| failed::<E>(e.into(), Some(id)))?
+                .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?,
+        ),
+    };
     let tag = etag(record.version);
     if let Some(seen) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         if EntityTags::parse(seen).names(record.version) {
             return Ok(ScimReply::status(StatusCode::NOT_MODIFIED).with_etag(tag));
         }
     }
-    let related = related_for::<E>(&state, &caller, &selection, &[id]).await?;
+    let related = related_for::<E>(&state, &[tenant], &selection, &[id]).await?;
     let base = base_url(&state, &headers, &caller);
     Ok(ScimReply::ok(render_record::<E>(&base, record, related.as_ref(), &selection)).with_etag(tag))
 }
@@ -224,7 +245,7 @@ async fn render_outcome<E: Endpoint>(
     state: &ApiState,
     headers: &HeaderMap,
     caller: &Caller,
-    outcome: Outcome<E>,
+    (tenant, outcome): (TenantSlug, Outcome<E>),
     selection: &Selection,
     fresh: bool,
 ) -> Result<Value, ScimError> {
@@ -237,7 +258,7 @@ async fn render_outcome<E: Endpoint>(
         last_modified: outcome.last_modified,
     };
     // A resource created this instant belongs to no group yet; only a group's own members need loading.
-    let related = if fresh && E::RELATED == "groups" { None } else { related_for::<E>(state, caller, selection, &[outcome.id]).await? };
+    let related = if fresh && E::RELATED == "groups" { None } else { related_for::<E>(state, &[tenant], selection, &[outcome.id]).await? };
     Ok(render_record::<E>(&base_url(state, headers, caller), record, related.as_ref(), selection))
 }
 
@@ -249,6 +270,7 @@ fn if_match(headers: &HeaderMap) -> Option<EntityTags> {
 async fn required_version<E: Endpoint>(
     state: &ApiState,
     caller: &Caller,
+    tenant: &TenantSlug,
     id: ResourceId,
     if_match: Option<EntityTags>,
 ) -> Result<Option<i64>, ScimError> {
@@ -259,10 +281,7 @@ async fn required_version<E: Endpoint>(
             [] => Err(stale()),
             [one] => Ok(Some(*one)),
             // Several tags: the current version, if listed, is the one to be decided on.
-            _ => match E::read(&*state.store, &caller.tenant, caller.access().scope, id)
-                .await
-                .map_err(|e| failed::<E>(e.into(), Some(id)))?
-            {
+            _ => match E::read(&*state.store, tenant, caller.access().scope, id).await.map_err(|e| failed::<E>(e.into(), Some(id)))? {
                 Some(record) if versions.contains(&record.version) => Ok(Some(record.version)),
                 Some(_) => Err(stale()),
                 None => Err(failed::<E>(domain::DomainError::NotFound.into(), Some(id))),
@@ -288,40 +307,72 @@ fn resource_document<E: Endpoint>(state: &ApiState, body: &Value) -> Result<Docu
 }
 
 /// Parses a write into its domain command and runs it: the one path every write takes.
-/// `if_match` names the versions the client last saw. A delete has no outcome to show.
+/// `if_match` names the versions the client last saw. Answers the tenant written (a parent's
+/// write goes to a sub-tenant, ADR 0074) and the outcome; a delete has no outcome to show.
 pub(super) async fn write<E: Endpoint>(
     state: &ApiState,
     caller: &Caller,
     write: Write,
     if_match: Option<EntityTags>,
-) -> Result<Option<Outcome<E>>, ScimError> {
+) -> Result<(TenantSlug, Option<Outcome<E>>), ScimError> {
     let store = &*state.store;
     let access = caller.access();
+    let rule = routing::rule_of(state, caller).await?;
+    // A parent's write to an existing resource goes to the sub-tenant holding it.
+    let (tenant, current) = match (&rule, &write) {
+        (Some(_), Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id)) => {
+            let (holder, record) = routing::holder::<E>(state, caller, *id).await?;
+            (holder, Some(record))
+        }
+        _ => (caller.tenant.clone(), None),
+    };
     let if_match = match &write {
         Write::Create(_) => None,
-        Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id) => required_version::<E>(state, caller, *id, if_match).await?,
+        Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id) => {
+            required_version::<E>(state, caller, &tenant, *id, if_match).await?
+        }
     };
-    let (id, result) = match write {
+    let (tenant, id, result) = match write {
         Write::Create(body) => {
-            let command = E::create(resource_document::<E>(state, &body)?, access.principal.owner());
-            (None, commands::create::<E>(store, &caller.tenant, command, caller.metadata()).await)
+            let document = resource_document::<E>(state, &body)?;
+            let tenant = match &rule {
+                Some(rule) => routing::route::<E>(state, caller, rule, &document)?,
+                None => tenant,
+            };
+            let command = E::create(document, access.principal.owner());
+            let result = commands::create::<E>(store, &tenant, command, caller.metadata()).await;
+            (tenant, None, result)
         }
         Write::Replace(id, body) => {
-            let command = E::replace(resource_document::<E>(state, &body)?);
-            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, &access.principal, caller.metadata(), if_match).await)
+            let document = resource_document::<E>(state, &body)?;
+            if let Some(rule) = &rule {
+                routing::stays::<E>(state, caller, rule, &tenant, &document)?;
+            }
+            let command = E::replace(document);
+            let result = commands::change::<E>(store, &tenant, id, command, &access.principal, caller.metadata(), if_match).await;
+            (tenant, Some(id), result)
         }
         Write::Patch(id, body) => {
-            let command = E::patch(PatchRequest::parse(&body)?.with_limits(state.settings.limits()));
-            (Some(id), commands::change::<E>(store, &caller.tenant, id, command, &access.principal, caller.metadata(), if_match).await)
+            let request = PatchRequest::parse(&body)?.with_limits(state.settings.limits());
+            // The patch is decided again by the command; here it only tells where it would route.
+            if let (Some(rule), Some(record)) = (&rule, current) {
+                let Value::Object(stored) = record.document else { unreachable!("read models hold JSON objects") };
+                if let Ok(patched) = Document::from_edited(stored, E::RESOURCE).and_then(|d| request.apply(&d, E::RESOURCE)) {
+                    routing::stays::<E>(state, caller, rule, &tenant, &patched)?;
+                }
+            }
+            let command = E::patch(request);
+            let result = commands::change::<E>(store, &tenant, id, command, &access.principal, caller.metadata(), if_match).await;
+            (tenant, Some(id), result)
         }
         Write::Delete(id) => {
-            commands::change::<E>(store, &caller.tenant, id, E::delete(), &access.principal, caller.metadata(), if_match)
+            commands::change::<E>(store, &tenant, id, E::delete(), &access.principal, caller.metadata(), if_match)
                 .await
                 .map_err(|e| failed::<E>(e, Some(id)))?;
-            return Ok(None);
+            return Ok((tenant, None));
         }
     };
-    result.map(Some).map_err(|e| failed::<E>(e, id))
+    result.map(|outcome| (tenant, Some(outcome))).map_err(|e| failed::<E>(e, id))
 }
 
 /// POST /Users, POST /Groups.
@@ -333,9 +384,10 @@ pub async fn create<E: Endpoint>(
     ScimBody(body): ScimBody,
 ) -> Reply {
     let selection = selection_of::<E>(&params)?;
-    let outcome = write::<E>(&state, &caller, Write::Create(body), None).await?.expect("a create has an outcome");
+    let (tenant, outcome) = write::<E>(&state, &caller, Write::Create(body), None).await?;
+    let outcome = outcome.expect("a create has an outcome");
     let (id, version) = (outcome.id, outcome.version);
-    let body = render_outcome::<E>(&state, &headers, &caller, outcome, &selection, true).await?;
+    let body = render_outcome::<E>(&state, &headers, &caller, (tenant, outcome), &selection, true).await?;
     let location = format!("{}{}/{id}", base_url(&state, &headers, &caller), E::RESOURCE.endpoint);
     Ok(ScimReply::created(body, location).with_etag(etag(version)))
 }
@@ -343,9 +395,10 @@ pub async fn create<E: Endpoint>(
 /// PUT or PATCH: answered 200 with the resource.
 async fn change<E: Endpoint>(state: &ApiState, caller: &Caller, headers: &HeaderMap, params: &[(String, String)], change: Write) -> Reply {
     let selection = selection_of::<E>(params)?;
-    let outcome = write::<E>(state, caller, change, if_match(headers)).await?.expect("a change has an outcome");
+    let (tenant, outcome) = write::<E>(state, caller, change, if_match(headers)).await?;
+    let outcome = outcome.expect("a change has an outcome");
     let version = outcome.version;
-    let body = render_outcome::<E>(state, headers, caller, outcome, &selection, false).await?;
+    let body = render_outcome::<E>(state, headers, caller, (tenant, outcome), &selection, false).await?;
     Ok(ScimReply::ok(body).with_etag(etag(version)))
 }
 
@@ -378,8 +431,8 @@ pub async fn patch<E: Endpoint>(
     if !no_content || params.iter().any(|(k, _)| names_selection(k)) {
         return change::<E>(&state, &caller, &headers, &params, Write::Patch(id, body)).await;
     }
-    let outcome = write::<E>(&state, &caller, Write::Patch(id, body), if_match(&headers)).await?.expect("a change has an outcome");
-    Ok(ScimReply::status(StatusCode::NO_CONTENT).with_etag(etag(outcome.version)))
+    let (_, outcome) = write::<E>(&state, &caller, Write::Patch(id, body), if_match(&headers)).await?;
+    Ok(ScimReply::status(StatusCode::NO_CONTENT).with_etag(etag(outcome.expect("a change has an outcome").version)))
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.

@@ -21,7 +21,7 @@ pub fn print_first_start_help(settings: &Settings) {
 /// `serve --demo`: makes sure a `demo` tenant exists and prints a fresh connection for it.
 pub async fn print_demo_connection(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> {
     let admin = admin(store, settings);
-    match admin.create_tenant(&CreateTenant { slug: DEMO_TENANT.into() }).await {
+    match admin.create_tenant(&CreateTenant { slug: DEMO_TENANT.into(), parent: None }).await {
         Ok(_) | Err(AdminError::AlreadyExists(_)) => {}
         Err(e) => return Err(e.into()),
     }

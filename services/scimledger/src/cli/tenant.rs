@@ -1,5 +1,6 @@
 //! `scimledger tenant …` and `scimledger operator create`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -7,17 +8,64 @@ use store::Store;
 
 use super::connection::{admin, print_json};
 use crate::admin::error::AdminError;
-use crate::admin::model::{CreateTenant, EnrollmentInput};
+use crate::admin::model::{CreateTenant, EnrollmentInput, RoutingInput};
 use crate::config::Settings;
 
-pub async fn create(store: &dyn Store, settings: &Settings, slug: &str, json: bool) -> Result<(), AdminError> {
-    let tenant = admin(store, settings).create_tenant(&CreateTenant { slug: slug.to_owned() }).await?;
+pub async fn create(store: &dyn Store, settings: &Settings, slug: &str, parent: Option<String>, json: bool) -> Result<(), AdminError> {
+    let tenant = admin(store, settings).create_tenant(&CreateTenant { slug: slug.to_owned(), parent }).await?;
     if json {
         print_json(&tenant);
     } else {
-        println!("created tenant {}", tenant.slug);
+        match &tenant.parent {
+            Some(parent) => println!("created tenant {}, a sub-tenant of {parent}", tenant.slug),
+            None => println!("created tenant {}", tenant.slug),
+        }
     }
     Ok(())
+}
+
+/// `tenant routing PARENT --attribute URN --map VALUE=SUB … [--group-map DISPLAYNAME=SUB …]`.
+pub async fn routing(store: &dyn Store, settings: &Settings, slug: &str, rule: Rule, json: bool) -> Result<(), AdminError> {
+    let input = RoutingInput { attribute: rule.attribute, map: pairs(rule.map)?, group_map: pairs(rule.group_map)? };
+    let view = admin(store, settings).set_routing(slug, &input).await?;
+    if json {
+        print_json(&view);
+    } else {
+        println!("tenant {} routes users by {}", view.tenant, view.attribute);
+        for (value, sub) in &view.map {
+            println!("  {value}\t-> {sub}");
+        }
+        for (name, sub) in &view.group_map {
+            println!("  group {name}\t-> {sub}");
+        }
+    }
+    Ok(())
+}
+
+/// `KEY=SUB` arguments as a map; the key may hold `=`, the slug may not.
+fn pairs(arguments: Vec<String>) -> Result<BTreeMap<String, String>, AdminError> {
+    arguments
+        .into_iter()
+        .map(|a| match a.rsplit_once('=') {
+            Some((key, sub)) if !key.is_empty() && !sub.is_empty() => Ok((key.to_owned(), sub.to_owned())),
+            _ => Err(AdminError::InvalidValue(format!("'{a}' is not VALUE=SUB-TENANT"))),
+        })
+        .collect()
+}
+
+/// The routing rule a `tenant routing` sets (named apart from the subcommand: clap names an argument group after it).
+#[derive(Debug, clap::Args)]
+pub struct Rule {
+    /// The user attribute that routes: a core name (userType) or an extension's URN
+    /// (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization).
+    #[arg(long)]
+    pub attribute: String,
+    /// VALUE=SUB-TENANT, once per value.
+    #[arg(long = "map", required = true)]
+    pub map: Vec<String>,
+    /// DISPLAYNAME=SUB-TENANT: where a group of that name goes.
+    #[arg(long = "group-map")]
+    pub group_map: Vec<String>,
 }
 
 pub async fn list(store: &dyn Store, settings: &Settings, json: bool) -> Result<(), AdminError> {

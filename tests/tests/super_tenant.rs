@@ -1,0 +1,203 @@
+//! The super tenant, end to end (issue 11 §3, docs/adr/0074): a parent's connection pushes
+//! users and groups to one SCIM endpoint, the parent's routing rule sends each into a
+//! sub-tenant (a user by its enterprise `organization`, a group by its displayName), reads
+//! through the parent see the union, each sub-tenant's access look-up and log see only its own,
+//! unroutable writes are refused and counted, and a sub-tenant's tokens cannot read the parent.
+
+use std::time::Duration;
+
+use scimledger_e2e::{on_both_backends, Scim, Server};
+use serde_json::{json, Value};
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+fn user(name: &str, organization: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE], "userName": name,
+        ENTERPRISE: {"organization": organization}})
+}
+
+fn group(name: &str, members: &[&str]) -> Value {
+    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members})
+}
+
+fn patch(operations: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
+}
+
+/// The look-up of `login` in `tenant` with `token`, once the token works (the CLI made it).
+async fn look_up(server: &Server, tenant: &str, token: &str, login: &str) -> (u16, Value) {
+    let access = Scim::new(&format!("{}/access/v1/{tenant}", server.base), token);
+    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let reply = access.get(&format!("/logins/{}", scimledger_e2e::client::encode(login))).await;
+            if reply.status.as_u16() != 401 {
+                return (reply.status.as_u16(), reply.body);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    outcome.expect("the access token never worked")
+}
+
+async fn access_token(server: &Server, tenant: &str) -> String {
+    server.cli_json(&["access-token", "create", tenant, "--name", "radius"]).await["token"].as_str().unwrap().to_owned()
+}
+
+/// `reftab`, the parent, with sub-tenants `acme` and `globex` and a connection `entra`; its
+/// rule routes users by organization and the group "Acme Staff" to `acme`.
+async fn super_tenant(server: &Server) -> Scim {
+    server.cli(&["tenant", "create", "reftab"]).await;
+    let acme = server.cli_json(&["tenant", "create", "acme", "--parent", "reftab"]).await;
+    assert_eq!(acme["parent"], "reftab");
+    server.cli(&["tenant", "create", "globex", "--parent", "reftab"]).await;
+    let rule = server
+        .cli_json(&[
+            "tenant",
+            "routing",
+            "reftab",
+            "--attribute",
+            &format!("{ENTERPRISE}:organization"),
+            "--map",
+            "Acme=acme",
+            "--map",
+            "Globex=globex",
+            "--group-map",
+            "Acme Staff=acme",
+        ])
+        .await;
+    assert_eq!(rule["map"], json!({"Acme": "acme", "Globex": "globex"}));
+    // A rule may route only into the parent's own sub-tenants, and a sub-tenant routes nothing.
+    server.cli(&["tenant", "create", "stranger"]).await;
+    let refused = server.cli_fails(&["tenant", "routing", "reftab", "--attribute", "department", "--map", "X=stranger"]).await;
+    assert!(refused.contains("no sub-tenant of 'reftab'"), "{refused}");
+    let refused = server.cli_fails(&["tenant", "create", "nested", "--parent", "acme"]).await;
+    assert!(refused.contains("is a sub-tenant"), "{refused}");
+    server.connect("reftab", "entra").await
+}
+
+on_both_backends! {
+    async fn a_parent_routes_by_attribute_and_group_name_and_reads_the_union(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let entra = super_tenant(&server).await;
+
+        let alice = entra.post("/Users", &user("alice@acme.example", "Acme")).await.expect(201);
+        let alice = alice["id"].as_str().unwrap().to_owned();
+        let bob = entra.post("/Users", &user("bob@globex.example", "Globex")).await.expect(201);
+        let bob = bob["id"].as_str().unwrap().to_owned();
+        let staff = entra.post("/Groups", &group("Acme Staff", &[&alice])).await.expect(201);
+        let staff = staff["id"].as_str().unwrap().to_owned();
+
+        // Each landed in its sub-tenant's log; the parent's holds none of them.
+        let log = backend.open_store().await.read_log(0, u32::MAX).await.unwrap();
+        let tenant_of = |event_type: &str, stream: &str| -> Vec<String> {
+            log.iter()
+                .filter(|e| e.payload.event_type == event_type && e.stream.to_string() == stream)
+                .map(|e| e.tenant.to_string())
+                .collect()
+        };
+        assert_eq!(tenant_of("user.provisioned", &alice), ["acme"]);
+        assert_eq!(tenant_of("user.provisioned", &bob), ["globex"]);
+        assert_eq!(tenant_of("group.created", &staff), ["acme"]);
+
+        // Reads through the parent see the union: by id, unfiltered and filtered pages, totals.
+        assert_eq!(entra.get(&format!("/Users/{alice}")).await.expect(200)["userName"], "alice@acme.example");
+        let bob_read = entra.get(&format!("/Users/{bob}")).await.expect(200);
+        assert_eq!(bob_read["meta"]["location"].as_str().unwrap(), format!("{}/Users/{bob}", entra.base));
+        let all = entra.get("/Users").await.expect(200);
+        assert_eq!(all["totalResults"], 2);
+        let names: Vec<&str> = all["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap()).collect();
+        assert_eq!(names, ["alice@acme.example", "bob@globex.example"]);
+        let page = entra.get("/Users?startIndex=2&count=1").await.expect(200);
+        assert_eq!((page["totalResults"].clone(), page["Resources"][0]["id"].clone()), (json!(2), json!(bob)));
+        let found = entra.filter("/Users", "userName eq \"BOB@globex.example\"", "").await.expect(200);
+        assert_eq!((found["totalResults"].clone(), found["Resources"][0]["id"].clone()), (json!(1), json!(bob)));
+        let groups = entra.get("/Groups").await.expect(200);
+        assert_eq!(groups["totalResults"], 1);
+        assert_eq!(groups["Resources"][0]["members"][0]["value"], alice.as_str());
+        assert_eq!(entra.get(&format!("/Users/{alice}")).await.expect(200)["groups"][0]["display"], "Acme Staff");
+
+        // Writes through the parent go to the sub-tenant holding the resource.
+        let titled = patch(json!([{"op": "replace", "path": "title", "value": "Engineer"}]));
+        assert_eq!(entra.patch(&format!("/Users/{alice}"), &titled).await.expect(200)["title"], "Engineer");
+        let mut replaced = user("bob@globex.example", "Globex");
+        replaced["displayName"] = json!("Bob");
+        entra.put(&format!("/Users/{bob}"), &replaced).await.expect(200);
+
+        // Each sub-tenant's access look-up sees only its own users.
+        let acme = access_token(&server, "acme").await;
+        let globex = access_token(&server, "globex").await;
+        let (status, answer) = look_up(&server, "acme", &acme, "alice@acme.example").await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["groups"][0]["displayName"], "Acme Staff");
+        assert_eq!(answer["version"], 2);
+        assert_eq!(look_up(&server, "acme", &acme, "bob@globex.example").await.0, 404);
+        assert_eq!(look_up(&server, "globex", &globex, "bob@globex.example").await.0, 200);
+        assert_eq!(look_up(&server, "globex", &globex, "alice@acme.example").await.0, 404);
+
+        // A delete through the parent removes the user from its sub-tenant.
+        entra.delete(&format!("/Users/{bob}")).await.expect(204);
+        entra.get(&format!("/Users/{bob}")).await.expect(404);
+        assert_eq!(entra.get("/Users").await.expect(200)["totalResults"], 1);
+    }
+
+    async fn unroutable_writes_are_refused_counted_and_append_nothing(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let entra = super_tenant(&server).await;
+        let alice = entra.post("/Users", &user("alice@acme.example", "Acme")).await.expect(201);
+        let alice = alice["id"].as_str().unwrap().to_owned();
+        let before = backend.event_count().await;
+
+        let refused = entra.post("/Users", &user("carol@initech.example", "Initech")).await.expect_error(400, Some("invalidValue"));
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("{ENTERPRISE}:organization")) && detail.contains("'Initech'"), "{detail}");
+        let no_value = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "dave@example.com"});
+        entra.post("/Users", &no_value).await.expect_error(400, Some("invalidValue"));
+        entra.post("/Groups", &group("Unmapped", &[])).await.expect_error(400, Some("invalidValue"));
+        // A change that would route a user into another sub-tenant is refused (moves are not built).
+        let moving = patch(json!([{"op": "replace", "path": format!("{ENTERPRISE}:organization"), "value": "Globex"}]));
+        let refused = entra.patch(&format!("/Users/{alice}"), &moving).await.expect_error(400, Some("invalidValue"));
+        assert!(refused["detail"].as_str().unwrap().contains("from sub-tenant 'acme' to 'globex'"), "{refused}");
+        assert_eq!(backend.event_count().await, before, "a refused write appends nothing");
+        assert_eq!(entra.get(&format!("/Users/{alice}")).await.expect(200)[ENTERPRISE]["organization"], "Acme");
+
+        // The admin API shows the rule and how many writes this server refused.
+        let operator = server.cli_json(&["operator", "create", "--name", "ops"]).await;
+        let admin = Scim::new(&format!("{}/admin/v1", server.base), operator["token"].as_str().unwrap());
+        let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let reply = admin.get("/tenants/reftab/routing").await;
+                if reply.status.as_u16() == 200 {
+                    return reply.body;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let routing = outcome.expect("the operator token never worked");
+        // The two users and the group; the refused move was routable, just not movable.
+        assert_eq!(routing["refused"], 3, "{routing}");
+        assert_eq!(routing["group_map"], json!({"Acme Staff": "acme"}));
+        assert_eq!(admin.get("/tenants/acme").await.expect(200)["parent"], "reftab");
+        // Setting a rule over the admin API is a command too.
+        let set = json!({"attribute": "userType", "map": {"Staff": "acme"}});
+        assert_eq!(admin.put("/tenants/reftab/routing", &set).await.expect(200)["attribute"], "userType");
+        let log = backend.open_store().await.read_log(0, u32::MAX).await.unwrap();
+        let set_by: Vec<Option<String>> = log.iter().filter(|e| e.payload.event_type == "tenant.routing_set").map(|e| e.actor()).collect();
+        assert_eq!(set_by.len(), 2, "{set_by:?}");
+    }
+
+    async fn a_sub_tenants_tokens_cannot_read_the_parent(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let entra = super_tenant(&server).await;
+        entra.post("/Users", &user("alice@acme.example", "Acme")).await.expect(201);
+        let own = server.connect_reading_all("acme", "local").await;
+        assert_eq!(own.get("/Users").await.expect(200)["totalResults"], 1);
+        assert_eq!(own.with_base(&format!("{}/scim/v2/reftab", server.base)).get("/Users").await.status.as_u16(), 401);
+        let acme = access_token(&server, "acme").await;
+        assert_eq!(look_up(&server, "acme", &acme, "alice@acme.example").await.0, 200);
+        let parent = Scim::new(&format!("{}/access/v1/reftab", server.base), &acme);
+        assert_eq!(parent.get("/logins/alice@acme.example").await.status.as_u16(), 401);
+    }
+}
