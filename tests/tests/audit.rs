@@ -278,7 +278,7 @@ on_both_backends! {
         let group = |name: &str, members: &Value| json!({"displayName": name, "members": members});
         // After each change: the log's last event, and the user as the SCIM API shows it.
         let mut seen = Vec::new();
-        let mut record = async |seen: &mut Vec<(Value, Value)>| {
+        let record = async |seen: &mut Vec<(Value, Value)>| {
             let log = server.cli_json(&["audit", "log", "acme", "--limit", "1000"]).await;
             seen.push((log["events"].as_array().unwrap().last().unwrap().clone(), okta.get(&user).await.expect(200)));
         };

@@ -117,7 +117,8 @@ struct Statements {
     release: tokio_postgres::Statement,
     claim: tokio_postgres::Statement,
     event: tokio_postgres::Statement,
-    /// Sets the log's sequence to a replayed commit's position: `lastval()` is then its rows' `seq`.
+    /// Takes a replayed commit's position from the log's sequence (`setval` alone does not define
+    /// `lastval()`, which its rows' `seq` reads).
     replayed: tokio_postgres::Statement,
     upsert_user: tokio_postgres::Statement,
     clear_user_values: tokio_postgres::Statement,
@@ -173,7 +174,7 @@ impl Statements {
             event: p("INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING position")
             .await?,
-            replayed: p("SELECT setval(pg_get_serial_sequence('events', 'position'), $1)").await?,
+            replayed: p("SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM (SELECT setval(pg_get_serial_sequence('events', 'position'), $1, false)) AS moved").await?,
             // `seq` is the position of the stream's first event: lastval() is the position
             // this transaction took last, and the events go before the rows in the batch.
             upsert_user: p("INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified, owner)
