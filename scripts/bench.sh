@@ -60,8 +60,11 @@ scripts/bench-purge.sh "$out_dir"
 scripts/bench-access.sh "$out_dir"
 # The enrollment mailer and the assets subscriber (issue 12; knobs BENCH_SUB_*).
 scripts/bench-subscribers.sh "$out_dir"
-# The audit: verify and export events/s, as-of latency (issue 13; knobs BENCH_AUDIT_*).
-{ echo; scripts/bench-audit.sh "$server_bin" "$out_dir"; } > "$out_dir/audit.md"
+# The audit: import, verify and export rates, as-of latency, rebuild (issue 13; knobs
+# BENCH_AUDIT_*; BENCH_AUDIT_BASELINES: space-separated LABEL=BINARY builds of earlier revisions
+# measured beside this one, e.g. the last one without encryption).
+read -ra audit_baselines <<<"${BENCH_AUDIT_BASELINES:-}"
+{ echo; scripts/bench-audit.sh "$server_bin" "$out_dir" "${audit_baselines[@]}"; } > "$out_dir/audit.md"
 
 python3 scripts/bench_report.py "$out_dir" $backends > docs/benchmarks.md
 cat "$out_dir/lookups.md" "$out_dir/scale.md" "$out_dir/purge.md" "$out_dir/access.md" "$out_dir/subscribers.md" "$out_dir/audit.md" >> docs/benchmarks.md

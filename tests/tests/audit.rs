@@ -268,6 +268,54 @@ on_both_backends! {
         }
     }
 
+    async fn as_of_names_the_groups_the_user_was_in_then_by_their_names_then(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let okta = server.tenant("acme").await;
+        let api = AdminApi::new(&server, "auditor").await;
+        let id = okta.post("/Users", &json!({"userName": "ada"})).await.expect(201)["id"].as_str().unwrap().to_owned();
+        let user = format!("/Users/{id}");
+        let ada = json!([{"value": id}]);
+        let group = |name: &str, members: &Value| json!({"displayName": name, "members": members});
+        // After each change: the log's last event, and the user as the SCIM API shows it.
+        let mut seen = Vec::new();
+        let record = async |seen: &mut Vec<(Value, Value)>| {
+            let log = server.cli_json(&["audit", "log", "acme", "--limit", "1000"]).await;
+            seen.push((log["events"].as_array().unwrap().last().unwrap().clone(), okta.get(&user).await.expect(200)));
+        };
+        record(&mut seen).await;
+        let eng = okta.post("/Groups", &group("eng", &ada)).await.expect(201)["id"].as_str().unwrap().to_owned();
+        record(&mut seen).await;
+        let ops = okta.post("/Groups", &group("ops", &json!([]))).await.expect(201)["id"].as_str().unwrap().to_owned();
+        okta.patch(&format!("/Groups/{ops}"), &patch(json!([{"op": "add", "path": "members", "value": ada}]))).await.expect(204);
+        record(&mut seen).await;
+        okta.patch(&format!("/Groups/{eng}"), &patch(json!([{"op": "replace", "path": "displayName", "value": "engineering"}])))
+            .await
+            .expect(204);
+        record(&mut seen).await;
+        okta.patch(&format!("/Groups/{ops}"), &patch(json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}])))
+            .await
+            .expect(204);
+        record(&mut seen).await;
+        okta.post("/Groups", &group("all", &ada)).await.expect(201);
+        okta.delete(&format!("/Groups/{eng}")).await.expect(204);
+        record(&mut seen).await;
+        let names = |then: &Value| -> Vec<String> {
+            then["groups"].as_array().map_or(Vec::new(), |g| g.iter().map(|g| g["display"].as_str().unwrap().to_owned()).collect())
+        };
+        let shown: Vec<Vec<String>> = seen.iter().map(|(_, then)| names(then)).collect();
+        assert_eq!(shown, [vec![], vec!["eng"], vec!["eng", "ops"], vec!["engineering", "ops"], vec!["engineering"], vec!["all"]]);
+
+        for (event, then) in &seen {
+            let position = event["position"].as_i64().unwrap().to_string();
+            let time = event["time"].as_str().unwrap();
+            let by_position = server.cli_json(&["audit", "as-of", "acme", &id, "--position", &position]).await;
+            let by_time = api.ok(&format!("/tenants/acme/audit/as-of/{id}?at={}", time.replace('+', "%2B"))).await;
+            // As the SCIM API showed it then, groups and all.
+            assert_eq!(&by_position, then, "at position {position}");
+            assert_eq!(&by_time, then, "at {time}");
+        }
+    }
+
     async fn the_log_filters_by_resource_login_type_actor_and_time_and_pages_by_position(backend: Backend) {
         let server = Server::start(&backend).await;
         server.cli(&["tenant", "create", "acme"]).await;

@@ -671,6 +671,8 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_log(&self, query: &crate::audit::AuditQuery) -> StoreResult<Vec<RecordedEvent>>;
     /// The users of the tenant whose login (case-folded) `key` is or ever was.
     async fn users_by_login(&self, tenant: &TenantSlug, key: &str) -> StoreResult<Vec<ResourceId>>;
+    /// The groups of the tenant whose events ever added `member` ([`crate::audit::groups_naming`]).
+    async fn groups_naming(&self, tenant: &TenantSlug, member: ResourceId) -> StoreResult<Vec<ResourceId>>;
     /// Events after `after` in commit order, only from writers that have all finished: a reader
     /// that follows the log with this never skips an event that commits late.
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>>;

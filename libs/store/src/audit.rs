@@ -8,14 +8,14 @@
 use std::collections::HashSet;
 
 use cqrs_es::Aggregate;
-use domain::group::Group;
+use domain::group::{Group, GroupEvent, Member, MemberKind};
 use domain::user::User;
 use domain::{Owner, ResourceId, StreamKind, TenantSlug};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{RecordedEvent, StoreResult};
+use crate::api::{RecordedEvent, Reference, StoreResult};
 use crate::query::{Dialect, SqlValue};
 
 /// The log's columns as both backends' event decoders read them, in this order.
@@ -101,6 +101,53 @@ pub fn users_by_login(dialect: &dyn Dialect) -> String {
     )
 }
 
+/// The groups of `tenant` whose events ever added `member` (its id as text): the groups a
+/// user's as-of representation may name. Parameters: the tenant, the member's id.
+pub fn groups_naming(dialect: &dyn Dialect) -> String {
+    let (tenant, member) = (dialect.param(1), dialect.param(2));
+    let (elements, element) = dialect.json_elements("payload", &["members"], "m");
+    format!(
+        "SELECT DISTINCT stream_id FROM events, {elements}
+         WHERE tenant = {tenant} AND stream_kind = 'group' AND event_type IN ('group.created', 'group.members_added')
+           AND {} = {member}",
+        dialect.json_text(&element, &["value"])
+    )
+}
+
+/// The groups `member` was in at `instant`, with each group's displayName then, in the order
+/// it joined them (as the users read model keeps a user's groups), from the streams of the
+/// groups that ever added it (each in version order). The group aggregate says whether the
+/// group existed and held the member; the events say when the member last came in.
+pub fn groups_as_of(member: ResourceId, groups: &[Vec<RecordedEvent>], instant: Instant) -> StoreResult<Vec<Reference>> {
+    let mut joined = Vec::new();
+    for events in groups {
+        let mut group = Group::default();
+        let mut came_in = None;
+        for event in events.iter().take_while(|e| instant.includes(e)) {
+            let decoded: GroupEvent = event.decode()?;
+            match &decoded {
+                GroupEvent::Created { members, .. } | GroupEvent::MembersAdded { members } if names(members, member) => {
+                    came_in = came_in.or(Some(event.position));
+                }
+                GroupEvent::MembersRemoved { members } if names(members, member) => came_in = None,
+                _ => {}
+            }
+            group.apply(decoded);
+        }
+        let (Some(state), Some(position), Some(first)) = (group.state(), came_in, events.first()) else { continue };
+        if state.members.iter().any(|m| m.value == member) {
+            let display = Some(state.display_name.to_string());
+            joined.push((position, Reference { id: first.stream, kind: MemberKind::Group, display }));
+        }
+    }
+    joined.sort_by_key(|(position, _)| *position);
+    Ok(joined.into_iter().map(|(_, reference)| reference).collect())
+}
+
+fn names(members: &[Member], member: ResourceId) -> bool {
+    members.iter().any(|m| m.value == member)
+}
+
 /// One attribute an event changed: its SCIM path, and its value before and after (null when
 /// absent). For a multi-valued attribute, `from` holds the values that went and `to` the ones
 /// that came, so that a change to a large group costs what changed, not the group's size.
@@ -122,7 +169,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// The SCIM document (a group's members included; a user's groups are not: they are the
-    /// groups' own history).
+    /// groups' own history, which [`groups_as_of`] reads).
     pub document: Map<String, Value>,
     pub owner: Owner,
     pub version: i64,

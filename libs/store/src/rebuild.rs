@@ -1,14 +1,17 @@
 //! Rebuilding the read models from the log (docs/adr/0053-read-models-are-rebuilt-beside-the-live-ones-and-copied-in.md).
 //!
-//! Every event of a stream with a read model is folded into its aggregate and appended, with
-//! the read-model change the commit path derives from it (`Resource::commit_parts`), to a
-//! shadow: an empty copy of the schema beside the database (a PostgreSQL schema, a SQLite file).
-//! The backends' own append writes the shadow's rows, so a rebuild runs the one projection
-//! there is. Then the shadow is compared with the live read models table by table, or copied
-//! over them in one transaction that holds writers back only for the copy.
+//! Every event of a stream with a read model is folded into its aggregate, and the read-model
+//! change the commit path derives from it (`Resource::commit_parts`) is written to a shadow: an
+//! empty copy of the schema beside the database (a PostgreSQL schema, a SQLite file). The
+//! backends' own write plan and SQL write the shadow's rows (`write_plan::replay`: the plan of
+//! a commit of that event, without appending the event again), so a rebuild runs the one
+//! projection there is. A batch of events of many streams is written in one transaction. Then
+//! the shadow is compared with the live read models table by table, or copied over them in one
+//! transaction that holds writers back only for the copy.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use domain::connection::Connection;
 use domain::device::Device;
@@ -21,8 +24,10 @@ use domain::{ResourceId, StreamKind, TenantSlug};
 use crate::api::{Actor, Commit, EventMetadata, LogCursor, ReadModelChange, RecordedEvent, Store, StoreResult};
 use crate::commands::Resource;
 
-/// Events read from the log per round trip.
-const BATCH: u32 = 1000;
+/// Events read from the log per round trip, and replayed in the shadow per transaction: large
+/// enough that a transaction's cost is spread thin, small enough to keep a batch's commits in
+/// memory.
+const BATCH: u32 = 5000;
 
 /// How many times a swap finds the log moved on (writes committed since the last catch-up)
 /// and catches up again before it gives up.
@@ -59,11 +64,19 @@ pub struct Difference {
     pub row: String,
 }
 
-/// What a backend does for a rebuild besides appending.
+/// Writes replayed commits in a shadow.
+#[async_trait::async_trait]
+pub trait Replayer: Send + Sync {
+    /// Writes the read-model changes of `commits` (each with the log position of its first
+    /// event), in order, in one transaction, by the plan of each (`write_plan::replay`).
+    async fn replay(&self, commits: Vec<(Commit, i64)>) -> StoreResult<()>;
+}
+
+/// What a backend does for a rebuild besides replaying.
 #[async_trait::async_trait]
 pub trait Shadow: Send + Sync {
-    /// A store on a fresh, empty shadow schema beside the database (dropping any left over).
-    async fn open_shadow(&self) -> StoreResult<Arc<dyn Store>>;
+    /// A writer on a fresh, empty shadow schema beside the database (dropping any left over).
+    async fn open_shadow(&self) -> StoreResult<Arc<dyn Replayer>>;
     /// Every row of [`READ_MODELS`] in which the live tables and the shadow's differ.
     async fn shadow_differences(&self) -> StoreResult<Vec<Difference>>;
     /// Replaces every live read model by the shadow's in one transaction, unless the log
@@ -80,6 +93,22 @@ pub struct Report {
     /// Rows that differed before a swap (empty after a swap, which copies them over).
     pub differences: Vec<Difference>,
     pub swapped: bool,
+    /// Where the time went.
+    pub phases: Phases,
+}
+
+/// The time a rebuild spent in each of its phases, for operators and benchmarks to see what
+/// bounds its rate.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Phases {
+    /// Reading the log.
+    pub read: Duration,
+    /// Decoding events and folding them into aggregates (with their read-model changes).
+    pub fold: Duration,
+    /// Writing the shadow's rows.
+    pub write: Duration,
+    /// Comparing the shadow with the live tables, or copying it over them.
+    pub finish: Duration,
 }
 
 /// Rebuilds the read models from the log; with `verify`, compares them with the live ones and
@@ -103,19 +132,24 @@ pub async fn rebuild(store: &dyn Store, shadow: &dyn Shadow, verify: bool, progr
 async fn run(
     store: &dyn Store,
     shadow: &dyn Shadow,
-    target: &dyn Store,
+    target: &dyn Replayer,
     verify: bool,
     progress: &(dyn Fn(i64) + Sync),
 ) -> StoreResult<Report> {
     let mut replay = Replay::default();
     replay.catch_up(store, target, progress).await?;
+    let finishing = Instant::now();
     if verify {
         let differences = shadow.shadow_differences().await?;
-        return Ok(Report { events: replay.events, differences, swapped: false });
+        replay.phases.finish += finishing.elapsed();
+        return Ok(Report { events: replay.events, differences, swapped: false, phases: replay.phases });
     }
     for attempt in 0..SWAP_ATTEMPTS {
-        if shadow.swap_in_shadow(replay.events).await? {
-            return Ok(Report { events: replay.events, differences: Vec::new(), swapped: true });
+        let swapping = Instant::now();
+        let swapped = shadow.swap_in_shadow(replay.events).await?;
+        replay.phases.finish += swapping.elapsed();
+        if swapped {
+            return Ok(Report { events: replay.events, differences: Vec::new(), swapped: true, phases: replay.phases });
         }
         // The writes that moved the log on may not be readable in commit order yet (an
         // earlier transaction still running): a pause lets them settle.
@@ -133,6 +167,7 @@ struct Replay {
     cursor: LogCursor,
     events: i64,
     streams: HashMap<(TenantSlug, ResourceId), Folded>,
+    phases: Phases,
 }
 
 enum Folded {
@@ -145,21 +180,27 @@ enum Folded {
 }
 
 impl Replay {
-    /// Reads the log in commit order from where it stopped to its end, appending each event
-    /// with a read model to `target`.
-    async fn catch_up(&mut self, store: &dyn Store, target: &dyn Store, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<()> {
+    /// Reads the log in commit order from where it stopped to its end, replaying each batch
+    /// of events with a read model in `target`.
+    async fn catch_up(&mut self, store: &dyn Store, target: &dyn Replayer, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<()> {
         loop {
+            let reading = Instant::now();
             let batch = store.read_committed(self.cursor, BATCH).await?;
-            if batch.is_empty() {
-                return Ok(());
-            }
-            for (cursor, event) in batch {
+            let folding = Instant::now();
+            self.phases.read += folding - reading;
+            let Some((last, _)) = batch.last() else { return Ok(()) };
+            self.cursor = *last;
+            self.events += batch.len() as i64;
+            let mut commits = Vec::with_capacity(batch.len());
+            for (_, event) in batch {
                 if let Some(commit) = self.commit_of(&event)? {
-                    target.append(commit).await?;
+                    commits.push((commit, event.position));
                 }
-                self.cursor = cursor;
-                self.events += 1;
             }
+            let writing = Instant::now();
+            self.phases.fold += writing - folding;
+            target.replay(commits).await?;
+            self.phases.write += writing.elapsed();
             progress(self.events);
         }
     }
@@ -219,20 +260,6 @@ fn step<A: Resource>(aggregate: &mut A, event: &RecordedEvent) -> StoreResult<Re
 /// or attached database (SQLite) the shadow tables are in; unqualified tables are the live ones.
 pub mod sql {
     use super::READ_MODELS;
-
-    /// Sets each rebuilt row's `seq` to the live log position of its stream's first event:
-    /// the shadow's own log numbered its copies afresh.
-    pub fn fix_seq(shadow: &str) -> Vec<String> {
-        ["users", "groups"]
-            .iter()
-            .map(|table| {
-                format!(
-                    "UPDATE {shadow}.{table} SET seq = (SELECT e.position FROM events e
-                       WHERE e.tenant = {shadow}.{table}.tenant AND e.stream_id = {shadow}.{table}.id AND e.stream_version = 1)"
-                )
-            })
-            .collect()
-    }
 
     /// One query per read model whose rows are `(live_only, row as a JSON array)`.
     pub fn differences(shadow: &str, json_array: &str) -> Vec<(&'static str, String)> {

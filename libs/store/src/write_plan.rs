@@ -51,6 +51,11 @@ pub enum WriteStep<'c> {
         version: i64,
         event: &'c EventPayload,
     },
+    /// Stands for the events of a commit that a rebuild replays: the log holds them from
+    /// `position` on already, so nothing is appended, and a new row's `seq` is `position`.
+    Replayed {
+        position: i64,
+    },
     /// Inserts or updates the user's row (its `seq` is set on insert only).
     UpsertUserRow(&'c UserRow),
     /// Drops the user's indexed values, so that the ones inserted after are all it has.
@@ -271,6 +276,18 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             | ReadModelChange::Operator { .. }
     ) {
         steps.push(WriteStep::SignalCredentialsChanged);
+    }
+    steps
+}
+
+/// The steps of `commit` replayed by a rebuild, its events being in the log from
+/// `first_position` on: the commit's own plan, with its events not appended again.
+pub fn replay(commit: &Commit, first_position: i64) -> Vec<WriteStep<'_>> {
+    let mut steps = plan(commit);
+    let first = steps.iter().position(|step| matches!(step, WriteStep::AppendEvent { .. }));
+    steps.retain(|step| !matches!(step, WriteStep::AppendEvent { .. }));
+    if let Some(first) = first {
+        steps.insert(first, WriteStep::Replayed { position: first_position });
     }
     steps
 }
@@ -567,6 +584,17 @@ mod tests {
                 InsertCredential(&c.secrets[0]),
                 SignalCredentialsChanged,
             ]
+        );
+    }
+
+    /// A replayed commit appends nothing: its rows take the position its events have in the log.
+    #[test]
+    fn a_replayed_commit_writes_its_rows_without_appending_its_events() {
+        let c = commit(StreamKind::User, 0, payload(2), Vec::new(), ReadModelChange::UpsertUser(user_row(Vec::new())));
+        let ReadModelChange::UpsertUser(row) = &c.read_model else { unreachable!() };
+        assert_eq!(
+            replay(&c, 42),
+            vec![Replayed { position: 42 }, UpsertUserRow(row), CountResource { kind: "users", stripe: stripe(&c), delta: 1 }]
         );
     }
 

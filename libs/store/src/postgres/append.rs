@@ -38,25 +38,46 @@ pub async fn append(client: Object, commit: Commit) -> StoreResult<Appended> {
     .map_err(|e| StoreError::Internal(format!("the append task failed: {e}")))?
 }
 
+/// Writes the read-model changes of commits a rebuild replays (each with the log position of
+/// its first event), in order, in one transaction on `client`: all of them or, on an error, none.
+pub async fn replay_all(client: Object, commits: Vec<(Commit, i64)>) -> StoreResult<()> {
+    tokio::spawn(async move {
+        let connection = OpenTransaction(Some(client));
+        let result = replayed_in_transaction(connection.client(), &commits).await;
+        connection.ended();
+        result
+    })
+    .await
+    .map_err(|e| StoreError::Internal(format!("the replay task failed: {e}")))?
+}
+
 async fn in_transaction(client: &Client, commit: &Commit) -> StoreResult<Appended> {
     let statements = Statements::prepare(client, commit).await?;
-    let context = Context {
-        tenant: commit.tenant.as_str(),
-        id: commit.stream.as_uuid(),
-        metadata: commit.metadata.to_json(),
-        version: commit.version_after(),
-        recorded_at: &commit.recorded_at,
-        kind: commit.kind.as_str(),
-        hold_key: super::stream_hold::key(commit.stream),
-    };
+    let context = Context::of(commit);
+    let results = pipelined(client, statements_of(client, &statements, &context, write_plan::plan(commit))).await?;
+    let first_position = results.into_iter().flatten().next().ok_or_else(|| StoreError::Internal("a commit without events".into()))?;
+    Ok(commit.appended_at(first_position))
+}
+
+async fn replayed_in_transaction(client: &Client, commits: &[(Commit, i64)]) -> StoreResult<()> {
+    let mut prepared = Vec::with_capacity(commits.len());
+    for (commit, _) in commits {
+        prepared.push((Statements::prepare(client, commit).await?, Context::of(commit)));
+    }
+    let steps = commits.iter().zip(&prepared).flat_map(|((commit, position), (statements, context))| {
+        statements_of(client, statements, context, write_plan::replay(commit, *position))
+    });
+    pipelined(client, steps).await.map(drop)
+}
+
+/// Runs `steps` in one transaction, sending BEGIN and every statement at once, then COMMIT once
+/// all have answered; each step's answer.
+async fn pipelined<'a>(client: &'a Client, steps: impl Iterator<Item = Step<'a>>) -> StoreResult<Vec<Option<i64>>> {
     let begin: Step<'_> = async { client.batch_execute("BEGIN").await.map(|_| None).map_err(backend) }.boxed();
-    let batch = std::iter::once(begin).chain(statements_of(client, &statements, commit, &context));
-    match try_join_all(batch).await {
+    match try_join_all(std::iter::once(begin).chain(steps)).await {
         Ok(results) => {
             client.batch_execute("COMMIT").await.map_err(backend)?;
-            let first_position =
-                results.into_iter().flatten().next().ok_or_else(|| StoreError::Internal("a commit without events".into()))?;
-            Ok(commit.appended_at(first_position))
+            Ok(results)
         }
         Err(error) => {
             // Queued behind every statement already sent; a connection too broken to run it
@@ -96,6 +117,9 @@ struct Statements {
     release: tokio_postgres::Statement,
     claim: tokio_postgres::Statement,
     event: tokio_postgres::Statement,
+    /// Takes a replayed commit's position from the log's sequence (`setval` alone does not define
+    /// `lastval()`, which its rows' `seq` reads).
+    replayed: tokio_postgres::Statement,
     upsert_user: tokio_postgres::Statement,
     clear_user_values: tokio_postgres::Statement,
     insert_user_values: tokio_postgres::Statement,
@@ -149,6 +173,7 @@ impl Statements {
             event: p("INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING position")
             .await?,
+            replayed: p("SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM (SELECT setval(pg_get_serial_sequence('events', 'position'), $1, false)) AS moved").await?,
             // `seq` is the position of the stream's first event: lastval() is the position
             // this transaction took last, and the events go before the rows in the batch.
             upsert_user: p("INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified, owner)
@@ -242,9 +267,23 @@ struct Context<'c> {
     hold_key: i64,
 }
 
-/// Every statement of the commit, in the plan's order.
-fn statements_of<'a>(tx: &'a Client, s: &'a Statements, commit: &'a Commit, c: &'a Context<'a>) -> impl Iterator<Item = Step<'a>> {
-    write_plan::plan(commit).into_iter().map(move |step| translate(tx, s, c, step))
+impl<'c> Context<'c> {
+    fn of(commit: &'c Commit) -> Self {
+        Context {
+            tenant: commit.tenant.as_str(),
+            id: commit.stream.as_uuid(),
+            metadata: commit.metadata.to_json(),
+            version: commit.version_after(),
+            recorded_at: &commit.recorded_at,
+            kind: commit.kind.as_str(),
+            hold_key: super::stream_hold::key(commit.stream),
+        }
+    }
+}
+
+/// The statements of `steps` (a commit's plan), in their order.
+fn statements_of<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, steps: Vec<WriteStep<'a>>) -> impl Iterator<Item = Step<'a>> {
+    steps.into_iter().map(move |step| translate(tx, s, c, step))
 }
 
 /// One step as its statement. The request goes out when the future is first polled, before
@@ -291,6 +330,10 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
                     _ => backend(e),
                 })?;
                 Ok(Some(row.get::<_, i64>(0)))
+            }
+            WriteStep::Replayed { position } => {
+                tx.query_one(&s.replayed, &[&position]).await.map_err(backend)?;
+                Ok(Some(position))
             }
             WriteStep::UpsertUserRow(row) => {
                 let owner = row.owner.to_string();

@@ -193,6 +193,10 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::users_by_login(client, tenant, key))
     }
 
+    async fn groups_naming(&self, tenant: &TenantSlug, member: ResourceId) -> StoreResult<Vec<ResourceId>> {
+        on_session!(&self.pool, &self.tls, |client| read::groups_naming(client, tenant, member))
+    }
+
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
         on_session!(&self.pool, &self.tls, |client| read::committed(client, after, limit))
     }

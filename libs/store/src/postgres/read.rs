@@ -247,6 +247,12 @@ pub async fn users_by_login(client: &Client, tenant: &TenantSlug, key: &str) -> 
     Ok(rows.iter().map(|row| ResourceId::from_uuid(row.get(0))).collect())
 }
 
+pub async fn groups_naming(client: &Client, tenant: &TenantSlug, member: ResourceId) -> StoreResult<Vec<ResourceId>> {
+    let stmt = client.prepare_cached(&audit::groups_naming(&Postgres)).await.map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &member.to_string()]).await.map_err(backend)?;
+    Ok(rows.iter().map(|row| ResourceId::from_uuid(row.get(0))).collect())
+}
+
 pub async fn log(client: &Client, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;

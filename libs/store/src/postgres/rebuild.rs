@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{backend, PgStore};
-use crate::api::{Store, StoreResult};
+use super::{append, backend, PgStore};
+use crate::api::{Commit, StoreResult};
 use crate::open::Options;
-use crate::rebuild::{sql, Difference, Shadow};
+use crate::rebuild::{sql, Difference, Replayer, Shadow};
 
 const SCHEMA: &str = "scimledger_rebuild";
 
 #[async_trait]
 impl Shadow for PgStore {
-    async fn open_shadow(&self) -> StoreResult<Arc<dyn Store>> {
+    async fn open_shadow(&self) -> StoreResult<Arc<dyn Replayer>> {
         self.drop_shadow().await?;
         self.client().await?.batch_execute(&format!("CREATE SCHEMA {SCHEMA}")).await.map_err(backend)?;
         let mut config = self.config.clone();
@@ -28,9 +28,6 @@ impl Shadow for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         tx.batch_execute("SET LOCAL statement_timeout = 0").await.map_err(backend)?;
-        for statement in sql::fix_seq(SCHEMA) {
-            tx.batch_execute(&statement).await.map_err(backend)?;
-        }
         let mut differences = Vec::new();
         for (table, query) in sql::differences(SCHEMA, "json_build_array") {
             for row in tx.query(&query, &[]).await.map_err(backend)? {
@@ -51,7 +48,7 @@ impl Shadow for PgStore {
         if logged != events {
             return Ok(false);
         }
-        for statement in sql::fix_seq(SCHEMA).into_iter().chain(sql::copy(SCHEMA, "OVERRIDING SYSTEM VALUE")) {
+        for statement in sql::copy(SCHEMA, "OVERRIDING SYSTEM VALUE") {
             tx.batch_execute(&statement).await.map_err(backend)?;
         }
         // Connections and operators were rewritten: the servers' credential caches reload.
@@ -62,5 +59,13 @@ impl Shadow for PgStore {
 
     async fn drop_shadow(&self) -> StoreResult<()> {
         self.client().await?.batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")).await.map_err(backend)
+    }
+}
+
+/// The shadow's store replays on one of its connections.
+#[async_trait]
+impl Replayer for PgStore {
+    async fn replay(&self, commits: Vec<(Commit, i64)>) -> StoreResult<()> {
+        append::replay_all(self.client().await?, commits).await
     }
 }

@@ -266,6 +266,10 @@ impl Store for Shredding {
         self.inner.users_by_login(tenant, key).await
     }
 
+    async fn groups_naming(&self, tenant: &TenantSlug, member: ResourceId) -> StoreResult<Vec<ResourceId>> {
+        self.inner.groups_naming(tenant, member).await
+    }
+
     async fn read_committed(&self, after: LogCursor, limit: u32) -> StoreResult<Vec<(LogCursor, RecordedEvent)>> {
         let mut events = self.inner.read_committed(after, limit).await?;
         self.decrypt(events.iter_mut().map(|(_, event)| event)).await?;

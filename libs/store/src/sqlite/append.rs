@@ -63,7 +63,22 @@ const LEAVE_DELETED_GROUP: &str = concat!(
     " WHERE tenant = ?1 AND id IN (SELECT member_id FROM memberships WHERE tenant = ?1 AND group_id = ?2)"
 );
 
+/// Writes the read-model changes of commits a rebuild replays (each with the log position of
+/// its first event), in order, in one transaction: all of them or, on an error, none.
+pub fn replay_all(connection: &mut Connection, commits: &[(Commit, i64)]) -> StoreResult<()> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    for (commit, position) in commits {
+        run(&tx, commit, write_plan::replay(commit, *position))?;
+    }
+    tx.commit().map_err(backend)
+}
+
 fn append_one(db: &Connection, commit: &Commit) -> StoreResult<Appended> {
+    run(db, commit, write_plan::plan(commit))
+}
+
+/// Runs `steps`, the plan of `commit`.
+fn run<'c>(db: &Connection, commit: &'c Commit, steps: Vec<WriteStep<'c>>) -> StoreResult<Appended> {
     let context = Context {
         tenant: commit.tenant.as_str(),
         id: commit.stream.to_string(),
@@ -73,7 +88,7 @@ fn append_one(db: &Connection, commit: &Commit) -> StoreResult<Appended> {
         kind: commit.kind.as_str(),
     };
     let mut first_position = None;
-    for step in write_plan::plan(commit) {
+    for step in steps {
         let position = translate(db, &context, first_position, step)?;
         first_position = first_position.or(position);
     }
@@ -158,6 +173,7 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
             })?;
             Ok(Some(db.last_insert_rowid()))
         }
+        WriteStep::Replayed { position } => Ok(Some(position)),
         WriteStep::UpsertUserRow(row) => execute(
             "INSERT INTO users (tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified, owner)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)

@@ -296,6 +296,11 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::users_by_login(c, &tenant, &key)).await
     }
 
+    async fn groups_naming(&self, tenant: &TenantSlug, member: ResourceId) -> StoreResult<Vec<ResourceId>> {
+        let tenant = tenant.clone();
+        self.readers.run(move |c| read::groups_naming(c, &tenant, member)).await
+    }
+
     /// SQLite has one writer at a time, across processes, and a commit's positions are taken
     /// inside its write transaction: position order is commit order, and no event can commit
     /// below a position already visible. So the cursor's transaction is the position, and no

@@ -314,6 +314,16 @@ pub fn users_by_login(db: &Connection, tenant: &TenantSlug, key: &str) -> StoreR
     ids.iter().map(|text| id(text)).collect()
 }
 
+pub fn groups_naming(db: &Connection, tenant: &TenantSlug, member: ResourceId) -> StoreResult<Vec<ResourceId>> {
+    let mut stmt = db.prepare_cached(&audit::groups_naming(&Sqlite)).map_err(backend)?;
+    let ids: Vec<String> = stmt
+        .query_map(params![tenant.as_str(), member.to_string()], |row| row.get(0))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    ids.iter().map(|text| id(text)).collect()
+}
+
 pub fn log(db: &Connection, after_position: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2");
     events(db, &sql, params![after_position, i64::from(limit)])

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{backend, SqliteStore, DB_FILE};
-use crate::api::{Store, StoreError, StoreResult};
-use crate::rebuild::{sql, Difference, Shadow};
+use super::{append, backend, SqliteStore, DB_FILE};
+use crate::api::{Commit, StoreError, StoreResult};
+use crate::rebuild::{sql, Difference, Replayer, Shadow};
 
 /// The shadow's directory under the data directory, and its name once attached.
 const SHADOW: &str = "rebuild";
@@ -22,7 +22,7 @@ impl SqliteStore {
 
 #[async_trait]
 impl Shadow for SqliteStore {
-    async fn open_shadow(&self) -> StoreResult<Arc<dyn Store>> {
+    async fn open_shadow(&self) -> StoreResult<Arc<dyn Replayer>> {
         self.drop_shadow().await?;
         let shadow = SqliteStore::open(&self.shadow_dir()).await?;
         // The shadow is thrown away if the rebuild stops: its commits need not wait for the disk.
@@ -35,10 +35,7 @@ impl Shadow for SqliteStore {
         self.writer
             .run(move |c| {
                 attached(c, &file, |c| {
-                    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-                    for statement in sql::fix_seq(SHADOW) {
-                        tx.execute_batch(&statement).map_err(backend)?;
-                    }
+                    let tx = c.transaction().map_err(backend)?;
                     let mut differences = Vec::new();
                     for (table, query) in sql::differences(SHADOW, "json_array") {
                         let mut statement = tx.prepare(&query).map_err(backend)?;
@@ -68,7 +65,7 @@ impl Shadow for SqliteStore {
                     if logged != events {
                         return Ok(false);
                     }
-                    for statement in sql::fix_seq(SHADOW).into_iter().chain(sql::copy(SHADOW, "")) {
+                    for statement in sql::copy(SHADOW, "") {
                         tx.execute_batch(&statement).map_err(backend)?;
                     }
                     tx.commit().map_err(backend)?;
@@ -85,6 +82,14 @@ impl Shadow for SqliteStore {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// The shadow's store replays on its writer thread.
+#[async_trait]
+impl Replayer for SqliteStore {
+    async fn replay(&self, commits: Vec<(Commit, i64)>) -> StoreResult<()> {
+        self.writer.run(move |c| append::replay_all(c, &commits)).await
     }
 }
 

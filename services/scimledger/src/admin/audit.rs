@@ -95,7 +95,17 @@ impl Admin<'_> {
             _ => return Err(AdminError::InvalidValue(format!("'{resource}' is a {}; as-of answers for users and groups", kind.as_str()))),
         };
         let id = events[0].stream;
-        let snapshot = store::cpu::run(move || async move { audit::as_of(kind, &events, instant) }).await??;
+        // A user's groups then: from the streams of the groups that ever added it.
+        let mut groups = Vec::new();
+        if kind == StreamKind::User {
+            for group in self.store.groups_naming(&tenant, id).await? {
+                groups.push(self.store.stream(&tenant, StreamKind::Group, group).await?);
+            }
+        }
+        let (snapshot, groups) = store::cpu::run(move || async move {
+            Ok::<_, store::StoreError>((audit::as_of(kind, &events, instant)?, audit::groups_as_of(id, &groups, instant)?))
+        })
+        .await??;
         let Some(snapshot) = snapshot else {
             let then = match instant {
                 Instant::At(at) => format!("at {}", crate::api_time(at)),
@@ -112,7 +122,7 @@ impl Admin<'_> {
             version: snapshot.version,
             created: snapshot.created,
             last_modified: snapshot.last_modified,
-            related: None,
+            related: (kind == StreamKind::User).then_some(("groups", groups.as_slice())),
         })))
     }
 

@@ -28,6 +28,15 @@ pub async fn run(store: &dyn Store, verify: bool) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let rate = report.events as f64 / started.elapsed().as_secs_f64().max(1e-3);
+    let phases = report.phases;
+    eprintln!(
+        "rebuild: read {:.1?}, folded {:.1?}, written {:.1?}, {} {:.1?}",
+        phases.read,
+        phases.fold,
+        phases.write,
+        if verify { "compared" } else { "swapped in" },
+        phases.finish
+    );
     eprintln!("rebuild: {} events read in {:.1?} ({rate:.0} events/s)", report.events, started.elapsed());
     print(&report);
     if !report.differences.is_empty() {
