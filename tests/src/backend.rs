@@ -19,7 +19,7 @@ impl Backend {
     pub async fn postgres() -> Self {
         let keys = tempfile::tempdir().expect("a temporary directory");
         // Made before any process starts: a configured master key file must exist.
-        store::shred::master::load_or_create(&keys.path().join(store::shred::master::DEFAULT_FILE)).expect("a master key file");
+        store::shred::master::KeyFile::open_or_create(&keys.path().join(store::shred::master::DEFAULT_FILE)).expect("a master key file");
         Backend::Postgres { url: store::testing::fresh_postgres_url().await, keys: Arc::new(keys) }
     }
 
@@ -55,10 +55,10 @@ impl Backend {
     }
 
     /// The store itself, opened beside the server (as the CLI does), to inspect the log: user
-    /// events' personal fields decrypted with the server's master key.
+    /// events' personal fields decrypted with the server's master keys.
     pub async fn open_store(&self) -> Arc<dyn store::Store> {
-        let master = store::shred::master::load_or_create(&self.master_key_file()).expect("the master key");
-        Arc::new(store::shred::Shredding::new(self.open_stored().await, master))
+        let keys = store::shred::master::KeyFile::open_or_create(&self.master_key_file()).expect("the master key");
+        Arc::new(store::shred::Shredding::open(self.open_stored().await, Arc::new(keys)).await.expect("the master keys open the database"))
     }
 
     /// The store as the database holds it: personal fields encrypted.

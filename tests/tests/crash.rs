@@ -29,7 +29,7 @@ async fn replay(backend: &Backend) -> BTreeMap<ResourceId, (Value, i64)> {
                 group.apply(decode(&event.payload).unwrap());
                 *version = event.stream_version;
             }
-            // Tenants, connections, operators, roles, enrollments, devices and grants have no SCIM documents.
+            // Tenants, connections, operators, roles, enrollments, devices, grants and master keys have no SCIM documents.
             StreamKind::Tenant
             | StreamKind::Connection
             | StreamKind::Operator
@@ -38,7 +38,8 @@ async fn replay(backend: &Backend) -> BTreeMap<ResourceId, (Value, i64)> {
             | StreamKind::AccessToken
             | StreamKind::Enrollment
             | StreamKind::Device
-            | StreamKind::OauthGrant => {}
+            | StreamKind::OauthGrant
+            | StreamKind::MasterKey => {}
         }
     }
     users

@@ -29,6 +29,8 @@ pub enum StreamKind {
     AccessToken,
     /// An OAuth authorization code grant of a connection (`domain::oauth_grant`).
     OauthGrant,
+    /// The deployment's master keys: their rotations (`domain::master_key`).
+    MasterKey,
 }
 
 impl StreamKind {
@@ -45,6 +47,7 @@ impl StreamKind {
             StreamKind::RoleAssignment => "role_assignment",
             StreamKind::AccessToken => "access_token",
             StreamKind::OauthGrant => "oauth_grant",
+            StreamKind::MasterKey => "master_key",
         }
     }
 
@@ -60,6 +63,7 @@ impl StreamKind {
             StreamKind::RoleAssignment => "role_assignments",
             StreamKind::AccessToken => "access_tokens",
             StreamKind::OauthGrant => "oauth_grants",
+            StreamKind::MasterKey => "master_keys",
             StreamKind::Enrollment => "enrollments",
             StreamKind::Device => "devices",
         }
@@ -78,6 +82,7 @@ impl StreamKind {
             "role_assignment" => Some(StreamKind::RoleAssignment),
             "access_token" => Some(StreamKind::AccessToken),
             "oauth_grant" => Some(StreamKind::OauthGrant),
+            "master_key" => Some(StreamKind::MasterKey),
             _ => None,
         }
     }

@@ -12,6 +12,7 @@
 //!   disable.
 //! - [`device`]: the Device aggregate: a tenant's registry of devices (serial, policy, user).
 //! - [`enrollment`]: what the enrollment mailer did about a user, and the tenant's template.
+//! - [`master_key`]: the master keys' ids and their rotations (`master_key.rotated`).
 //! - [`oauth_grant`]: an OAuth authorization code grant: consent, code exchange, refresh tokens.
 //! - [`operator`]: the Operator aggregate: who may use the admin API.
 //! - [`role`]: roles per tenant (catalogue, group mappings, default, locks) and each user's
@@ -34,6 +35,7 @@ pub mod error;
 pub mod event;
 pub mod group;
 pub mod ids;
+pub mod master_key;
 pub mod names;
 pub mod oauth_grant;
 pub mod operator;

@@ -287,9 +287,9 @@ pub struct Commit {
 /// What a user commit does to the user's data key (docs/adr/0068).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyWrite {
-    /// The user's first key, wrapped by the master key. Another writer having stored one first
-    /// is a `Conflict`: the command is decided again and finds it.
-    Create(Vec<u8>),
+    /// The user's first key, wrapped by the newest master key. Another writer having stored
+    /// one first is a `Conflict`: the command is decided again and finds it.
+    Create(crate::shred::table::WrappedKey),
     /// The erasure: the key is deleted, and the personal fields it encrypted read as erased.
     Destroy,
 }
@@ -650,7 +650,10 @@ pub trait Store: Send + Sync + 'static {
     fn stored(&self) -> &dyn Store;
 
     /// The wrapped data keys of those of `users` that have one ([`crate::shred`]).
-    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>>;
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>>;
+
+    /// The data keys and the canary as the rotation of master keys reads and rewrites them.
+    fn key_table(&self) -> &dyn crate::shred::table::KeyTable;
 
     // --- the log ---
     /// Appends a commit's events (optimistic concurrency on the stream version), applies its

@@ -11,6 +11,7 @@ use domain::device::{Device, DeviceEvent};
 use domain::enrollment::{Enrollment, EnrollmentEvent};
 use domain::event::encode;
 use domain::group::{Group, GroupCommand, GroupEvent};
+use domain::master_key::{MasterKeyEvent, MasterKeys};
 use domain::oauth_grant::{Grant, GrantEvent};
 use domain::operator::{Operator, OperatorCommand, OperatorEvent};
 use domain::ownership;
@@ -594,5 +595,18 @@ impl Resource for Grant {
 
     fn exists(&self) -> bool {
         self.state().is_some()
+    }
+}
+
+/// The master keys' stream records rotations and keeps no read model: the key table is theirs.
+impl Resource for MasterKeys {
+    const KIND: StreamKind = StreamKind::MasterKey;
+
+    fn commit_parts(_: &Self, _: &[MasterKeyEvent], _: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        (Vec::new(), ReadModelChange::Nothing)
+    }
+
+    fn exists(&self) -> bool {
+        true
     }
 }

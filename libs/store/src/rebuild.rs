@@ -221,7 +221,8 @@ impl Replay {
             | StreamKind::RolePolicy
             | StreamKind::RoleAssignment
             | StreamKind::AccessToken
-            | StreamKind::OauthGrant => return Ok(None),
+            | StreamKind::OauthGrant
+            | StreamKind::MasterKey => return Ok(None),
         };
         let read_model = match slot {
             Folded::User(user) => step(user, event)?,

@@ -16,6 +16,7 @@ use crate::api::{
     Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, KeyWrite, ReadModelChange, Reservation, SecretWrite, UserRow, LOGIN,
 };
 use crate::query::Target;
+use crate::shred::table::WrappedKey;
 
 /// One write of a commit, on the commit's tenant and stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,7 +43,7 @@ pub enum WriteStep<'c> {
     ForgetLogins,
     /// Stores the user's first data key (wrapped); fails the commit with `Conflict` if the user
     /// has one.
-    InsertUserKey(&'c [u8]),
+    InsertUserKey(&'c WrappedKey),
     /// Deletes the user's data key: its events' personal fields become unreadable.
     DeleteUserKey,
     /// Appends an event at `version` of the stream; fails the commit with `Conflict` if that
@@ -395,8 +396,9 @@ mod tests {
     #[test]
     fn a_key_goes_in_before_the_events_and_an_erasure_takes_everything_of_the_user() {
         let mut c = commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::UpsertUser(user_row(Vec::new())));
-        c.key = Some(KeyWrite::Create(vec![7; 56]));
-        assert_eq!(plan(&c)[..2], [InsertUserKey(&[7; 56]), AppendEvent { version: 1, event: &c.events[0] }]);
+        let key = WrappedKey { master_key: None, wrapped: vec![7; 56] };
+        c.key = Some(KeyWrite::Create(key.clone()));
+        assert_eq!(plan(&c)[..2], [InsertUserKey(&key), AppendEvent { version: 1, event: &c.events[0] }]);
 
         let mut c =
             commit(StreamKind::User, 2, payload(2), vec![release(LOGIN, "alice")], ReadModelChange::EraseUser { deleted_now: true });

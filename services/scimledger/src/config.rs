@@ -9,6 +9,7 @@ use bus::nats::{RelaySettings, StreamSettings};
 use scim::cursor::CursorKey;
 use scim::limits::Limits;
 use serde::Deserialize;
+use store::shred::master::KeyFile;
 use store::{Backend, DatabaseUrl};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -280,22 +281,32 @@ impl Settings {
         })
     }
 
-    /// The store with user events' personal fields encrypted under the master key (ADR 0068,
-    /// 0069): the file configured, else one beside the embedded database, made if missing.
+    /// The store with user events' personal fields encrypted under the master keys (ADR 0068,
+    /// 0069), once they are checked against the database.
     pub async fn open_store(&self, options: &store::Options) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
-        let backend = self.backend()?;
-        let master = match &self.master_key_file {
-            Some(path) => store::shred::master::load(path)?,
+        self.open_store_with(options, self.master_keys()?).await
+    }
+
+    /// The master keys: the file configured, else one beside the embedded database, made if missing.
+    pub fn master_keys(&self) -> anyhow::Result<std::sync::Arc<KeyFile>> {
+        let keys = match &self.master_key_file {
+            Some(path) => KeyFile::open(path)?,
             None => {
-                if matches!(backend, Backend::Postgres { .. }) {
+                if matches!(self.backend()?, Backend::Postgres { .. }) {
                     tracing::warn!("SCIMLEDGER_MASTER_KEY_FILE is not set: using one beside data_dir; every server must share it");
                 }
                 std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
-                store::shred::master::load_or_create(&self.data_dir.join(store::shred::master::DEFAULT_FILE))?
+                KeyFile::open_or_create(&self.data_dir.join(store::shred::master::DEFAULT_FILE))?
             }
         };
+        Ok(std::sync::Arc::new(keys))
+    }
+
+    /// [`Self::open_store`] with these master keys.
+    pub async fn open_store_with(&self, options: &store::Options, keys: std::sync::Arc<KeyFile>) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+        let backend = self.backend()?;
         let inner = store::open_with(&backend, options).await.with_context(|| format!("opening the {}", backend.describe()))?;
-        Ok(std::sync::Arc::new(store::shred::Shredding::new(inner, master)))
+        Ok(std::sync::Arc::new(store::shred::Shredding::open(inner, keys).await?))
     }
 
     /// No statement outlives the request it serves.

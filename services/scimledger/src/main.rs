@@ -95,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::audit::AuditCommand,
     },
+    /// The master keys that wrap users' data keys: generate one, see what each wraps, rotate.
+    MasterKey {
+        #[command(subcommand)]
+        command: cli::master_key::MasterKeyCommand,
+    },
     /// Rebuild every read model from the log and swap it in while servers keep serving.
     Rebuild {
         /// Rebuild beside the live read models and report every row that differs (exit status
@@ -272,6 +277,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // A copy of the file, not a store: opening one would migrate the file first.
         Command::Backup { file } => return cli::backup::run(&settings, &file),
+        Command::MasterKey { command: cli::master_key::MasterKeyCommand::Generate } => {
+            println!("{}", store::shred::master::generate());
+            return Ok(());
+        }
+        // The key file is the command's subject: it keeps it beside the store.
+        Command::MasterKey { command } => {
+            let keys = settings.master_keys()?;
+            let store = settings.open_store_with(&store::Options::default(), std::sync::Arc::clone(&keys)).await?;
+            return cli::master_key::run(&*store, &keys, command).await;
+        }
         _ => {}
     }
     let store = settings.open_store(&store::Options::default()).await?;
@@ -279,6 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { .. }
         | Command::Events { command: EventsCommand::Tail { .. } }
         | Command::Backup { .. }
+        | Command::MasterKey { .. }
         | Command::Worker { command: WorkerCommand::Mailer | WorkerCommand::Assets } => unreachable!("handled above"),
         Command::Worker { command: WorkerCommand::Status { json } } => subscribers::run::status(&*store, json).await,
         Command::Tenant { command: TenantCommand::Create { slug, parent, json } } => {

@@ -242,7 +242,8 @@ impl Statements {
             .await?,
             record_login: p("INSERT INTO login_history (tenant, key, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").await?,
             forget_logins: p("DELETE FROM login_history WHERE tenant = $1 AND user_id = $2").await?,
-            insert_user_key: p("INSERT INTO user_keys (tenant, user_id, wrapped, created_at) VALUES ($1, $2, $3, $4)").await?,
+            insert_user_key: p("INSERT INTO user_keys (tenant, user_id, wrapped, created_at, master_key) VALUES ($1, $2, $3, $4, $5)")
+                .await?,
             delete_user_key: p("DELETE FROM user_keys WHERE tenant = $1 AND user_id = $2").await?,
             // Only a tenant's deletion uses these: no other append looks them up.
             forget_tenant: match commit.read_model {
@@ -301,8 +302,9 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
                     _ => backend(e),
                 })
             }
-            WriteStep::InsertUserKey(wrapped) => {
-                tx.execute(&s.insert_user_key, &[&c.tenant, &c.id, &wrapped, c.recorded_at]).await.map(|_| None).map_err(|e| {
+            WriteStep::InsertUserKey(key) => {
+                let master_key = key.master_key.as_ref().map(|id| id.as_str());
+                tx.execute(&s.insert_user_key, &[&c.tenant, &c.id, &key.wrapped, c.recorded_at, &master_key]).await.map(|_| None).map_err(|e| {
                     match violated_constraint(&e) {
                         Some("user_keys_pkey") => StoreError::Conflict,
                         _ => backend(e),

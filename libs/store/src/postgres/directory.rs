@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::backend;
 use crate::api::*;
+use crate::shred::table::WrappedKey;
 
 pub async fn tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
     let rows = client.query("SELECT slug, created_at, parent FROM tenants ORDER BY slug", &[]).await.map_err(backend)?;
@@ -72,12 +73,14 @@ pub async fn devices(client: &Client, tenant: &TenantSlug, user: Option<Resource
 }
 
 /// The wrapped data keys of those of `users` that have one.
-pub async fn user_keys(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
-    let stmt =
-        client.prepare_cached("SELECT user_id, wrapped FROM user_keys WHERE tenant = $1 AND user_id = ANY($2)").await.map_err(backend)?;
+pub async fn user_keys(client: &Client, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, WrappedKey>> {
+    let stmt = client
+        .prepare_cached("SELECT user_id, wrapped, master_key FROM user_keys WHERE tenant = $1 AND user_id = ANY($2)")
+        .await
+        .map_err(backend)?;
     let ids: Vec<Uuid> = users.iter().map(ResourceId::as_uuid).collect();
     let rows = client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)?;
-    Ok(rows.iter().map(|row| (ResourceId::from_uuid(row.get(0)), row.get(1))).collect())
+    rows.iter().map(|row| Ok((ResourceId::from_uuid(row.get(0)), super::keys::wrapped_key(row, 1)?))).collect()
 }
 
 pub async fn connection_secrets(client: &Client, tenant: &TenantSlug, at: OffsetDateTime) -> StoreResult<Vec<ConnectionSecret>> {

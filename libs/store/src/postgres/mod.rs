@@ -4,6 +4,7 @@
 //! - `append`: a commit in one transaction.
 //! - `read`: the read models and the log.
 //! - `directory`: tenants, connections, operators and their secrets.
+//! - `keys`: the data keys walked and re-wrapped by master key, and the master key canary.
 //! - `errors`: driver and pool failures as store errors, by SQLSTATE and kind.
 //! - `lease`: one process per job, through a session advisory lock.
 //! - `listen`: the channel that tells authentication caches what changed.
@@ -24,6 +25,7 @@ mod append;
 pub mod dialect;
 mod directory;
 mod errors;
+mod keys;
 mod lease;
 mod listen;
 pub mod migrations;
@@ -159,7 +161,11 @@ impl Store for PgStore {
         self
     }
 
-    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+    fn key_table(&self) -> &dyn crate::shred::table::KeyTable {
+        self
+    }
+
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>> {
         on_session!(&self.pool, &self.tls, |client| directory::user_keys(client, tenant, users))
     }
 

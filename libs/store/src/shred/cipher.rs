@@ -2,7 +2,9 @@
 //! random 24-byte nonce per message, so nonces need no counter shared between processes.
 //!
 //! A user's data key is wrapped by the master key with the tenant and user as associated data,
-//! so a key row copied onto another user does not open. An event's personal fields are
+//! so a key row copied onto another user does not open; the wrapping records the id of the
+//! master key, so that a process holding several (during a rotation) knows which opens it. An
+//! event's personal fields are
 //! encrypted together, as one JSON object, with the tenant, stream, version and type as
 //! associated data, so a ciphertext moved to another event does not open either.
 
@@ -10,10 +12,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use domain::master_key::MasterKeyId;
 use domain::user::{erased_value, personal_fields};
 use domain::{EventPayload, ResourceId, TenantSlug};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
+use super::table::WrappedKey;
 use crate::api::{StoreError, StoreResult};
 
 /// The field of an event's stored payload that holds its personal fields, encrypted.
@@ -23,32 +28,107 @@ pub const ERASED_FLAG: &str = "erased";
 
 const NONCE: usize = 24;
 
-/// The deployment's master key: it wraps every user's data key. Never shown.
+/// What the canary holds: any process whose keys open it holds the key that wrapped it.
+const CANARY: &[u8] = b"scimledger master key canary";
+const CANARY_CONTEXT: &str = "scimledger master key canary v1";
+
+/// A master key: it wraps users' data keys. Never shown; known by its [`MasterKeyId`].
 #[derive(Clone)]
-pub struct MasterKey(XChaCha20Poly1305);
+pub struct MasterKey {
+    id: MasterKeyId,
+    cipher: XChaCha20Poly1305,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKey(…)")
+        write!(f, "MasterKey({})", self.id)
     }
 }
 
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        Self(XChaCha20Poly1305::new(bytes.into()))
+        // A hash of the key, under a context of its own: it names the key and reveals nothing
+        // of it (nor of what the key encrypts).
+        let digest = Sha256::new().chain_update(b"scimledger master key id v1\n").chain_update(bytes).finalize();
+        let id = MasterKeyId::parse(&super::master::hex(&digest[..8])).expect("16 lower-case hex digits");
+        Self { id, cipher: XChaCha20Poly1305::new(bytes.into()) }
     }
 
-    /// `key` wrapped for `user` of `tenant`: the nonce, then the ciphertext.
-    pub fn wrap(&self, key: &DataKey, tenant: &TenantSlug, user: ResourceId) -> Vec<u8> {
-        seal(&self.0, &key.bytes, key_context(tenant, user).as_bytes())
+    pub fn id(&self) -> &MasterKeyId {
+        &self.id
+    }
+}
+
+/// Why a wrapped key did not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unopened {
+    /// Wrapped under a master key that is not among the process's.
+    Unknown(MasterKeyId),
+    /// None of the keys that could have wrapped it opens it: another key, or an altered row.
+    Refused,
+}
+
+/// The master keys a process holds, newest first: the newest wraps every new key; any of them
+/// opens what it wrapped.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    keys: Vec<MasterKey>,
+}
+
+impl KeyRing {
+    /// `None` without any key.
+    pub fn new(keys: Vec<MasterKey>) -> Option<Self> {
+        (!keys.is_empty()).then_some(Self { keys })
     }
 
-    /// Fails when the master key is not the one that wrapped it (or the row was altered).
-    pub fn unwrap(&self, wrapped: &[u8], tenant: &TenantSlug, user: ResourceId) -> StoreResult<DataKey> {
-        let bytes = open(&self.0, wrapped, key_context(tenant, user).as_bytes())
-            .ok_or_else(|| StoreError::corrupt(format!("the data key of user {user}"), "it does not open with this master key"))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| StoreError::corrupt(format!("the data key of user {user}"), "not 32 bytes"))?;
-        Ok(DataKey::from_bytes(bytes))
+    pub fn newest(&self) -> &MasterKey {
+        &self.keys[0]
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &MasterKeyId> {
+        self.keys.iter().map(MasterKey::id)
+    }
+
+    /// `key` wrapped for `user` of `tenant` under the newest key: the nonce, then the ciphertext.
+    pub fn wrap(&self, key: &DataKey, tenant: &TenantSlug, user: ResourceId) -> WrappedKey {
+        self.seal(&key.bytes, &key_context(tenant, user))
+    }
+
+    /// The data key of `user` of `tenant`, if one of these master keys wrapped it.
+    pub fn unwrap(&self, wrapped: &WrappedKey, tenant: &TenantSlug, user: ResourceId) -> Result<DataKey, Unopened> {
+        let bytes = self.open(wrapped, &key_context(tenant, user))?;
+        Ok(DataKey::from_bytes(bytes.try_into().map_err(|_| Unopened::Refused)?))
+    }
+
+    /// The canary, wrapped under the newest key.
+    pub fn canary(&self) -> WrappedKey {
+        self.seal(CANARY, CANARY_CONTEXT)
+    }
+
+    /// Whether one of these keys wrapped `canary`.
+    pub fn opens_canary(&self, canary: &WrappedKey) -> Result<(), Unopened> {
+        match self.open(canary, CANARY_CONTEXT)? == CANARY {
+            true => Ok(()),
+            false => Err(Unopened::Refused),
+        }
+    }
+
+    fn seal(&self, plain: &[u8], context: &str) -> WrappedKey {
+        let newest = self.newest();
+        WrappedKey { master_key: Some(newest.id.clone()), wrapped: seal(&newest.cipher, plain, context.as_bytes()) }
+    }
+
+    /// Opens with the key the wrapping names; one wrapped before keys had ids, with whichever
+    /// key opens it (the deployment's first, wherever it now stands in the file).
+    fn open(&self, wrapped: &WrappedKey, context: &str) -> Result<Vec<u8>, Unopened> {
+        let opened = match &wrapped.master_key {
+            Some(id) => {
+                let key = self.keys.iter().find(|key| &key.id == id).ok_or_else(|| Unopened::Unknown(id.clone()))?;
+                open(&key.cipher, &wrapped.wrapped, context.as_bytes())
+            }
+            None => self.keys.iter().find_map(|key| open(&key.cipher, &wrapped.wrapped, context.as_bytes())),
+        };
+        opened.ok_or(Unopened::Refused)
     }
 }
 
@@ -198,15 +278,40 @@ mod tests {
         assert_eq!(erased.data, json!({"user_name": "[erased]", "active": true, "owner": "operator", "profile": {}, "erased": true}));
     }
 
+    fn ring(keys: &[u8]) -> KeyRing {
+        KeyRing::new(keys.iter().map(|k| MasterKey::from_bytes(&[*k; 32])).collect()).unwrap()
+    }
+
     #[test]
     fn a_data_key_opens_only_with_its_master_key_and_for_its_user() {
         let tenant = TenantSlug::parse("acme").unwrap();
-        let master = MasterKey::from_bytes(&[1; 32]);
         let user = ResourceId::from_uuid(uuid::Uuid::from_u128(7));
         let key = DataKey::random();
-        let wrapped = master.wrap(&key, &tenant, user);
-        assert_eq!(master.unwrap(&wrapped, &tenant, user).unwrap().bytes, key.bytes);
-        assert!(MasterKey::from_bytes(&[2; 32]).unwrap(&wrapped, &tenant, user).is_err());
-        assert!(master.unwrap(&wrapped, &tenant, ResourceId::from_uuid(uuid::Uuid::from_u128(8))).is_err());
+        let wrapped = ring(&[1]).wrap(&key, &tenant, user);
+        assert_eq!(wrapped.master_key.as_ref(), Some(MasterKey::from_bytes(&[1; 32]).id()));
+        assert_eq!(ring(&[1]).unwrap(&wrapped, &tenant, user).unwrap().bytes, key.bytes);
+        assert_eq!(ring(&[2]).unwrap(&wrapped, &tenant, user).err(), Some(Unopened::Unknown(wrapped.master_key.clone().unwrap())));
+        assert_eq!(ring(&[1]).unwrap(&wrapped, &tenant, ResourceId::from_uuid(uuid::Uuid::from_u128(8))).err(), Some(Unopened::Refused));
+    }
+
+    /// A rotation's ring: the newest key wraps, either opens what it wrapped, and a key wrapped
+    /// before keys had ids opens with whichever key wrapped it.
+    #[test]
+    fn a_ring_wraps_under_its_newest_key_and_opens_under_any() {
+        let tenant = TenantSlug::parse("acme").unwrap();
+        let user = ResourceId::from_uuid(uuid::Uuid::from_u128(7));
+        let key = DataKey::random();
+        let (old, both) = (ring(&[1]), ring(&[2, 1]));
+        let under_old = old.wrap(&key, &tenant, user);
+        let under_new = both.wrap(&key, &tenant, user);
+        assert_eq!(under_new.master_key.as_ref(), Some(MasterKey::from_bytes(&[2; 32]).id()));
+        assert_eq!(both.unwrap(&under_old, &tenant, user).unwrap().bytes, key.bytes);
+        assert_eq!(both.unwrap(&under_new, &tenant, user).unwrap().bytes, key.bytes);
+        let unlabelled = WrappedKey { master_key: None, ..under_old };
+        assert_eq!(both.unwrap(&unlabelled, &tenant, user).unwrap().bytes, key.bytes);
+        assert_eq!(ring(&[3, 2]).unwrap(&unlabelled, &tenant, user).err(), Some(Unopened::Refused));
+        assert!(both.opens_canary(&old.canary()).is_ok());
+        assert_eq!(old.opens_canary(&both.canary()).err(), Some(Unopened::Unknown(MasterKey::from_bytes(&[2; 32]).id().clone())));
+        assert_ne!(MasterKey::from_bytes(&[1; 32]).id(), MasterKey::from_bytes(&[2; 32]).id());
     }
 }

@@ -8,13 +8,19 @@
 //! [`Store::stored`] is the backend itself: the sealer hashes what is stored, so destroying a
 //! key never breaks `audit verify`.
 //!
-//! - [`cipher`]: the master key, the data keys, and the encryption of an event's fields.
+//! - [`cipher`]: the master keys, the data keys, and the encryption of an event's fields.
 //! - [`cache`]: the unwrapped keys appends use, bounded.
-//! - [`master`]: the master key's file.
+//! - [`master`]: the master keys' file.
+//! - [`table`]: the data keys and the canary as backends keep them.
+//! - [`canary`]: the check of a process's master keys against the database, at start.
+//! - [`rotate`]: re-wrapping every data key under the newest master key.
 
 pub mod cache;
+pub mod canary;
 pub mod cipher;
 pub mod master;
+pub mod rotate;
+pub mod table;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -31,7 +37,9 @@ use uuid::Uuid;
 
 use crate::api::*;
 use cache::KeyCache;
-use cipher::{DataKey, MasterKey, Place};
+use cipher::{DataKey, Place, Unopened};
+use master::KeyFile;
+use table::WrappedKey;
 
 /// The event type that destroys its user's key.
 const ERASED: &str = "user.erased";
@@ -39,13 +47,31 @@ const ERASED: &str = "user.erased";
 /// A backend whose user events' personal fields are encrypted.
 pub struct Shredding {
     inner: Arc<dyn Store>,
-    master: MasterKey,
+    keys: Arc<KeyFile>,
     cache: KeyCache,
 }
 
 impl Shredding {
-    pub fn new(inner: Arc<dyn Store>, master: MasterKey) -> Self {
-        Self { inner, master, cache: KeyCache::default() }
+    /// The backend behind encryption under `keys`, once they are checked against the database's
+    /// canary ([`canary::check`]): with keys that do not open it, a `Config` error naming the file.
+    pub async fn open(inner: Arc<dyn Store>, keys: Arc<KeyFile>) -> StoreResult<Self> {
+        canary::check(inner.key_table(), &keys).await?;
+        Ok(Self { inner, keys, cache: KeyCache::default() })
+    }
+
+    /// A user's data key, opened with the master key that wrapped it.
+    fn unwrap(&self, wrapped: &WrappedKey, tenant: &TenantSlug, user: ResourceId) -> StoreResult<DataKey> {
+        let ring = match &wrapped.master_key {
+            Some(id) => self.keys.ring_with(id),
+            None => self.keys.ring(),
+        };
+        ring.unwrap(wrapped, tenant, user).map_err(|unopened| {
+            let what = format!("the data key of user {user}");
+            match unopened {
+                Unopened::Unknown(id) => StoreError::corrupt(what, format!("its master key {id} is not in {}", self.keys.path().display())),
+                Unopened::Refused => StoreError::corrupt(what, format!("it does not open with the master keys of {}", self.keys.path().display())),
+            }
+        })
     }
 
     /// The user's key, from the cache or the key table; `None` if it has none.
@@ -54,7 +80,7 @@ impl Shredding {
             return Ok(Some(key));
         }
         match self.inner.user_keys(tenant, &[user]).await?.remove(&user) {
-            Some(wrapped) => Ok(Some(self.master.unwrap(&wrapped, tenant, user)?)),
+            Some(wrapped) => Ok(Some(self.unwrap(&wrapped, tenant, user)?)),
             None => Ok(None),
         }
     }
@@ -82,7 +108,7 @@ impl Shredding {
             None => {
                 let key = DataKey::random();
                 if !erasing {
-                    commit.key = Some(KeyWrite::Create(self.master.wrap(&key, &commit.tenant, commit.stream)));
+                    commit.key = Some(KeyWrite::Create(self.keys.ring().wrap(&key, &commit.tenant, commit.stream)));
                 }
                 key
             }
@@ -136,7 +162,7 @@ impl Shredding {
         for (tenant, ids) in users {
             let ids: Vec<ResourceId> = ids.into_iter().collect();
             for (user, wrapped) in self.inner.user_keys(&tenant, &ids).await? {
-                let key = self.master.unwrap(&wrapped, &tenant, user)?;
+                let key = self.unwrap(&wrapped, &tenant, user)?;
                 keys.insert((tenant.clone(), user), key);
             }
         }
@@ -220,8 +246,12 @@ impl Store for Shredding {
         self.inner.stored()
     }
 
-    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, WrappedKey>> {
         self.inner.user_keys(tenant, users).await
+    }
+
+    fn key_table(&self) -> &dyn table::KeyTable {
+        self.inner.key_table()
     }
 
     async fn append(&self, mut commit: Commit) -> StoreResult<Appended> {

@@ -134,10 +134,12 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
             })?;
             Ok(None)
         }
-        WriteStep::InsertUserKey(wrapped) => {
-            let mut stmt =
-                db.prepare_cached("INSERT INTO user_keys (tenant, user_id, wrapped, created_at) VALUES (?1, ?2, ?3, ?4)").map_err(backend)?;
-            stmt.execute(params![tenant, id, wrapped, c.at]).map_err(|e| match violation(&e) {
+        WriteStep::InsertUserKey(key) => {
+            let mut stmt = db
+                .prepare_cached("INSERT INTO user_keys (tenant, user_id, wrapped, created_at, master_key) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(backend)?;
+            let master_key = key.master_key.as_ref().map(|id| id.as_str());
+            stmt.execute(params![tenant, id, key.wrapped, c.at, master_key]).map_err(|e| match violation(&e) {
                 Some(Violation::Unique("user_keys.tenant, user_keys.user_id")) => StoreError::Conflict,
                 _ => backend(e),
             })?;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{backend, time_text};
 use crate::api::*;
+use crate::shred::table::WrappedKey;
 
 pub fn tenants(db: &Db) -> StoreResult<Vec<Tenant>> {
     let mut stmt = db.prepare_cached("SELECT slug, created_at, parent FROM tenants ORDER BY slug").map_err(backend)?;
@@ -76,9 +77,9 @@ pub fn devices(db: &Db, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreR
 }
 
 /// The wrapped data keys of those of `users` that have one.
-pub fn user_keys(db: &Db, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+pub fn user_keys(db: &Db, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, WrappedKey>> {
     let mut stmt = db
-        .prepare_cached("SELECT user_id, wrapped FROM user_keys WHERE tenant = ?1 AND user_id IN (SELECT value FROM json_each(?2))")
+        .prepare_cached("SELECT user_id, wrapped, master_key FROM user_keys WHERE tenant = ?1 AND user_id IN (SELECT value FROM json_each(?2))")
         .map_err(backend)?;
     let ids = serde_json::to_string(&users.iter().map(ResourceId::to_string).collect::<Vec<_>>()).expect("ids serialise");
     let mut rows = stmt.query(params![tenant.as_str(), ids]).map_err(backend)?;
@@ -86,7 +87,7 @@ pub fn user_keys(db: &Db, tenant: &TenantSlug, users: &[ResourceId]) -> StoreRes
     while let Some(row) = rows.next().map_err(backend)? {
         let id: String = row.get(0).map_err(backend)?;
         let id = id.parse().map_err(|e| StoreError::corrupt("a stored user key", e))?;
-        out.insert(id, row.get(1).map_err(backend)?);
+        out.insert(id, super::keys::wrapped_key(row, 1)?);
     }
     Ok(out)
 }

@@ -9,6 +9,7 @@
 //! - `errors`: rusqlite failures as store errors, by result code.
 //! - `read`: the read models, the log, checkpoints.
 //! - `directory`: tenants, connections, operators and their secrets.
+//! - `keys`: the data keys walked and re-wrapped by master key, and the master key canary.
 //! - [`dialect`]: the filter compiler's SQLite spelling.
 //! - `time_text`: times as fixed-width text that sorts like the instants.
 //! - [`ServerLock`]: one server per file.
@@ -21,6 +22,7 @@ mod append;
 pub mod dialect;
 mod directory;
 mod errors;
+mod keys;
 mod migrations;
 mod read;
 mod readers;
@@ -257,7 +259,11 @@ impl Store for SqliteStore {
         self
     }
 
-    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<u8>>> {
+    fn key_table(&self) -> &dyn crate::shred::table::KeyTable {
+        self
+    }
+
+    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>> {
         let (tenant, users) = (tenant.clone(), users.to_vec());
         self.readers.run(move |c| directory::user_keys(c, &tenant, &users)).await
     }

@@ -250,8 +250,8 @@ impl Model {
             }
             // Handled above.
             StreamKind::Tenant => Vec::new(),
-            // What the enrollment mailer did, devices and OAuth grants change no one's access.
-            StreamKind::Enrollment | StreamKind::Device | StreamKind::OauthGrant => Vec::new(),
+            // What the enrollment mailer did, devices, OAuth grants and master keys change no one's access.
+            StreamKind::Enrollment | StreamKind::Device | StreamKind::OauthGrant | StreamKind::MasterKey => Vec::new(),
         };
         if !touched.is_empty() {
             let event_type = match self.event_types.get(event.payload.event_type.as_str()) {

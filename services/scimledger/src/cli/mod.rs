@@ -8,6 +8,7 @@
 //! - [`demo`]: the first-start help and the `--demo` tenant of `serve`.
 //! - [`role`]: `scimledger role create|map|unmap|default|lock|unlock|list`.
 //! - [`audit`]: `scimledger audit log|history|as-of|export|verify|seal`.
+//! - [`master_key`]: `scimledger master-key generate|status|rotate`.
 //! - [`rebuild`]: `scimledger rebuild [--verify]`.
 //! - [`backup`]: `scimledger backup FILE` (the embedded database).
 //! - [`events`]: `scimledger events tail|republish` (NATS).
@@ -18,6 +19,7 @@ pub mod connection;
 pub mod demo;
 pub mod device;
 pub mod events;
+pub mod master_key;
 pub mod rebuild;
 pub mod role;
 pub mod tenant;
