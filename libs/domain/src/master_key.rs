@@ -92,11 +92,10 @@ impl DomainEvent for MasterKeyEvent {
     }
 }
 
-/// The deployment's master keys: the newest a rotation re-wrapped under.
+/// The deployment's master keys, as far as commands need them: nothing a rotation decides on
+/// (the key table holds what is wrapped under which key).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MasterKeys {
-    newest: Option<MasterKeyId>,
-}
+pub struct MasterKeys {}
 
 /// The one stream's UUID.
 const MASTER_KEYS_STREAM: Uuid = Uuid::from_u128(0x6d4b_0c1e_93f2_4a7e_8b15_2f0a_c3e9_0069);
@@ -104,10 +103,6 @@ const MASTER_KEYS_STREAM: Uuid = Uuid::from_u128(0x6d4b_0c1e_93f2_4a7e_8b15_2f0a
 impl MasterKeys {
     pub fn stream_id() -> ResourceId {
         ResourceId::from_uuid(MASTER_KEYS_STREAM)
-    }
-
-    pub fn newest(&self) -> Option<&MasterKeyId> {
-        self.newest.as_ref()
     }
 }
 
@@ -126,10 +121,7 @@ impl Aggregate for MasterKeys {
         Ok(())
     }
 
-    fn apply(&mut self, event: MasterKeyEvent) {
-        let MasterKeyEvent::Rotated(rotation) = event;
-        self.newest = Some(rotation.to);
-    }
+    fn apply(&mut self, _: MasterKeyEvent) {}
 }
 
 #[cfg(test)]

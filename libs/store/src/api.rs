@@ -650,7 +650,11 @@ pub trait Store: Send + Sync + 'static {
     fn stored(&self) -> &dyn Store;
 
     /// The wrapped data keys of those of `users` that have one ([`crate::shred`]).
-    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>>;
+    async fn user_keys(
+        &self,
+        tenant: &TenantSlug,
+        users: &[ResourceId],
+    ) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>>;
 
     /// The data keys and the canary as the rotation of master keys reads and rewrites them.
     fn key_table(&self) -> &dyn crate::shred::table::KeyTable;

@@ -303,7 +303,11 @@ impl Settings {
     }
 
     /// [`Self::open_store`] with these master keys.
-    pub async fn open_store_with(&self, options: &store::Options, keys: std::sync::Arc<KeyFile>) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    pub async fn open_store_with(
+        &self,
+        options: &store::Options,
+        keys: std::sync::Arc<KeyFile>,
+    ) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
         let backend = self.backend()?;
         let inner = store::open_with(&backend, options).await.with_context(|| format!("opening the {}", backend.describe()))?;
         Ok(std::sync::Arc::new(store::shred::Shredding::open(inner, keys).await?))

@@ -304,12 +304,12 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             }
             WriteStep::InsertUserKey(key) => {
                 let master_key = key.master_key.as_ref().map(|id| id.as_str());
-                tx.execute(&s.insert_user_key, &[&c.tenant, &c.id, &key.wrapped, c.recorded_at, &master_key]).await.map(|_| None).map_err(|e| {
-                    match violated_constraint(&e) {
+                tx.execute(&s.insert_user_key, &[&c.tenant, &c.id, &key.wrapped, c.recorded_at, &master_key]).await.map(|_| None).map_err(
+                    |e| match violated_constraint(&e) {
                         Some("user_keys_pkey") => StoreError::Conflict,
                         _ => backend(e),
-                    }
-                })
+                    },
+                )
             }
             WriteStep::RecordLogin { key } => execute(tx, &s.record_login, &[&c.tenant, &key, &c.id]).await,
             WriteStep::ForgetLogins => execute(tx, &s.forget_logins, &[&c.tenant, &c.id]).await,

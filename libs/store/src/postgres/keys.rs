@@ -9,15 +9,11 @@ use uuid::Uuid;
 
 use super::{backend, on_session, PgStore};
 use crate::api::{StoreError, StoreResult};
-use crate::shred::table::{cursor_parts, KeyCursor, KeyTable, Rewrap, UserKey, WrappedKey};
+use crate::shred::table::{cursor_parts, master_key_id, KeyCursor, KeyTable, Rewrap, UserKey, WrappedKey};
 
 /// The wrapped key in column `at` and the id of its master key in the next.
 pub(super) fn wrapped_key(row: &Row, at: usize) -> StoreResult<WrappedKey> {
     Ok(WrappedKey { wrapped: row.get(at), master_key: master_key_id(row.get(at + 1))? })
-}
-
-fn master_key_id(text: Option<String>) -> StoreResult<Option<MasterKeyId>> {
-    text.map(|text| MasterKeyId::parse(&text).map_err(|e| StoreError::corrupt("a stored master key id", e))).transpose()
 }
 
 #[async_trait]

@@ -165,7 +165,11 @@ impl Store for PgStore {
         self
     }
 
-    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>> {
+    async fn user_keys(
+        &self,
+        tenant: &TenantSlug,
+        users: &[ResourceId],
+    ) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>> {
         on_session!(&self.pool, &self.tls, |client| directory::user_keys(client, tenant, users))
     }
 

@@ -37,14 +37,9 @@ pub async fn check(table: &dyn KeyTable, keys: &KeyFile) -> StoreResult<()> {
 /// Re-wraps the canary under the newest key (a rotation): from then on, a process needs the
 /// newest key to start. Another process's canary written meanwhile is left as it is.
 pub async fn rewrap(table: &dyn KeyTable, ring: &KeyRing) -> StoreResult<()> {
-    match table.canary().await? {
-        Some(canary) if canary.master_key.as_ref() != Some(ring.newest().id()) => {
-            table.swap_canary(Some(&canary.wrapped), &ring.canary()).await?;
-        }
-        Some(_) => {}
-        None => {
-            table.swap_canary(None, &ring.canary()).await?;
-        }
+    // The process checked it at start: it is there.
+    if let Some(canary) = table.canary().await?.filter(|canary| canary.master_key.as_ref() != Some(ring.newest().id())) {
+        table.swap_canary(Some(&canary.wrapped), &ring.canary()).await?;
     }
     Ok(())
 }

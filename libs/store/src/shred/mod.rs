@@ -69,7 +69,9 @@ impl Shredding {
             let what = format!("the data key of user {user}");
             match unopened {
                 Unopened::Unknown(id) => StoreError::corrupt(what, format!("its master key {id} is not in {}", self.keys.path().display())),
-                Unopened::Refused => StoreError::corrupt(what, format!("it does not open with the master keys of {}", self.keys.path().display())),
+                Unopened::Refused => {
+                    StoreError::corrupt(what, format!("it does not open with the master keys of {}", self.keys.path().display()))
+                }
             }
         })
     }

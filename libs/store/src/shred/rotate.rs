@@ -4,7 +4,7 @@
 //! did is done, and what is left is what the walk finds. Each run is recorded as
 //! `master_key.rotated` with its counts.
 
-use domain::master_key::{MasterKeyCommand, MasterKeys, Rotation, WrappedCount};
+use domain::master_key::{MasterKeyCommand, MasterKeyId, MasterKeys, Rotation, WrappedCount};
 use domain::{Principal, TenantSlug};
 
 use super::cipher::Unopened;
@@ -44,7 +44,7 @@ pub async fn rotate(table: &dyn KeyTable, keys: &KeyFile, pace: Pace, progress: 
                 Some(id) => keys.ring_with(id),
                 None => std::sync::Arc::clone(&ring),
             };
-            let key = opener.unwrap(&row.key, &row.tenant, row.user).map_err(|unopened| unopenable(keys, &row.key.master_key, unopened))?;
+            let key = opener.unwrap(&row.key, &row.tenant, row.user).map_err(|unopened| unopenable(keys, unopened))?;
             let new = ring.wrap(&key, &row.tenant, row.user);
             batch.push(Rewrap { tenant: row.tenant, user: row.user, old: row.key.wrapped, new });
         }
@@ -57,7 +57,7 @@ pub async fn rotate(table: &dyn KeyTable, keys: &KeyFile, pace: Pace, progress: 
 }
 
 /// How many data keys each master key but `newest` still wraps.
-pub async fn remaining(table: &dyn KeyTable, newest: &domain::master_key::MasterKeyId) -> StoreResult<Vec<WrappedCount>> {
+async fn remaining(table: &dyn KeyTable, newest: &MasterKeyId) -> StoreResult<Vec<WrappedCount>> {
     Ok(table.wrapped_counts().await?.into_iter().filter(|count| count.master_key.as_ref() != Some(newest)).collect())
 }
 
@@ -70,14 +70,14 @@ pub async fn record(store: &dyn Store, rotation: Rotation, metadata: EventMetada
         .map(drop)
 }
 
-fn unopenable(keys: &KeyFile, under: &Option<domain::master_key::MasterKeyId>, unopened: Unopened) -> StoreError {
-    match (unopened, under) {
-        (Unopened::Unknown(id), _) => StoreError::Config(format!(
+fn unopenable(keys: &KeyFile, unopened: Unopened) -> StoreError {
+    match unopened {
+        Unopened::Unknown(id) => StoreError::Config(format!(
             "data keys are wrapped under master key {id}, which {} does not hold: keep every older key in the file until the rotation \
              is done",
             keys.path().display()
         )),
-        (Unopened::Refused, _) => {
+        Unopened::Refused => {
             StoreError::corrupt("a data key", format!("it does not open with the master keys of {}", keys.path().display()))
         }
     }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use domain::master_key::{MasterKeyId, WrappedCount};
 use domain::{ResourceId, TenantSlug};
 
-use crate::api::StoreResult;
+use crate::api::{StoreError, StoreResult};
 
 /// A key as stored: wrapped, and which master key wrapped it (`None` for keys wrapped before
 /// master keys had ids: under the deployment's first master key).
@@ -60,4 +60,9 @@ pub(crate) fn cursor_parts(after: Option<&KeyCursor>) -> (&str, ResourceId) {
         Some((tenant, user)) => (tenant.as_str(), *user),
         None => ("", ResourceId::from_uuid(uuid::Uuid::nil())),
     }
+}
+
+/// A stored master key id, as backends read the column.
+pub(crate) fn master_key_id(text: Option<String>) -> StoreResult<Option<MasterKeyId>> {
+    text.map(|text| MasterKeyId::parse(&text).map_err(|e| StoreError::corrupt("a stored master key id", e))).transpose()
 }

@@ -79,7 +79,9 @@ pub fn devices(db: &Db, tenant: &TenantSlug, user: Option<ResourceId>) -> StoreR
 /// The wrapped data keys of those of `users` that have one.
 pub fn user_keys(db: &Db, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, WrappedKey>> {
     let mut stmt = db
-        .prepare_cached("SELECT user_id, wrapped, master_key FROM user_keys WHERE tenant = ?1 AND user_id IN (SELECT value FROM json_each(?2))")
+        .prepare_cached(
+            "SELECT user_id, wrapped, master_key FROM user_keys WHERE tenant = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
+        )
         .map_err(backend)?;
     let ids = serde_json::to_string(&users.iter().map(ResourceId::to_string).collect::<Vec<_>>()).expect("ids serialise");
     let mut rows = stmt.query(params![tenant.as_str(), ids]).map_err(backend)?;

@@ -8,15 +8,11 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use super::{backend, SqliteStore};
 use crate::api::{StoreError, StoreResult};
-use crate::shred::table::{cursor_parts, KeyCursor, KeyTable, Rewrap, UserKey, WrappedKey};
+use crate::shred::table::{cursor_parts, master_key_id, KeyCursor, KeyTable, Rewrap, UserKey, WrappedKey};
 
 /// The wrapped key in column `at` and the id of its master key in the next.
 pub(super) fn wrapped_key(row: &Row<'_>, at: usize) -> StoreResult<WrappedKey> {
     Ok(WrappedKey { wrapped: row.get(at).map_err(backend)?, master_key: master_key_id(row.get(at + 1).map_err(backend)?)? })
-}
-
-fn master_key_id(text: Option<String>) -> StoreResult<Option<MasterKeyId>> {
-    text.map(|text| MasterKeyId::parse(&text).map_err(|e| StoreError::corrupt("a stored master key id", e))).transpose()
 }
 
 #[async_trait]
@@ -75,8 +71,9 @@ impl KeyTable for SqliteStore {
     async fn wrapped_counts(&self) -> StoreResult<Vec<WrappedCount>> {
         self.readers
             .run(|db| {
-                let mut stmt =
-                    db.prepare_cached("SELECT master_key, count(*) FROM user_keys GROUP BY master_key ORDER BY master_key").map_err(backend)?;
+                let mut stmt = db
+                    .prepare_cached("SELECT master_key, count(*) FROM user_keys GROUP BY master_key ORDER BY master_key")
+                    .map_err(backend)?;
                 let mut rows = stmt.query([]).map_err(backend)?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next().map_err(backend)? {

@@ -263,7 +263,11 @@ impl Store for SqliteStore {
         self
     }
 
-    async fn user_keys(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>> {
+    async fn user_keys(
+        &self,
+        tenant: &TenantSlug,
+        users: &[ResourceId],
+    ) -> StoreResult<HashMap<ResourceId, crate::shred::table::WrappedKey>> {
         let (tenant, users) = (tenant.clone(), users.to_vec());
         self.readers.run(move |c| directory::user_keys(c, &tenant, &users)).await
     }

@@ -72,6 +72,7 @@ pub fn user_doc(value: Value) -> Document {
     Document::parse(&value, &USER_RESOURCE).expect("a valid user")
 }
 
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub fn group_doc(value: Value) -> Document {
     Document::parse(&value, &GROUP_RESOURCE).expect("a valid group")
 }
@@ -88,6 +89,7 @@ impl Fixture {
         Ok(outcome.id)
     }
 
+    #[allow(dead_code)] // Not every test binary that includes this module uses it.
     pub async fn create_group(&self, group: Value) -> Result<ResourceId, CommandError> {
         let outcome = commands::create::<Group>(
             &*self.store,

@@ -67,7 +67,8 @@ struct Wrapped {
     /// `null`: wrapped before master keys had ids, under the deployment's first master key.
     master_key: Option<MasterKeyId>,
     keys: u64,
-    in_file: bool,
+    /// `null` for keys without an id: they open with whichever key of the file wrapped them.
+    in_file: Option<bool>,
 }
 
 async fn status(store: &dyn Store, keys: &KeyFile, json: bool) -> anyhow::Result<()> {
@@ -79,8 +80,7 @@ async fn status(store: &dyn Store, keys: &KeyFile, json: bool) -> anyhow::Result
         .await?
         .into_iter()
         .map(|count| {
-            // A key without an id opened at start (the canary check) or will say so when read.
-            let in_file = count.master_key.as_ref().is_none_or(|id| file_keys.contains(id));
+            let in_file = count.master_key.as_ref().map(|id| file_keys.contains(id));
             Wrapped { master_key: count.master_key, keys: count.keys, in_file }
         })
         .collect();
@@ -101,7 +101,8 @@ async fn status(store: &dyn Store, keys: &KeyFile, json: bool) -> anyhow::Result
     for w in &status.wrapped {
         let (id, note) = match &w.master_key {
             Some(id) if id == newest => (id.to_string(), "newest"),
-            Some(id) => (id.to_string(), if w.in_file { "older, in the file" } else { "NOT in the file" }),
+            Some(id) if w.in_file == Some(true) => (id.to_string(), "older, in the file"),
+            Some(id) => (id.to_string(), "NOT in the file: these keys cannot be read"),
             None => ("(no id)".to_owned(), "wrapped before master keys had ids: under the first master key"),
         };
         println!("{id:<16}  {:>10} data keys  {note}", w.keys);
