@@ -27,10 +27,8 @@ pub async fn check(table: &dyn KeyTable, keys: &KeyFile) -> StoreResult<()> {
             table.canary().await?.ok_or_else(|| StoreError::Internal("the master key canary is gone right after it was made".into()))?
         }
     };
-    let ring = match &canary.master_key {
-        Some(id) => keys.ring_with(id),
-        None => keys.ring(),
-    };
+    // The file was read just now: no reading it again for a key it lacks.
+    let ring = keys.ring();
     ring.opens_canary(&canary).map_err(|unopened| wrong_keys(keys, &ring, canary.master_key, unopened))
 }
 

@@ -108,6 +108,7 @@ async fn status(store: &dyn Store, keys: &KeyFile, json: bool) -> anyhow::Result
         println!("{id:<16}  {:>10} data keys  {note}", w.keys);
     }
     match status.under_older_keys {
+        0 if status.file_keys.len() == 1 => println!("every data key is under the file's one master key"),
         0 => println!("every data key is under the newest master key: the older keys may be removed from the file"),
         n => println!("{n} data keys are under older master keys: run `scimledger master-key rotate`"),
     }
