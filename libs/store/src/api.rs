@@ -242,6 +242,9 @@ pub enum ReadModelChange {
     },
     /// The tenant was deleted: every read-model row of it goes.
     DeleteTenant,
+    /// A parent's routing rule changed (ADR 0074): no row holds it, but every server's cache of
+    /// it is stale.
+    Routing,
     Connection(ConnectionRow),
     /// An access token's secrets whose end the commit set (rotation's grace, revocation).
     AccessToken {

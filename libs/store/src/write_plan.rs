@@ -264,13 +264,14 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
         ReadModelChange::Device(Some(row)) => steps.push(WriteStep::UpsertDeviceRow(row)),
         ReadModelChange::Device(None) => steps.push(WriteStep::DeleteDeviceRow),
-        ReadModelChange::Nothing => {}
+        ReadModelChange::Routing | ReadModelChange::Nothing => {}
     }
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
     if matches!(
         commit.read_model,
         ReadModelChange::Tenant { .. }
             | ReadModelChange::DeleteTenant
+            | ReadModelChange::Routing
             | ReadModelChange::Connection(_)
             | ReadModelChange::AccessToken { .. }
             | ReadModelChange::Operator { .. }
