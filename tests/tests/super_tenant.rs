@@ -200,4 +200,33 @@ on_both_backends! {
         let parent = Scim::new(&format!("{}/access/v1/reftab", server.base), &acme);
         assert_eq!(parent.get("/logins/alice@acme.example").await.status.as_u16(), 401);
     }
+
+    async fn a_rule_changed_by_another_process_is_followed(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let entra = super_tenant(&server).await;
+        // The server now knows the rule (a PostgreSQL server keeps it while nothing changes).
+        entra.post("/Users", &user("alice@globex.example", "Globex")).await.expect(201);
+        server.cli(&["tenant", "routing", "reftab", "--attribute", "userType", "--map", "Staff=acme"]).await;
+        // The CLI's commit reaches the server's cache by the notification, not at once: a
+        // user the old rule would route to globex is refused once the new rule is in force.
+        let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+            for attempt in 0.. {
+                let reply = entra.post("/Users", &user(&format!("u{attempt}@globex.example"), "Globex")).await;
+                if reply.status.as_u16() != 201 {
+                    return reply;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            unreachable!("the loop ends by returning")
+        })
+        .await;
+        let refused = outcome.expect("the server never followed the new rule").expect_error(400, Some("invalidValue"));
+        assert!(refused["detail"].as_str().unwrap().contains("routes by userType"), "{refused}");
+        let mut staff = user("bob@acme.example", "Globex");
+        staff["userType"] = json!("Staff");
+        let bob = entra.post("/Users", &staff).await.expect(201);
+        let log = backend.open_store().await.read_log(0, u32::MAX).await.unwrap();
+        let landed: Vec<String> = log.iter().filter(|e| e.stream.to_string() == bob["id"].as_str().unwrap()).map(|e| e.tenant.to_string()).collect();
+        assert_eq!(landed, ["acme"]);
+    }
 }

@@ -224,8 +224,16 @@ pub struct GroupRow {
 /// What a commit does to the read models.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadModelChange {
-    UpsertUser(UserRow),
-    DeleteUser,
+    /// The user as it now is, and whom it belonged to before the commit (`None`: it did not
+    /// exist), whose count the commit moves when it changes hands (ADR 0049).
+    UpsertUser {
+        row: UserRow,
+        owner_before: Option<Owner>,
+    },
+    /// The user was deleted from `owner`'s resources.
+    DeleteUser {
+        owner: Owner,
+    },
     Group {
         /// The group row as it now is; `None` when the commit deleted the group.
         row: Option<GroupRow>,
@@ -235,6 +243,8 @@ pub enum ReadModelChange {
         /// (a statement over every membership, whose plan PostgreSQL would otherwise compile
         /// on every commit to a large group).
         renamed: bool,
+        /// Whom the group belonged to before the commit (`None`: it did not exist).
+        owner_before: Option<Owner>,
     },
     /// A tenant was created, as a sub-tenant of `parent` if it has one.
     Tenant {
@@ -242,6 +252,9 @@ pub enum ReadModelChange {
     },
     /// The tenant was deleted: every read-model row of it goes.
     DeleteTenant,
+    /// A parent's routing rule changed (ADR 0074): no row holds it, but every server's cache of
+    /// it is stale.
+    Routing,
     Connection(ConnectionRow),
     /// An access token's secrets whose end the commit set (rotation's grace, revocation).
     AccessToken {
@@ -255,7 +268,8 @@ pub enum ReadModelChange {
     /// The user was erased (`user.erased`): its rows go if the same commit deleted it. Its
     /// devices are unassigned by commands of their own, caused by the erasure.
     EraseUser {
-        deleted_now: bool,
+        /// The owner of the user the same commit deleted, if it did.
+        deleted_from: Option<Owner>,
     },
     /// Streams whose state lives in the log alone (role policies and assignments, which the
     /// access projection folds in memory).

@@ -391,7 +391,7 @@ impl Resource for User {
     fn commit_parts(before: &Self, events: &[UserEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
         let (reservations, change) = crate::projection::user_commit(before, after);
         match events.iter().any(|event| matches!(event, UserEvent::Erased {})) {
-            true => (reservations, ReadModelChange::EraseUser { deleted_now: before.state().is_some() }),
+            true => (reservations, ReadModelChange::EraseUser { deleted_from: before.state().map(|s| s.owner) }),
             false => (reservations, change),
         }
     }
@@ -423,8 +423,8 @@ impl Resource for Group {
         ownership::handle_as(aggregate, principal, command, &(), sink).await
     }
 
-    fn commit_parts(_: &Self, events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
-        crate::projection::group_commit(events, after)
+    fn commit_parts(before: &Self, events: &[GroupEvent], after: &Self) -> (Vec<Reservation>, ReadModelChange) {
+        crate::projection::group_commit(before, events, after)
     }
 
     async fn resume(

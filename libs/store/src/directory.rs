@@ -13,7 +13,8 @@ use crate::api::{ConnectionRow, EventMetadata, ReadModelChange, Reservation, Sto
 use crate::commands::{self, CommandError, Expect};
 
 /// A tenant's creation claims its slug and adds its row, its deletion removes the row; its
-/// enrollment template lives only in its stream, which the mailer reads (no read model to keep).
+/// enrollment template and routing rule live only in its stream, which the mailer and the SCIM
+/// handler read (a changed rule tells the servers caching it, ADR 0074).
 pub fn tenant_commit(before: &Tenant, after: &Tenant) -> (Vec<Reservation>, ReadModelChange) {
     if after.deleted() {
         return (Vec::new(), ReadModelChange::DeleteTenant);
@@ -22,6 +23,7 @@ pub fn tenant_commit(before: &Tenant, after: &Tenant) -> (Vec<Reservation>, Read
         (None, Some(slug)) => {
             (vec![Reservation::Claim { kind: TENANT, key: slug.to_string() }], ReadModelChange::Tenant { parent: after.parent().cloned() })
         }
+        _ if before.routing() != after.routing() => (Vec::new(), ReadModelChange::Routing),
         _ => (Vec::new(), ReadModelChange::Nothing),
     }
 }

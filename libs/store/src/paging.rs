@@ -128,21 +128,19 @@ impl PagePlan {
             Some(filter) => compiler.filter(filter)?,
             None => "TRUE".to_owned(),
         };
-        let kept_count = query.filter.is_none() && matches!(scope, Scope::Tenant);
-        let visible = visible(&mut compiler, scope, query.filter.is_some());
+        let owner = Owned::bind(&mut compiler, scope);
+        let visible = owner.condition(if query.filter.is_some() { "r.owner || ''" } else { "r.owner" });
         let from = format!("FROM {} r WHERE {} AND {condition}{visible}", target.table(), span.condition("r.tenant", &dialect.param(1)));
-        let count_sql = if kept_count {
-            // The tenant's kept count (ADR 0049): a few rows, where count(*) reads every
-            // resource of the tenant.
-            format!(
-                "SELECT CAST(coalesce(sum(c.total), 0) AS BIGINT) FROM resource_counts c WHERE {} AND c.kind = '{}'",
+        let count_sql = match &query.filter {
+            // The kept count (ADR 0049) of the tenant, or of what the connection owns: a few
+            // rows, where count(*) reads every resource.
+            None => format!(
+                "SELECT CAST(coalesce(sum(c.total), 0) AS BIGINT) FROM resource_counts c WHERE {} AND c.kind = '{}'{}",
                 span.condition("c.tenant", &dialect.param(1)),
-                target.table()
-            )
-        } else {
-            // A filter, or a connection that sees only what it owns (ADR 0040): the kept count
-            // is the whole tenant's, so these rows are counted.
-            format!("SELECT count(*) {from}")
+                target.table(),
+                owner.condition("c.owner")
+            ),
+            Some(_) => format!("SELECT count(*) {from}"),
         };
         let groups = if with_groups { ", r.groups" } else { "" };
         // The page's parameters bind after the filter's, so the count query takes a prefix, and
@@ -263,7 +261,7 @@ pub fn one(
     id: ResourceId,
 ) -> (String, Vec<SqlValue>) {
     let mut compiler = Compiler::new(dialect, target, 2);
-    let visible = visible(&mut compiler, scope, false);
+    let visible = Owned::bind(&mut compiler, scope).condition("r.owner");
     let sql = format!(
         "SELECT {ROW_COLUMNS}, r.tenant FROM {} r WHERE {} AND r.id = {}{visible}",
         target.table(),
@@ -303,16 +301,30 @@ pub fn owned(dialect: &dyn Dialect, target: Target) -> String {
     )
 }
 
-/// The condition that keeps a page to what `scope` sees (ADR 0040). Unfiltered, it walks the
-/// `(tenant, owner, seq)` index, in order; under a filter it is spelled so that no planner takes
-/// that index for the look-up's own (`owner || ''` is no indexed column, as `seq + 0` is not in
-/// ADR 0016): a look-up finds its one row by its value's index and then checks the owner.
-fn visible(compiler: &mut Compiler<'_>, scope: Scope, filtered: bool) -> String {
-    let Scope::Owned { connection, manual } = scope else { return String::new() };
-    let owner = if filtered { "r.owner || ''" } else { "r.owner" };
-    let connection = compiler.bind(SqlValue::Text(connection.to_string()));
-    match manual {
-        false => format!(" AND {owner} = {connection}"),
-        true => format!(" AND {owner} IN ({connection}, '{}')", Owner::Operator),
+/// The owners a scoped read sees (ADR 0040), bound once for the rows and their count.
+/// Unfiltered, the rows' condition walks the `(tenant, owner, seq)` index, in order; under a
+/// filter it is spelled so that no planner takes that index for the look-up's own
+/// (`owner || ''` is no indexed column, as `seq + 0` is not in ADR 0016): a look-up finds its
+/// one row by its value's index and then checks the owner.
+enum Owned {
+    All,
+    By { connection: String, manual: bool },
+}
+
+impl Owned {
+    fn bind(compiler: &mut Compiler<'_>, scope: Scope) -> Self {
+        match scope {
+            Scope::Tenant => Owned::All,
+            Scope::Owned { connection, manual } => Owned::By { connection: compiler.bind(SqlValue::Text(connection.to_string())), manual },
+        }
+    }
+
+    /// The condition on `column` (an owner) that keeps what the read may see.
+    fn condition(&self, column: &str) -> String {
+        match self {
+            Owned::All => String::new(),
+            Owned::By { connection, manual: false } => format!(" AND {column} = {connection}"),
+            Owned::By { connection, manual: true } => format!(" AND {column} IN ({connection}, '{}')", Owner::Operator),
+        }
     }
 }

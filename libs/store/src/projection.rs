@@ -26,9 +26,11 @@ pub fn user_commit(before: &User, after: &User) -> (Vec<Reservation>, ReadModelC
         .map(|key| release(LOGIN, key.clone()))
         .chain(new.difference(&old).map(|key| claim(LOGIN, key.clone())))
         .collect();
-    let change = match after.state() {
-        Some(state) => ReadModelChange::UpsertUser(user_row(state)),
-        None => ReadModelChange::DeleteUser,
+    let owner_before = before.state().map(|s| s.owner);
+    let change = match (after.state(), owner_before) {
+        (Some(state), _) => ReadModelChange::UpsertUser { row: user_row(state), owner_before },
+        (None, Some(owner)) => ReadModelChange::DeleteUser { owner },
+        (None, None) => ReadModelChange::Nothing,
     };
     (reservations, change)
 }
@@ -42,7 +44,7 @@ fn logins(state: Option<&UserState>) -> BTreeSet<String> {
 }
 
 /// Reservations and read-model change of a group commit.
-pub fn group_commit(events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, ReadModelChange) {
+pub fn group_commit(before: &Group, events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, ReadModelChange) {
     let mut reservations = Vec::new();
     let mut added = Vec::new();
     let mut removed = Vec::new();
@@ -71,7 +73,8 @@ pub fn group_commit(events: &[GroupEvent], after: &Group) -> (Vec<Reservation>, 
         }
     }
     let renamed = events.iter().any(|e| matches!(e, GroupEvent::Renamed { .. }));
-    let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed, renamed };
+    let owner_before = before.state().map(|s| s.owner);
+    let change = ReadModelChange::Group { row: after.state().map(group_row), added, removed, renamed, owner_before };
     (reservations, change)
 }
 

@@ -50,7 +50,7 @@ pub const READ_MODELS: [(&str, &str); 9] = [
     // `added` only orders a group's members: the shadow's numbers keep the order, and are
     // copied with the rows, but differ from the live ones.
     ("memberships", "tenant, group_id, member_id, member_kind"),
-    ("resource_counts", "tenant, kind, stripe, total"),
+    ("resource_counts", "tenant, kind, owner, stripe, total"),
     ("devices", "tenant, id, serial, name, kind, policy, assigned, updated_at"),
 ];
 

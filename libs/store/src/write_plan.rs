@@ -8,7 +8,7 @@
 //! A new read model is a new step here and one SQL mapping per backend.
 
 use domain::group::MemberKind;
-use domain::{EventPayload, ResourceId};
+use domain::{EventPayload, Owner, ResourceId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -111,10 +111,11 @@ pub enum WriteStep<'c> {
     /// Tells every server's authentication cache, at commit, that credentials changed (ADR
     /// 0021); nothing where no server caches them.
     SignalCredentialsChanged,
-    /// Adds `delta` (+1: created, -1: deleted) to the tenant's count of `kind` (`users` or
-    /// `groups`), in the stripe the stream's id picks (ADR 0049).
+    /// Adds `delta` (+1: created or gained, -1: deleted or lost) to `owner`'s count of the
+    /// tenant's `kind` (`users` or `groups`), in the stripe the stream's id picks (ADR 0049).
     CountResource {
         kind: &'static str,
+        owner: Owner,
         stripe: i16,
         delta: i64,
     },
@@ -181,6 +182,16 @@ fn delete_user(count: WriteStep<'_>) -> [WriteStep<'_>; 4] {
     [WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember, count]
 }
 
+/// The counts a resource's commit moves: from the owner it had (if it existed) to the one it
+/// has (if it still exists); nothing when they are the same.
+fn recount(commit: &Commit, target: Target, before: Option<Owner>, after: Option<Owner>) -> Vec<WriteStep<'static>> {
+    if before == after {
+        return Vec::new();
+    }
+    let count = |owner, delta| WriteStep::CountResource { kind: target.table(), owner, stripe: stripe(commit), delta };
+    before.map(|owner| count(owner, -1)).into_iter().chain(after.map(|owner| count(owner, 1))).collect()
+}
+
 /// The steps of `commit`, in the order they must run.
 pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
     let mut steps = Vec::new();
@@ -205,14 +216,11 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         None => {}
     }
     steps.extend(commit.events.iter().enumerate().map(|(i, event)| WriteStep::AppendEvent { version: commit.event_version(i), event }));
-    let count = |target: Target, delta| WriteStep::CountResource { kind: target.table(), stripe: stripe(commit), delta };
-    let created = commit.expected_version == 0;
+    let count = |target: Target, owner, delta| WriteStep::CountResource { kind: target.table(), owner, stripe: stripe(commit), delta };
     match &commit.read_model {
-        ReadModelChange::UpsertUser(row) => {
+        ReadModelChange::UpsertUser { row, owner_before } => {
             steps.push(WriteStep::UpsertUserRow(row));
-            if created {
-                steps.push(count(Target::Users, 1));
-            }
+            steps.extend(recount(commit, Target::Users, *owner_before, Some(row.owner)));
             if commit.expected_version > 0 {
                 steps.push(WriteStep::ClearUserValues);
             }
@@ -220,21 +228,19 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
                 steps.push(WriteStep::InsertUserValues(&row.values));
             }
         }
-        ReadModelChange::DeleteUser => steps.extend(delete_user(count(Target::Users, -1))),
-        ReadModelChange::EraseUser { deleted_now } => {
-            if *deleted_now {
-                steps.extend(delete_user(count(Target::Users, -1)));
+        ReadModelChange::DeleteUser { owner } => steps.extend(delete_user(count(Target::Users, *owner, -1))),
+        ReadModelChange::EraseUser { deleted_from } => {
+            if let Some(owner) = deleted_from {
+                steps.extend(delete_user(count(Target::Users, *owner, -1)));
             }
             steps.push(WriteStep::ForgetLogins);
         }
-        ReadModelChange::Group { row: Some(row), added, removed, renamed } => {
+        ReadModelChange::Group { row: Some(row), added, removed, renamed, owner_before } => {
             if *renamed {
                 steps.push(WriteStep::RenameGroupInUsers { display_name: &row.display_name });
             }
             steps.push(WriteStep::UpsertGroupRow(row));
-            if created {
-                steps.push(count(Target::Groups, 1));
-            }
+            steps.extend(recount(commit, Target::Groups, *owner_before, Some(row.owner)));
             if !removed.is_empty() {
                 steps.extend([WriteStep::RemoveMembers(removed), WriteStep::LeaveGroupInUsers(removed)]);
             }
@@ -243,13 +249,9 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
                 steps.push(WriteStep::AddMembers(added));
             }
         }
-        ReadModelChange::Group { row: None, .. } => {
-            steps.extend([
-                WriteStep::LeaveDeletedGroupInUsers,
-                WriteStep::DeleteGroupRow,
-                WriteStep::DeleteGroupMemberships,
-                count(Target::Groups, -1),
-            ]);
+        ReadModelChange::Group { row: None, owner_before, .. } => {
+            steps.extend([WriteStep::LeaveDeletedGroupInUsers, WriteStep::DeleteGroupRow, WriteStep::DeleteGroupMemberships]);
+            steps.extend(recount(commit, Target::Groups, *owner_before, None));
         }
         ReadModelChange::Tenant { parent } => {
             steps.push(WriteStep::InsertTenantRow { parent: parent.as_ref().map(domain::TenantSlug::as_str) })
@@ -265,13 +267,14 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         ReadModelChange::Operator { name } => steps.push(WriteStep::InsertOperatorRow { name }),
         ReadModelChange::Device(Some(row)) => steps.push(WriteStep::UpsertDeviceRow(row)),
         ReadModelChange::Device(None) => steps.push(WriteStep::DeleteDeviceRow),
-        ReadModelChange::Nothing => {}
+        ReadModelChange::Routing | ReadModelChange::Nothing => {}
     }
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
     if matches!(
         commit.read_model,
         ReadModelChange::Tenant { .. }
             | ReadModelChange::DeleteTenant
+            | ReadModelChange::Routing
             | ReadModelChange::Connection(_)
             | ReadModelChange::AccessToken { .. }
             | ReadModelChange::Operator { .. }
@@ -373,9 +376,9 @@ mod tests {
             0,
             payload(1),
             vec![claim(LOGIN, "alice"), claim(LOGIN, "al")],
-            ReadModelChange::UpsertUser(user_row(vec![value.clone()])),
+            ReadModelChange::UpsertUser { row: user_row(vec![value.clone()]), owner_before: None },
         );
-        let ReadModelChange::UpsertUser(row) = &c.read_model else { unreachable!() };
+        let ReadModelChange::UpsertUser { row, .. } = &c.read_model else { unreachable!() };
         assert_eq!(
             plan(&c),
             vec![
@@ -385,7 +388,7 @@ mod tests {
                 RecordLogin { key: "al" },
                 AppendEvent { version: 1, event: &c.events[0] },
                 UpsertUserRow(row),
-                CountResource { kind: "users", stripe: stripe(&c), delta: 1 },
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: 1 },
                 InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
@@ -395,13 +398,24 @@ mod tests {
     /// user it deleted and forgets its devices and logins.
     #[test]
     fn a_key_goes_in_before_the_events_and_an_erasure_takes_everything_of_the_user() {
-        let mut c = commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::UpsertUser(user_row(Vec::new())));
+        let mut c = commit(
+            StreamKind::User,
+            0,
+            payload(1),
+            Vec::new(),
+            ReadModelChange::UpsertUser { row: user_row(Vec::new()), owner_before: None },
+        );
         let key = WrappedKey { master_key: None, wrapped: vec![7; 56] };
         c.key = Some(KeyWrite::Create(key.clone()));
         assert_eq!(plan(&c)[..2], [InsertUserKey(&key), AppendEvent { version: 1, event: &c.events[0] }]);
 
-        let mut c =
-            commit(StreamKind::User, 2, payload(2), vec![release(LOGIN, "alice")], ReadModelChange::EraseUser { deleted_now: true });
+        let mut c = commit(
+            StreamKind::User,
+            2,
+            payload(2),
+            vec![release(LOGIN, "alice")],
+            ReadModelChange::EraseUser { deleted_from: Some(Owner::Operator) },
+        );
         c.key = Some(KeyWrite::Destroy);
         assert_eq!(
             plan(&c),
@@ -414,11 +428,11 @@ mod tests {
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
-                CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 ForgetLogins,
             ]
         );
-        let c = commit(StreamKind::User, 4, payload(1), Vec::new(), ReadModelChange::EraseUser { deleted_now: false });
+        let c = commit(StreamKind::User, 4, payload(1), Vec::new(), ReadModelChange::EraseUser { deleted_from: None });
         assert_eq!(plan(&c)[2..], [ForgetLogins]);
     }
 
@@ -431,9 +445,9 @@ mod tests {
             3,
             payload(2),
             vec![claim(LOGIN, "alice"), release(LOGIN, "alice")],
-            ReadModelChange::UpsertUser(user_row(Vec::new())),
+            ReadModelChange::UpsertUser { row: user_row(Vec::new()), owner_before: Some(Owner::Operator) },
         );
-        let ReadModelChange::UpsertUser(row) = &c.read_model else { unreachable!() };
+        let ReadModelChange::UpsertUser { row, .. } = &c.read_model else { unreachable!() };
         assert_eq!(
             plan(&c),
             vec![
@@ -449,9 +463,28 @@ mod tests {
         );
     }
 
+    /// A claim moves the user from one owner's count to another's (ADR 0049).
+    #[test]
+    fn a_claimed_user_is_counted_as_its_new_owners() {
+        let okta = Owner::Connection(uuid::Uuid::new_v4());
+        let mut row = user_row(Vec::new());
+        row.owner = okta;
+        let c =
+            commit(StreamKind::User, 1, payload(2), Vec::new(), ReadModelChange::UpsertUser { row, owner_before: Some(Owner::Operator) });
+        let counts: Vec<_> = plan(&c).into_iter().filter(|step| matches!(step, CountResource { .. })).collect();
+        assert_eq!(
+            counts,
+            vec![
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
+                CountResource { kind: "users", owner: okta, stripe: stripe(&c), delta: 1 },
+            ]
+        );
+    }
+
     #[test]
     fn a_deleted_user_leaves_its_row_values_and_memberships() {
-        let c = commit(StreamKind::User, 2, payload(1), vec![release(LOGIN, "alice")], ReadModelChange::DeleteUser);
+        let c =
+            commit(StreamKind::User, 2, payload(1), vec![release(LOGIN, "alice")], ReadModelChange::DeleteUser { owner: Owner::Operator });
         assert_eq!(
             plan(&c),
             vec![
@@ -461,7 +494,7 @@ mod tests {
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
-                CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
             ]
         );
     }
@@ -479,6 +512,7 @@ mod tests {
                 added: vec![(new, Some(MemberKind::User))],
                 removed: vec![gone],
                 renamed: true,
+                owner_before: Some(Owner::Operator),
             },
         );
         let ReadModelChange::Group { row: Some(row), added, removed, .. } = &c.read_model else { unreachable!() };
@@ -506,7 +540,13 @@ mod tests {
             1,
             payload(1),
             Vec::new(),
-            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new(), renamed: true },
+            ReadModelChange::Group {
+                row: Some(group_row("Eng")),
+                added: Vec::new(),
+                removed: Vec::new(),
+                renamed: true,
+                owner_before: Some(Owner::Operator),
+            },
         );
         let ReadModelChange::Group { row: Some(row), .. } = &c.read_model else { unreachable!() };
         assert_eq!(
@@ -527,12 +567,19 @@ mod tests {
             0,
             payload(1),
             Vec::new(),
-            ReadModelChange::Group { row: Some(group_row("Eng")), added: Vec::new(), removed: Vec::new(), renamed: true },
+            ReadModelChange::Group {
+                row: Some(group_row("Eng")),
+                added: Vec::new(),
+                removed: Vec::new(),
+                renamed: true,
+                owner_before: None,
+            },
         );
         let counts: Vec<_> = plan(&c).into_iter().filter(|step| matches!(step, CountResource { .. })).collect();
-        assert_eq!(counts, vec![CountResource { kind: "groups", stripe: stripe(&c), delta: 1 }]);
-        let stripes: std::collections::HashSet<i16> =
-            (0..200).map(|_| stripe(&commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::DeleteUser))).collect();
+        assert_eq!(counts, vec![CountResource { kind: "groups", owner: Owner::Operator, stripe: stripe(&c), delta: 1 }]);
+        let stripes: std::collections::HashSet<i16> = (0..200)
+            .map(|_| stripe(&commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::DeleteUser { owner: Owner::Operator })))
+            .collect();
         assert_eq!(stripes.len(), usize::from(COUNT_STRIPES), "ids spread over every stripe");
     }
 
@@ -543,7 +590,13 @@ mod tests {
             4,
             payload(1),
             vec![release(GROUP_DISPLAY_NAME, "eng")],
-            ReadModelChange::Group { row: None, added: Vec::new(), removed: Vec::new(), renamed: false },
+            ReadModelChange::Group {
+                row: None,
+                added: Vec::new(),
+                removed: Vec::new(),
+                renamed: false,
+                owner_before: Some(Owner::Operator),
+            },
         );
         assert_eq!(
             plan(&c),
@@ -554,7 +607,7 @@ mod tests {
                 LeaveDeletedGroupInUsers,
                 DeleteGroupRow,
                 DeleteGroupMemberships,
-                CountResource { kind: "groups", stripe: stripe(&c), delta: -1 },
+                CountResource { kind: "groups", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
             ]
         );
     }
@@ -592,17 +645,27 @@ mod tests {
     /// A replayed commit appends nothing: its rows take the position its events have in the log.
     #[test]
     fn a_replayed_commit_writes_its_rows_without_appending_its_events() {
-        let c = commit(StreamKind::User, 0, payload(2), Vec::new(), ReadModelChange::UpsertUser(user_row(Vec::new())));
-        let ReadModelChange::UpsertUser(row) = &c.read_model else { unreachable!() };
+        let c = commit(
+            StreamKind::User,
+            0,
+            payload(2),
+            Vec::new(),
+            ReadModelChange::UpsertUser { row: user_row(Vec::new()), owner_before: None },
+        );
+        let ReadModelChange::UpsertUser { row, .. } = &c.read_model else { unreachable!() };
         assert_eq!(
             replay(&c, 42),
-            vec![Replayed { position: 42 }, UpsertUserRow(row), CountResource { kind: "users", stripe: stripe(&c), delta: 1 }]
+            vec![
+                Replayed { position: 42 },
+                UpsertUserRow(row),
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: 1 }
+            ]
         );
     }
 
     #[test]
     fn a_held_commit_does_not_wait_for_its_own_hold() {
-        let mut c = commit(StreamKind::User, 3, payload(1), Vec::new(), ReadModelChange::DeleteUser);
+        let mut c = commit(StreamKind::User, 3, payload(1), Vec::new(), ReadModelChange::DeleteUser { owner: Owner::Operator });
         assert_eq!(plan(&c).first(), Some(&WaitForStreamHolder));
         c.held = true;
         assert!(!plan(&c).contains(&WaitForStreamHolder));

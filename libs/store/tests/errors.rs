@@ -25,15 +25,18 @@ fn new_user(fixture: &Fixture, login: &str, document: Value) -> Commit {
         metadata: operator(),
         recorded_at: store::now(),
         reservations: vec![Reservation::Claim { kind: LOGIN, key: login.to_owned() }],
-        read_model: ReadModelChange::UpsertUser(UserRow {
-            user_name: login.to_owned(),
-            user_name_key: login.to_owned(),
-            external_id: None,
-            active: true,
-            document,
-            values: Vec::new(),
-            owner: Owner::Operator,
-        }),
+        read_model: ReadModelChange::UpsertUser {
+            row: UserRow {
+                user_name: login.to_owned(),
+                user_name_key: login.to_owned(),
+                external_id: None,
+                active: true,
+                document,
+                values: Vec::new(),
+                owner: Owner::Operator,
+            },
+            owner_before: None,
+        },
         secrets: Vec::new(),
         key: None,
         held: false,
@@ -44,7 +47,7 @@ fn new_user(fixture: &Fixture, login: &str, document: Value) -> Commit {
 /// leaves nothing behind; SQLite stores the same values as they are.
 async fn refused_by_postgres_kept_by_sqlite(fixture: &Fixture, commit: Commit, why: Unstorable) {
     let (tenant, id) = (fixture.tenant.clone(), commit.stream);
-    let ReadModelChange::UpsertUser(row) = &commit.read_model else { unreachable!("a new user") };
+    let ReadModelChange::UpsertUser { row, .. } = &commit.read_model else { unreachable!("a new user") };
     let result = fixture.store.append(commit.clone()).await;
     match fixture.store.backend_name() {
         "postgres" => {

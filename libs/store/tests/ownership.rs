@@ -109,6 +109,13 @@ on_both_backends! {
         assert_eq!(events[1].metadata["connection_id"], okta.to_string());
         assert_eq!(fixture.owned_by(StreamKind::User, Owner::Connection(okta)).await, vec![ada]);
         assert!(fixture.owned_by(StreamKind::User, Owner::Operator).await.is_empty());
+        // The kept counts follow the claim (ADR 0049): the user is counted as okta's now, and
+        // once only in the tenant's total.
+        let everything = query(&USER_RESOURCE, &[]);
+        let total = |scope| fixture.store.users_in(&fixture.tenant, scope, &everything, false);
+        assert_eq!(total(Scope::Owned { connection: okta, manual: false }).await.unwrap().total, 1);
+        assert_eq!(total(Scope::Owned { connection: Uuid::new_v4(), manual: true }).await.unwrap().total, 0, "no operator's user is left");
+        assert_eq!(total(Scope::Tenant).await.unwrap().total, 1);
         // Claimed, it is the connection's own: no further claim.
         fixture.rename(ada, plain(okta), "ada.lovelace").await.unwrap();
         assert_eq!(fixture.event_types(StreamKind::User, ada).await.len(), 4);

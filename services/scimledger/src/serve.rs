@@ -12,7 +12,7 @@ use store::sqlite::{ServerLock, SqliteStore};
 use store::{Backend, Store};
 use tokio::net::TcpListener;
 
-use crate::api::{self, ApiState, SecretCache};
+use crate::api::{self, ApiState, TenantCache};
 use crate::cli::demo;
 use crate::config::Settings;
 use crate::scrape;
@@ -27,7 +27,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
     telemetry::tenants::set_limit(settings.metrics_tenant_labels);
     let (backend, _lock, store) = open_as_server(&settings).await?;
     // Listening for credential changes before the API answers: none made after start-up is missed.
-    let secrets = Arc::new(SecretCache::new(&*store).await);
+    let tenants = Arc::new(TenantCache::new(&*store).await);
     let scrape = match settings.metrics_listen {
         Some(address) => Some(scrape::serve(address, metrics).await?),
         None => None,
@@ -73,7 +73,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
     let oauth_key = api::GrantKey::new(store.secret(OAUTH_SECRET).await.context("reading the deployment's OAuth key")?);
     let state = ApiState {
         store,
-        secrets,
+        tenants,
         settings: Arc::new(settings),
         cursor_key: Arc::new(cursor_key),
         relay: relay.as_ref().map(Relay::health),

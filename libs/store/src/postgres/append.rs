@@ -237,8 +237,8 @@ impl Statements {
                                   VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .await?,
             notify_credentials: p(concat!("SELECT pg_notify('", secrets_channel!(), "', '')")).await?,
-            count_resource: p("INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES ($1, $2, $3, $4)
-                               ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
+            count_resource: p("INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES ($1, $2, $3, $4, $5)
+                               ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
             .await?,
             record_login: p("INSERT INTO login_history (tenant, key, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").await?,
             forget_logins: p("DELETE FROM login_history WHERE tenant = $1 AND user_id = $2").await?,
@@ -415,7 +415,9 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
                 execute(tx, &s.insert_credential, &params).await
             }
             WriteStep::SignalCredentialsChanged => execute(tx, &s.notify_credentials, &[]).await,
-            WriteStep::CountResource { kind, stripe, delta } => execute(tx, &s.count_resource, &[&c.tenant, &kind, &stripe, &delta]).await,
+            WriteStep::CountResource { kind, owner, stripe, delta } => {
+                execute(tx, &s.count_resource, &[&c.tenant, &kind, &owner.to_string(), &stripe, &delta]).await
+            }
         }
     }
     .boxed()

@@ -83,7 +83,7 @@ impl PgStore {
     async fn from_config(config: tokio_postgres::Config, tls: tls::Tls, pool_size: usize, options: &Options) -> StoreResult<Self> {
         let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
         let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
-        let config = session::with_statement_timeout(&config, options.statement_timeout);
+        let config = session::with_session_settings(&config, options.statement_timeout);
         let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0), resume: Default::default() };
         store.migrate().await?;
         Ok(store)

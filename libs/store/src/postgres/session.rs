@@ -1,7 +1,10 @@
-//! Pooled sessions whose work ends with the request that asked for it.
+//! Pooled sessions whose work ends with the request that asked for it, planned for the data
+//! they touch.
 //!
 //! Every pooled connection runs with `statement_timeout` set to the store's statement timeout,
-//! so the server stops any statement that outlives its request. And a [`Session`] dropped
+//! so the server stops any statement that outlives its request; and with
+//! `plan_cache_mode = force_custom_plan`, so that no prepared statement keeps a generic plan made
+//! while its tables were small (ADR 0078). And a [`Session`] dropped
 //! before its work finished (the request timed out and its future was dropped) does not go back
 //! to the pool with a query still running on it: the query is cancelled on the server and the
 //! connection is closed, so the next request gets an idle one.
@@ -14,20 +17,25 @@ use deadpool_postgres::{ManagerConfig, Object, Pool, RecyclingMethod};
 use super::tls::Tls;
 use crate::api::{StoreError, StoreResult};
 
-/// Opens a pool of `size` connections to `config`, each with the statement timeout.
+/// Opens a pool of `size` connections to `config`, each with the session settings.
 pub fn pool(config: &tokio_postgres::Config, tls: &Tls, size: usize, statement_timeout: Duration) -> StoreResult<Pool> {
-    let config = with_statement_timeout(config, statement_timeout);
+    let config = with_session_settings(config, statement_timeout);
     let manager = tls.manager(config, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager).max_size(size).build().map_err(|e| StoreError::Config(format!("the connection pool: {e}")))
 }
 
-/// `config` with `-c statement_timeout=…` added to the options it already has.
-pub fn with_statement_timeout(config: &tokio_postgres::Config, statement_timeout: Duration) -> tokio_postgres::Config {
+/// `config` with the store's session settings added to the options it already has: the
+/// statement timeout, and a plan per execution. A generic plan is made once a statement has run
+/// five times, with the statistics of that moment: during an IdP's first import they describe
+/// almost empty tables, and a plan that reads a tenant's keys or a group's members by the tenant
+/// alone (filtering the ids after) stays cached while the tenant grows to 100,000 users, each
+/// look-up scanning all of them. Planning each execution sees the tables' current size.
+pub fn with_session_settings(config: &tokio_postgres::Config, statement_timeout: Duration) -> tokio_postgres::Config {
     let mut config = config.clone();
-    let setting = format!("-c statement_timeout={}", statement_timeout.as_millis());
+    let settings = format!("-c statement_timeout={} -c plan_cache_mode=force_custom_plan", statement_timeout.as_millis());
     let options = match config.get_options() {
-        Some(given) if !given.trim().is_empty() => format!("{given} {setting}"),
-        _ => setting,
+        Some(given) if !given.trim().is_empty() => format!("{given} {settings}"),
+        _ => settings,
     };
     config.options(&options);
     config

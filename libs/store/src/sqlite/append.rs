@@ -307,10 +307,10 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         ),
         // Nothing caches credentials on SQLite (ADR 0021): there is no one to tell.
         WriteStep::SignalCredentialsChanged => Ok(None),
-        WriteStep::CountResource { kind, stripe, delta } => execute(
-            "INSERT INTO resource_counts (tenant, kind, stripe, total) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (tenant, kind, stripe) DO UPDATE SET total = total + excluded.total",
-            params![tenant, kind, stripe, delta],
+        WriteStep::CountResource { kind, owner, stripe, delta } => execute(
+            "INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = total + excluded.total",
+            params![tenant, kind, owner.to_string(), stripe, delta],
         ),
     }
 }

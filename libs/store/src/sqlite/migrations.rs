@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (50, include_str!("migrations/0050_devices.sql")),
     (51, include_str!("migrations/0051_master_key_ids.sql")),
     (54, include_str!("migrations/0054_follower_failures.sql")),
+    (55, include_str!("migrations/0055_counts_per_owner.sql")),
 ];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two

@@ -171,7 +171,7 @@ async fn a_group_rolled_back_by_sqlite_writes_nothing_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
     let mut too_big = provision(ResourceId::new(), 0, "bigger");
-    let ReadModelChange::UpsertUser(row) = &mut too_big.read_model else { unreachable!("a provisioning upserts") };
+    let ReadModelChange::UpsertUser { row, .. } = &mut too_big.read_model else { unreachable!("a provisioning upserts") };
     row.document = serde_json::json!({"padding": "x".repeat(1_000_000)});
     let group = vec![provision(ResourceId::new(), 0, "alice"), too_big, provision(ResourceId::new(), 0, "carol")];
     let results = store

@@ -87,7 +87,7 @@ async fn admit(state: &ApiState, headers: &HeaderMap, tenant: &str) -> Result<Te
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token::hash(token.trim()));
     let (Some(hash), Ok(slug)) = (presented, TenantSlug::parse(tenant)) else { return Err(AccessError::Unauthorized) };
-    let changes = state.secrets.generation();
+    let changes = state.tenants.generation();
     state.access.caught_up(&*state.store, CATCH_UP).await.map_err(|e: NotCaughtUp| AccessError::Unavailable(e.to_string()))?;
     match state.access.admits(&*state.store, &slug, &hash, changes).await {
         Ok(true) => Ok(slug),

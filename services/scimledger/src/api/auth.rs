@@ -125,7 +125,7 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
     let (Some(tenant), Some(credentials)) = (tenant, presented.as_ref()) else {
         return unauthorized(presented.as_ref());
     };
-    let secrets = match state.secrets.of(&*state.store, &tenant).await {
+    let secrets = match state.tenants.secrets(&*state.store, &tenant).await {
         Ok(secrets) => secrets,
         Err(e) => return ScimReply::error(store_failure(&e)).into_response(),
     };

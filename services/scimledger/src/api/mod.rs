@@ -2,7 +2,7 @@
 //!
 //! - [`auth`]: credentials in the connection's auth mode → the calling connection of the
 //!   tenant in the URL; 401 with `WWW-Authenticate`.
-//! - [`secret_cache`]: each tenant's live secrets, while the store says they are current.
+//! - [`tenant_cache`]: each tenant's live secrets and routing rule, while the store says they are current.
 //! - [`oauth`]: `/oauth/{tenant}/token` (client credentials, authorization code, refresh
 //!   token grants) and its access tokens; `/oauth/{tenant}/authorize`, sign-in and consent.
 //! - [`access`]: what that connection may change, claim and see.
@@ -42,7 +42,7 @@ mod reply;
 mod request_id;
 mod resources;
 pub(crate) mod routing;
-mod secret_cache;
+mod tenant_cache;
 mod uri;
 
 pub(crate) use resources::origin;
@@ -66,7 +66,7 @@ use crate::config::Settings;
 
 pub use auth::{Caller, Party};
 pub use oauth::GrantKey;
-pub use secret_cache::SecretCache;
+pub use tenant_cache::TenantCache;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -74,7 +74,7 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn Store>,
-    pub secrets: Arc<SecretCache>,
+    pub tenants: Arc<TenantCache>,
     pub settings: Arc<Settings>,
     /// Seals the cursors of cursor pages (ADR 0045).
     pub cursor_key: Arc<scim::cursor::CursorKey>,

@@ -157,7 +157,7 @@ pub async fn token(
     let (Some((client_id, client_secret)), Ok(tenant)) = (client, TenantSlug::parse(&tenant)) else {
         return invalid_client();
     };
-    let secrets = match state.secrets.of(&*state.store, &tenant).await {
+    let secrets = match state.tenants.secrets(&*state.store, &tenant).await {
         Ok(secrets) => secrets,
         Err(e) => return unavailable(&e),
     };

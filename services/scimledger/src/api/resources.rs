@@ -116,7 +116,7 @@ async fn rendered_page<E: Endpoint>(
     let with_related = query.selection.includes(E::RESOURCE, E::RELATED);
     let scope = caller.access().scope;
     // A parent's page spans the union of its sub-tenants (ADR 0074).
-    let (listed, tenants) = match routing::rule_of(state, caller).await? {
+    let (listed, tenants) = match *routing::rule_of(state, caller).await? {
         None => (E::list(&*state.store, &caller.tenant, scope, query, with_related).await, vec![caller.tenant.clone()]),
         Some(_) => (
             // Only a user's row carries its related attribute (its groups); members are read apart.
@@ -219,7 +219,7 @@ pub async fn fetch<E: Endpoint>(
 ) -> Reply {
     let id = id_of::<E>(&id)?;
     let selection = selection_of::<E>(&params)?;
-    let (tenant, record) = match routing::rule_of(&state, &caller).await? {
+    let (tenant, record) = match *routing::rule_of(&state, &caller).await? {
         Some(_) => routing::holder::<E>(&state, &caller, id).await?,
         None => (
             caller.tenant.clone(),
@@ -317,7 +317,8 @@ pub(super) async fn write<E: Endpoint>(
 ) -> Result<(TenantSlug, Option<Outcome<E>>), ScimError> {
     let store = &*state.store;
     let access = caller.access();
-    let rule = routing::rule_of(state, caller).await?;
+    let routing = routing::rule_of(state, caller).await?;
+    let rule = Option::as_ref(&routing);
     // A parent's write to an existing resource goes to the sub-tenant holding it.
     let (tenant, current) = match (&rule, &write) {
         (Some(_), Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id)) => {

@@ -29,10 +29,10 @@ impl Refusals {
     }
 }
 
-/// The routing rule of the caller's tenant, if it is a parent that routes.
-pub(super) async fn rule_of(state: &ApiState, caller: &Caller) -> Result<Option<RoutingRule>, ScimError> {
-    let tenant = store::directory::tenant(&*state.store, &caller.tenant).await.map_err(|e| to_scim(&e.into(), "Tenant", None))?;
-    Ok(tenant.and_then(|t| t.routing().cloned()))
+/// The routing rule of the caller's tenant, if it is a parent that routes: asked by every SCIM
+/// request, so kept in the tenant cache while no tenant commit says it changed.
+pub(super) async fn rule_of(state: &ApiState, caller: &Caller) -> Result<Arc<Option<RoutingRule>>, ScimError> {
+    state.tenants.routing(&*state.store, &caller.tenant).await.map_err(|e| to_scim(&e.into(), "Tenant", None))
 }
 
 /// The sub-tenant `rule` sends a new or replacing `resource` to; a resource it maps nowhere is
