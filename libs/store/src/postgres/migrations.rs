@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (43, include_str!("migrations/0043_login_history.sql")),
     (44, include_str!("migrations/0044_sub_tenants.sql")),
     (50, include_str!("migrations/0050_devices.sql")),
+    (53, include_str!("migrations/0053_memberships_by_added.sql")),
     (54, include_str!("migrations/0054_follower_failures.sql")),
 ];
 
