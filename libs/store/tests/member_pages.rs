@@ -27,7 +27,10 @@ async fn users(fixture: &Fixture, count: usize) -> Vec<ResourceId> {
 }
 
 async fn change(fixture: &Fixture, group: ResourceId, command: GroupCommand) -> i64 {
-    commands::change::<Group>(&*fixture.store, &fixture.tenant, group, command, &Principal::Operator, operator(), None).await.unwrap().version
+    commands::change::<Group>(&*fixture.store, &fixture.tenant, group, command, &Principal::Operator, operator(), None)
+        .await
+        .unwrap()
+        .version
 }
 
 fn add(ids: &[ResourceId]) -> GroupCommand {

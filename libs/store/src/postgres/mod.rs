@@ -336,7 +336,9 @@ impl Store for PgStore {
         // writer. The server ends the transaction if its walk stops without ending it.
         let idle = 2 * self.statement_timeout.as_millis();
         session
-            .batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = {idle}"))
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = {idle}"
+            ))
             .await
             .map_err(backend)?;
         let Some((_, record)) = read::one(&session, Target::Groups, tenant, Span::Tenant, scope, id).await? else {

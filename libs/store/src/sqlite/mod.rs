@@ -44,12 +44,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::*;
+use crate::member_pages::{self, MemberPages};
 use crate::open::Options;
 use crate::paging::Span;
 use crate::query::Target;
 pub(crate) use errors::{backend, violation, Violation};
 use readers::Readers;
-use crate::member_pages::{self, MemberPages};
 use writer::Writer;
 
 pub const DB_FILE: &str = "scimledger.db";

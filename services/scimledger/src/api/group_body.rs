@@ -153,7 +153,11 @@ mod tests {
         for selection in &selections {
             for (count, size) in [(0, 3), (1, 3), (3, 3), (7, 3), (7, 1), (7, 100)] {
                 let members = references(count);
-                assert_eq!(streamed(selection, &members, size).await, whole(selection, &members), "{selection:?}, {count} in pages of {size}");
+                assert_eq!(
+                    streamed(selection, &members, size).await,
+                    whole(selection, &members),
+                    "{selection:?}, {count} in pages of {size}"
+                );
             }
         }
     }

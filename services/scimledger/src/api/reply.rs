@@ -2,9 +2,9 @@
 
 use std::any::Any;
 
+use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use scim::ScimError;
 use serde_json::Value;
