@@ -350,8 +350,10 @@ impl Store for PgStore {
         let tenant = tenant.clone();
         tokio::spawn(async move {
             let walk = member_pages::walk(sender, page, |after| read::member_page(&session, &tenant, id, after, page));
-            // A walk cut short drops its session: cancelled, closed, never pooled mid-transaction.
-            if walk.await && session.batch_execute("COMMIT").await.is_ok() {
+            // No statement runs once the walk returned, finished or not: the transaction ends and
+            // the session goes back to the pool idle; if even that fails, it is closed instead.
+            let end = if walk.await { "COMMIT" } else { "ROLLBACK" };
+            if session.batch_execute(end).await.is_ok() {
                 session.done();
             }
         });

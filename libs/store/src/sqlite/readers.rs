@@ -10,6 +10,8 @@
 //! when it outlasts the statement timeout: the caller's side interrupts the statement the
 //! reader is running (`sqlite3_interrupt`), and a job nobody waits for any more is not started.
 //! A slow read so costs its reader no longer than its request lasts.
+//! A job `spawn`ed rather than `run` hands its results over as it goes (a group's members,
+//! ADR 0076) and is interrupted the same way when its guard is dropped.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
