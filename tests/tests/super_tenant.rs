@@ -116,6 +116,8 @@ on_both_backends! {
         let groups = entra.get("/Groups").await.expect(200);
         assert_eq!(groups["totalResults"], 1);
         assert_eq!(groups["Resources"][0]["members"][0]["value"], alice.as_str());
+        // By id, its members stream from the sub-tenant holding it (ADR 0076): the same resource.
+        assert_eq!(entra.get(&format!("/Groups/{staff}")).await.expect(200), groups["Resources"][0]);
         assert_eq!(entra.get(&format!("/Users/{alice}")).await.expect(200)["groups"][0]["display"], "Acme Staff");
 
         // Writes through the parent go to the sub-tenant holding the resource.

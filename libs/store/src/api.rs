@@ -765,6 +765,16 @@ pub trait Store: Send + Sync + 'static {
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
     /// The members of each of `groups` that still exist, and what kind each is.
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>>;
+    /// A group as [`Store::group_in`] reads it, and its members as [`Store::members_of`] does,
+    /// in pages of `page`, in the order they were added: all from one snapshot, so that the
+    /// members are those of the record's version however long the reader takes (ADR 0076).
+    async fn group_with_members(
+        &self,
+        tenant: &TenantSlug,
+        scope: Scope,
+        id: ResourceId,
+        page: u32,
+    ) -> StoreResult<Option<(ResourceRecord, crate::member_pages::MemberPages)>>;
     /// A live group's snapshot with, of its members, those among `named` (every one with
     /// `None`). The row is read before the members, so that a commit to the group between the
     /// two fails the append of the command decided on them (ADR 0066).

@@ -6,6 +6,8 @@
 //!   another writer won the race.
 //! - [`group_snapshot`]: a group command's starting point without a replay: the group's row
 //!   and the members the command names (ADR 0066).
+//! - [`member_pages`]: a group's members handed over a page at a time from one snapshot, so
+//!   that reading a group of any size takes bounded memory.
 //! - [`cpu`]: the bounded pool commands are decided on, off the async workers.
 //! - [`projection`]: what a commit writes besides its events (read-model rows, reservations),
 //!   derived from the domain's events and state; shared by both backends and by replay.
@@ -44,6 +46,7 @@ pub mod cpu;
 pub mod database_url;
 pub mod directory;
 pub mod group_snapshot;
+pub mod member_pages;
 pub mod open;
 pub mod paging;
 pub mod postgres;
@@ -61,4 +64,5 @@ pub mod write_plan;
 
 pub use api::*;
 pub use database_url::DatabaseUrl;
+pub use member_pages::MemberPages;
 pub use open::{open, open_with, Backend, Options};

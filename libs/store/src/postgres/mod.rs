@@ -36,6 +36,7 @@ mod stream_hold;
 pub mod tls;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
@@ -46,10 +47,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::*;
+use crate::member_pages::{self, MemberPages};
 use crate::open::Options;
 use crate::paging::{self, Span};
 use crate::query::Target;
-use session::on_session;
+use session::{on_session, Session};
 
 /// Connections of the authentication pool: token look-ups are one indexed row each, and the
 /// API's token cache spares most requests one.
@@ -66,6 +68,8 @@ pub struct PgStore {
     appended: tokio::sync::watch::Sender<i64>,
     /// Where index walks of this database left off (ADR 0065).
     resume: paging::ResumePoints,
+    /// How long a statement may run, and a page of a group's members wait to be read.
+    statement_timeout: Duration,
 }
 
 impl PgStore {
@@ -84,7 +88,15 @@ impl PgStore {
         let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
         let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
         let config = session::with_session_settings(&config, options.statement_timeout);
-        let store = Self { pool, auth_pool, config, tls, appended: tokio::sync::watch::Sender::new(0), resume: Default::default() };
+        let store = Self {
+            pool,
+            auth_pool,
+            config,
+            tls,
+            appended: tokio::sync::watch::Sender::new(0),
+            resume: Default::default(),
+            statement_timeout: options.statement_timeout,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -320,6 +332,42 @@ impl Store for PgStore {
 
     async fn members_of(&self, tenant: &TenantSlug, groups: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
         on_session!(&self.pool, &self.tls, |client| read::members_of(client, tenant, groups))
+    }
+
+    async fn group_with_members(
+        &self,
+        tenant: &TenantSlug,
+        scope: Scope,
+        id: ResourceId,
+        page: u32,
+    ) -> StoreResult<Option<(ResourceRecord, MemberPages)>> {
+        let session = Session::from(&self.pool, &self.tls).await?;
+        // One snapshot for the row and every page; read only, so it never conflicts with a
+        // writer. The server ends the transaction if its walk stops without ending it.
+        let idle = 2 * self.statement_timeout.as_millis();
+        session
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = {idle}"
+            ))
+            .await
+            .map_err(backend)?;
+        let Some((_, record)) = read::one(&session, Target::Groups, tenant, Span::Tenant, scope, id).await? else {
+            session.batch_execute("COMMIT").await.map_err(backend)?;
+            session.done();
+            return Ok(None);
+        };
+        let (sender, pages) = member_pages::channel(self.statement_timeout);
+        let tenant = tenant.clone();
+        tokio::spawn(async move {
+            let walk = member_pages::walk(sender, page, |after| read::member_page(&session, &tenant, id, after, page));
+            // No statement runs once the walk returned, finished or not: the transaction ends and
+            // the session goes back to the pool idle; if even that fails, it is closed instead.
+            let end = if walk.await { "COMMIT" } else { "ROLLBACK" };
+            if session.batch_execute(end).await.is_ok() {
+                session.done();
+            }
+        });
+        Ok(Some((record, pages.into_stream(()))))
     }
 
     async fn group_snapshot(

@@ -15,6 +15,7 @@ use super::backend;
 use super::dialect::Postgres;
 use crate::api::*;
 use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
+use crate::member_pages;
 use crate::paging::{self, PagePlan, Span};
 use crate::projection::{member_kind_named, owner_named};
 use crate::query::{SqlValue, Target};
@@ -142,13 +143,26 @@ pub async fn members_of(client: &Client, tenant: &TenantSlug, groups: &[Resource
         .map_err(backend)?;
     let mut out: HashMap<ResourceId, Vec<Reference>> = HashMap::new();
     for row in client.query(&stmt, &[&tenant.as_str(), &ids]).await.map_err(backend)? {
-        out.entry(ResourceId::from_uuid(row.get(0))).or_default().push(Reference {
-            id: ResourceId::from_uuid(row.get(1)),
-            kind: if row.get::<_, bool>(2) { MemberKind::User } else { MemberKind::Group },
-            display: None,
-        });
+        out.entry(ResourceId::from_uuid(row.get(0))).or_default().push(member(row.get(1), row.get(2)));
     }
     Ok(out)
+}
+
+/// The members of `group` added after `after`, up to `limit`, each with its `added`.
+pub async fn member_page(
+    client: &Client,
+    tenant: &TenantSlug,
+    group: ResourceId,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(i64, Reference)>> {
+    let stmt = client.prepare_cached(&member_pages::page_sql(&Postgres)).await.map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &group.as_uuid(), &after, &i64::from(limit)]).await.map_err(backend)?;
+    Ok(rows.iter().map(|row| (row.get(0), member(row.get(1), row.get(2)))).collect())
+}
+
+fn member(id: Uuid, is_user: bool) -> Reference {
+    Reference { id: ResourceId::from_uuid(id), kind: if is_user { MemberKind::User } else { MemberKind::Group }, display: None }
 }
 
 pub async fn group_snapshot(

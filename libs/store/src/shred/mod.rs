@@ -360,6 +360,16 @@ impl Store for Shredding {
         self.inner.group_in(tenant, scope, id).await
     }
 
+    async fn group_with_members(
+        &self,
+        tenant: &TenantSlug,
+        scope: Scope,
+        id: ResourceId,
+        page: u32,
+    ) -> StoreResult<Option<(ResourceRecord, crate::member_pages::MemberPages)>> {
+        self.inner.group_with_members(tenant, scope, id, page).await
+    }
+
     async fn group_snapshot(
         &self,
         tenant: &TenantSlug,

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (44, include_str!("migrations/0044_sub_tenants.sql")),
     (50, include_str!("migrations/0050_devices.sql")),
     (51, include_str!("migrations/0051_master_key_ids.sql")),
+    (53, include_str!("migrations/0053_memberships_by_added.sql")),
     (54, include_str!("migrations/0054_follower_failures.sql")),
     (55, include_str!("migrations/0055_counts_per_owner.sql")),
 ];

@@ -46,6 +46,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::*;
+use crate::member_pages::{self, MemberPages};
 use crate::open::Options;
 use crate::paging::Span;
 use crate::query::Target;
@@ -418,6 +419,38 @@ impl Store for SqliteStore {
     async fn groups_of(&self, tenant: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, Vec<Reference>>> {
         let (tenant, users) = (tenant.clone(), users.to_vec());
         self.readers.run(move |c| read::groups_of(c, &tenant, &users)).await
+    }
+
+    async fn group_with_members(
+        &self,
+        tenant: &TenantSlug,
+        scope: Scope,
+        id: ResourceId,
+        page: u32,
+    ) -> StoreResult<Option<(ResourceRecord, MemberPages)>> {
+        let (reply, head) = tokio::sync::oneshot::channel();
+        let (sender, pages) = member_pages::channel(self.readers.statement_timeout());
+        let tenant = tenant.clone();
+        // The reader thread waits for each page to be taken; the runtime times that wait.
+        let runtime = tokio::runtime::Handle::current();
+        let walking = self.readers.spawn(move |c| {
+            // One read transaction: the row and every page from the same WAL snapshot, until
+            // the transaction is dropped at the job's end.
+            let snapshot = match c.unchecked_transaction() {
+                Ok(snapshot) => snapshot,
+                Err(e) => return drop(reply.send(Err(backend(e)))),
+            };
+            let found = read::one(&snapshot, Target::Groups, &tenant, Span::Tenant, scope, id).map(|f| f.map(|(_, r)| r));
+            let walk = matches!(found, Ok(Some(_)));
+            if reply.send(found).is_ok() && walk {
+                runtime.block_on(member_pages::walk(sender, page, |after| {
+                    std::future::ready(read::member_page(&snapshot, &tenant, id, after, page))
+                }));
+            }
+        })?;
+        let head = self.readers.answer(head).await.ok_or_else(|| self.readers.timed_out())??;
+        // The stream holds the guard that interrupts the walk when its reader drops it.
+        Ok(head.map(|record| (record, pages.into_stream(walking))))
     }
 
     async fn group_snapshot(

@@ -13,6 +13,7 @@ use super::dialect::Sqlite;
 use super::{backend, time_text};
 use crate::api::*;
 use crate::audit::{self, AuditQuery, EVENT_COLUMNS};
+use crate::member_pages;
 use crate::paging::{self, PagePlan, Span};
 use crate::projection::{member_kind_named, owner_named};
 use crate::query::{SqlValue, Target};
@@ -180,14 +181,26 @@ pub fn members_of(db: &Connection, tenant: &TenantSlug, groups: &[ResourceId]) -
     while let Some(row) = rows.next().map_err(backend)? {
         let group: String = row.get(0).map_err(backend)?;
         let member: String = row.get(1).map_err(backend)?;
-        let is_user: bool = row.get(2).map_err(backend)?;
-        out.entry(id(&group)?).or_default().push(Reference {
-            id: id(&member)?,
-            kind: if is_user { MemberKind::User } else { MemberKind::Group },
-            display: None,
-        });
+        out.entry(id(&group)?).or_default().push(reference(&member, row.get(2).map_err(backend)?)?);
     }
     Ok(out)
+}
+
+/// The members of `group` added after `after`, up to `limit`, each with its `added`.
+pub fn member_page(db: &Connection, tenant: &TenantSlug, group: ResourceId, after: i64, limit: u32) -> StoreResult<Vec<(i64, Reference)>> {
+    let mut stmt = db.prepare_cached(&member_pages::page_sql(&Sqlite)).map_err(backend)?;
+    let mut rows = stmt.query(params![tenant.as_str(), group.to_string(), after, i64::from(limit)]).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let added: i64 = row.get(0).map_err(backend)?;
+        let member: String = row.get(1).map_err(backend)?;
+        out.push((added, reference(&member, row.get(2).map_err(backend)?)?));
+    }
+    Ok(out)
+}
+
+fn reference(member: &str, is_user: bool) -> StoreResult<Reference> {
+    Ok(Reference { id: id(member)?, kind: if is_user { MemberKind::User } else { MemberKind::Group }, display: None })
 }
 
 pub fn group_snapshot(

@@ -10,6 +10,8 @@
 //! when it outlasts the statement timeout: the caller's side interrupts the statement the
 //! reader is running (`sqlite3_interrupt`), and a job nobody waits for any more is not started.
 //! A slow read so costs its reader no longer than its request lasts.
+//! A job `spawn`ed rather than `run` hands its results over as it goes (a group's members,
+//! ADR 0076) and is interrupted the same way when its guard is dropped.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +42,14 @@ struct JobState {
 
 /// Abandons its job when dropped before the job answered: the running statement is
 /// interrupted, or the job is never started.
-struct Abandon(Option<Arc<JobState>>);
+pub struct Abandon(Option<Arc<JobState>>);
+
+impl Abandon {
+    /// The job answered: nothing is left to abandon.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for Abandon {
     fn drop(&mut self) {
@@ -78,24 +87,38 @@ impl Readers {
     /// job is interrupted if this future is dropped or the statement timeout passes first.
     pub async fn run<T: Send + 'static>(&self, job: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
         let (reply, result) = oneshot::channel();
-        let state = Arc::new(JobState::default());
-        let work: Work = Box::new(move |connection| {
+        let abandon = self.spawn(move |connection| {
             let _ = reply.send(job(connection));
-        });
+        })?;
+        let answer = self.answer(result).await.ok_or_else(|| self.timed_out())?;
+        // Answered, with an error too: the job is over, there is nothing left to interrupt.
+        abandon.disarm();
+        answer
+    }
+
+    /// Queues `job` for a free reader without waiting for it: for a job that hands its results
+    /// over as it goes. Dropping the guard interrupts the job, or keeps it from starting.
+    pub fn spawn(&self, job: impl FnOnce(&Connection) + Send + 'static) -> StoreResult<Abandon> {
+        let state = Arc::new(JobState::default());
         self.jobs
-            .send(Job { work, state: Arc::clone(&state) })
+            .send(Job { work: Box::new(job), state: Arc::clone(&state) })
             .map_err(|_| StoreError::Internal("the SQLite reader threads have stopped".into()))?;
-        let mut abandon = Abandon(Some(state));
-        let outcome = tokio::time::timeout(self.statement_timeout, result).await;
-        match outcome {
-            Ok(answer) => {
-                abandon.0 = None;
-                answer.map_err(|_| StoreError::Internal("an SQLite reader failed mid-job".into()))?
-            }
-            Err(_) => {
-                Err(StoreError::Unavailable(format!("an SQLite read took longer than {:?} and was interrupted", self.statement_timeout)))
-            }
-        }
+        Ok(Abandon(Some(state)))
+    }
+
+    /// What a job sends on `result`, waited for as long as a statement may run: `None` once
+    /// that passed.
+    pub async fn answer<T>(&self, result: oneshot::Receiver<StoreResult<T>>) -> Option<StoreResult<T>> {
+        let answer = tokio::time::timeout(self.statement_timeout, result).await.ok()?;
+        Some(answer.unwrap_or_else(|_| Err(StoreError::Internal("an SQLite reader failed mid-job".into()))))
+    }
+
+    pub fn timed_out(&self) -> StoreError {
+        StoreError::Unavailable(format!("an SQLite read took longer than {:?} and was interrupted", self.statement_timeout))
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
     }
 }
 

@@ -11,6 +11,7 @@
 //!   errors the router and its layers answer without one.
 //! - [`errors`]: command and store failures as SCIM errors.
 //! - [`render`]: read-model records and command outcomes as SCIM resources.
+//! - [`group_body`]: a group with its members written as they are read, a page at a time.
 //! - [`endpoint`]: what differs between /Users and /Groups.
 //! - [`cursors`]: list cursors sealed for the calling tenant.
 //! - [`resources`]: the handlers both share: list, search, get, create, replace, patch, delete,
@@ -33,6 +34,7 @@ mod discovery;
 mod endpoint;
 mod enroll;
 mod errors;
+mod group_body;
 mod health;
 mod instrument;
 mod oauth;

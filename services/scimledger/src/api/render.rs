@@ -54,7 +54,7 @@ pub fn resource(parts: Parts<'_>) -> Map<String, Value> {
     out
 }
 
-fn reference(base: &str, r: &Reference, attribute: &str) -> Value {
+pub fn reference(base: &str, r: &Reference, attribute: &str) -> Value {
     let (endpoint, kind) = match r.kind {
         MemberKind::User => ("Users", "User"),
         MemberKind::Group => ("Groups", "Group"),

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 
+use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,18 +13,29 @@ pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+js
 
 pub struct ScimReply {
     status: StatusCode,
-    body: Option<Value>,
+    body: Option<Content>,
     etag: Option<String>,
     location: Option<String>,
 }
 
+/// A response's JSON: a value, or the bytes of one as they are produced (a large group, ADR 0076).
+enum Content {
+    Value(Value),
+    Streamed(Body),
+}
+
 impl ScimReply {
     pub fn ok(body: Value) -> Self {
-        Self { status: StatusCode::OK, body: Some(body), etag: None, location: None }
+        Self { status: StatusCode::OK, body: Some(Content::Value(body)), etag: None, location: None }
+    }
+
+    /// 200 with a JSON body written as it streams.
+    pub fn streamed(body: Body) -> Self {
+        Self { status: StatusCode::OK, body: Some(Content::Streamed(body)), etag: None, location: None }
     }
 
     pub fn created(body: Value, location: String) -> Self {
-        Self { status: StatusCode::CREATED, body: Some(body), etag: None, location: Some(location) }
+        Self { status: StatusCode::CREATED, body: Some(Content::Value(body)), etag: None, location: Some(location) }
     }
 
     pub fn status(status: StatusCode) -> Self {
@@ -35,7 +47,7 @@ impl ScimReply {
             tracing::warn!(status = error.status, detail = %error.detail, "request failed");
         }
         let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Self { status, body: Some(error.to_json()), etag: None, location: None }
+        Self { status, body: Some(Content::Value(error.to_json())), etag: None, location: None }
     }
 
     pub fn with_etag(mut self, etag: String) -> Self {
@@ -53,10 +65,11 @@ impl From<ScimError> for ScimReply {
 impl IntoResponse for ScimReply {
     fn into_response(self) -> Response {
         let mut response = match self.body {
-            Some(body) => {
+            Some(Content::Value(body)) => {
                 let bytes = serde_json::to_vec(&body).expect("JSON values serialise");
                 (self.status, [(CONTENT_TYPE, SCIM_JSON)], bytes).into_response()
             }
+            Some(Content::Streamed(body)) => (self.status, [(CONTENT_TYPE, SCIM_JSON)], body).into_response(),
             None => self.status.into_response(),
         };
         let headers = response.headers_mut();

@@ -21,6 +21,7 @@ use store::{Page, Reference, ResourceRecord};
 use super::body::ScimBody;
 use super::cursors;
 use super::endpoint::Endpoint;
+use super::group_body;
 use super::render::{self, Parts};
 use super::reply::{etag, EntityTags, ScimReply};
 use super::routing;
@@ -219,9 +220,13 @@ pub async fn fetch<E: Endpoint>(
 ) -> Reply {
     let id = id_of::<E>(&id)?;
     let selection = selection_of::<E>(&params)?;
-    let (tenant, record) = match *routing::rule_of(&state, &caller).await? {
-        Some(_) => routing::holder::<E>(&state, &caller, id).await?,
-        None => (
+    let routed = routing::rule_of(&state, &caller).await?.is_some();
+    if E::TARGET == Target::Groups && selection.includes(E::RESOURCE, E::RELATED) {
+        return fetch_with_members::<E>(&state, &caller, &headers, id, selection, routed).await;
+    }
+    let (tenant, record) = match routed {
+        true => routing::holder::<E>(&state, &caller, id).await?,
+        false => (
             caller.tenant.clone(),
             E::read(&*state.store, &caller.tenant, caller.access().scope, id)
                 .await
@@ -229,15 +234,51 @@ pub async fn fetch<E: Endpoint>(
                 .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?,
         ),
     };
-    let tag = etag(record.version);
-    if let Some(seen) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if EntityTags::parse(seen).names(record.version) {
-            return Ok(ScimReply::status(StatusCode::NOT_MODIFIED).with_etag(tag));
-        }
+    let version = record.version;
+    if let Some(unchanged) = not_modified(&headers, version) {
+        return Ok(unchanged);
     }
     let related = related_for::<E>(&state, &[tenant], &selection, &[id]).await?;
     let base = base_url(&state, &headers, &caller);
-    Ok(ScimReply::ok(render_record::<E>(&base, record, related.as_ref(), &selection)).with_etag(tag))
+    Ok(ScimReply::ok(render_record::<E>(&base, record, related.as_ref(), &selection)).with_etag(etag(version)))
+}
+
+/// 304 when the client's If-None-Match names `version`.
+fn not_modified(headers: &HeaderMap, version: i64) -> Option<ScimReply> {
+    let seen = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok())?;
+    EntityTags::parse(seen).names(version).then(|| ScimReply::status(StatusCode::NOT_MODIFIED).with_etag(etag(version)))
+}
+
+/// A group with its members, streamed from one snapshot of the tenant holding it (ADR 0076):
+/// its members can run to hundreds of thousands.
+async fn fetch_with_members<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: ResourceId,
+    selection: Selection,
+    routed: bool,
+) -> Reply {
+    let tenant = match routed {
+        true => routing::holder::<E>(state, caller, id).await?.0,
+        false => caller.tenant.clone(),
+    };
+    let (record, pages) = state
+        .store
+        .group_with_members(&tenant, caller.access().scope, id, group_body::MEMBER_PAGE)
+        .await
+        .map_err(|e| failed::<E>(e.into(), Some(id)))?
+        .ok_or_else(|| failed::<E>(domain::DomainError::NotFound.into(), Some(id)))?;
+    let version = record.version;
+    if let Some(unchanged) = not_modified(headers, version) {
+        return Ok(unchanged);
+    }
+    let base = base_url(state, headers, caller);
+    // Rendered with no members, which then follow from the pages.
+    let Value::Object(head) = render_record::<E>(&base, record, Some(&HashMap::new()), &selection) else {
+        unreachable!("resources render as objects")
+    };
+    Ok(ScimReply::streamed(group_body::body(base, head, selection, pages)).with_etag(etag(version)))
 }
 
 /// A command's outcome as the response body.
