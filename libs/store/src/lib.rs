@@ -44,6 +44,7 @@ pub mod cpu;
 pub mod database_url;
 pub mod directory;
 pub mod group_snapshot;
+pub mod moves;
 pub mod open;
 pub mod paging;
 pub mod postgres;

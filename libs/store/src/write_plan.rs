@@ -219,6 +219,12 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
                 steps.push(WriteStep::InsertUserValues(&row.values));
             }
         }
+        ReadModelChange::MoveInUser(row) => {
+            steps.extend([WriteStep::UpsertUserRow(row), count(Target::Users, 1)]);
+            if !row.values.is_empty() {
+                steps.push(WriteStep::InsertUserValues(&row.values));
+            }
+        }
         ReadModelChange::DeleteUser => steps.extend(delete_user(count(Target::Users, -1))),
         ReadModelChange::EraseUser { deleted_now } => {
             if *deleted_now {
@@ -461,6 +467,32 @@ mod tests {
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
                 CountResource { kind: "users", stripe: stripe(&c), delta: -1 },
+            ]
+        );
+    }
+
+    /// A user moved back onto a stream it left has no row there: it counts again, with no
+    /// values to clear.
+    #[test]
+    fn a_user_moved_in_on_a_stream_with_history_counts_as_a_new_row() {
+        let value = IndexedValue { attribute: "aliases", value_type: None, key: "al".into() };
+        let c = commit(
+            StreamKind::User,
+            2,
+            payload(1),
+            vec![claim(LOGIN, "alice")],
+            ReadModelChange::MoveInUser(user_row(vec![value.clone()])),
+        );
+        let ReadModelChange::MoveInUser(row) = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c)[1..],
+            [
+                ClaimReservation { kind: LOGIN, key: "alice" },
+                RecordLogin { key: "alice" },
+                AppendEvent { version: 3, event: &c.events[0] },
+                UpsertUserRow(row),
+                CountResource { kind: "users", stripe: stripe(&c), delta: 1 },
+                InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
     }
