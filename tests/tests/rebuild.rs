@@ -19,7 +19,7 @@ fn id(created: &Value) -> String {
 }
 
 /// Users, groups and memberships made, renamed, changed, deactivated and deleted, in two tenants;
-/// a third tenant deleted.
+/// users moved between a parent's sub-tenants; a third tenant deleted.
 async fn mixed_workload(server: &Server) {
     for slug in ["acme", "beta"] {
         let scim = server.tenant(slug).await;
@@ -73,12 +73,35 @@ async fn mixed_workload(server: &Server) {
     server.cli(&["device", "register", "devices", "--serial", "SN-1", "--name", "laptop", "--assign", &holder]).await;
     server.cli(&["device", "register", "devices", "--serial", "SN-2", "--assign", "holder"]).await;
     server.cli(&["device", "unassign", "devices", "SN-2"]).await;
+    // Moves between a parent's sub-tenants (ADR 0074): one out of a group, one out and back.
+    server.cli(&["tenant", "create", "parent"]).await;
+    for sub in ["east", "west"] {
+        server.cli(&["tenant", "create", sub, "--parent", "parent"]).await;
+    }
+    server.cli(&["tenant", "routing", "parent", "--attribute", "userType", "--map", "E=east", "--map", "W=west", "--group-map", "g=east"]).await;
+    let parent = server.connect("parent", "entra").await;
+    let movers: Vec<String> = movers_in_east(&parent).await;
+    parent.post("/Groups", &json!({"displayName": "g", "members": [{"value": movers[0]}, {"value": movers[1]}]})).await.expect(201);
+    for (mover, hops) in movers.iter().zip([&["W"][..], &["W", "E"][..]]) {
+        for hop in hops {
+            parent.patch(&format!("/Users/{mover}"), &patch(json!([{"op": "replace", "path": "userType", "value": hop}]))).await.expect(200);
+        }
+    }
     // A deleted tenant's rows go; its events stay in the log.
     let gone = server.tenant("gone").await;
     let user = id(&gone.post("/Users", &json!({"userName": "left"})).await.expect(201));
     gone.post("/Groups", &json!({"displayName": "left", "members": [{"value": user}]})).await.expect(201);
     server.cli(&["connection", "disable", "gone", "okta"]).await;
     server.cli(&["tenant", "delete", "gone"]).await;
+}
+
+/// Two users of the parent's sub-tenant `east`.
+async fn movers_in_east(parent: &Scim) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        ids.push(id(&parent.post("/Users", &json!({"userName": format!("mover{n}"), "userType": "E"})).await.expect(201)));
+    }
+    ids
 }
 
 /// Every read model's rows, as text, in order: the table-by-table picture to compare.

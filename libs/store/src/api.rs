@@ -732,14 +732,15 @@ pub trait Store: Send + Sync + 'static {
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>>;
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page>;
     /// A user or group of one of `parent`'s sub-tenants by id, with the sub-tenant that holds
-    /// it: what the parent's SCIM endpoint reads and writes through (ADR 0074).
+    /// it: what the parent's SCIM endpoint reads and writes through (ADR 0074). Newest first:
+    /// a user is held by two sub-tenants while its move is half done.
     async fn routed_one(
         &self,
         parent: &TenantSlug,
         target: Target,
         scope: Scope,
         id: ResourceId,
-    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>>;
+    ) -> StoreResult<Vec<(TenantSlug, ResourceRecord)>>;
     /// A page over the users or groups of all of `parent`'s sub-tenants, and their total.
     async fn routed_page(
         &self,

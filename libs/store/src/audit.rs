@@ -85,7 +85,7 @@ pub fn plan(dialect: &dyn Dialect, query: &AuditQuery) -> (String, Vec<SqlValue>
 /// The users of `tenant` whose login `key` (case-folded) is, or ever was: the one holding it
 /// now (a userName or an alias), every user that claimed it since logins were recorded
 /// (`login_history`: the events' personal fields are encrypted), and every user provisioned or
-/// renamed with it in the plaintext events written before.
+/// renamed with it (or moved in with it) in the plaintext events written before.
 /// Parameters: the tenant, the key.
 pub fn users_by_login(dialect: &dyn Dialect) -> String {
     let (tenant, key) = (dialect.param(1), dialect.param(2));
@@ -97,7 +97,7 @@ pub fn users_by_login(dialect: &dyn Dialect) -> String {
          SELECT user_id FROM login_history WHERE tenant = {tenant} AND key = {key}
          UNION
          SELECT stream_id FROM events WHERE tenant = {tenant} AND stream_kind = 'user'
-           AND ((event_type = 'user.provisioned' AND {user_name} = {key}) OR (event_type = 'user.renamed' AND {renamed_to} = {key}))"
+           AND ((event_type IN ('user.provisioned', 'user.moved_in') AND {user_name} = {key}) OR (event_type = 'user.renamed' AND {renamed_to} = {key}))"
     )
 }
 

@@ -19,7 +19,7 @@ use domain::role::assignment::{Assignment, AssignmentEvent};
 use domain::role::{RolePolicy, RolePolicyEvent};
 use domain::tenant::{Tenant, TenantEvent};
 use domain::user::{User, UserCommand, UserEvent};
-use domain::{DomainError, Principal, ResourceId, StreamKind, TenantSlug};
+use domain::{DomainError, Owner, Principal, ResourceId, StreamKind, TenantSlug};
 use scim::document::Document;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -111,6 +111,24 @@ pub async fn run<A: Resource>(
         // Commands on one stream in this process queue up rather than race; writers in other
         // processes are met by the retries below.
         let _turn = stream_turn(id).await;
+        run_in_turn::<A>(store, tenant, id, command, principal, metadata, expect).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// [`run`] for a caller that has the stream's turn already: a move, whose commits on two
+/// tenants' streams of one id take one turn (`crate::moves`).
+pub(crate) async fn run_in_turn<A: Resource>(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    id: ResourceId,
+    command: A::Command,
+    principal: &Principal,
+    metadata: EventMetadata,
+    expect: Expect,
+) -> Result<Outcome<A>, CommandError> {
+    {
         let mut attempt = 0;
         let mut hold = None;
         loop {
@@ -139,14 +157,12 @@ pub async fn run<A: Resource>(
             }
         }
     }
-    .instrument(span)
-    .await
 }
 
 /// One lock per stream with a command in flight; entries go when their last holder does.
 static STREAM_LOCKS: LazyLock<Mutex<HashMap<ResourceId, Weak<AsyncMutex<()>>>>> = LazyLock::new(Default::default);
 
-async fn stream_turn(id: ResourceId) -> OwnedMutexGuard<()> {
+pub(crate) async fn stream_turn(id: ResourceId) -> OwnedMutexGuard<()> {
     let lock = {
         let mut locks = STREAM_LOCKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
@@ -246,7 +262,7 @@ async fn decide_and_commit<A: Resource>(
 
 /// What a command is decided on: the stream's events to replay, or the resource as kept apart
 /// from them.
-enum Start<A> {
+pub(crate) enum Start<A> {
     Replay(Vec<RecordedEvent>),
     Resumed(Resumed<A>),
 }
@@ -274,7 +290,7 @@ impl<A> Start<A> {
 /// Replays the stream (or takes the resumed resource) and decides `command` on it: the
 /// CPU-bound part of a command, run on [`crate::cpu`]. Returns the resource before and after,
 /// and the new events.
-async fn decide<A: Resource>(
+pub(crate) async fn decide<A: Resource>(
     start: Start<A>,
     command: A::Command,
     principal: Principal,
@@ -374,6 +390,19 @@ pub trait ScimResource: Resource {
     fn document(&self) -> Option<Document>;
     /// The command that deletes the resource.
     fn delete() -> Self::Command;
+    /// How the resource moves between a parent's sub-tenants (`crate::moves`); `None`: it
+    /// does not.
+    fn moves() -> Option<Moves<Self>> {
+        None
+    }
+}
+
+/// The commands of a move between a parent's sub-tenants (ADR 0074).
+pub struct Moves<A: Aggregate> {
+    /// Brings the resource, as `resource` owned by `owner`, in from the sub-tenant `from`.
+    pub move_in: fn(resource: Document, owner: Owner, from: TenantSlug) -> A::Command,
+    /// Takes the resource out to the sub-tenant `to`.
+    pub move_out: fn(to: TenantSlug) -> A::Command,
 }
 
 impl Resource for User {
@@ -408,6 +437,13 @@ impl ScimResource for User {
 
     fn delete() -> UserCommand {
         UserCommand::Delete
+    }
+
+    fn moves() -> Option<Moves<Self>> {
+        Some(Moves {
+            move_in: |resource, owner, from| UserCommand::MoveIn { resource, owner, from },
+            move_out: |to| UserCommand::MoveOut { to },
+        })
     }
 }
 

@@ -47,6 +47,7 @@ pub mod database_url;
 pub mod directory;
 pub mod group_snapshot;
 pub mod member_pages;
+pub mod moves;
 pub mod open;
 pub mod paging;
 pub mod postgres;

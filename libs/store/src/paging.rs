@@ -91,6 +91,18 @@ impl Span {
             Span::SubTenants => format!("{column} IN (SELECT t.slug FROM tenants t WHERE t.parent = {param})"),
         }
     }
+
+    /// The condition that shows a user held by two sub-tenants (its move half done) once: by
+    /// the newer row, the move-in's (ADR 0074).
+    fn newest(self, target: Target, param: &str) -> String {
+        match (self, target) {
+            (Span::SubTenants, Target::Users) => format!(
+                " AND NOT EXISTS (SELECT 1 FROM users n WHERE {} AND n.id = r.id AND n.seq > r.seq)",
+                self.condition("n.tenant", param)
+            ),
+            _ => String::new(),
+        }
+    }
 }
 
 /// A page query, ready to run on the dialect it was planned for.
@@ -130,7 +142,12 @@ impl PagePlan {
         };
         let owner = Owned::bind(&mut compiler, scope);
         let visible = owner.condition(if query.filter.is_some() { "r.owner || ''" } else { "r.owner" });
-        let from = format!("FROM {} r WHERE {} AND {condition}{visible}", target.table(), span.condition("r.tenant", &dialect.param(1)));
+        let from = format!(
+            "FROM {} r WHERE {} AND {condition}{visible}{}",
+            target.table(),
+            span.condition("r.tenant", &dialect.param(1)),
+            span.newest(target, &dialect.param(1))
+        );
         let count_sql = match &query.filter {
             // The kept count (ADR 0049) of the tenant, or of what the connection owns: a few
             // rows, where count(*) reads every resource.
@@ -251,7 +268,8 @@ impl PagePlan {
 }
 
 /// The query of one resource by id as `scope` sees it, selecting [`ROW_COLUMNS`] and then the
-/// tenant that holds it: its SQL and parameters (the tenant, the id, then the scope's).
+/// tenant that holds it, newest holder first (a user is in two sub-tenants while its move is
+/// half done, ADR 0074): its SQL and parameters (the tenant, the id, then the scope's).
 pub fn one(
     dialect: &dyn Dialect,
     target: Target,
@@ -263,7 +281,7 @@ pub fn one(
     let mut compiler = Compiler::new(dialect, target, 2);
     let visible = Owned::bind(&mut compiler, scope).condition("r.owner");
     let sql = format!(
-        "SELECT {ROW_COLUMNS}, r.tenant FROM {} r WHERE {} AND r.id = {}{visible}",
+        "SELECT {ROW_COLUMNS}, r.tenant FROM {} r WHERE {} AND r.id = {}{visible} ORDER BY r.seq DESC",
         target.table(),
         span.condition("r.tenant", &dialect.param(1)),
         dialect.param(2)

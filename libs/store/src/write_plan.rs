@@ -221,7 +221,9 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         ReadModelChange::UpsertUser { row, owner_before } => {
             steps.push(WriteStep::UpsertUserRow(row));
             steps.extend(recount(commit, Target::Users, *owner_before, Some(row.owner)));
-            if commit.expected_version > 0 {
+            // Only a row that was there has values to clear: a stream with history may hold a
+            // user just moved back in (ADR 0074), whose row is new.
+            if owner_before.is_some() {
                 steps.push(WriteStep::ClearUserValues);
             }
             if !row.values.is_empty() {
@@ -495,6 +497,32 @@ mod tests {
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
                 CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
+            ]
+        );
+    }
+
+    /// A user moved back onto a stream it left has no row there: it counts again, with no
+    /// values to clear.
+    #[test]
+    fn a_user_moved_in_on_a_stream_with_history_counts_as_a_new_row() {
+        let value = IndexedValue { attribute: "aliases", value_type: None, key: "al".into() };
+        let c = commit(
+            StreamKind::User,
+            2,
+            payload(1),
+            vec![claim(LOGIN, "alice")],
+            ReadModelChange::UpsertUser { row: user_row(vec![value.clone()]), owner_before: None },
+        );
+        let ReadModelChange::UpsertUser { row, .. } = &c.read_model else { unreachable!() };
+        assert_eq!(
+            plan(&c)[1..],
+            [
+                ClaimReservation { kind: LOGIN, key: "alice" },
+                RecordLogin { key: "alice" },
+                AppendEvent { version: 3, event: &c.events[0] },
+                UpsertUserRow(row),
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: 1 },
+                InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
     }

@@ -3,7 +3,7 @@
 use scim::document::Document;
 use scim::patch::PatchRequest;
 
-use crate::Owner;
+use crate::{Owner, TenantSlug};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserCommand {
@@ -29,6 +29,17 @@ pub enum UserCommand {
     Remove {
         reason: String,
         cause: uuid::Uuid,
+    },
+    /// A parent's change routed the user here from `from`, another of its sub-tenants
+    /// (ADR 0074): `resource` is the user as the change left it, `owner` its owner there.
+    MoveIn {
+        resource: Document,
+        owner: Owner,
+        from: TenantSlug,
+    },
+    /// The second half of a move: the user, moved into `to`, leaves this sub-tenant.
+    MoveOut {
+        to: TenantSlug,
     },
     /// An operator's erasure (`audit erase`): deletes the user if it is live, then records
     /// that its personal data is to be made unreadable.

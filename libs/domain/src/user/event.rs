@@ -5,7 +5,7 @@ use scim::document::Document;
 use serde::{Deserialize, Serialize};
 
 use crate::event::CURRENT_VERSION;
-use crate::{Owner, UserName};
+use crate::{Owner, TenantSlug, UserName};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -44,6 +44,14 @@ pub enum UserEvent {
     /// personal data of its events reads as erased from now on (docs/adr/0068).
     #[serde(rename = "user.erased")]
     Erased {},
+    /// The user arrived from `from`, another sub-tenant of the same parent, with the same id,
+    /// as it now is (ADR 0074): here it starts as if provisioned, with its owner kept.
+    #[serde(rename = "user.moved_in")]
+    MovedIn { from: TenantSlug, user_name: UserName, active: Option<bool>, profile: Document, owner: Owner },
+    /// The user left for `to`, another sub-tenant of the same parent: here it ends as if
+    /// deleted (its logins and memberships go), its history stays.
+    #[serde(rename = "user.moved_out")]
+    MovedOut { to: TenantSlug, user_name: UserName },
 }
 
 /// The fields of a user event's payload that hold personal data, by event type: what is stored
@@ -52,11 +60,11 @@ pub enum UserEvent {
 /// stay clear, so that streams, filters and subscribers that need no personal data keep working.
 pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
     match event_type {
-        "user.provisioned" => &["user_name", "profile"],
+        "user.provisioned" | "user.moved_in" => &["user_name", "profile"],
         "user.renamed" => &["from", "to"],
         "user.profile_updated" => &["profile"],
         "user.deactivated" => &["user_name", "emails", "manager"],
-        "user.reactivated" | "user.deleted" => &["user_name"],
+        "user.reactivated" | "user.deleted" | "user.moved_out" => &["user_name"],
         // The mailer's outcomes name the user's address; they are kept under the user's key.
         "enrollment.sent" | "enrollment.failed" => &["to"],
         _ => &[],

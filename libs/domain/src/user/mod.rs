@@ -177,6 +177,16 @@ impl User {
             UserCommand::Remove { reason, cause } => {
                 Ok(vec![UserEvent::Deleted { user_name: self.live()?.user_name.clone(), reason: Some(reason), cause: Some(cause) }])
             }
+            // A stream the user left (or never had) takes it in; one it lives on cannot.
+            UserCommand::MoveIn { resource, owner, from } => match &self.state {
+                Some(s) if !s.deleted => Err(DomainError::AlreadyExists),
+                Some(s) if s.erased => Err(DomainError::invalid("an erased user's stream takes no user in")),
+                _ => {
+                    let parts = Parts::of(resource)?;
+                    Ok(vec![UserEvent::MovedIn { from, user_name: parts.user_name, active: parts.active, profile: parts.profile, owner }])
+                }
+            },
+            UserCommand::MoveOut { to } => Ok(vec![UserEvent::MovedOut { to, user_name: self.live()?.user_name.clone() }]),
             UserCommand::Erase => match &self.state {
                 None => Err(DomainError::NotFound),
                 Some(s) if s.erased => Ok(vec![]),
@@ -206,7 +216,7 @@ impl Aggregate for User {
 
     fn apply(&mut self, event: UserEvent) {
         match event {
-            UserEvent::Provisioned { user_name, active, profile, owner } => {
+            UserEvent::Provisioned { user_name, active, profile, owner } | UserEvent::MovedIn { user_name, active, profile, owner, .. } => {
                 self.state = Some(UserState { user_name, active, profile, owner, deleted: false, erased: false });
             }
             UserEvent::Claimed { to, .. } => self.with_state(|s| s.owner = to),
@@ -215,7 +225,7 @@ impl Aggregate for User {
             UserEvent::Deactivated { .. } => self.with_state(|s| s.active = Some(false)),
             UserEvent::Reactivated { .. } => self.with_state(|s| s.active = Some(true)),
             UserEvent::ActiveAttributeChanged { active } => self.with_state(|s| s.active = active),
-            UserEvent::Deleted { .. } => self.with_state(|s| s.deleted = true),
+            UserEvent::Deleted { .. } | UserEvent::MovedOut { .. } => self.with_state(|s| s.deleted = true),
             UserEvent::Erased {} => self.with_state(|s| s.erased = true),
         }
     }

@@ -382,3 +382,47 @@ fn erased_personal_fields_decode_as_the_marker() {
         assert!(!format!("{erased:?}").contains("example.com"), "{erased:?}");
     }
 }
+
+fn slug(text: &str) -> crate::TenantSlug {
+    crate::TenantSlug::parse(text).unwrap()
+}
+
+fn moved_in(from: &str) -> UserEvent {
+    let UserEvent::Provisioned { user_name, active, profile, owner } = provisioned() else { unreachable!() };
+    UserEvent::MovedIn { from: slug(from), user_name, active, profile, owner }
+}
+
+/// A move starts the user on the new sub-tenant's stream as it was provisioned there, keeping
+/// its owner; the old stream ends it as a deletion would.
+#[test]
+fn a_user_moves_in_on_a_fresh_stream_and_out_of_the_old_one() {
+    let resource =
+        doc(json!({"userName": "bjensen@example.com", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]}));
+    Given::with(())
+        .given_no_previous_events()
+        .when(UserCommand::MoveIn { resource, owner: OKTA, from: slug("acme") })
+        .then_expect_events(vec![moved_in("acme")]);
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(UserCommand::MoveOut { to: slug("globex") })
+        .then_expect_events(vec![UserEvent::MovedOut { to: slug("globex"), user_name: name("bjensen@example.com") }]);
+}
+
+/// A user that moved out and back takes up its old stream again; a stream the user lives on
+/// takes no second one in, and one it left cannot be left again.
+#[test]
+fn a_user_moves_back_onto_the_stream_it_left_but_not_onto_a_live_one() {
+    let left = vec![provisioned(), UserEvent::MovedOut { to: slug("globex"), user_name: name("bjensen@example.com") }];
+    let resource = || {
+        doc(json!({"userName": "bjensen@example.com", "displayName": "Barbara", "emails": [{"value": "b@example.com", "type": "work"}]}))
+    };
+    Given::with(())
+        .given(left.clone())
+        .when(UserCommand::MoveIn { resource: resource(), owner: OKTA, from: slug("globex") })
+        .then_expect_events(vec![moved_in("globex")]);
+    Given::with(())
+        .given(vec![provisioned()])
+        .when(UserCommand::MoveIn { resource: resource(), owner: OKTA, from: slug("globex") })
+        .then_expect_error(DomainError::AlreadyExists);
+    Given::with(()).given(left).when(UserCommand::MoveOut { to: slug("globex") }).then_expect_error(DomainError::NotFound);
+}

@@ -265,7 +265,7 @@ impl Store for PgStore {
 
     async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Users, tenant, Span::Tenant, scope, id))
-            .map(|found| found.map(|(_, r)| r))
+            .map(|found| found.into_iter().next().map(|(_, r)| r))
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
@@ -282,7 +282,7 @@ impl Store for PgStore {
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Groups, tenant, Span::Tenant, scope, id))
-            .map(|found| found.map(|(_, r)| r))
+            .map(|found| found.into_iter().next().map(|(_, r)| r))
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
@@ -303,7 +303,7 @@ impl Store for PgStore {
         target: Target,
         scope: Scope,
         id: ResourceId,
-    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+    ) -> StoreResult<Vec<(TenantSlug, ResourceRecord)>> {
         on_session!(&self.pool, &self.tls, |client| read::one(client, target, parent, Span::SubTenants, scope, id))
     }
 

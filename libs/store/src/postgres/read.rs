@@ -33,7 +33,7 @@ fn record(row: &Row) -> ResourceRecord {
 }
 
 /// One resource by id, with the tenant that holds it (one of a parent's sub-tenants when
-/// `span` spans them).
+/// `span` spans them): newest first, several only while a move is half done (ADR 0074).
 pub async fn one(
     client: &Client,
     target: Target,
@@ -41,18 +41,19 @@ pub async fn one(
     span: Span,
     scope: Scope,
     id: ResourceId,
-) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+) -> StoreResult<Vec<(TenantSlug, ResourceRecord)>> {
     let (sql, params) = paging::one(&Postgres, target, tenant, span, scope, id);
     let params: Vec<Box<dyn ToSql + Sync + Send>> = params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let stmt = client.prepare_cached(&sql).await.map_err(backend)?;
-    let row = client.query_opt(&stmt, &refs).await.map_err(backend)?;
-    row.map(|row| {
-        let holder: String = row.get("tenant");
-        let holder = TenantSlug::parse(&holder).map_err(|e| StoreError::corrupt(format!("stored tenant '{holder}'"), e))?;
-        Ok((holder, record(&row)))
-    })
-    .transpose()
+    let rows = client.query(&stmt, &refs).await.map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let holder: String = row.get("tenant");
+            let holder = TenantSlug::parse(&holder).map_err(|e| StoreError::corrupt(format!("stored tenant '{holder}'"), e))?;
+            Ok((holder, record(row)))
+        })
+        .collect()
 }
 
 fn to_sql(value: &SqlValue) -> Box<dyn ToSql + Sync + Send> {

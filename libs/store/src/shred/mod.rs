@@ -389,7 +389,7 @@ impl Store for Shredding {
         target: Target,
         scope: Scope,
         id: ResourceId,
-    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+    ) -> StoreResult<Vec<(TenantSlug, ResourceRecord)>> {
         self.inner.routed_one(parent, target, scope, id).await
     }
 

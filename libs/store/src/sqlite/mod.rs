@@ -372,7 +372,10 @@ impl Store for SqliteStore {
 
     async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::one(c, Target::Users, &tenant, Span::Tenant, scope, id)).await.map(|found| found.map(|(_, r)| r))
+        self.readers
+            .run(move |c| read::one(c, Target::Users, &tenant, Span::Tenant, scope, id))
+            .await
+            .map(|found| found.into_iter().next().map(|(_, r)| r))
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
@@ -383,7 +386,10 @@ impl Store for SqliteStore {
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
         let tenant = tenant.clone();
-        self.readers.run(move |c| read::one(c, Target::Groups, &tenant, Span::Tenant, scope, id)).await.map(|found| found.map(|(_, r)| r))
+        self.readers
+            .run(move |c| read::one(c, Target::Groups, &tenant, Span::Tenant, scope, id))
+            .await
+            .map(|found| found.into_iter().next().map(|(_, r)| r))
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
@@ -398,7 +404,7 @@ impl Store for SqliteStore {
         target: Target,
         scope: Scope,
         id: ResourceId,
-    ) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+    ) -> StoreResult<Vec<(TenantSlug, ResourceRecord)>> {
         let parent = parent.clone();
         self.readers.run(move |c| read::one(c, target, &parent, Span::SubTenants, scope, id)).await
     }

@@ -58,7 +58,7 @@ impl RawRecord {
 }
 
 /// One resource by id, with the tenant that holds it (one of a parent's sub-tenants when
-/// `span` spans them).
+/// `span` spans them): newest first, several only while a move is half done (ADR 0074).
 pub fn one(
     db: &Connection,
     target: Target,
@@ -66,14 +66,17 @@ pub fn one(
     span: Span,
     scope: Scope,
     resource: ResourceId,
-) -> StoreResult<Option<(TenantSlug, ResourceRecord)>> {
+) -> StoreResult<Vec<(TenantSlug, ResourceRecord)>> {
     let (sql, params) = paging::one(&Sqlite, target, tenant, span, scope, resource);
     let mut stmt = db.prepare_cached(&sql).map_err(backend)?;
-    let raw = stmt
-        .query_row(params_from_iter(params.into_iter().map(to_param)), |row| Ok((RawRecord::from_row(row)?, row.get::<_, String>(6)?)))
-        .optional()
+    let rows = stmt
+        .query_map(params_from_iter(params.into_iter().map(to_param)), |row| Ok((RawRecord::from_row(row)?, row.get::<_, String>(6)?)))
         .map_err(backend)?;
-    raw.map(|(record, holder)| Ok((slug(&holder)?, record.parse()?))).transpose()
+    rows.map(|raw| {
+        let (record, holder) = raw.map_err(backend)?;
+        Ok((slug(&holder)?, record.parse()?))
+    })
+    .collect()
 }
 
 fn slug(text: &str) -> StoreResult<TenantSlug> {

@@ -379,7 +379,9 @@ impl TenantState {
 
     fn user(&mut self, id: ResourceId, version: i64, event: UserEvent) -> Vec<ResourceId> {
         match event {
-            UserEvent::Provisioned { user_name, active, profile, owner } => {
+            // A user moved in (ADR 0074) starts here as a provisioned one does; moved out, it
+            // ends as a deleted one: its logins and groups go, its roles are revoked.
+            UserEvent::Provisioned { user_name, active, profile, owner } | UserEvent::MovedIn { user_name, active, profile, owner, .. } => {
                 let created_with = match owner {
                     Owner::Connection(c) => self
                         .connections
@@ -403,7 +405,7 @@ impl TenantState {
                 self.users.insert(id, entry);
                 self.claim_logins(id);
             }
-            UserEvent::Deleted { .. } => {
+            UserEvent::Deleted { .. } | UserEvent::MovedOut { .. } => {
                 self.release_logins(id);
                 if let Some(user) = self.users.remove(&id) {
                     for group in user.groups {

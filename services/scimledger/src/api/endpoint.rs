@@ -14,9 +14,10 @@ use scim::schema::{ResourceType, GROUP_RESOURCE, USER_RESOURCE};
 use store::query::Target;
 use store::{Page, Reference, ResourceRecord, Scope, Store, StoreResult};
 
+use domain::ownership::Owned;
 use store::commands::ScimResource;
 
-pub trait Endpoint: ScimResource + Send + Sync + 'static {
+pub trait Endpoint: ScimResource + Owned + Send + Sync + 'static {
     const RESOURCE: &'static ResourceType;
     /// The attribute derived from memberships: a user's `groups`, a group's `members`.
     const RELATED: &'static str;

@@ -28,6 +28,7 @@ use super::routing;
 use super::{ApiState, Caller};
 use crate::config::GroupPatchResponse;
 use store::commands::{self, CommandError, Outcome};
+use store::{moves, StoreError};
 
 use super::errors::to_scim;
 
@@ -363,7 +364,7 @@ pub(super) async fn write<E: Endpoint>(
     // A parent's write to an existing resource goes to the sub-tenant holding it.
     let (tenant, current) = match (&rule, &write) {
         (Some(_), Write::Replace(id, _) | Write::Patch(id, _) | Write::Delete(id)) => {
-            let (holder, record) = routing::holder::<E>(state, caller, *id).await?;
+            let (holder, record) = routing::holder_for_write::<E>(state, caller, *id).await?;
             (holder, Some(record))
         }
         _ => (caller.tenant.clone(), None),
@@ -374,7 +375,7 @@ pub(super) async fn write<E: Endpoint>(
             required_version::<E>(state, caller, &tenant, *id, if_match).await?
         }
     };
-    let (tenant, id, result) = match write {
+    match write {
         Write::Create(body) => {
             let document = resource_document::<E>(state, &body)?;
             let tenant = match &rule {
@@ -382,39 +383,62 @@ pub(super) async fn write<E: Endpoint>(
                 None => tenant,
             };
             let command = E::create(document, access.principal.owner());
-            let result = commands::create::<E>(store, &tenant, command, caller.metadata()).await;
-            (tenant, None, result)
+            let outcome = commands::create::<E>(store, &tenant, command, caller.metadata()).await.map_err(|e| failed::<E>(e, None))?;
+            Ok((tenant, Some(outcome)))
         }
         Write::Replace(id, body) => {
             let document = resource_document::<E>(state, &body)?;
-            if let Some(rule) = &rule {
-                routing::stays::<E>(state, caller, rule, &tenant, &document)?;
-            }
-            let command = E::replace(document);
-            let result = commands::change::<E>(store, &tenant, id, command, &access.principal, caller.metadata(), if_match).await;
-            (tenant, Some(id), result)
+            let to = match &rule {
+                Some(rule) => routing::destination::<E>(state, caller, rule, &tenant, &document)?,
+                None => None,
+            };
+            change_or_move::<E>(state, caller, (tenant, to), id, E::replace(document), if_match).await
         }
         Write::Patch(id, body) => {
             let request = PatchRequest::parse(&body)?.with_limits(state.settings.limits());
             // The patch is decided again by the command; here it only tells where it would route.
+            let mut to = None;
             if let (Some(rule), Some(record)) = (&rule, current) {
                 let Value::Object(stored) = record.document else { unreachable!("read models hold JSON objects") };
                 if let Ok(patched) = Document::from_edited(stored, E::RESOURCE).and_then(|d| request.apply(&d, E::RESOURCE)) {
-                    routing::stays::<E>(state, caller, rule, &tenant, &patched)?;
+                    to = routing::destination::<E>(state, caller, rule, &tenant, &patched)?;
                 }
             }
-            let command = E::patch(request);
-            let result = commands::change::<E>(store, &tenant, id, command, &access.principal, caller.metadata(), if_match).await;
-            (tenant, Some(id), result)
+            change_or_move::<E>(state, caller, (tenant, to), id, E::patch(request), if_match).await
         }
         Write::Delete(id) => {
             commands::change::<E>(store, &tenant, id, E::delete(), &access.principal, caller.metadata(), if_match)
                 .await
                 .map_err(|e| failed::<E>(e, Some(id)))?;
-            return Ok((tenant, None));
+            Ok((tenant, None))
         }
+    }
+}
+
+/// A change to the resource `id` of `holder`; when the change routes it to another of the
+/// parent's sub-tenants (`to`), it moves there with the change made (ADR 0074). Answers the
+/// tenant that holds it after.
+async fn change_or_move<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    (holder, to): (TenantSlug, Option<TenantSlug>),
+    id: ResourceId,
+    command: E::Command,
+    if_match: Option<i64>,
+) -> Result<(TenantSlug, Option<Outcome<E>>), ScimError> {
+    let (store, principal) = (&*state.store, &caller.access().principal);
+    let Some(to) = to else {
+        let outcome = commands::change::<E>(store, &holder, id, command, principal, caller.metadata(), if_match).await;
+        return Ok((holder, Some(outcome.map_err(|e| failed::<E>(e, Some(id)))?)));
     };
-    result.map(|outcome| (tenant, Some(outcome))).map_err(|e| failed::<E>(e, id))
+    match moves::relocate::<E>(store, &holder, &to, id, command, principal, caller.metadata(), if_match).await {
+        Ok(outcome) => Ok((to, Some(outcome))),
+        Err(CommandError::Store(StoreError::Uniqueness { value, .. })) => Err(ScimError::uniqueness(format!(
+            "this change moves the {} from sub-tenant '{holder}' to '{to}', where '{value}' is already the userName or an alias of another user; nothing was moved",
+            E::RESOURCE.name
+        ))),
+        Err(e) => Err(failed::<E>(e, Some(id))),
+    }
 }
 
 /// POST /Users, POST /Groups.

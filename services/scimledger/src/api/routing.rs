@@ -8,7 +8,7 @@ use domain::routing::RoutingRule;
 use domain::{ResourceId, TenantSlug};
 use scim::document::Document;
 use scim::ScimError;
-use store::ResourceRecord;
+use store::{moves, ResourceRecord};
 
 use super::endpoint::Endpoint;
 use super::errors::to_scim;
@@ -51,37 +51,56 @@ pub(super) fn route<E: Endpoint>(
 }
 
 /// The resource `id` of one of the parent's sub-tenants as the caller sees it, with the
-/// sub-tenant that holds it; 404 when none does.
+/// sub-tenant that holds it; 404 when none does. A user whose move stopped between its two
+/// commits is in two: the newer holder, the move's destination, is the one read.
 pub(super) async fn holder<E: Endpoint>(
     state: &ApiState,
     caller: &Caller,
     id: ResourceId,
 ) -> Result<(TenantSlug, ResourceRecord), ScimError> {
+    holders::<E>(state, caller, id).await?.into_iter().next().ok_or_else(|| not_found::<E>(id))
+}
+
+/// The holder of `id` as [`holder`] finds it, for a write: a move that stopped between its
+/// commits is finished first, so the write goes to the one sub-tenant left holding it.
+pub(super) async fn holder_for_write<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    id: ResourceId,
+) -> Result<(TenantSlug, ResourceRecord), ScimError> {
+    let mut holders = holders::<E>(state, caller, id).await?.into_iter();
+    let (holder, record) = holders.next().ok_or_else(|| not_found::<E>(id))?;
+    for (stale, _) in holders {
+        moves::finish::<E>(&*state.store, &stale, &holder, id, caller.metadata())
+            .await
+            .map_err(|e| to_scim(&e, E::RESOURCE.name, Some(id)))?;
+    }
+    Ok((holder, record))
+}
+
+async fn holders<E: Endpoint>(state: &ApiState, caller: &Caller, id: ResourceId) -> Result<Vec<(TenantSlug, ResourceRecord)>, ScimError> {
     state
         .store
         .routed_one(&caller.tenant, E::TARGET, caller.access().scope, id)
         .await
-        .map_err(|e| to_scim(&e.into(), E::RESOURCE.name, Some(id)))?
-        .ok_or_else(|| to_scim(&domain::DomainError::NotFound.into(), E::RESOURCE.name, Some(id)))
+        .map_err(|e| to_scim(&e.into(), E::RESOURCE.name, Some(id)))
 }
 
-/// Refuses a change that would route a resource out of the sub-tenant holding it: moving
-/// between sub-tenants is not built (ADR 0074), and a silent move would split its history.
-pub(super) fn stays<E: Endpoint>(
+fn not_found<E: Endpoint>(id: ResourceId) -> ScimError {
+    to_scim(&domain::DomainError::NotFound.into(), E::RESOURCE.name, Some(id))
+}
+
+/// Where a change to a resource `holder` holds sends it, if elsewhere: a user then moves there
+/// (`store::moves`); a resource the rule maps nowhere is refused as a new one would be.
+pub(super) fn destination<E: Endpoint>(
     state: &ApiState,
     caller: &Caller,
     rule: &RoutingRule,
     holder: &TenantSlug,
     changed: &Document,
-) -> Result<(), ScimError> {
+) -> Result<Option<TenantSlug>, ScimError> {
     let routed = route::<E>(state, caller, rule, changed)?;
-    match &routed == holder {
-        true => Ok(()),
-        false => Err(ScimError::invalid_value(format!(
-            "this change routes the {} from sub-tenant '{holder}' to '{routed}'; moving between sub-tenants is not supported yet",
-            E::RESOURCE.name
-        ))),
-    }
+    Ok((&routed != holder).then_some(routed))
 }
 
 /// The parent's sub-tenants, whose related attributes (members, groups) a union page reads.
