@@ -2,12 +2,14 @@
 //!
 //! Every event of a stream with a read model is folded into its aggregate, and the read-model
 //! change the commit path derives from it (`Resource::commit_parts`) is written to a shadow: an
-//! empty copy of the schema beside the database (a PostgreSQL schema, a SQLite file). The
-//! backends' own write plan and SQL write the shadow's rows (`write_plan::replay`: the plan of
-//! a commit of that event, without appending the event again), so a rebuild runs the one
-//! projection there is. A batch of events of many streams is written in one transaction. Then
-//! the shadow is compared with the live read models table by table, or copied over them in one
-//! transaction that holds writers back only for the copy.
+//! empty copy of the schema beside the database (a PostgreSQL schema, a SQLite file). Its
+//! plan of a commit of that event, without appending the event again: `write_plan::replay`)
+//! is applied to the read models in memory ([`Tables`]) as the backends' SQL applies it, so a
+//! rebuild runs the one projection there is, and the whole log's rows are loaded into the
+//! shadow at once, each row once, in the backend's fastest multi-row writes. The events
+//! committed after that are replayed into the shadow by the backends' own SQL, a batch of them
+//! per transaction. Then the shadow is compared with the live read models table by table, or
+//! copied over them in one transaction that holds writers back only for the copy.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,10 +26,17 @@ use domain::{ResourceId, StreamKind, TenantSlug};
 use crate::api::{Actor, Commit, EventMetadata, LogCursor, ReadModelChange, RecordedEvent, Store, StoreResult};
 use crate::commands::Resource;
 
+mod tables;
+pub use tables::{Key, Tables};
+
 /// Events read from the log per round trip, and replayed in the shadow per transaction: large
 /// enough that a transaction's cost is spread thin, small enough to keep a batch's commits in
 /// memory.
 const BATCH: u32 = 5000;
+
+/// Events read from the log per round trip while folding in memory, which keeps no batch
+/// after it is folded.
+const FOLD_BATCH: u32 = 20_000;
 
 /// How many times a swap finds the log moved on (writes committed since the last catch-up)
 /// and catches up again before it gives up.
@@ -67,6 +76,8 @@ pub struct Difference {
 /// Writes replayed commits in a shadow.
 #[async_trait::async_trait]
 pub trait Replayer: Send + Sync {
+    /// Writes every row of `tables` into the shadow's empty read models, in one transaction.
+    async fn load(&self, tables: Tables) -> StoreResult<()>;
     /// Writes the read-model changes of `commits` (each with the log position of its first
     /// event), in order, in one transaction, by the plan of each (`write_plan::replay`).
     async fn replay(&self, commits: Vec<(Commit, i64)>) -> StoreResult<()>;
@@ -137,6 +148,10 @@ async fn run(
     progress: &(dyn Fn(i64) + Sync),
 ) -> StoreResult<Report> {
     let mut replay = Replay::default();
+    let tables = replay.fold(store, progress).await?;
+    let loading = Instant::now();
+    target.load(tables).await?;
+    replay.phases.write += loading.elapsed();
     replay.catch_up(store, target, progress).await?;
     let finishing = Instant::now();
     if verify {
@@ -180,6 +195,43 @@ enum Folded {
 }
 
 impl Replay {
+    /// Reads the log in commit order to its end, applying each event with a read model to
+    /// tables in memory. The next page is read while one is folded.
+    async fn fold(&mut self, store: &dyn Store, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<Tables> {
+        let mut tables = Tables::default();
+        let reading = Instant::now();
+        let mut batch = store.read_committed(self.cursor, FOLD_BATCH).await?;
+        self.phases.read += reading.elapsed();
+        while let Some((last, _)) = batch.last() {
+            let cursor = *last;
+            self.cursor = cursor;
+            self.events += batch.len() as i64;
+            let started = Instant::now();
+            let (next, folded) = futures::join!(
+                async {
+                    let next = store.read_committed(cursor, FOLD_BATCH).await;
+                    (next, started.elapsed())
+                },
+                async {
+                    for (_, event) in &batch {
+                        if let Some(commit) = self.commit_of(event)? {
+                            tables.apply(&commit, event.position)?;
+                        }
+                    }
+                    StoreResult::Ok(started.elapsed())
+                }
+            );
+            let (next, read) = next;
+            let folded = folded?;
+            // Reading and folding overlap: each phase is charged the time it was waited for alone.
+            self.phases.fold += folded;
+            self.phases.read += read.saturating_sub(folded);
+            batch = next?;
+            progress(self.events);
+        }
+        Ok(tables)
+    }
+
     /// Reads the log in commit order from where it stopped to its end, replaying each batch
     /// of events with a read model in `target`.
     async fn catch_up(&mut self, store: &dyn Store, target: &dyn Replayer, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<()> {

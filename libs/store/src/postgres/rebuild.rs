@@ -1,14 +1,17 @@
 //! The rebuild's shadow on PostgreSQL: a schema of its own in the same database, which a
 //! second store reaches through its `search_path` (the same migrations make its tables).
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{append, backend, PgStore};
 use crate::api::{Commit, StoreResult};
 use crate::open::Options;
-use crate::rebuild::{sql, Difference, Replayer, Shadow};
+use crate::rebuild::{sql, Difference, Replayer, Shadow, Tables};
 
 const SCHEMA: &str = "scimledger_rebuild";
 
@@ -68,4 +71,178 @@ impl Replayer for PgStore {
     async fn replay(&self, commits: Vec<(Commit, i64)>) -> StoreResult<()> {
         append::replay_all(self.client().await?, commits).await
     }
+
+    async fn load(&self, tables: Tables) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.batch_execute("SET LOCAL statement_timeout = 0").await.map_err(backend)?;
+        load(&tx, &tables).await?;
+        // The replays after the load number members after the loaded ones, and their
+        // statements are planned on the loaded tables' statistics.
+        tx.batch_execute(
+            "SELECT setval(pg_get_serial_sequence('memberships', 'added'), coalesce(max(added), 0) + 1, false) FROM memberships;
+             ANALYZE tenants, operators, connections, users, user_values, groups, memberships, resource_counts, devices",
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+}
+
+/// One COPY into the shadow's `table`, in binary.
+struct Copy<'t>(Pin<Box<BinaryCopyInWriter>>, std::marker::PhantomData<&'t ()>);
+
+impl<'t> Copy<'t> {
+    async fn into(tx: &'t tokio_postgres::Transaction<'_>, table: &str, columns: &[(&str, Type)]) -> StoreResult<Self> {
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let types: Vec<Type> = columns.iter().map(|(_, t)| t.clone()).collect();
+        let sink = tx.copy_in(&format!("COPY {table} ({}) FROM STDIN (FORMAT binary)", names.join(", "))).await.map_err(backend)?;
+        Ok(Copy(Box::pin(BinaryCopyInWriter::new(sink, &types)), std::marker::PhantomData))
+    }
+
+    async fn row(&mut self, values: &[&(dyn ToSql + Sync)]) -> StoreResult<()> {
+        self.0.as_mut().write(values).await.map_err(backend)
+    }
+
+    async fn finish(mut self) -> StoreResult<()> {
+        self.0.as_mut().finish().await.map(drop).map_err(backend)
+    }
+}
+
+/// Copies every row of `tables` into the shadow, with the values as the append's SQL binds them
+/// (postgres/append.rs).
+async fn load(tx: &tokio_postgres::Transaction<'_>, tables: &Tables) -> StoreResult<()> {
+    use Type as T;
+    let mut copy = Copy::into(tx, "tenants", &[("slug", T::TEXT), ("created_at", T::TIMESTAMPTZ), ("parent", T::TEXT)]).await?;
+    for (slug, t) in &tables.tenants {
+        copy.row(&[&slug.as_str(), &t.created_at, &t.parent]).await?;
+    }
+    copy.finish().await?;
+    let mut copy = Copy::into(tx, "operators", &[("id", T::UUID), ("name", T::TEXT), ("created_at", T::TIMESTAMPTZ)]).await?;
+    for (id, (name, at)) in &tables.operators {
+        copy.row(&[&id.as_uuid(), name, at]).await?;
+    }
+    copy.finish().await?;
+    let columns = [
+        ("id", T::UUID),
+        ("tenant", T::TEXT),
+        ("name", T::TEXT),
+        ("auth", T::TEXT),
+        ("login", T::TEXT),
+        ("settings", T::JSONB),
+        ("created_at", T::TIMESTAMPTZ),
+        ("disabled_at", T::TIMESTAMPTZ),
+        ("purge_requested_at", T::TIMESTAMPTZ),
+    ];
+    let mut copy = Copy::into(tx, "connections", &columns).await?;
+    for (id, c) in &tables.connections {
+        let row = &c.row;
+        copy.row(&[&id.as_uuid(), &c.tenant.as_str(), &row.name, &row.auth.as_str(), &row.login, &row.settings, &c.created_at, &c.disabled_at, &c.purge_requested_at])
+            .await?;
+    }
+    copy.finish().await?;
+    let columns = [
+        ("tenant", T::TEXT),
+        ("id", T::UUID),
+        ("seq", T::INT8),
+        ("user_name", T::TEXT),
+        ("user_name_key", T::TEXT),
+        ("external_id", T::TEXT),
+        ("active", T::BOOL),
+        ("document", T::JSONB),
+        ("version", T::INT8),
+        ("created_at", T::TIMESTAMPTZ),
+        ("last_modified", T::TIMESTAMPTZ),
+        ("groups", T::JSONB),
+        ("owner", T::TEXT),
+    ];
+    let mut copy = Copy::into(tx, "users", &columns).await?;
+    for ((tenant, id), u) in &tables.users {
+        let (row, groups, owner) = (&u.row, Tables::groups_json(&u.groups), u.row.owner.to_string());
+        copy.row(&[
+            &tenant.as_str(),
+            &id.as_uuid(),
+            &u.seq,
+            &row.user_name,
+            &row.user_name_key,
+            &row.external_id,
+            &row.active,
+            &row.document,
+            &u.version,
+            &u.created_at,
+            &u.last_modified,
+            &groups,
+            &owner,
+        ])
+        .await?;
+    }
+    copy.finish().await?;
+    let columns = [("tenant", T::TEXT), ("user_id", T::UUID), ("attribute", T::TEXT), ("value_type", T::TEXT), ("value_key", T::TEXT)];
+    let mut copy = Copy::into(tx, "user_values", &columns).await?;
+    for ((tenant, id), values) in &tables.user_values {
+        for v in values {
+            copy.row(&[&tenant.as_str(), &id.as_uuid(), &v.attribute, &v.value_type, &v.key]).await?;
+        }
+    }
+    copy.finish().await?;
+    let columns = [
+        ("tenant", T::TEXT),
+        ("id", T::UUID),
+        ("seq", T::INT8),
+        ("display_name", T::TEXT),
+        ("display_name_key", T::TEXT),
+        ("external_id", T::TEXT),
+        ("document", T::JSONB),
+        ("version", T::INT8),
+        ("created_at", T::TIMESTAMPTZ),
+        ("last_modified", T::TIMESTAMPTZ),
+        ("owner", T::TEXT),
+    ];
+    let mut copy = Copy::into(tx, "groups", &columns).await?;
+    for ((tenant, id), g) in &tables.groups {
+        let (row, owner) = (&g.row, g.row.owner.to_string());
+        copy.row(&[
+            &tenant.as_str(),
+            &id.as_uuid(),
+            &g.seq,
+            &row.display_name,
+            &row.display_name_key,
+            &row.external_id,
+            &row.document,
+            &g.version,
+            &g.created_at,
+            &g.last_modified,
+            &owner,
+        ])
+        .await?;
+    }
+    copy.finish().await?;
+    let columns = [("tenant", T::TEXT), ("group_id", T::UUID), ("member_id", T::UUID), ("member_kind", T::TEXT), ("added", T::INT8)];
+    let mut copy = Copy::into(tx, "memberships", &columns).await?;
+    for ((tenant, group), member, kind, added) in tables.membership_rows() {
+        copy.row(&[&tenant.as_str(), &group.as_uuid(), &member, &kind, &added]).await?;
+    }
+    copy.finish().await?;
+    let columns = [("tenant", T::TEXT), ("kind", T::TEXT), ("stripe", T::INT2), ("total", T::INT8)];
+    let mut copy = Copy::into(tx, "resource_counts", &columns).await?;
+    for ((tenant, kind, stripe), total) in &tables.resource_counts {
+        copy.row(&[&tenant.as_str(), kind, stripe, total]).await?;
+    }
+    copy.finish().await?;
+    let columns = [
+        ("tenant", T::TEXT),
+        ("id", T::UUID),
+        ("serial", T::TEXT),
+        ("name", T::TEXT),
+        ("kind", T::TEXT),
+        ("policy", T::TEXT),
+        ("assigned", T::UUID),
+        ("updated_at", T::TIMESTAMPTZ),
+    ];
+    let mut copy = Copy::into(tx, "devices", &columns).await?;
+    for ((tenant, id), (d, at)) in &tables.devices {
+        let assigned = d.assigned.map(|u| u.as_uuid());
+        copy.row(&[&tenant.as_str(), &id.as_uuid(), &d.serial, &d.name, &d.kind, &d.policy, &assigned, at]).await?;
+    }
+    copy.finish().await
 }
