@@ -47,7 +47,7 @@ const SWAP_ATTEMPTS: u32 = 100;
 /// and secrets are not read models: the log does not hold what they hold (secret hashes) or
 /// they are the log's own bookkeeping, so a rebuild keeps them.
 pub const READ_MODELS: [(&str, &str); 9] = [
-    ("tenants", "slug, created_at"),
+    ("tenants", "slug, created_at, parent"),
     ("operators", "id, name, created_at"),
     ("connections", "id, tenant, name, created_at, disabled_at, auth, login, settings, purge_requested_at"),
     (
@@ -206,6 +206,7 @@ impl Replay {
             let cursor = *last;
             self.cursor = cursor;
             self.events += batch.len() as i64;
+            let events = std::mem::take(&mut batch);
             let started = Instant::now();
             let (next, folded) = futures::join!(
                 async {
@@ -213,9 +214,9 @@ impl Replay {
                     (next, started.elapsed())
                 },
                 async {
-                    for (_, event) in &batch {
-                        if let Some(commit) = self.commit_of(event)? {
-                            tables.apply(&commit, event.position)?;
+                    for (_, event) in events {
+                        if let Some((commit, position)) = self.commit_of(event)? {
+                            tables.apply(&commit, position)?;
                         }
                     }
                     StoreResult::Ok(started.elapsed())
@@ -245,9 +246,7 @@ impl Replay {
             self.events += batch.len() as i64;
             let mut commits = Vec::with_capacity(batch.len());
             for (_, event) in batch {
-                if let Some(commit) = self.commit_of(&event)? {
-                    commits.push((commit, event.position));
-                }
+                commits.extend(self.commit_of(event)?);
             }
             let writing = Instant::now();
             self.phases.fold += writing - folding;
@@ -259,8 +258,8 @@ impl Replay {
 
     /// The commit the event would be alone: the event and the read-model change the commit
     /// path derives from the stream before and after it. Reservations are left out: a rebuild
-    /// keeps them.
-    fn commit_of(&mut self, event: &RecordedEvent) -> StoreResult<Option<Commit>> {
+    /// keeps them. With the log position of the event.
+    fn commit_of(&mut self, event: RecordedEvent) -> StoreResult<Option<(Commit, i64)>> {
         let key = (event.tenant.clone(), event.stream);
         let slot = match event.kind {
             StreamKind::User => self.streams.entry(key).or_insert_with(|| Folded::User(User::default())),
@@ -276,19 +275,19 @@ impl Replay {
             | StreamKind::OauthGrant => return Ok(None),
         };
         let read_model = match slot {
-            Folded::User(user) => step(user, event)?,
-            Folded::Group(group) => step(group, event)?,
-            Folded::Tenant(tenant) => step(tenant, event)?,
-            Folded::Connection(connection) => step(connection, event)?,
-            Folded::Operator(operator) => step(operator, event)?,
-            Folded::Device(device) => step(device, event)?,
+            Folded::User(user) => step(user, &event)?,
+            Folded::Group(group) => step(group, &event)?,
+            Folded::Tenant(tenant) => step(tenant, &event)?,
+            Folded::Connection(connection) => step(connection, &event)?,
+            Folded::Operator(operator) => step(operator, &event)?,
+            Folded::Device(device) => step(device, &event)?,
         };
-        Ok(Some(Commit {
-            tenant: event.tenant.clone(),
+        let commit = Commit {
+            tenant: event.tenant,
             kind: event.kind,
             stream: event.stream,
             expected_version: event.stream_version - 1,
-            events: vec![event.payload.clone()],
+            events: vec![event.payload],
             metadata: EventMetadata::by(Actor::System("rebuild".into())),
             recorded_at: event.recorded_at,
             reservations: Vec::new(),
@@ -296,7 +295,8 @@ impl Replay {
             secrets: Vec::new(),
             key: None,
             held: true,
-        }))
+        };
+        Ok(Some((commit, event.position)))
     }
 }
 
