@@ -90,7 +90,7 @@ async fn read_models(backend: &Backend) -> Vec<(&'static str, Vec<String>)> {
         Backend::Sqlite { .. } => "json_array",
     };
     let mut tables = Vec::new();
-    for (table, columns) in store::rebuild::READ_MODELS {
+    for (table, columns, _) in store::rebuild::READ_MODELS {
         let rows = backend.texts(&format!("SELECT CAST({json_array}({columns}) AS TEXT) AS r FROM {table} ORDER BY r")).await;
         tables.push((table, rows));
     }

@@ -42,25 +42,32 @@ const FOLD_BATCH: u32 = 20_000;
 /// and catches up again before it gives up.
 const SWAP_ATTEMPTS: u32 = 100;
 
-/// The read models a rebuild writes, with the columns compared and copied, in an order that
-/// inserts a row after the rows it refers to. Reservations, credentials, checkpoints, seals
-/// and secrets are not read models: the log does not hold what they hold (secret hashes) or
-/// they are the log's own bookkeeping, so a rebuild keeps them.
-pub const READ_MODELS: [(&str, &str); 9] = [
-    ("tenants", "slug, created_at, parent"),
-    ("operators", "id, name, created_at"),
-    ("connections", "id, tenant, name, created_at, disabled_at, auth, login, settings, purge_requested_at"),
+/// The read models a rebuild writes, with the columns compared and copied and, for those that
+/// grow with the tenants' users and groups, the key whose rows a swap replaces when any of them
+/// differs (the others are rewritten whole), in an order that inserts a row after the rows it
+/// refers to. Reservations, credentials, checkpoints, seals and secrets are not read models:
+/// the log does not hold what they hold (secret hashes) or they are the log's own bookkeeping,
+/// so a rebuild keeps them.
+pub const READ_MODELS: [(&str, &str, Option<&str>); 9] = [
+    ("tenants", "slug, created_at, parent", None),
+    ("operators", "id, name, created_at", None),
+    ("connections", "id, tenant, name, created_at, disabled_at, auth, login, settings, purge_requested_at", None),
     (
         "users",
         "tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified, groups, owner",
+        Some("tenant, id"),
     ),
-    ("user_values", "tenant, user_id, attribute, value_type, value_key"),
-    ("groups", "tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified, owner"),
-    // `added` only orders a group's members: the shadow's numbers keep the order, and are
-    // copied with the rows, but differ from the live ones.
-    ("memberships", "tenant, group_id, member_id, member_kind"),
-    ("resource_counts", "tenant, kind, stripe, total"),
-    ("devices", "tenant, id, serial, name, kind, policy, assigned, updated_at"),
+    ("user_values", "tenant, user_id, attribute, value_type, value_key", Some("tenant, user_id")),
+    (
+        "groups",
+        "tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified, owner",
+        Some("tenant, id"),
+    ),
+    // `added` only orders a group's members, and is not compared: a group whose memberships
+    // differ gets all of the shadow's, in the shadow's order, numbered by the live identity.
+    ("memberships", "tenant, group_id, member_id, member_kind", Some("tenant, group_id")),
+    ("resource_counts", "tenant, kind, stripe, total", None),
+    ("devices", "tenant, id, serial, name, kind, policy, assigned, updated_at", None),
 ];
 
 /// One row that is in one side only.
@@ -317,7 +324,7 @@ pub mod sql {
     pub fn differences(shadow: &str, json_array: &str) -> Vec<(&'static str, String)> {
         READ_MODELS
             .iter()
-            .map(|&(table, columns)| {
+            .map(|&(table, columns, _)| {
                 let side = |live_only: bool, from: &str, other: &str| {
                     format!(
                         "SELECT {live_only}, {json_array}({columns}) FROM (SELECT {columns} FROM {from} EXCEPT SELECT {columns} FROM {other}) d"
@@ -329,17 +336,34 @@ pub mod sql {
             .collect()
     }
 
-    /// Empties the live read models and fills them with the shadow's rows; `override_identity`
-    /// is what lets PostgreSQL take `memberships.added` from the shadow.
-    pub fn copy(shadow: &str, override_identity: &str) -> Vec<String> {
-        let deletes = READ_MODELS.iter().rev().map(|(table, _)| format!("DELETE FROM {table}"));
-        let inserts = READ_MODELS.iter().map(|&(table, columns)| {
-            if table == "memberships" {
-                format!("INSERT INTO {table} ({columns}, added) {override_identity} SELECT {columns}, added FROM {shadow}.{table}")
-            } else {
-                format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table}")
-            }
+    /// Makes the live read models equal to the shadow's. A keyed one is changed only where it
+    /// differs: the keys of its rows in one side only are gathered first, then the live rows
+    /// of those keys are deleted and the shadow's inserted. The others are emptied and refilled.
+    pub fn copy(shadow: &str) -> Vec<String> {
+        let changed = |table: &str| format!("rebuild_changed_{table}");
+        let keyed = || READ_MODELS.iter().filter_map(|&(table, columns, key)| key.map(|key| (table, columns, key)));
+        let gather = keyed().map(|(table, columns, key)| {
+            let side = |from: &str, other: &str| format!("SELECT {key} FROM (SELECT {columns} FROM {from} EXCEPT SELECT {columns} FROM {other}) d");
+            let shadow_table = format!("{shadow}.{table}");
+            format!("CREATE TEMP TABLE {} AS {} UNION {}", changed(table), side(table, &shadow_table), side(&shadow_table, table))
         });
-        deletes.chain(inserts).collect()
+        let deletes = READ_MODELS.iter().rev().map(|&(table, _, key)| match key {
+            Some(key) => format!("DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {})", changed(table)),
+            None => format!("DELETE FROM {table}"),
+        });
+        let inserts = READ_MODELS.iter().map(|&(table, columns, key)| match key {
+            // In `added` order, so that a group's members keep theirs.
+            Some(key) if table == "memberships" => format!(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table} WHERE ({key}) IN (SELECT {key} FROM {}) ORDER BY added",
+                changed(table)
+            ),
+            Some(key) => format!(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table} WHERE ({key}) IN (SELECT {key} FROM {})",
+                changed(table)
+            ),
+            None => format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table}"),
+        });
+        let drops = keyed().map(|(table, _, _)| format!("DROP TABLE {}", changed(table)));
+        gather.chain(deletes).chain(inserts).chain(drops).collect()
     }
 }

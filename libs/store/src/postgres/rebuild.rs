@@ -15,6 +15,13 @@ use crate::rebuild::{sql, Difference, Replayer, Shadow, Tables, READ_MODELS};
 
 const SCHEMA: &str = "scimledger_rebuild";
 
+/// Room for `EXCEPT` to hash a read model's rows rather than sort them on disk.
+macro_rules! compare_in_memory {
+    () => {
+        "SET LOCAL work_mem = '256MB'"
+    };
+}
+
 /// The name and definition of each index of the shadow's tables `$1` that no constraint (a
 /// primary key, a unique key) stands on.
 const SECONDARY_INDEXES: &str = "SELECT x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid)
@@ -37,7 +44,7 @@ impl Shadow for PgStore {
     async fn shadow_differences(&self) -> StoreResult<Vec<Difference>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.batch_execute("SET LOCAL statement_timeout = 0").await.map_err(backend)?;
+        tx.batch_execute(concat!("SET LOCAL statement_timeout = 0; ", compare_in_memory!())).await.map_err(backend)?;
         let mut differences = Vec::new();
         for (table, query) in sql::differences(SCHEMA, "json_build_array") {
             for row in tx.query(&query, &[]).await.map_err(backend)? {
@@ -53,12 +60,12 @@ impl Shadow for PgStore {
         let tx = client.transaction().await.map_err(backend)?;
         // Appends wait here (their event insert needs the table), reads go on: every append
         // before the lock has committed, so the count says whether the shadow has them all.
-        tx.batch_execute("SET LOCAL statement_timeout = 0; LOCK TABLE events IN EXCLUSIVE MODE").await.map_err(backend)?;
+        tx.batch_execute(concat!("SET LOCAL statement_timeout = 0; ", compare_in_memory!(), "; LOCK TABLE events IN EXCLUSIVE MODE")).await.map_err(backend)?;
         let logged: i64 = tx.query_one("SELECT count(*) FROM events", &[]).await.map_err(backend)?.get(0);
         if logged != events {
             return Ok(false);
         }
-        for statement in sql::copy(SCHEMA, "OVERRIDING SYSTEM VALUE") {
+        for statement in sql::copy(SCHEMA) {
             tx.batch_execute(&statement).await.map_err(backend)?;
         }
         // Connections and operators were rewritten: the servers' credential caches reload.
@@ -85,7 +92,7 @@ impl Replayer for PgStore {
         tx.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL maintenance_work_mem = '256MB'").await.map_err(backend)?;
         // An index built once over the loaded rows costs less than one kept up to date row by
         // row (docs/adr/0053): the shadow's indexes but those of its keys are made after the load.
-        let tables_loaded: Vec<&str> = READ_MODELS.iter().map(|(table, _)| *table).collect();
+        let tables_loaded: Vec<&str> = READ_MODELS.iter().map(|(table, _, _)| *table).collect();
         let indexes = tx.query(SECONDARY_INDEXES, &[&tables_loaded]).await.map_err(backend)?;
         for index in &indexes {
             tx.batch_execute(&format!("DROP INDEX {}", index.get::<_, &str>(0))).await.map_err(backend)?;

@@ -65,7 +65,7 @@ impl Shadow for SqliteStore {
                     if logged != events {
                         return Ok(false);
                     }
-                    for statement in sql::copy(SHADOW, "") {
+                    for statement in sql::copy(SHADOW) {
                         tx.execute_batch(&statement).map_err(backend)?;
                     }
                     tx.commit().map_err(backend)?;
