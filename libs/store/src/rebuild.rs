@@ -343,7 +343,9 @@ pub mod sql {
         let changed = |table: &str| format!("rebuild_changed_{table}");
         let keyed = || READ_MODELS.iter().filter_map(|&(table, columns, key)| key.map(|key| (table, columns, key)));
         let gather = keyed().map(|(table, columns, key)| {
-            let side = |from: &str, other: &str| format!("SELECT {key} FROM (SELECT {columns} FROM {from} EXCEPT SELECT {columns} FROM {other}) d");
+            let side = |from: &str, other: &str| {
+                format!("SELECT {key} FROM (SELECT {columns} FROM {from} EXCEPT SELECT {columns} FROM {other}) d")
+            };
             let shadow_table = format!("{shadow}.{table}");
             format!("CREATE TEMP TABLE {} AS {} UNION {}", changed(table), side(table, &shadow_table), side(&shadow_table, table))
         });

@@ -60,7 +60,9 @@ impl Shadow for PgStore {
         let tx = client.transaction().await.map_err(backend)?;
         // Appends wait here (their event insert needs the table), reads go on: every append
         // before the lock has committed, so the count says whether the shadow has them all.
-        tx.batch_execute(concat!("SET LOCAL statement_timeout = 0; ", compare_in_memory!(), "; LOCK TABLE events IN EXCLUSIVE MODE")).await.map_err(backend)?;
+        tx.batch_execute(concat!("SET LOCAL statement_timeout = 0; ", compare_in_memory!(), "; LOCK TABLE events IN EXCLUSIVE MODE"))
+            .await
+            .map_err(backend)?;
         let logged: i64 = tx.query_one("SELECT count(*) FROM events", &[]).await.map_err(backend)?.get(0);
         if logged != events {
             return Ok(false);
@@ -161,8 +163,18 @@ async fn load(tx: &tokio_postgres::Transaction<'_>, tables: &Tables) -> StoreRes
     let mut copy = Copy::into(tx, "connections", &columns).await?;
     for (id, c) in &tables.connections {
         let row = &c.row;
-        copy.row(&[&id.as_uuid(), &c.tenant.as_str(), &row.name, &row.auth.as_str(), &row.login, &row.settings, &c.created_at, &c.disabled_at, &c.purge_requested_at])
-            .await?;
+        copy.row(&[
+            &id.as_uuid(),
+            &c.tenant.as_str(),
+            &row.name,
+            &row.auth.as_str(),
+            &row.login,
+            &row.settings,
+            &c.created_at,
+            &c.disabled_at,
+            &c.purge_requested_at,
+        ])
+        .await?;
     }
     copy.finish().await?;
     let columns = [

@@ -94,7 +94,8 @@ impl Tables {
                         user.last_modified = at;
                     }
                     None => {
-                        let user = UserRecord { seq: first()?, row: row.clone(), version, created_at: at, last_modified: at, groups: Vec::new() };
+                        let user =
+                            UserRecord { seq: first()?, row: row.clone(), version, created_at: at, last_modified: at, groups: Vec::new() };
                         self.users.insert(key.clone(), user);
                     }
                 },
@@ -291,7 +292,9 @@ impl Tables {
 
     /// The `memberships` rows of every group: (key of the group, member, its kind, `added`).
     pub fn membership_rows(&self) -> impl Iterator<Item = (&Key, Uuid, Option<&'static str>, i64)> {
-        self.memberships.iter().flat_map(|(group, members)| members.iter().map(move |(member, m)| (group, member.as_uuid(), m.kind, m.added)))
+        self.memberships
+            .iter()
+            .flat_map(|(group, members)| members.iter().map(move |(member, m)| (group, member.as_uuid(), m.kind, m.added)))
     }
 }
 
