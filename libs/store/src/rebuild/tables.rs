@@ -302,3 +302,91 @@ impl Tables {
 fn duplicate(what: &str, commit: &Commit) -> StoreError {
     StoreError::Internal(format!("the replay inserted {what} {} twice", commit.stream))
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::{EventPayload, Owner, StreamKind};
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::{Actor, EventMetadata, ReadModelChange, Reservation, LOGIN};
+
+    fn commit(kind: StreamKind, stream: ResourceId, version: i64, read_model: ReadModelChange) -> Commit {
+        Commit {
+            tenant: TenantSlug::parse("acme").unwrap(),
+            kind,
+            stream,
+            expected_version: version - 1,
+            events: vec![EventPayload { event_type: "test".into(), type_version: 1, data: json!({}) }],
+            metadata: EventMetadata::by(Actor::System("test".into())),
+            recorded_at: crate::api::now(),
+            reservations: Vec::new(),
+            read_model,
+            secrets: Vec::new(),
+            key: None,
+            held: true,
+        }
+    }
+
+    fn user(name: &str) -> ReadModelChange {
+        ReadModelChange::UpsertUser(UserRow {
+            user_name: name.into(),
+            user_name_key: name.into(),
+            external_id: None,
+            active: true,
+            document: json!({"userName": name}),
+            values: vec![IndexedValue { attribute: "emails", value_type: None, key: format!("{name}@acme.com") }],
+            owner: Owner::Operator,
+        })
+    }
+
+    fn group(name: &str, added: &[ResourceId], removed: &[ResourceId]) -> ReadModelChange {
+        let row = GroupRow {
+            display_name: name.into(),
+            display_name_key: name.to_lowercase(),
+            external_id: None,
+            document: json!({"displayName": name}),
+            owner: Owner::Operator,
+        };
+        let added = added.iter().map(|id| (*id, Some(MemberKind::User))).collect();
+        ReadModelChange::Group { row: Some(row), added, removed: removed.to_vec(), renamed: true }
+    }
+
+    fn key(id: ResourceId) -> Key {
+        (TenantSlug::parse("acme").unwrap(), id)
+    }
+
+    /// What the SQL does, row by row: a join reaches only a user row that exists, a rename
+    /// reaches every member's array, a deleted user leaves its groups, an upsert keeps `seq`.
+    #[test]
+    fn the_plan_applied_in_memory_keeps_rows_memberships_and_group_arrays_as_the_sql_does() {
+        let (early, late, eng) = (ResourceId::new(), ResourceId::new(), ResourceId::new());
+        let mut tables = Tables::default();
+        tables.apply(&commit(StreamKind::User, early, 1, user("early")), 1).unwrap();
+        tables.apply(&commit(StreamKind::Group, eng, 1, group("Eng", &[early, late], &[])), 2).unwrap();
+        tables.apply(&commit(StreamKind::User, late, 1, user("late")), 3).unwrap();
+        tables.apply(&commit(StreamKind::Group, eng, 2, group("Engineering", &[], &[])), 4).unwrap();
+        tables.apply(&commit(StreamKind::User, early, 2, user("early2")), 5).unwrap();
+
+        let early_row = &tables.users[&key(early)];
+        assert_eq!((early_row.seq, early_row.version, early_row.row.user_name.as_str()), (1, 2, "early2"));
+        assert_eq!(early_row.groups, vec![(eng, "Engineering".to_owned())]);
+        assert!(tables.users[&key(late)].groups.is_empty(), "no row to join when the group named it");
+        assert_eq!(tables.user_values[&key(early)].len(), 1, "the values are replaced, not added to");
+        let members: Vec<_> = tables.membership_rows().map(|(_, member, _, added)| (member, added)).collect();
+        assert_eq!(members.len(), 2);
+        assert_eq!(tables.resource_counts.values().sum::<i64>(), 3);
+
+        tables.apply(&commit(StreamKind::User, early, 3, ReadModelChange::DeleteUser), 6).unwrap();
+        assert!(!tables.users.contains_key(&key(early)) && !tables.user_values.contains_key(&key(early)));
+        assert_eq!(tables.membership_rows().map(|(_, member, _, _)| member).collect::<Vec<_>>(), vec![late.as_uuid()]);
+        assert_eq!(tables.resource_counts.values().sum::<i64>(), 2);
+    }
+
+    #[test]
+    fn a_commit_a_rebuild_cannot_replay_fails_it() {
+        let mut c = commit(StreamKind::User, ResourceId::new(), 1, user("alice"));
+        c.reservations = vec![Reservation::Claim { kind: LOGIN, key: "alice".into() }];
+        assert!(matches!(Tables::default().apply(&c, 1), Err(StoreError::Internal(_))));
+    }
+}
