@@ -188,9 +188,13 @@ async fn run(
 struct Replay {
     cursor: LogCursor,
     events: i64,
-    streams: HashMap<(TenantSlug, ResourceId), Folded>,
+    streams: Streams,
     phases: Phases,
 }
+
+/// Each stream's aggregate.
+#[derive(Default)]
+struct Streams(HashMap<(TenantSlug, ResourceId), Folded>);
 
 enum Folded {
     User(User),
@@ -203,37 +207,33 @@ enum Folded {
 
 impl Replay {
     /// Reads the log in commit order to its end, applying each event with a read model to
-    /// tables in memory. The next page is read while one is folded.
+    /// tables in memory. Each page is folded on a blocking thread while the next is read.
     async fn fold(&mut self, store: &dyn Store, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<Tables> {
         let mut tables = Tables::default();
         let reading = Instant::now();
         let mut batch = store.read_committed(self.cursor, FOLD_BATCH).await?;
         self.phases.read += reading.elapsed();
         while let Some((last, _)) = batch.last() {
-            let cursor = *last;
-            self.cursor = cursor;
+            self.cursor = *last;
             self.events += batch.len() as i64;
-            let events = std::mem::take(&mut batch);
+            let (mut streams, events) = (std::mem::take(&mut self.streams), std::mem::take(&mut batch));
             let started = Instant::now();
-            let (next, folded) = futures::join!(
-                async {
-                    let next = store.read_committed(cursor, FOLD_BATCH).await;
-                    (next, started.elapsed())
-                },
-                async {
-                    for (_, event) in events {
-                        if let Some((commit, position)) = self.commit_of(event)? {
-                            tables.apply(&commit, position)?;
-                        }
-                    }
-                    StoreResult::Ok(started.elapsed())
-                }
-            );
-            let (next, read) = next;
-            let folded = folded?;
-            // Reading and folding overlap: each phase is charged the time it was waited for alone.
-            self.phases.fold += folded;
-            self.phases.read += read.saturating_sub(folded);
+            let folding = tokio::task::spawn_blocking(move || {
+                let folded = events.into_iter().try_for_each(|(_, event)| match streams.commit_of(event)? {
+                    Some((commit, position)) => tables.apply(&commit, position),
+                    None => Ok(()),
+                });
+                (streams, tables, folded, started.elapsed())
+            });
+            let next = store.read_committed(self.cursor, FOLD_BATCH).await;
+            let read = started.elapsed();
+            let (streams, folded_tables, folded, took) =
+                folding.await.map_err(|e| crate::api::StoreError::Internal(format!("folding the log failed: {e}")))?;
+            (self.streams, tables) = (streams, folded_tables);
+            folded?;
+            // Reading and folding overlap: reading is charged only the time it was waited for.
+            self.phases.fold += took;
+            self.phases.read += read.saturating_sub(took);
             batch = next?;
             progress(self.events);
         }
@@ -253,7 +253,7 @@ impl Replay {
             self.events += batch.len() as i64;
             let mut commits = Vec::with_capacity(batch.len());
             for (_, event) in batch {
-                commits.extend(self.commit_of(event)?);
+                commits.extend(self.streams.commit_of(event)?);
             }
             let writing = Instant::now();
             self.phases.fold += writing - folding;
@@ -262,19 +262,21 @@ impl Replay {
             progress(self.events);
         }
     }
+}
 
+impl Streams {
     /// The commit the event would be alone: the event and the read-model change the commit
     /// path derives from the stream before and after it. Reservations are left out: a rebuild
     /// keeps them. With the log position of the event.
     fn commit_of(&mut self, event: RecordedEvent) -> StoreResult<Option<(Commit, i64)>> {
         let key = (event.tenant.clone(), event.stream);
         let slot = match event.kind {
-            StreamKind::User => self.streams.entry(key).or_insert_with(|| Folded::User(User::default())),
-            StreamKind::Group => self.streams.entry(key).or_insert_with(|| Folded::Group(Group::default())),
-            StreamKind::Tenant => self.streams.entry(key).or_insert_with(|| Folded::Tenant(Tenant::default())),
-            StreamKind::Connection => self.streams.entry(key).or_insert_with(|| Folded::Connection(Connection::default())),
-            StreamKind::Operator => self.streams.entry(key).or_insert_with(|| Folded::Operator(Operator::default())),
-            StreamKind::Device => self.streams.entry(key).or_insert_with(|| Folded::Device(Device::default())),
+            StreamKind::User => self.0.entry(key).or_insert_with(|| Folded::User(User::default())),
+            StreamKind::Group => self.0.entry(key).or_insert_with(|| Folded::Group(Group::default())),
+            StreamKind::Tenant => self.0.entry(key).or_insert_with(|| Folded::Tenant(Tenant::default())),
+            StreamKind::Connection => self.0.entry(key).or_insert_with(|| Folded::Connection(Connection::default())),
+            StreamKind::Operator => self.0.entry(key).or_insert_with(|| Folded::Operator(Operator::default())),
+            StreamKind::Device => self.0.entry(key).or_insert_with(|| Folded::Device(Device::default())),
             StreamKind::Enrollment
             | StreamKind::RolePolicy
             | StreamKind::RoleAssignment
