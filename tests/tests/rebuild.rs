@@ -19,7 +19,7 @@ fn id(created: &Value) -> String {
 }
 
 /// Users, groups and memberships made, renamed, changed, deactivated and deleted, in two tenants;
-/// users moved between a parent's sub-tenants; a third tenant deleted.
+/// a sub-tenant, and users moved between a parent's sub-tenants; a third tenant deleted.
 async fn mixed_workload(server: &Server) {
     for slug in ["acme", "beta"] {
         let scim = server.tenant(slug).await;
@@ -68,6 +68,8 @@ async fn mixed_workload(server: &Server) {
     }
     server.cli(&["connection", "update", "acme", "okta", "--claim-manual"]).await;
     server.cli(&["operator", "create", "--name", "auditor"]).await;
+    // A sub-tenant keeps its parent.
+    server.cli(&["tenant", "create", "child", "--parent", "beta"]).await;
     // Devices: one assigned, one reassigned, one unassigned.
     let holder = id(&server.tenant("devices").await.post("/Users", &json!({"userName": "holder"})).await.expect(201));
     server.cli(&["device", "register", "devices", "--serial", "SN-1", "--name", "laptop", "--assign", &holder]).await;
@@ -111,7 +113,7 @@ async fn read_models(backend: &Backend) -> Vec<(&'static str, Vec<String>)> {
         Backend::Sqlite { .. } => "json_array",
     };
     let mut tables = Vec::new();
-    for (table, columns) in store::rebuild::READ_MODELS {
+    for (table, columns, _) in store::rebuild::READ_MODELS {
         let rows = backend.texts(&format!("SELECT CAST({json_array}({columns}) AS TEXT) AS r FROM {table} ORDER BY r")).await;
         tables.push((table, rows));
     }

@@ -2,12 +2,14 @@
 //!
 //! Every event of a stream with a read model is folded into its aggregate, and the read-model
 //! change the commit path derives from it (`Resource::commit_parts`) is written to a shadow: an
-//! empty copy of the schema beside the database (a PostgreSQL schema, a SQLite file). The
-//! backends' own write plan and SQL write the shadow's rows (`write_plan::replay`: the plan of
-//! a commit of that event, without appending the event again), so a rebuild runs the one
-//! projection there is. A batch of events of many streams is written in one transaction. Then
-//! the shadow is compared with the live read models table by table, or copied over them in one
-//! transaction that holds writers back only for the copy.
+//! empty copy of the schema beside the database (a PostgreSQL schema, a SQLite file). Its
+//! plan of a commit of that event, without appending the event again: `write_plan::replay`)
+//! is applied to the read models in memory ([`Tables`]) as the backends' SQL applies it, so a
+//! rebuild runs the one projection there is, and the whole log's rows are loaded into the
+//! shadow at once, each row once, in the backend's fastest multi-row writes. The events
+//! committed after that are replayed into the shadow by the backends' own SQL, a batch of them
+//! per transaction. Then the shadow is compared with the live read models table by table, or
+//! copied over them in one transaction that holds writers back only for the copy.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,34 +26,48 @@ use domain::{ResourceId, StreamKind, TenantSlug};
 use crate::api::{Actor, Commit, EventMetadata, LogCursor, ReadModelChange, RecordedEvent, Store, StoreResult};
 use crate::commands::Resource;
 
+mod tables;
+pub use tables::{Key, Tables};
+
 /// Events read from the log per round trip, and replayed in the shadow per transaction: large
 /// enough that a transaction's cost is spread thin, small enough to keep a batch's commits in
 /// memory.
 const BATCH: u32 = 5000;
 
+/// Events read from the log per round trip while folding in memory, which keeps no batch
+/// after it is folded.
+const FOLD_BATCH: u32 = 20_000;
+
 /// How many times a swap finds the log moved on (writes committed since the last catch-up)
 /// and catches up again before it gives up.
 const SWAP_ATTEMPTS: u32 = 100;
 
-/// The read models a rebuild writes, with the columns compared and copied, in an order that
-/// inserts a row after the rows it refers to. Reservations, credentials, checkpoints, seals
-/// and secrets are not read models: the log does not hold what they hold (secret hashes) or
-/// they are the log's own bookkeeping, so a rebuild keeps them.
-pub const READ_MODELS: [(&str, &str); 9] = [
-    ("tenants", "slug, created_at"),
-    ("operators", "id, name, created_at"),
-    ("connections", "id, tenant, name, created_at, disabled_at, auth, login, settings, purge_requested_at"),
+/// The read models a rebuild writes, with the columns compared and copied and, for those that
+/// grow with the tenants' users and groups, the key whose rows a swap replaces when any of them
+/// differs (the others are rewritten whole), in an order that inserts a row after the rows it
+/// refers to. Reservations, credentials, checkpoints, seals and secrets are not read models:
+/// the log does not hold what they hold (secret hashes) or they are the log's own bookkeeping,
+/// so a rebuild keeps them.
+pub const READ_MODELS: [(&str, &str, Option<&str>); 9] = [
+    ("tenants", "slug, created_at, parent", None),
+    ("operators", "id, name, created_at", None),
+    ("connections", "id, tenant, name, created_at, disabled_at, auth, login, settings, purge_requested_at", None),
     (
         "users",
         "tenant, id, seq, user_name, user_name_key, external_id, active, document, version, created_at, last_modified, groups, owner",
+        Some("tenant, id"),
     ),
-    ("user_values", "tenant, user_id, attribute, value_type, value_key"),
-    ("groups", "tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified, owner"),
-    // `added` only orders a group's members: the shadow's numbers keep the order, and are
-    // copied with the rows, but differ from the live ones.
-    ("memberships", "tenant, group_id, member_id, member_kind"),
-    ("resource_counts", "tenant, kind, owner, stripe, total"),
-    ("devices", "tenant, id, serial, name, kind, policy, assigned, updated_at"),
+    ("user_values", "tenant, user_id, attribute, value_type, value_key", Some("tenant, user_id")),
+    (
+        "groups",
+        "tenant, id, seq, display_name, display_name_key, external_id, document, version, created_at, last_modified, owner",
+        Some("tenant, id"),
+    ),
+    // `added` only orders a group's members, and is not compared: a group whose memberships
+    // differ gets all of the shadow's, in the shadow's order, numbered by the live identity.
+    ("memberships", "tenant, group_id, member_id, member_kind", Some("tenant, group_id")),
+    ("resource_counts", "tenant, kind, owner, stripe, total", None),
+    ("devices", "tenant, id, serial, name, kind, policy, assigned, updated_at", None),
 ];
 
 /// One row that is in one side only.
@@ -67,6 +83,8 @@ pub struct Difference {
 /// Writes replayed commits in a shadow.
 #[async_trait::async_trait]
 pub trait Replayer: Send + Sync {
+    /// Writes every row of `tables` into the shadow's empty read models, in one transaction.
+    async fn load(&self, tables: Tables) -> StoreResult<()>;
     /// Writes the read-model changes of `commits` (each with the log position of its first
     /// event), in order, in one transaction, by the plan of each (`write_plan::replay`).
     async fn replay(&self, commits: Vec<(Commit, i64)>) -> StoreResult<()>;
@@ -137,6 +155,10 @@ async fn run(
     progress: &(dyn Fn(i64) + Sync),
 ) -> StoreResult<Report> {
     let mut replay = Replay::default();
+    let tables = replay.fold(store, progress).await?;
+    let loading = Instant::now();
+    target.load(tables).await?;
+    replay.phases.write += loading.elapsed();
     replay.catch_up(store, target, progress).await?;
     let finishing = Instant::now();
     if verify {
@@ -166,9 +188,13 @@ async fn run(
 struct Replay {
     cursor: LogCursor,
     events: i64,
-    streams: HashMap<(TenantSlug, ResourceId), Folded>,
+    streams: Streams,
     phases: Phases,
 }
+
+/// Each stream's aggregate.
+#[derive(Default)]
+struct Streams(HashMap<(TenantSlug, ResourceId), Folded>);
 
 enum Folded {
     User(User),
@@ -180,6 +206,40 @@ enum Folded {
 }
 
 impl Replay {
+    /// Reads the log in commit order to its end, applying each event with a read model to
+    /// tables in memory. Each page is folded on a blocking thread while the next is read.
+    async fn fold(&mut self, store: &dyn Store, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<Tables> {
+        let mut tables = Tables::default();
+        let reading = Instant::now();
+        let mut batch = store.read_committed(self.cursor, FOLD_BATCH).await?;
+        self.phases.read += reading.elapsed();
+        while let Some((last, _)) = batch.last() {
+            self.cursor = *last;
+            self.events += batch.len() as i64;
+            let (mut streams, events) = (std::mem::take(&mut self.streams), std::mem::take(&mut batch));
+            let started = Instant::now();
+            let folding = tokio::task::spawn_blocking(move || {
+                let folded = events.into_iter().try_for_each(|(_, event)| match streams.commit_of(event)? {
+                    Some((commit, position)) => tables.apply(&commit, position),
+                    None => Ok(()),
+                });
+                (streams, tables, folded, started.elapsed())
+            });
+            let next = store.read_committed(self.cursor, FOLD_BATCH).await;
+            let read = started.elapsed();
+            let (streams, folded_tables, folded, took) =
+                folding.await.map_err(|e| crate::api::StoreError::Internal(format!("folding the log failed: {e}")))?;
+            (self.streams, tables) = (streams, folded_tables);
+            folded?;
+            // Reading and folding overlap: reading is charged only the time it was waited for.
+            self.phases.fold += took;
+            self.phases.read += read.saturating_sub(took);
+            batch = next?;
+            progress(self.events);
+        }
+        Ok(tables)
+    }
+
     /// Reads the log in commit order from where it stopped to its end, replaying each batch
     /// of events with a read model in `target`.
     async fn catch_up(&mut self, store: &dyn Store, target: &dyn Replayer, progress: &(dyn Fn(i64) + Sync)) -> StoreResult<()> {
@@ -193,9 +253,7 @@ impl Replay {
             self.events += batch.len() as i64;
             let mut commits = Vec::with_capacity(batch.len());
             for (_, event) in batch {
-                if let Some(commit) = self.commit_of(&event)? {
-                    commits.push((commit, event.position));
-                }
+                commits.extend(self.streams.commit_of(event)?);
             }
             let writing = Instant::now();
             self.phases.fold += writing - folding;
@@ -204,19 +262,21 @@ impl Replay {
             progress(self.events);
         }
     }
+}
 
+impl Streams {
     /// The commit the event would be alone: the event and the read-model change the commit
     /// path derives from the stream before and after it. Reservations are left out: a rebuild
-    /// keeps them.
-    fn commit_of(&mut self, event: &RecordedEvent) -> StoreResult<Option<Commit>> {
+    /// keeps them. With the log position of the event.
+    fn commit_of(&mut self, event: RecordedEvent) -> StoreResult<Option<(Commit, i64)>> {
         let key = (event.tenant.clone(), event.stream);
         let slot = match event.kind {
-            StreamKind::User => self.streams.entry(key).or_insert_with(|| Folded::User(User::default())),
-            StreamKind::Group => self.streams.entry(key).or_insert_with(|| Folded::Group(Group::default())),
-            StreamKind::Tenant => self.streams.entry(key).or_insert_with(|| Folded::Tenant(Tenant::default())),
-            StreamKind::Connection => self.streams.entry(key).or_insert_with(|| Folded::Connection(Connection::default())),
-            StreamKind::Operator => self.streams.entry(key).or_insert_with(|| Folded::Operator(Operator::default())),
-            StreamKind::Device => self.streams.entry(key).or_insert_with(|| Folded::Device(Device::default())),
+            StreamKind::User => self.0.entry(key).or_insert_with(|| Folded::User(User::default())),
+            StreamKind::Group => self.0.entry(key).or_insert_with(|| Folded::Group(Group::default())),
+            StreamKind::Tenant => self.0.entry(key).or_insert_with(|| Folded::Tenant(Tenant::default())),
+            StreamKind::Connection => self.0.entry(key).or_insert_with(|| Folded::Connection(Connection::default())),
+            StreamKind::Operator => self.0.entry(key).or_insert_with(|| Folded::Operator(Operator::default())),
+            StreamKind::Device => self.0.entry(key).or_insert_with(|| Folded::Device(Device::default())),
             StreamKind::Enrollment
             | StreamKind::RolePolicy
             | StreamKind::RoleAssignment
@@ -225,19 +285,19 @@ impl Replay {
             | StreamKind::MasterKey => return Ok(None),
         };
         let read_model = match slot {
-            Folded::User(user) => step(user, event)?,
-            Folded::Group(group) => step(group, event)?,
-            Folded::Tenant(tenant) => step(tenant, event)?,
-            Folded::Connection(connection) => step(connection, event)?,
-            Folded::Operator(operator) => step(operator, event)?,
-            Folded::Device(device) => step(device, event)?,
+            Folded::User(user) => step(user, &event)?,
+            Folded::Group(group) => step(group, &event)?,
+            Folded::Tenant(tenant) => step(tenant, &event)?,
+            Folded::Connection(connection) => step(connection, &event)?,
+            Folded::Operator(operator) => step(operator, &event)?,
+            Folded::Device(device) => step(device, &event)?,
         };
-        Ok(Some(Commit {
-            tenant: event.tenant.clone(),
+        let commit = Commit {
+            tenant: event.tenant,
             kind: event.kind,
             stream: event.stream,
             expected_version: event.stream_version - 1,
-            events: vec![event.payload.clone()],
+            events: vec![event.payload],
             metadata: EventMetadata::by(Actor::System("rebuild".into())),
             recorded_at: event.recorded_at,
             reservations: Vec::new(),
@@ -245,7 +305,8 @@ impl Replay {
             secrets: Vec::new(),
             key: None,
             held: true,
-        }))
+        };
+        Ok(Some((commit, event.position)))
     }
 }
 
@@ -266,7 +327,7 @@ pub mod sql {
     pub fn differences(shadow: &str, json_array: &str) -> Vec<(&'static str, String)> {
         READ_MODELS
             .iter()
-            .map(|&(table, columns)| {
+            .map(|&(table, columns, _)| {
                 let side = |live_only: bool, from: &str, other: &str| {
                     format!(
                         "SELECT {live_only}, {json_array}({columns}) FROM (SELECT {columns} FROM {from} EXCEPT SELECT {columns} FROM {other}) d"
@@ -278,17 +339,36 @@ pub mod sql {
             .collect()
     }
 
-    /// Empties the live read models and fills them with the shadow's rows; `override_identity`
-    /// is what lets PostgreSQL take `memberships.added` from the shadow.
-    pub fn copy(shadow: &str, override_identity: &str) -> Vec<String> {
-        let deletes = READ_MODELS.iter().rev().map(|(table, _)| format!("DELETE FROM {table}"));
-        let inserts = READ_MODELS.iter().map(|&(table, columns)| {
-            if table == "memberships" {
-                format!("INSERT INTO {table} ({columns}, added) {override_identity} SELECT {columns}, added FROM {shadow}.{table}")
-            } else {
-                format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table}")
-            }
+    /// Makes the live read models equal to the shadow's. A keyed one is changed only where it
+    /// differs: the keys of its rows in one side only are gathered first, then the live rows
+    /// of those keys are deleted and the shadow's inserted. The others are emptied and refilled.
+    pub fn copy(shadow: &str) -> Vec<String> {
+        let changed = |table: &str| format!("rebuild_changed_{table}");
+        let keyed = || READ_MODELS.iter().filter_map(|&(table, columns, key)| key.map(|key| (table, columns, key)));
+        let gather = keyed().map(|(table, columns, key)| {
+            let side = |from: &str, other: &str| {
+                format!("SELECT {key} FROM (SELECT {columns} FROM {from} EXCEPT SELECT {columns} FROM {other}) d")
+            };
+            let shadow_table = format!("{shadow}.{table}");
+            format!("CREATE TEMP TABLE {} AS {} UNION {}", changed(table), side(table, &shadow_table), side(&shadow_table, table))
         });
-        deletes.chain(inserts).collect()
+        let deletes = READ_MODELS.iter().rev().map(|&(table, _, key)| match key {
+            Some(key) => format!("DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {})", changed(table)),
+            None => format!("DELETE FROM {table}"),
+        });
+        let inserts = READ_MODELS.iter().map(|&(table, columns, key)| match key {
+            // In `added` order, so that a group's members keep theirs.
+            Some(key) if table == "memberships" => format!(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table} WHERE ({key}) IN (SELECT {key} FROM {}) ORDER BY added",
+                changed(table)
+            ),
+            Some(key) => format!(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table} WHERE ({key}) IN (SELECT {key} FROM {})",
+                changed(table)
+            ),
+            None => format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {shadow}.{table}"),
+        });
+        let drops = keyed().map(|(table, _, _)| format!("DROP TABLE {}", changed(table)));
+        gather.chain(deletes).chain(inserts).chain(drops).collect()
     }
 }

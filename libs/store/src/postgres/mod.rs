@@ -351,7 +351,7 @@ impl Store for PgStore {
             ))
             .await
             .map_err(backend)?;
-        let Some((_, record)) = read::one(&session, Target::Groups, tenant, Span::Tenant, scope, id).await? else {
+        let Some((_, record)) = read::one(&session, Target::Groups, tenant, Span::Tenant, scope, id).await?.into_iter().next() else {
             session.batch_execute("COMMIT").await.map_err(backend)?;
             session.done();
             return Ok(None);
