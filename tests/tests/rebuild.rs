@@ -80,13 +80,18 @@ async fn mixed_workload(server: &Server) {
     for sub in ["east", "west"] {
         server.cli(&["tenant", "create", sub, "--parent", "parent"]).await;
     }
-    server.cli(&["tenant", "routing", "parent", "--attribute", "userType", "--map", "E=east", "--map", "W=west", "--group-map", "g=east"]).await;
+    server
+        .cli(&["tenant", "routing", "parent", "--attribute", "userType", "--map", "E=east", "--map", "W=west", "--group-map", "g=east"])
+        .await;
     let parent = server.connect("parent", "entra").await;
     let movers: Vec<String> = movers_in_east(&parent).await;
     parent.post("/Groups", &json!({"displayName": "g", "members": [{"value": movers[0]}, {"value": movers[1]}]})).await.expect(201);
     for (mover, hops) in movers.iter().zip([&["W"][..], &["W", "E"][..]]) {
         for hop in hops {
-            parent.patch(&format!("/Users/{mover}"), &patch(json!([{"op": "replace", "path": "userType", "value": hop}]))).await.expect(200);
+            parent
+                .patch(&format!("/Users/{mover}"), &patch(json!([{"op": "replace", "path": "userType", "value": hop}])))
+                .await
+                .expect(200);
         }
     }
     // A deleted tenant's rows go; its events stay in the log.

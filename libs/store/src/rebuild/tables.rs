@@ -351,7 +351,13 @@ mod tests {
             owner: Owner::Operator,
         };
         let added = added.iter().map(|id| (*id, Some(MemberKind::User))).collect();
-        ReadModelChange::Group { row: Some(row), added, removed: removed.to_vec(), renamed: true, owner_before: existed.then_some(Owner::Operator) }
+        ReadModelChange::Group {
+            row: Some(row),
+            added,
+            removed: removed.to_vec(),
+            renamed: true,
+            owner_before: existed.then_some(Owner::Operator),
+        }
     }
 
     fn key(id: ResourceId) -> Key {

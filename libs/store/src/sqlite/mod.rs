@@ -446,7 +446,8 @@ impl Store for SqliteStore {
                 Ok(snapshot) => snapshot,
                 Err(e) => return drop(reply.send(Err(backend(e)))),
             };
-            let found = read::one(&snapshot, Target::Groups, &tenant, Span::Tenant, scope, id).map(|f| f.into_iter().next().map(|(_, r)| r));
+            let found =
+                read::one(&snapshot, Target::Groups, &tenant, Span::Tenant, scope, id).map(|f| f.into_iter().next().map(|(_, r)| r));
             let walk = matches!(found, Ok(Some(_)));
             if reply.send(found).is_ok() && walk {
                 runtime.block_on(member_pages::walk(sender, page, |after| {

@@ -192,7 +192,8 @@ fn load(c: &mut Connection, tables: &Tables) -> StoreResult<()> {
         for ((tenant, group), member, kind, added) in tables.membership_rows() {
             s.execute(params![tenant.as_str(), group.to_string(), member.to_string(), kind, added]).map_err(backend)?;
         }
-        let mut s = tx.prepare("INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(backend)?;
+        let mut s =
+            tx.prepare("INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(backend)?;
         for ((tenant, kind, owner, stripe), total) in &tables.resource_counts {
             s.execute(params![tenant.as_str(), kind, owner.to_string(), stripe, total]).map_err(backend)?;
         }
