@@ -81,7 +81,7 @@ pub(super) async fn gather<E: Endpoint>(
     for id in joining.into_iter().filter(|id| seen.insert(*id)) {
         match holders.get(&id) {
             Some(holder) if holder == waiting => waiting_here.push(id),
-            Some(holder) if holder != waiting && holder != tenant => {
+            Some(holder) if holder != tenant => {
                 return Err(refused::<E>(
                     state,
                     caller,
