@@ -1,8 +1,8 @@
 //! How a parent tenant (Reftab's super tenant) routes what its connections push into its
 //! sub-tenants (docs/adr/0074-a-parent-routes-by-a-rule-into-sub-tenants.md): a user by the
-//! value of one of its attributes, a group by its displayName. The rule is part of the parent's
-//! stream (`tenant.routing_set`); the SCIM handler asks it, before any command, which sub-tenant
-//! a resource belongs to.
+//! value of one of its attributes, or by membership of the groups the rule maps; a group by its
+//! displayName. The rule is part of the parent's stream (`tenant.routing_set`); the SCIM handler
+//! asks it, before any command, which sub-tenant a resource belongs to.
 
 use std::collections::BTreeMap;
 
@@ -14,14 +14,31 @@ use crate::{DomainError, TenantSlug};
 /// Where a parent's users and groups go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingRule {
-    /// The user attribute whose value picks the sub-tenant: a core attribute (`userType`) or an
-    /// extension's, by its full URN (`urn:…:enterprise:2.0:User:department`).
-    pub attribute: String,
-    /// Attribute value → sub-tenant (values compare exactly as the IdP sends them).
-    pub map: BTreeMap<String, TenantSlug>,
+    /// How users are routed; its fields sit beside `group_map`, so that the rules recorded
+    /// before users could route by groups (`attribute` and `map`) read as they were written.
+    #[serde(flatten)]
+    pub users: UserRouting,
     /// Group displayName → sub-tenant. A group named in no entry cannot be routed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub group_map: BTreeMap<String, TenantSlug>,
+}
+
+/// How a parent routes its users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum UserRouting {
+    /// By the value of one attribute.
+    Attribute {
+        /// A core attribute (`userType`) or an extension's, by its full URN
+        /// (`urn:…:enterprise:2.0:User:department`).
+        attribute: String,
+        /// Attribute value → sub-tenant (values compare exactly as the IdP sends them).
+        map: BTreeMap<String, TenantSlug>,
+    },
+    /// By membership of a group that `group_map` routes: an IdP creates a user before any group
+    /// names it, so a new user waits in `users_wait_in` until a mapped group's write names it,
+    /// and then moves into that group's sub-tenant.
+    Groups { users_wait_in: TenantSlug },
 }
 
 /// Why a resource has no sub-tenant: the rule that was asked and the value it was asked about
@@ -42,27 +59,83 @@ impl std::fmt::Display for Unroutable {
 }
 
 impl RoutingRule {
-    /// A rule whose attribute is a SCIM attribute name or URN and that maps to something.
-    pub fn new(attribute: String, map: BTreeMap<String, TenantSlug>, group_map: BTreeMap<String, TenantSlug>) -> Result<Self, DomainError> {
-        let name = attribute.rsplit(':').next().unwrap_or_default();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '-') {
-            return Err(DomainError::invalid(format!("'{attribute}' is no SCIM attribute name or URN")));
-        }
-        if map.is_empty() {
-            return Err(DomainError::invalid("a routing rule maps at least one value to a sub-tenant"));
-        }
-        Ok(RoutingRule { attribute, map, group_map })
+    /// A rule that routes users one way: by `attribute` (a SCIM attribute name or URN) through
+    /// a non-empty `map`, or by the groups of a non-empty `group_map`, waiting in
+    /// `users_wait_in` until one names them. The waiting sub-tenant is no group's: a user there
+    /// is one no mapped group has named yet.
+    pub fn new(
+        attribute: Option<String>,
+        map: BTreeMap<String, TenantSlug>,
+        users_wait_in: Option<TenantSlug>,
+        group_map: BTreeMap<String, TenantSlug>,
+    ) -> Result<Self, DomainError> {
+        let users = match (attribute, users_wait_in) {
+            (Some(attribute), None) => {
+                let name = attribute.rsplit(':').next().unwrap_or_default();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '-') {
+                    return Err(DomainError::invalid(format!("'{attribute}' is no SCIM attribute name or URN")));
+                }
+                if map.is_empty() {
+                    return Err(DomainError::invalid("a routing rule maps at least one value to a sub-tenant"));
+                }
+                UserRouting::Attribute { attribute, map }
+            }
+            (None, Some(waiting)) => {
+                if !map.is_empty() {
+                    return Err(DomainError::invalid("a rule that routes users by group membership maps no attribute values"));
+                }
+                if group_map.is_empty() {
+                    return Err(DomainError::invalid("a rule that routes users by group membership maps at least one group"));
+                }
+                if let Some((name, _)) = group_map.iter().find(|(_, target)| **target == waiting) {
+                    return Err(DomainError::invalid(format!(
+                        "users wait in '{waiting}' until a mapped group names them, so no group may map there (group '{name}' does)"
+                    )));
+                }
+                UserRouting::Groups { users_wait_in: waiting }
+            }
+            (Some(_), Some(_)) => return Err(DomainError::invalid("a rule routes users by an attribute or by group membership, not both")),
+            (None, None) => {
+                return Err(DomainError::invalid(
+                    "a rule routes users by an attribute (attribute and map) or by group membership (users_wait_in)",
+                ))
+            }
+        };
+        Ok(RoutingRule { users, group_map })
     }
 
     /// Every sub-tenant the rule names.
     pub fn targets(&self) -> impl Iterator<Item = &TenantSlug> {
-        self.map.values().chain(self.group_map.values())
+        let map = match &self.users {
+            UserRouting::Attribute { map, .. } => Some(map),
+            UserRouting::Groups { .. } => None,
+        };
+        map.into_iter().flat_map(BTreeMap::values).chain(self.users_wait_in()).chain(self.group_map.values())
     }
 
-    /// The sub-tenant of a user.
+    /// Where users wait for a group to route them, when the rule routes them by membership.
+    pub fn users_wait_in(&self) -> Option<&TenantSlug> {
+        match &self.users {
+            UserRouting::Groups { users_wait_in } => Some(users_wait_in),
+            UserRouting::Attribute { .. } => None,
+        }
+    }
+
+    /// The sub-tenant of a new user, or of a user as a change leaves it.
     pub fn route_user(&self, user: &Document) -> Result<&TenantSlug, Unroutable> {
-        let value = self.value_of(user);
-        value.and_then(|v| self.map.get(v)).ok_or_else(|| Unroutable { rule: self.attribute.clone(), value: value.map(str::to_owned) })
+        match &self.users {
+            UserRouting::Attribute { attribute, map } => {
+                let value = value_of(attribute, user);
+                value.and_then(|v| map.get(v)).ok_or_else(|| Unroutable { rule: attribute.clone(), value: value.map(str::to_owned) })
+            }
+            UserRouting::Groups { users_wait_in } => Ok(users_wait_in),
+        }
+    }
+
+    /// Whether a change to a user's attributes can route it elsewhere: under a membership rule
+    /// only a group's write moves a user.
+    pub fn routes_users_by_attribute(&self) -> bool {
+        matches!(self.users, UserRouting::Attribute { .. })
     }
 
     /// The sub-tenant of a group.
@@ -71,14 +144,14 @@ impl RoutingRule {
         name.and_then(|n| self.group_map.get(n))
             .ok_or_else(|| Unroutable { rule: "group displayName".to_owned(), value: name.map(str::to_owned) })
     }
+}
 
-    /// The attribute's value as text: an extension attribute when the name is a URN (schema,
-    /// then `:` and the name), else a core attribute.
-    fn value_of<'d>(&self, user: &'d Document) -> Option<&'d str> {
-        match self.attribute.rsplit_once(':') {
-            Some((schema, name)) if self.attribute.starts_with("urn:") => user.extension_attribute(schema, name)?.as_str(),
-            _ => user.str(&self.attribute),
-        }
+/// The value of `attribute` as text: an extension attribute when the name is a URN (schema,
+/// then `:` and the name), else a core attribute.
+fn value_of<'d>(attribute: &str, user: &'d Document) -> Option<&'d str> {
+    match attribute.rsplit_once(':') {
+        Some((schema, name)) if attribute.starts_with("urn:") => user.extension_attribute(schema, name)?.as_str(),
+        _ => user.str(attribute),
     }
 }
 
@@ -98,7 +171,7 @@ mod tests {
     fn rule() -> RoutingRule {
         let map = [("Acme".to_owned(), slug("acme")), ("Globex".to_owned(), slug("globex"))].into();
         let group_map = [("Acme Staff".to_owned(), slug("acme"))].into();
-        RoutingRule::new(format!("{ENTERPRISE}:organization"), map, group_map).unwrap()
+        RoutingRule::new(Some(format!("{ENTERPRISE}:organization")), map, None, group_map).unwrap()
     }
 
     fn user(organization: Option<&str>) -> Document {
@@ -124,7 +197,8 @@ mod tests {
 
     #[test]
     fn a_core_attribute_routes_too() {
-        let rule = RoutingRule::new("userType".into(), [("Contractor".to_owned(), slug("acme"))].into(), Default::default()).unwrap();
+        let rule =
+            RoutingRule::new(Some("userType".into()), [("Contractor".to_owned(), slug("acme"))].into(), None, Default::default()).unwrap();
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "c", "userType": "Contractor"});
         assert_eq!(rule.route_user(&Document::parse(&body, &USER_RESOURCE).unwrap()).unwrap(), &slug("acme"));
     }
@@ -145,7 +219,57 @@ mod tests {
 
     #[test]
     fn a_rule_needs_an_attribute_name_and_a_mapping() {
-        assert!(RoutingRule::new("bad name".into(), [("a".to_owned(), slug("acme"))].into(), Default::default()).is_err());
-        assert!(RoutingRule::new("department".into(), Default::default(), Default::default()).is_err());
+        assert!(RoutingRule::new(Some("bad name".into()), [("a".to_owned(), slug("acme"))].into(), None, Default::default()).is_err());
+        assert!(RoutingRule::new(Some("department".into()), Default::default(), None, Default::default()).is_err());
+    }
+
+    fn by_groups() -> RoutingRule {
+        RoutingRule::new(None, Default::default(), Some(slug("lobby")), [("Acme Staff".to_owned(), slug("acme"))].into()).unwrap()
+    }
+
+    #[test]
+    fn under_a_membership_rule_a_new_user_waits_and_no_attribute_moves_it() {
+        let rule = by_groups();
+        assert_eq!(rule.route_user(&user(Some("Globex"))).unwrap(), &slug("lobby"));
+        assert_eq!(rule.route_user(&user(None)).unwrap(), &slug("lobby"));
+        assert_eq!(rule.users_wait_in(), Some(&slug("lobby")));
+        assert!(!rule.routes_users_by_attribute());
+        assert_eq!(rule.targets().collect::<Vec<_>>(), [&slug("lobby"), &slug("acme")]);
+        assert_eq!(self::rule().users_wait_in(), None);
+        assert!(self::rule().routes_users_by_attribute());
+    }
+
+    #[test]
+    fn a_rule_routes_users_one_way_and_a_membership_rule_needs_groups_none_mapped_to_the_waiting_room() {
+        let acme = || -> BTreeMap<String, TenantSlug> { [("Acme".to_owned(), slug("acme"))].into() };
+        let neither = RoutingRule::new(None, Default::default(), None, acme()).unwrap_err();
+        assert!(neither.to_string().contains("users_wait_in"), "{neither}");
+        let both = RoutingRule::new(Some("department".into()), acme(), Some(slug("lobby")), acme()).unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        let values = RoutingRule::new(None, acme(), Some(slug("lobby")), acme()).unwrap_err();
+        assert!(values.to_string().contains("no attribute values"), "{values}");
+        let no_groups = RoutingRule::new(None, Default::default(), Some(slug("lobby")), Default::default()).unwrap_err();
+        assert!(no_groups.to_string().contains("at least one group"), "{no_groups}");
+        let waiting_mapped = RoutingRule::new(None, Default::default(), Some(slug("acme")), acme()).unwrap_err();
+        assert!(waiting_mapped.to_string().contains("group 'Acme'"), "{waiting_mapped}");
+    }
+
+    #[test]
+    fn a_rule_recorded_before_membership_routing_reads_as_it_was_written() {
+        let recorded = json!({
+            "attribute": format!("{ENTERPRISE}:organization"),
+            "map": {"Acme": "acme", "Globex": "globex"},
+            "group_map": {"Acme Staff": "acme"}
+        });
+        let read: RoutingRule = serde_json::from_value(recorded.clone()).unwrap();
+        assert_eq!(read, rule());
+        let event = json!({"type": "tenant.routing_set", "data": recorded});
+        assert_eq!(serde_json::from_value::<crate::tenant::TenantEvent>(event).unwrap(), crate::tenant::TenantEvent::RoutingSet(rule()));
+        assert_eq!(serde_json::to_value(&read).unwrap(), recorded);
+        let without_groups: RoutingRule = serde_json::from_value(json!({"attribute": "userType", "map": {"Staff": "acme"}})).unwrap();
+        assert!(without_groups.group_map.is_empty());
+        let by_groups_written = serde_json::to_value(by_groups()).unwrap();
+        assert_eq!(by_groups_written, json!({"users_wait_in": "lobby", "group_map": {"Acme Staff": "acme"}}));
+        assert_eq!(serde_json::from_value::<RoutingRule>(by_groups_written).unwrap(), by_groups());
     }
 }

@@ -741,6 +741,10 @@ pub trait Store: Send + Sync + 'static {
         scope: Scope,
         id: ResourceId,
     ) -> StoreResult<Vec<(TenantSlug, ResourceRecord)>>;
+    /// The sub-tenant of `parent` holding each of `users` that one holds (the newer holder of a
+    /// user whose move is half done): one query for a group's named members, which a parent
+    /// routing users by membership moves into the group's sub-tenant (ADR 0074).
+    async fn user_holders(&self, parent: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, TenantSlug>>;
     /// A page over the users or groups of all of `parent`'s sub-tenants, and their total.
     async fn routed_page(
         &self,

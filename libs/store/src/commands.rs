@@ -297,16 +297,7 @@ pub(crate) async fn decide<A: Resource>(
     expect: Expect,
 ) -> Result<(A, A, Vec<A::Event>), CommandError> {
     let (current, before) = match start {
-        Start::Replay(history) => {
-            // Through `RecordedEvent::decode`: a founding event from before ownership takes its
-            // owner from the event's actor.
-            let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
-            let mut before = A::default();
-            for event in past {
-                before.apply(event);
-            }
-            (history.len() as i64, before)
-        }
+        Start::Replay(history) => (history.len() as i64, replayed(&history)?),
         Start::Resumed(resumed) => (resumed.version, resumed.aggregate),
     };
     let mut aggregate = before.clone();
@@ -323,6 +314,18 @@ pub(crate) async fn decide<A: Resource>(
     A::handle_as(&mut aggregate, &principal, command, &sink).await?;
     let events = sink.collect().await;
     Ok((before, aggregate, events))
+}
+
+/// The resource a stream's `history` leaves.
+pub(crate) fn replayed<A: Resource>(history: &[RecordedEvent]) -> Result<A, CommandError> {
+    // Through `RecordedEvent::decode`: a founding event from before ownership takes its owner
+    // from the event's actor.
+    let past: Vec<A::Event> = history.iter().map(RecordedEvent::decode).collect::<Result<_, _>>()?;
+    let mut resource = A::default();
+    for event in past {
+        resource.apply(event);
+    }
+    Ok(resource)
 }
 
 /// Ids the new events refer to that are no user or group of the tenant. They are left out of

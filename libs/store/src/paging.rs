@@ -291,6 +291,16 @@ pub fn one(
     (sql, params)
 }
 
+/// The query of the sub-tenants holding users (`Store::user_holders`): each id and holder,
+/// newest row first. Its parameters are the parent and the ids, which `in_ids` compares with
+/// as the dialect binds a list.
+pub fn user_holders(dialect: &dyn Dialect, in_ids: &str) -> String {
+    format!(
+        "SELECT r.id, r.tenant FROM users r WHERE {} AND r.id {in_ids} ORDER BY r.seq DESC",
+        Span::SubTenants.condition("r.tenant", &dialect.param(1))
+    )
+}
+
 impl TryFrom<StreamKind> for Target {
     type Error = crate::api::StoreError;
 

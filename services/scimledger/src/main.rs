@@ -166,8 +166,8 @@ enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Set how a parent routes pushed users (by an attribute's value) and groups (by
-    /// displayName) into its sub-tenants.
+    /// Set how a parent routes pushed users (by an attribute's value, or by the groups that name
+    /// them) and groups (by displayName) into its sub-tenants.
     Routing {
         slug: String,
         #[command(flatten)]

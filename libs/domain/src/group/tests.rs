@@ -252,3 +252,18 @@ fn membership_changes_on_a_large_group_name_only_the_members_that_change() {
         .when(GroupCommand::AddMembers { members: vec![Member::user(members[7]), Member::user(newcomer), Member::user(newcomer)] })
         .then_expect_events(vec![GroupEvent::MembersAdded { members: vec![Member::user(newcomer)] }]);
 }
+
+#[test]
+fn the_members_a_command_puts_in_are_those_it_adds_or_lists() {
+    let [a, b, c] = ids();
+    let listed = doc(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "x",
+        "members": [{"value": a.to_string()}, {"value": "not-an-id"}]}));
+    assert_eq!(GroupCommand::Create { resource: listed.clone(), owner: OKTA }.joining(), [a]);
+    assert_eq!(GroupCommand::Replace { resource: listed }.joining(), [a]);
+    let patched = patch(json!({"Operations": [
+        {"op": "add", "path": "members", "value": [{"value": b.to_string()}]},
+        {"op": "remove", "path": format!("members[value eq \"{c}\"]")}
+    ]}));
+    assert_eq!(patched.joining(), [b]);
+    assert_eq!(GroupCommand::RemoveMembers { members: vec![c] }.joining(), []);
+}

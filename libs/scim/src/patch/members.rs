@@ -21,6 +21,30 @@ impl PatchRequest {
         }
         Some(named)
     }
+
+    /// The `value` of every member an add or a replace puts into the list (path `members`, or
+    /// `members` in a path-less value): the members a group takes in, where a parent routes
+    /// users by the groups that name them (ADR 0074). A removal takes nobody in.
+    pub fn added_members(&self) -> Vec<String> {
+        let mut added = Vec::new();
+        for operation in self.operations.iter().filter(|o| o.op != PatchOp::Remove) {
+            match (&operation.path, &operation.value) {
+                (None, Some(Value::Object(attributes))) => {
+                    attributes.iter().filter(|(name, _)| MemberCount::is_members(name)).for_each(|(_, value)| values_of(value, &mut added))
+                }
+                (Some(path), Some(value))
+                    if MemberCount::is_members(&path.attr.name)
+                        && path.filter.is_none()
+                        && path.attr.sub_attr.is_none()
+                        && path.sub_attr.is_none() =>
+                {
+                    values_of(value, &mut added)
+                }
+                _ => {}
+            }
+        }
+        added
+    }
 }
 
 impl PatchOperation {
@@ -110,6 +134,22 @@ mod tests {
             Some(vec!["c".to_owned()])
         );
         assert_eq!(named(json!([{"op": "replace", "path": "displayName", "value": "x"}])), Some(vec![]));
+    }
+
+    #[test]
+    fn adds_and_replaces_take_members_in_and_removals_do_not() {
+        let added = |operations: Value| PatchRequest::parse(&json!({ "Operations": operations })).unwrap().added_members();
+        assert_eq!(
+            added(json!([
+                {"op": "add", "path": "members", "value": [{"value": "a"}]},
+                {"op": "replace", "path": "members", "value": [{"value": "b"}]},
+                {"op": "add", "value": {"members": [{"value": "c"}], "displayName": "x"}},
+                {"op": "remove", "path": "members", "value": [{"value": "d"}]},
+                {"op": "remove", "path": "members[value eq \"e\"]"},
+                {"op": "replace", "path": "displayName", "value": "y"}
+            ])),
+            ["a", "b", "c"]
+        );
     }
 
     #[test]

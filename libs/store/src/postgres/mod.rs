@@ -307,6 +307,10 @@ impl Store for PgStore {
         on_session!(&self.pool, &self.tls, |client| read::one(client, target, parent, Span::SubTenants, scope, id))
     }
 
+    async fn user_holders(&self, parent: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, TenantSlug>> {
+        on_session!(&self.pool, &self.tls, |client| read::user_holders(client, parent, users))
+    }
+
     async fn routed_page(
         &self,
         parent: &TenantSlug,

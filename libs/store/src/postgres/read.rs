@@ -218,6 +218,20 @@ pub async fn resource_kinds(client: &Client, tenant: &TenantSlug, ids: &[Resourc
         .collect())
 }
 
+/// The newest sub-tenant of `parent` holding each of `users` (`Store::user_holders`).
+pub async fn user_holders(client: &Client, parent: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, TenantSlug>> {
+    let ids: Vec<Uuid> = users.iter().map(ResourceId::as_uuid).collect();
+    let stmt = client.prepare_cached(&paging::user_holders(&Postgres, "= ANY($2)")).await.map_err(backend)?;
+    let rows = client.query(&stmt, &[&parent.as_str(), &ids]).await.map_err(backend)?;
+    let mut holders = HashMap::new();
+    for row in rows {
+        let holder: String = row.get(1);
+        let holder = TenantSlug::parse(&holder).map_err(|e| StoreError::corrupt(format!("stored tenant '{holder}'"), e))?;
+        holders.entry(ResourceId::from_uuid(row.get(0))).or_insert(holder);
+    }
+    Ok(holders)
+}
+
 pub async fn head(client: &Client) -> StoreResult<i64> {
     let stmt = client.prepare_cached("SELECT COALESCE(max(position), 0) FROM events").await.map_err(backend)?;
     client.query_one(&stmt, &[]).await.map_err(backend)?.try_get(0).map_err(backend)

@@ -393,6 +393,10 @@ impl Store for Shredding {
         self.inner.routed_one(parent, target, scope, id).await
     }
 
+    async fn user_holders(&self, parent: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, TenantSlug>> {
+        self.inner.user_holders(parent, users).await
+    }
+
     async fn routed_page(
         &self,
         parent: &TenantSlug,

@@ -409,6 +409,11 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::one(c, target, &parent, Span::SubTenants, scope, id)).await
     }
 
+    async fn user_holders(&self, parent: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, TenantSlug>> {
+        let (parent, users) = (parent.clone(), users.to_vec());
+        self.readers.run(move |c| read::user_holders(c, &parent, &users)).await
+    }
+
     async fn routed_page(
         &self,
         parent: &TenantSlug,

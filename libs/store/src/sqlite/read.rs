@@ -270,6 +270,18 @@ pub fn resource_kinds(db: &Connection, tenant: &TenantSlug, ids: &[ResourceId]) 
     Ok(out)
 }
 
+/// The newest sub-tenant of `parent` holding each of `users` (`Store::user_holders`).
+pub fn user_holders(db: &Connection, parent: &TenantSlug, users: &[ResourceId]) -> StoreResult<HashMap<ResourceId, TenantSlug>> {
+    let mut stmt = db.prepare_cached(&paging::user_holders(&Sqlite, "IN (SELECT value FROM json_each(?2))")).map_err(backend)?;
+    let mut rows = stmt.query(params![parent.as_str(), id_list(users)]).map_err(backend)?;
+    let mut holders = HashMap::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let (user, holder): (String, String) = (row.get(0).map_err(backend)?, row.get(1).map_err(backend)?);
+        holders.entry(id(&user)?).or_insert(slug(&holder)?);
+    }
+    Ok(holders)
+}
+
 fn recorded(row: &Row<'_>) -> StoreResult<RecordedEvent> {
     let get_text = |i: usize| row.get::<_, String>(i).map_err(backend);
     let tenant = get_text(2)?;

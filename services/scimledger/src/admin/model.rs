@@ -29,16 +29,23 @@ pub struct TenantView {
     pub parent: Option<String>,
 }
 
-/// How a parent routes what its connections push (docs/adr/0074): a user by the value of
-/// `attribute` (a core attribute name or an extension's URN, e.g.
-/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization`) through `map`, a
-/// group by its displayName through `group_map`. Every target must be a sub-tenant of the parent.
+/// How a parent routes what its connections push (docs/adr/0074): a group by its displayName
+/// through `group_map`; a user either by the value of `attribute` (a core attribute name or an
+/// extension's URN, e.g. `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization`)
+/// through `map`, or by membership of the groups `group_map` routes, waiting in the sub-tenant
+/// `users_wait_in` until one names it. Every target must be a sub-tenant of the parent.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingInput {
-    pub attribute: String,
+    #[serde(default)]
+    pub attribute: Option<String>,
     /// Attribute value → sub-tenant slug.
+    #[serde(default)]
     pub map: std::collections::BTreeMap<String, String>,
+    /// Instead of `attribute` and `map`: users go where the mapped groups naming them go, and
+    /// wait in this sub-tenant (which no group maps to) until one does.
+    #[serde(default)]
+    pub users_wait_in: Option<String>,
     /// Group displayName → sub-tenant slug.
     #[serde(default)]
     pub group_map: std::collections::BTreeMap<String, String>,
@@ -47,8 +54,12 @@ pub struct RoutingInput {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RoutingView {
     pub tenant: String,
-    pub attribute: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub map: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users_wait_in: Option<String>,
     pub group_map: std::collections::BTreeMap<String, String>,
     /// Writes this process refused since it started because the rule maps them nowhere (the
     /// metric `scimledger.routing.unroutable` counts them for all processes). Absent from the CLI.

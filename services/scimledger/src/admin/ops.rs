@@ -5,7 +5,7 @@
 use domain::connection::{AuthMode, Connection as ConnectionAggregate, ConnectionCommand, ConnectionName, Settings};
 use domain::enrollment::template::EnrollmentTemplate;
 use domain::operator::{Operator, OperatorCommand, OperatorName};
-use domain::routing::RoutingRule;
+use domain::routing::{RoutingRule, UserRouting};
 use domain::secret::NewSecret;
 use domain::{Principal, ResourceId, TenantSlug};
 use store::commands::{self, Expect};
@@ -69,7 +69,8 @@ impl Admin<'_> {
         };
         let map = input.map.iter().map(|(value, slug)| Ok((value.clone(), target(slug)?))).collect::<Result<_, AdminError>>()?;
         let group_map = input.group_map.iter().map(|(name, slug)| Ok((name.clone(), target(slug)?))).collect::<Result<_, AdminError>>()?;
-        let rule = RoutingRule::new(input.attribute.clone(), map, group_map)?;
+        let waiting = input.users_wait_in.as_ref().map(target).transpose()?;
+        let rule = RoutingRule::new(input.attribute.clone(), map, waiting, group_map)?;
         store::directory::set_routing(self.store, &parent, rule, self.metadata()).await?;
         self.routing(tenant).await
     }
@@ -80,10 +81,15 @@ impl Admin<'_> {
         let state = store::directory::tenant(self.store, &slug).await?.ok_or_else(|| AdminError::UnknownTenant(tenant.to_owned()))?;
         let rule = state.routing().ok_or_else(|| AdminError::UnknownResource(format!("tenant '{tenant}' routes nothing")))?;
         let slugs = |map: &std::collections::BTreeMap<String, TenantSlug>| map.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let (attribute, map) = match &rule.users {
+            UserRouting::Attribute { attribute, map } => (Some(attribute.clone()), slugs(map)),
+            UserRouting::Groups { .. } => (None, Default::default()),
+        };
         Ok(RoutingView {
             tenant: tenant.to_owned(),
-            attribute: rule.attribute.clone(),
-            map: slugs(&rule.map),
+            attribute,
+            map,
+            users_wait_in: rule.users_wait_in().map(ToString::to_string),
             group_map: slugs(&rule.group_map),
             refused: None,
         })

@@ -29,6 +29,11 @@ pub trait Endpoint: ScimResource + Owned + Send + Sync + 'static {
 
     /// The sub-tenant a parent's `rule` sends this resource to.
     fn route<'r>(rule: &'r RoutingRule, resource: &Document) -> Result<&'r TenantSlug, Unroutable>;
+    /// Whether a change to the resource routes it again: a user under a rule routing users by
+    /// membership stays where it is until a group names it.
+    fn rerouted_by_change(rule: &RoutingRule) -> bool;
+    /// The users and groups `command` puts into this resource (a group's members).
+    fn joining(command: &Self::Command) -> Vec<ResourceId>;
 
     fn create(resource: Document, owner: Owner) -> Self::Command;
     fn replace(resource: Document) -> Self::Command;
@@ -66,6 +71,14 @@ impl Endpoint for User {
         rule.route_user(resource)
     }
 
+    fn rerouted_by_change(rule: &RoutingRule) -> bool {
+        rule.routes_users_by_attribute()
+    }
+
+    fn joining(_: &UserCommand) -> Vec<ResourceId> {
+        Vec::new()
+    }
+
     fn create(resource: Document, owner: Owner) -> UserCommand {
         UserCommand::Provision { resource, owner }
     }
@@ -94,6 +107,15 @@ impl Endpoint for Group {
 
     fn route<'r>(rule: &'r RoutingRule, resource: &Document) -> Result<&'r TenantSlug, Unroutable> {
         rule.route_group(resource)
+    }
+
+    /// A rename that routes a group elsewhere is refused rather than moving it.
+    fn rerouted_by_change(_: &RoutingRule) -> bool {
+        true
+    }
+
+    fn joining(command: &GroupCommand) -> Vec<ResourceId> {
+        command.joining()
     }
 
     fn create(resource: Document, owner: Owner) -> GroupCommand {

@@ -7,6 +7,7 @@ use axum::http::header::{HOST, IF_MATCH, IF_NONE_MATCH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use domain::group::Group;
+use domain::routing::RoutingRule;
 use domain::user::User;
 use domain::{ResourceId, TenantSlug};
 use scim::document::Document;
@@ -383,6 +384,9 @@ pub(super) async fn write<E: Endpoint>(
                 None => tenant,
             };
             let command = E::create(document, access.principal.owner());
+            if let Some(rule) = &rule {
+                routing::gather::<E>(state, caller, rule, &tenant, &command).await?;
+            }
             let outcome = commands::create::<E>(store, &tenant, command, caller.metadata()).await.map_err(|e| failed::<E>(e, None))?;
             Ok((tenant, Some(outcome)))
         }
@@ -392,7 +396,7 @@ pub(super) async fn write<E: Endpoint>(
                 Some(rule) => routing::destination::<E>(state, caller, rule, &tenant, &document)?,
                 None => None,
             };
-            change_or_move::<E>(state, caller, (tenant, to), id, E::replace(document), if_match).await
+            change_or_move::<E>(state, caller, rule, (tenant, to), id, E::replace(document), if_match).await
         }
         Write::Patch(id, body) => {
             let request = PatchRequest::parse(&body)?.with_limits(state.settings.limits());
@@ -404,7 +408,7 @@ pub(super) async fn write<E: Endpoint>(
                     to = routing::destination::<E>(state, caller, rule, &tenant, &patched)?;
                 }
             }
-            change_or_move::<E>(state, caller, (tenant, to), id, E::patch(request), if_match).await
+            change_or_move::<E>(state, caller, rule, (tenant, to), id, E::patch(request), if_match).await
         }
         Write::Delete(id) => {
             commands::change::<E>(store, &tenant, id, E::delete(), &access.principal, caller.metadata(), if_match)
@@ -416,11 +420,13 @@ pub(super) async fn write<E: Endpoint>(
 }
 
 /// A change to the resource `id` of `holder`; when the change routes it to another of the
-/// parent's sub-tenants (`to`), it moves there with the change made (ADR 0074). Answers the
+/// parent's sub-tenants (`to`), it moves there with the change made (ADR 0074). A change made
+/// where it is first gathers the users it takes in under the parent's `rule`. Answers the
 /// tenant that holds it after.
 async fn change_or_move<E: Endpoint>(
     state: &ApiState,
     caller: &Caller,
+    rule: Option<&RoutingRule>,
     (holder, to): (TenantSlug, Option<TenantSlug>),
     id: ResourceId,
     command: E::Command,
@@ -428,6 +434,9 @@ async fn change_or_move<E: Endpoint>(
 ) -> Result<(TenantSlug, Option<Outcome<E>>), ScimError> {
     let (store, principal) = (&*state.store, &caller.access().principal);
     let Some(to) = to else {
+        if let Some(rule) = rule {
+            routing::gather::<E>(state, caller, rule, &holder, &command).await?;
+        }
         let outcome = commands::change::<E>(store, &holder, id, command, principal, caller.metadata(), if_match).await;
         return Ok((holder, Some(outcome.map_err(|e| failed::<E>(e, Some(id)))?)));
     };

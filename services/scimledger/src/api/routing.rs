@@ -1,14 +1,16 @@
 //! A parent tenant's SCIM endpoint (ADR 0074): its writes go to the sub-tenant its routing rule
 //! names, its reads span all its sub-tenants. A tenant without a rule reads and writes its own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use domain::routing::RoutingRule;
+use domain::user::User;
 use domain::{ResourceId, TenantSlug};
 use scim::document::Document;
 use scim::ScimError;
-use store::{moves, ResourceRecord};
+use store::commands::CommandError;
+use store::{moves, ResourceRecord, StoreError};
 
 use super::endpoint::Endpoint;
 use super::errors::to_scim;
@@ -44,10 +46,68 @@ pub(super) fn route<E: Endpoint>(
     resource: &Document,
 ) -> Result<TenantSlug, ScimError> {
     E::route(rule, resource).cloned().map_err(|unroutable| {
-        telemetry::metrics::unroutable(caller.tenant.as_str(), E::RESOURCE.name);
-        state.unroutable.count(&caller.tenant);
-        ScimError::invalid_value(format!("tenant '{}' routes by {}: {unroutable}", caller.tenant, unroutable.rule))
+        refused::<E>(state, caller, format!("tenant '{}' routes by {}: {unroutable}", caller.tenant, unroutable.rule))
     })
+}
+
+/// A write the rule cannot route, counted: 400 invalidValue with `detail`.
+fn refused<E: Endpoint>(state: &ApiState, caller: &Caller, detail: String) -> ScimError {
+    telemetry::metrics::unroutable(caller.tenant.as_str(), E::RESOURCE.name);
+    state.unroutable.count(&caller.tenant);
+    ScimError::invalid_value(detail)
+}
+
+/// Before `command` runs on a resource of `tenant` under a rule routing users by membership:
+/// the users it takes in as members (a group's write) go where the group is. A user waiting
+/// for a group moves into `tenant` (`store::moves::transfer`, by the parent's connection, with
+/// the request's metadata); a user another group has routed into another sub-tenant stays
+/// there, and the write is refused (400 invalidValue, counted as unroutable) before anyone
+/// moves. One look-up finds the holders of all the members named.
+pub(super) async fn gather<E: Endpoint>(
+    state: &ApiState,
+    caller: &Caller,
+    rule: &RoutingRule,
+    tenant: &TenantSlug,
+    command: &E::Command,
+) -> Result<(), ScimError> {
+    let Some(waiting) = rule.users_wait_in() else { return Ok(()) };
+    let joining = E::joining(command);
+    if joining.is_empty() {
+        return Ok(());
+    }
+    let store = &*state.store;
+    let holders = store.user_holders(&caller.tenant, &joining).await.map_err(|e| to_scim(&e.into(), User::RESOURCE.name, None))?;
+    let (mut waiting_here, mut seen) = (Vec::new(), HashSet::new());
+    for id in joining.into_iter().filter(|id| seen.insert(*id)) {
+        match holders.get(&id) {
+            Some(holder) if holder == waiting => waiting_here.push(id),
+            Some(holder) if holder != tenant => {
+                return Err(refused::<E>(
+                    state,
+                    caller,
+                    format!(
+                        "member {id} is a user of sub-tenant '{holder}', where a group routed it, and this {} is in '{tenant}': tenant '{}' routes users by the groups that name them, and a routed user stays where it went; nothing was changed",
+                        E::RESOURCE.name,
+                        caller.tenant
+                    ),
+                ))
+            }
+            // A user of `tenant` already, or no user of the parent's (the command decides).
+            _ => {}
+        }
+    }
+    for id in waiting_here {
+        match moves::transfer::<User>(store, waiting, tenant, id, caller.metadata()).await {
+            Ok(_) => {}
+            Err(CommandError::Store(StoreError::Uniqueness { value, .. })) => {
+                return Err(ScimError::uniqueness(format!(
+                    "member {id} would move from sub-tenant '{waiting}' to '{tenant}', where '{value}' is already the userName or an alias of another user; it was not moved"
+                )))
+            }
+            Err(e) => return Err(to_scim(&e, User::RESOURCE.name, Some(id))),
+        }
+    }
+    Ok(())
 }
 
 /// The resource `id` of one of the parent's sub-tenants as the caller sees it, with the
@@ -99,6 +159,9 @@ pub(super) fn destination<E: Endpoint>(
     holder: &TenantSlug,
     changed: &Document,
 ) -> Result<Option<TenantSlug>, ScimError> {
+    if !E::rerouted_by_change(rule) {
+        return Ok(None);
+    }
     let routed = route::<E>(state, caller, rule, changed)?;
     Ok((&routed != holder).then_some(routed))
 }

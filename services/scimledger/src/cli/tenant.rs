@@ -24,14 +24,27 @@ pub async fn create(store: &dyn Store, settings: &Settings, slug: &str, parent: 
     Ok(())
 }
 
-/// `tenant routing PARENT --attribute URN --map VALUE=SUB … [--group-map DISPLAYNAME=SUB …]`.
+/// `tenant routing PARENT (--attribute URN --map VALUE=SUB … | --users-wait-in SUB)
+/// [--group-map DISPLAYNAME=SUB …]`.
 pub async fn routing(store: &dyn Store, settings: &Settings, slug: &str, rule: Rule, json: bool) -> Result<(), AdminError> {
-    let input = RoutingInput { attribute: rule.attribute, map: pairs(rule.map)?, group_map: pairs(rule.group_map)? };
+    let input = RoutingInput {
+        attribute: rule.attribute,
+        map: pairs(rule.map)?,
+        users_wait_in: rule.users_wait_in,
+        group_map: pairs(rule.group_map)?,
+    };
     let view = admin(store, settings).set_routing(slug, &input).await?;
     if json {
         print_json(&view);
     } else {
-        println!("tenant {} routes users by {}", view.tenant, view.attribute);
+        match (&view.attribute, &view.users_wait_in) {
+            (Some(attribute), _) => println!("tenant {} routes users by {attribute}", view.tenant),
+            (None, waiting) => println!(
+                "tenant {} routes users by the groups that name them; until one does, they wait in {}",
+                view.tenant,
+                waiting.as_deref().unwrap_or_default()
+            ),
+        }
         for (value, sub) in &view.map {
             println!("  {value}\t-> {sub}");
         }
@@ -58,11 +71,15 @@ fn pairs(arguments: Vec<String>) -> Result<BTreeMap<String, String>, AdminError>
 pub struct Rule {
     /// The user attribute that routes: a core name (userType) or an extension's URN
     /// (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization).
-    #[arg(long)]
-    pub attribute: String,
-    /// VALUE=SUB-TENANT, once per value.
-    #[arg(long = "map", required = true)]
+    #[arg(long, required_unless_present = "users_wait_in")]
+    pub attribute: Option<String>,
+    /// VALUE=SUB-TENANT, once per value of --attribute.
+    #[arg(long = "map", requires = "attribute")]
     pub map: Vec<String>,
+    /// Instead of --attribute: users go where the mapped groups that name them go, and wait in
+    /// this sub-tenant (which no group maps to) until one does.
+    #[arg(long, conflicts_with = "attribute")]
+    pub users_wait_in: Option<String>,
     /// DISPLAYNAME=SUB-TENANT: where a group of that name goes.
     #[arg(long = "group-map")]
     pub group_map: Vec<String>,
