@@ -32,8 +32,12 @@ if ! command -v wrk >/dev/null; then
   { apt-get update -qq && apt-get install -y -qq wrk; } >&2 || { echo "bench-access: wrk is missing and could not be installed" >&2; exit 1; }
 fi
 
-cargo build --release -p scimledger
-server_bin="${CARGO_TARGET_DIR:-$PWD/target}/release/scimledger"
+# BENCH_SERVER_BIN: a server binary built before (another revision's), instead of this tree's.
+server_bin="${BENCH_SERVER_BIN:-}"
+if [ -z "$server_bin" ]; then
+  cargo build --release -p scimledger
+  server_bin="${CARGO_TARGET_DIR:-$PWD/target}/release/scimledger"
+fi
 helper=(python3 scripts/bench_access.py)
 
 # shellcheck source=scripts/scratch-server.sh

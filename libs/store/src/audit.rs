@@ -101,17 +101,10 @@ pub fn users_by_login(dialect: &dyn Dialect) -> String {
     )
 }
 
-/// The groups of `tenant` whose events ever added `member` (its id as text): the groups a
+/// The groups of `tenant` that ever added `member` (`member_history`): the groups a
 /// user's as-of representation may name. Parameters: the tenant, the member's id.
 pub fn groups_naming(dialect: &dyn Dialect) -> String {
-    let (tenant, member) = (dialect.param(1), dialect.param(2));
-    let (elements, element) = dialect.json_elements("payload", &["members"], "m");
-    format!(
-        "SELECT DISTINCT stream_id FROM events, {elements}
-         WHERE tenant = {tenant} AND stream_kind = 'group' AND event_type IN ('group.created', 'group.members_added')
-           AND {} = {member}",
-        dialect.json_text(&element, &["value"])
-    )
+    format!("SELECT group_id FROM member_history WHERE tenant = {} AND member_id = {}", dialect.param(1), dialect.param(2))
 }
 
 /// The groups `member` was in at `instant`, with each group's displayName then, in the order

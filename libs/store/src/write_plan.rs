@@ -81,6 +81,9 @@ pub enum WriteStep<'c> {
         members: &'c [(ResourceId, Option<MemberKind>)],
     },
     AddMembers(&'c [(ResourceId, Option<MemberKind>)]),
+    /// Remembers that these members joined the group, for the audit's as-of (kept after they
+    /// leave; like `RecordLogin`, not a read model a rebuild writes).
+    RecordMembersJoined(&'c [(ResourceId, Option<MemberKind>)]),
     /// Drops the deleted group from the `groups` of its members' rows.
     LeaveDeletedGroupInUsers,
     DeleteGroupRow,
@@ -136,11 +139,12 @@ pub enum TenantRows {
     ResourceCounts,
     Reservations,
     LoginHistory,
+    MemberHistory,
     Tenant,
 }
 
 impl TenantRows {
-    pub const ALL: [TenantRows; 11] = [
+    pub const ALL: [TenantRows; 12] = [
         TenantRows::Memberships,
         TenantRows::UserValues,
         TenantRows::Users,
@@ -151,6 +155,7 @@ impl TenantRows {
         TenantRows::ResourceCounts,
         TenantRows::Reservations,
         TenantRows::LoginHistory,
+        TenantRows::MemberHistory,
         TenantRows::Tenant,
     ];
 
@@ -168,6 +173,7 @@ impl TenantRows {
             TenantRows::ResourceCounts => ("resource_counts", ""),
             TenantRows::Reservations => ("reservations", " AND kind <> 'tenant'"),
             TenantRows::LoginHistory => ("login_history", ""),
+            TenantRows::MemberHistory => ("member_history", ""),
             TenantRows::Tenant => return format!("DELETE FROM tenants WHERE slug = {tenant}"),
         };
         format!("DELETE FROM {table} WHERE tenant = {tenant}{condition}")
@@ -248,7 +254,7 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             }
             if !added.is_empty() {
                 steps.push(WriteStep::JoinGroupInUsers { display_name: &row.display_name, members: added });
-                steps.push(WriteStep::AddMembers(added));
+                steps.extend([WriteStep::AddMembers(added), WriteStep::RecordMembersJoined(added)]);
             }
         }
         ReadModelChange::Group { row: None, owner_before, .. } => {
@@ -291,7 +297,8 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
 pub fn replay(commit: &Commit, first_position: i64) -> Vec<WriteStep<'_>> {
     let mut steps = plan(commit);
     let first = steps.iter().position(|step| matches!(step, WriteStep::AppendEvent { .. }));
-    steps.retain(|step| !matches!(step, WriteStep::AppendEvent { .. }));
+    // The member history is kept, as the log is: written once by the commit itself.
+    steps.retain(|step| !matches!(step, WriteStep::AppendEvent { .. } | WriteStep::RecordMembersJoined(_)));
     if let Some(first) = first {
         steps.insert(first, WriteStep::Replayed { position: first_position });
     }
@@ -557,6 +564,7 @@ mod tests {
                 LeaveGroupInUsers(removed),
                 JoinGroupInUsers { display_name: "Engineering", members: added },
                 AddMembers(added),
+                RecordMembersJoined(added),
             ]
         );
     }

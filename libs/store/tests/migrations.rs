@@ -221,3 +221,50 @@ async fn sqlite_owns_each_resource_by_its_first_events_actor() {
     let before = BeforeOwnership::new();
     before.check(&sqlite_from_release_1(&dir, &before.rows()).await).await;
 }
+
+/// A log from before the member history (migration 56): `ada` added to `Staff` when it was
+/// created, `bob` later, then removed; `Admins` created empty.
+const BEFORE_MEMBER_HISTORY: &str = r#"
+    INSERT INTO tenants VALUES ('acme', NOW);
+    INSERT INTO events (event_id, tenant, stream_kind, stream_id, stream_version, event_type, type_version, payload, metadata, recorded_at)
+        VALUES ('EV1', 'acme', 'group', 'STAFF', 1, 'group.created', 1, '{"display_name": "Staff", "profile": {}, "members": [{"value": "ADA", "kind": "user"}]}', '{"operator": "root"}', NOW),
+               ('EV2', 'acme', 'group', 'STAFF', 2, 'group.members_added', 1, '{"members": [{"value": "BOB"}]}', '{"operator": "root"}', NOW),
+               ('EV3', 'acme', 'group', 'STAFF', 3, 'group.members_removed', 1, '{"members": [{"value": "BOB"}]}', '{"operator": "root"}', NOW),
+               ('EV4', 'acme', 'group', 'ADMINS', 1, 'group.created', 1, '{"display_name": "Admins", "profile": {}, "members": []}', '{"operator": "root"}', NOW);"#;
+
+/// The groups that ever added `ada` and `bob`, from the member history the migration filled.
+async fn check_member_history(store: &dyn Store, [ada, bob, staff]: [Uuid; 3]) {
+    let tenant = TenantSlug::parse("acme").unwrap();
+    for member in [ada, bob] {
+        let groups = store.groups_naming(&tenant, ResourceId::from_uuid(member)).await.unwrap();
+        assert_eq!(groups, vec![ResourceId::from_uuid(staff)], "a member removed since is still in the history");
+    }
+}
+
+fn before_member_history([ada, bob, staff, admins]: [Uuid; 4]) -> String {
+    let mut rows = BEFORE_MEMBER_HISTORY
+        .replace("ADA", &ada.to_string())
+        .replace("BOB", &bob.to_string())
+        .replace("STAFF", &staff.to_string())
+        .replace("ADMINS", &admins.to_string())
+        .replace("NOW", "'2026-01-01T00:00:00.000000Z'");
+    for event in ["EV1", "EV2", "EV3", "EV4"] {
+        rows = rows.replace(event, &Uuid::now_v7().to_string());
+    }
+    rows
+}
+
+#[tokio::test]
+async fn postgres_fills_the_member_history_from_the_log() {
+    let ids = [(); 4].map(|_| Uuid::now_v7());
+    let store = postgres_from_release_1(&before_member_history(ids)).await;
+    check_member_history(&store, [ids[0], ids[1], ids[2]]).await;
+}
+
+#[tokio::test]
+async fn sqlite_fills_the_member_history_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = [(); 4].map(|_| Uuid::now_v7());
+    let store = sqlite_from_release_1(&dir, &before_member_history(ids)).await;
+    check_member_history(&store, [ids[0], ids[1], ids[2]]).await;
+}

@@ -126,6 +126,7 @@ struct Statements {
     upsert_group: tokio_postgres::Statement,
     remove_members: tokio_postgres::Statement,
     add_members: tokio_postgres::Statement,
+    record_members_joined: tokio_postgres::Statement,
     rename_in_users: tokio_postgres::Statement,
     leave_in_users: tokio_postgres::Statement,
     join_in_users: tokio_postgres::Statement,
@@ -195,6 +196,9 @@ impl Statements {
             remove_members: p("DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)").await?,
             add_members: p("INSERT INTO memberships (tenant, group_id, member_id, member_kind)
                             SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[]) ON CONFLICT DO NOTHING")
+            .await?,
+            record_members_joined: p("INSERT INTO member_history (tenant, group_id, member_id)
+                                      SELECT $1, $2, * FROM unnest($3::uuid[]) ON CONFLICT DO NOTHING")
             .await?,
             // Runs before the group row is written, so it sees the old name: only a renamed
             // group rewrites its members' rows.
@@ -386,6 +390,9 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             WriteStep::AddMembers(members) => {
                 let kinds: Vec<Option<&str>> = members.iter().map(|(_, kind)| kind.map(member_kind_name)).collect();
                 execute(tx, &s.add_members, &[&c.tenant, &c.id, &member_ids(members), &kinds]).await
+            }
+            WriteStep::RecordMembersJoined(members) => {
+                execute(tx, &s.record_members_joined, &[&c.tenant, &c.id, &member_ids(members)]).await
             }
             WriteStep::LeaveDeletedGroupInUsers => execute(tx, &s.leave_deleted_in_users, &[&c.tenant, &c.id]).await,
             WriteStep::DeleteGroupRow => execute(tx, &s.delete_group_row, &[&c.tenant, &c.id]).await,

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (53, include_str!("migrations/0053_memberships_by_added.sql")),
     (54, include_str!("migrations/0054_follower_failures.sql")),
     (55, include_str!("migrations/0055_counts_per_owner.sql")),
+    (56, include_str!("migrations/0056_member_history.sql")),
 ];
 
 /// Applies the migrations the database lacks. Concurrent starters serialise on an advisory

@@ -278,7 +278,7 @@ pub async fn users_by_login(client: &Client, tenant: &TenantSlug, key: &str) -> 
 
 pub async fn groups_naming(client: &Client, tenant: &TenantSlug, member: ResourceId) -> StoreResult<Vec<ResourceId>> {
     let stmt = client.prepare_cached(&audit::groups_naming(&Postgres)).await.map_err(backend)?;
-    let rows = client.query(&stmt, &[&tenant.as_str(), &member.to_string()]).await.map_err(backend)?;
+    let rows = client.query(&stmt, &[&tenant.as_str(), &member.as_uuid()]).await.map_err(backend)?;
     Ok(rows.iter().map(|row| ResourceId::from_uuid(row.get(0))).collect())
 }
 

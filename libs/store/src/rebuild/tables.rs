@@ -212,6 +212,7 @@ impl Tables {
                 | WriteStep::ReleaseReservation { .. }
                 | WriteStep::ClaimReservation { .. }
                 | WriteStep::RecordLogin { .. }
+                | WriteStep::RecordMembersJoined(_)
                 | WriteStep::ForgetLogins
                 | WriteStep::InsertUserKey(_)
                 | WriteStep::DeleteUserKey
@@ -281,7 +282,7 @@ impl Tables {
                 self.tenants.remove(tenant);
             }
             // Not read models: a shadow has none of these rows.
-            TenantRows::Credentials | TenantRows::Reservations | TenantRows::LoginHistory => {}
+            TenantRows::Credentials | TenantRows::Reservations | TenantRows::LoginHistory | TenantRows::MemberHistory => {}
         }
     }
 

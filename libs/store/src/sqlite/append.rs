@@ -274,6 +274,15 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
             }
             Ok(None)
         }
+        WriteStep::RecordMembersJoined(members) => {
+            let mut record = db
+                .prepare_cached("INSERT INTO member_history (tenant, group_id, member_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+                .map_err(backend)?;
+            for (member, _) in members {
+                record.execute(params![tenant, id, member.to_string()]).map_err(backend)?;
+            }
+            Ok(None)
+        }
         WriteStep::LeaveDeletedGroupInUsers => execute(LEAVE_DELETED_GROUP, params![tenant, id]),
         WriteStep::DeleteGroupRow => execute("DELETE FROM groups WHERE tenant = ?1 AND id = ?2", params![tenant, id]),
         WriteStep::DeleteGroupMemberships => {
