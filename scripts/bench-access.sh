@@ -7,7 +7,8 @@
 # On a scratch database: BENCH_ACCESS_USERS users seeded through /Bulk (bench_lookups.py seed),
 # put in groups of BENCH_ACCESS_PER_GROUP, two groups mapped to roles; an access token; then wrk
 # (BENCH_ACCESS_SECONDS per run) with random logins at concurrency 32 and 8, and /healthz the same
-# way; the server's RSS; a restart timed until /access/v1/status says ready; and a second server
+# way; the server's RSS; a restart timed until /access/v1/status says ready, and the restarted
+# server's RSS after a round of look-ups; and a second server
 # on the database whose look-ups are polled after each of BENCH_ACCESS_LAG_WRITES SCIM writes
 # through the first. Writes OUT_DIR/access.md (default target/bench).
 #
@@ -88,6 +89,10 @@ echo "bench-access: restart to a ready projection" >&2
 stop_server
 start_server "$server_bin" "$out_dir/access-server-restart.log"
 startup="$("${helper[@]}" ready "$server_base")"
+# The restarted server built its projection from the log alone, with none of the seeding's
+# requests behind it: its RSS after a round of look-ups is a server's steady state.
+wrk_run "$out_dir/paths-access.txt" 32 "$access_token"
+rss_restarted_kb="$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")"
 
 echo "bench-access: lag from another process" >&2
 first_base="$server_base"
@@ -106,7 +111,7 @@ kill "$second_pid"; wait "$second_pid" 2>/dev/null || true; second_pid=""
 stop_server
 drop_scratch_database postgres
 
-printf '{"users": %s, "per_group": %s, "seconds": %s, "threads": %s, "rss_mb": %s, "startup_s": %s}\n' \
-  "$users" "$per_group" "$seconds" "$threads" "$(( rss_kb / 1024 ))" "$startup" >"$out_dir/access-config.json"
+printf '{"users": %s, "per_group": %s, "seconds": %s, "threads": %s, "rss_mb": %s, "rss_restarted_mb": %s, "startup_s": %s}\n' \
+  "$users" "$per_group" "$seconds" "$threads" "$(( rss_kb / 1024 ))" "$(( rss_restarted_kb / 1024 ))" "$startup" >"$out_dir/access-config.json"
 "${helper[@]}" report "$out_dir" >"$out_dir/access.md"
 echo "bench-access: wrote $out_dir/access.md" >&2

@@ -96,7 +96,9 @@ def report(directory):
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| /healthz | {h32:,.0f} | 100% | {p99_h8:.2f} | 1.00 | |")
     print(f"| look-up | {l32:,.0f} | {100 * l32 / h32:.0f}% | {p99_l8:.2f} | {p99_l8 / p99_h8:.2f} | {errors} |")
-    print(f"\n- server RSS with the projection loaded: **{c['rss_mb']:.0f} MB** (target ≤ 400 MB at 1,000,000 users)")
+    print(f"\n- server RSS with the projection loaded (target ≤ 400 MB at 1,000,000 users): **{c['rss_mb']:.0f} MB** in the server "
+          f"that seeded the users and answered the look-ups; **{c['rss_restarted_mb']:.0f} MB** in a server restarted on the "
+          "same database, once its projection is loaded and it has answered a round of look-ups")
     print(f"- start-up to a ready projection (restart on the same database): **{c['startup_s']:.1f} s**")
     print(f"- look-up lag from a SCIM write on another process: p50 **{lag_figures['p50_ms']:.0f} ms**, "
           f"p99 {lag_figures['p99_ms']:.0f} ms, max {lag_figures['max_ms']:.0f} ms ({lag_figures['n']} writes)")
@@ -106,7 +108,8 @@ def report(directory):
         ("look-ups at concurrency 32 ≥ 20,000/s", f"{l32:,.0f}/s", l32 >= 20000),
         ("look-ups at concurrency 32 ≥ 60% of /healthz", f"{100 * l32 / h32:.0f}%", l32 >= 0.6 * h32),
         ("look-up p99 at concurrency 8 within 1.5× of /healthz's", f"{p99_l8 / p99_h8:.2f}×", p99_l8 <= 1.5 * p99_h8),
-        ("RSS ≤ 400 MB", f"{c['rss_mb']:.0f} MB", c["rss_mb"] <= 400),
+        ("RSS ≤ 400 MB, the server that seeded", f"{c['rss_mb']:.0f} MB", c["rss_mb"] <= 400),
+        ("RSS ≤ 400 MB, a restarted server", f"{c['rss_restarted_mb']:.0f} MB", c["rss_restarted_mb"] <= 400),
     ]:
         print(f"| {target} | {measured} | {'met' if met else 'not met'} |")
 

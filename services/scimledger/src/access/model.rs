@@ -22,54 +22,18 @@ use scim::document::Document;
 use serde_json::{json, Value};
 use smallvec::SmallVec;
 use store::{RecordedEvent, StoreResult};
+
+use super::users::{UserEntry, Users};
 use uuid::Uuid;
-
-/// What the projection keeps of a user. Every byte here is a megabyte of the server's memory
-/// at a million users (ADR 0061), hence boxed strings, inline group lists and a fingerprint of
-/// the held roles rather than their names.
-#[derive(Debug)]
-struct UserEntry {
-    user_name: Box<str>,
-    /// Case-folded aliases; the userName's own key is folded from `user_name` when needed.
-    aliases: Box<[Box<str>]>,
-    groups: SmallVec<[ResourceId; 1]>,
-    version: i64,
-    created_with: Option<Arc<RoleName>>,
-    /// The roles the user's assignment stream holds.
-    held: RolesHeld,
-    owner: Owner,
-    active: bool,
-}
-
-impl UserEntry {
-    /// What a freed slot holds: nothing on the heap.
-    fn vacant() -> Self {
-        Self {
-            user_name: Box::default(),
-            aliases: Box::default(),
-            groups: SmallVec::new(),
-            version: 0,
-            created_with: None,
-            held: RolesHeld::NONE,
-            owner: Owner::Operator,
-            active: false,
-        }
-    }
-
-    /// The case-folded logins: the userName's key, then the aliases.
-    fn logins(&self) -> impl Iterator<Item = Box<str>> + '_ {
-        std::iter::once(fold_case(&self.user_name).into_boxed_str()).chain(self.aliases.iter().cloned())
-    }
-}
 
 /// A set of role names as a fingerprint: the deriver only asks whether the roles an
 /// assignment stream holds are the roles a user should have, and the stream itself knows the
 /// names when it decides which events that takes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct RolesHeld(u64);
+pub struct RolesHeld(u64);
 
 impl RolesHeld {
-    const NONE: Self = Self(0);
+    pub const NONE: Self = Self(0);
 
     fn of(roles: &[RoleName]) -> Self {
         if roles.is_empty() {
@@ -82,57 +46,6 @@ impl RolesHeld {
         names.hash(&mut hasher);
         // Zero stands for no roles.
         Self(hasher.finish().max(1))
-    }
-}
-
-/// A tenant's users: entries in a slab, found through a map of their slots. A map holding the
-/// entries themselves would reserve up to twice as many entry-sized buckets as it has users.
-#[derive(Debug, Default)]
-struct Users {
-    slots: HashMap<ResourceId, u32>,
-    entries: Vec<UserEntry>,
-    free: Vec<u32>,
-}
-
-impl Users {
-    fn get(&self, id: &ResourceId) -> Option<&UserEntry> {
-        self.slots.get(id).map(|slot| &self.entries[*slot as usize])
-    }
-
-    fn get_mut(&mut self, id: &ResourceId) -> Option<&mut UserEntry> {
-        self.slots.get(id).map(|slot| &mut self.entries[*slot as usize])
-    }
-
-    fn contains(&self, id: &ResourceId) -> bool {
-        self.slots.contains_key(id)
-    }
-
-    fn ids(&self) -> impl Iterator<Item = ResourceId> + '_ {
-        self.slots.keys().copied()
-    }
-
-    fn insert(&mut self, id: ResourceId, entry: UserEntry) {
-        if let Some(slot) = self.slots.get(&id) {
-            self.entries[*slot as usize] = entry;
-            return;
-        }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.entries[slot as usize] = entry;
-                slot
-            }
-            None => {
-                self.entries.push(entry);
-                u32::try_from(self.entries.len() - 1).expect("fewer than 2^32 users in one tenant")
-            }
-        };
-        self.slots.insert(id, slot);
-    }
-
-    fn remove(&mut self, id: &ResourceId) -> Option<UserEntry> {
-        let slot = self.slots.remove(id)?;
-        self.free.push(slot);
-        Some(std::mem::replace(&mut self.entries[slot as usize], UserEntry::vacant()))
     }
 }
 
@@ -159,7 +72,6 @@ impl Cause {
 #[derive(Debug, Default)]
 struct TenantState {
     users: Users,
-    logins: HashMap<Box<str>, ResourceId>,
     groups: HashMap<ResourceId, GroupEntry>,
     /// For ids that groups name as members but that are no user (yet): those groups. A user
     /// pushed after the groups that name it joins them when it arrives.
@@ -273,8 +185,8 @@ impl Model {
     /// The user `login` names in `tenant` (userName or alias, case-insensitively).
     pub fn look_up(&self, tenant: &TenantSlug, login: &str) -> Option<Answer> {
         let state = self.tenants.get(tenant)?;
-        let id = *state.logins.get(fold_case(login).as_str())?;
-        let user = state.users.get(&id)?;
+        let user = state.users.by_login(&fold_case(login))?;
+        let id = user.id();
         let groups = user
             .groups
             .iter()
@@ -286,7 +198,7 @@ impl Model {
         };
         Some(Answer {
             id,
-            user_name: user.user_name.to_string(),
+            user_name: user.user_name().to_owned(),
             active: user.active,
             groups,
             roles: state.roles_of(id).into_iter().map(String::from).collect(),
@@ -391,22 +303,17 @@ impl TenantState {
                         .map(|role| intern(&mut self.role_names, role)),
                     Owner::Operator => None,
                 };
-                let entry = UserEntry {
-                    user_name: user_name.to_string().into_boxed_str(),
-                    aliases: aliases_of(&profile),
-                    // Memberships pushed before the user (by id) are the group's already.
-                    groups: self.early.remove(&id).unwrap_or_default(),
-                    version,
-                    created_with,
-                    held: self.departed.remove(&id).unwrap_or_default(),
-                    owner,
-                    active: active.unwrap_or(true),
-                };
-                self.users.insert(id, entry);
-                self.claim_logins(id);
+                let mut entry = UserEntry::new(id, user_name.to_string().into_boxed_str(), aliases_of(&profile));
+                // Memberships pushed before the user (by id) are the group's already.
+                entry.groups = self.early.remove(&id).unwrap_or_default();
+                entry.version = version;
+                entry.created_with = created_with;
+                entry.held = self.departed.remove(&id).unwrap_or_default();
+                entry.owner = owner;
+                entry.active = active.unwrap_or(true);
+                self.users.insert(entry);
             }
             UserEvent::Deleted { .. } | UserEvent::MovedOut { .. } => {
-                self.release_logins(id);
                 if let Some(user) = self.users.remove(&id) {
                     for group in user.groups {
                         if let Some(g) = self.groups.get_mut(&group) {
@@ -424,16 +331,8 @@ impl TenantState {
                 user.version = version;
                 match other {
                     UserEvent::Claimed { to, .. } => user.owner = to,
-                    UserEvent::Renamed { to, .. } => {
-                        self.release_logins(id);
-                        self.users.get_mut(&id).expect("found above").user_name = to.to_string().into_boxed_str();
-                        self.claim_logins(id);
-                    }
-                    UserEvent::ProfileUpdated { profile } => {
-                        self.release_logins(id);
-                        self.users.get_mut(&id).expect("found above").aliases = aliases_of(&profile);
-                        self.claim_logins(id);
-                    }
+                    UserEvent::Renamed { to, .. } => self.users.rename(&id, to.to_string().into_boxed_str()),
+                    UserEvent::ProfileUpdated { profile } => self.users.set_aliases(&id, aliases_of(&profile)),
                     UserEvent::Deactivated { .. } => user.active = false,
                     UserEvent::Reactivated { .. } => user.active = true,
                     _ => {}
@@ -441,24 +340,6 @@ impl TenantState {
             }
         }
         vec![id]
-    }
-
-    /// Forgets the user's logins, unless another user holds one by now (logins are unique,
-    /// but one released may be claimed again).
-    fn release_logins(&mut self, id: ResourceId) {
-        let Some(user) = self.users.get(&id) else { return };
-        for login in user.logins() {
-            if self.logins.get(&login) == Some(&id) {
-                self.logins.remove(&login);
-            }
-        }
-    }
-
-    fn claim_logins(&mut self, id: ResourceId) {
-        let Some(user) = self.users.get(&id) else { return };
-        for login in user.logins() {
-            self.logins.insert(login, id);
-        }
     }
 
     fn group(&mut self, id: ResourceId, event: GroupEvent) -> Vec<ResourceId> {
