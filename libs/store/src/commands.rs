@@ -215,7 +215,13 @@ async fn decide_and_commit<A: Resource>(
     let (version, first_recorded, last_recorded) = start.version_and_times();
     let command_for_secrets = command.clone();
     let principal = *principal;
-    let (before, mut aggregate, mut events) = crate::cpu::run(move || decide::<A>(start, command, principal, expect)).await??;
+    let decision = move || decide::<A>(start, command, principal, expect);
+    // A creation replays nothing, and its work is linear in a document the resource size limit
+    // bounds: deciding it here costs less than handing it to the pool and back (ADR 0030).
+    let (before, mut aggregate, mut events) = match expect {
+        Expect::New => decision().await?,
+        Expect::Existing | Expect::Version(_) | Expect::Recorded => crate::cpu::run(decision).await??,
+    };
     let unknown = unknown_references::<A>(store, tenant, &events).await?;
     if !unknown.is_empty() {
         events = A::without_references(events, &unknown);

@@ -2,6 +2,8 @@
 //! large document, a member list diffed) is synchronous CPU work that no request timeout can
 //! interrupt, so it runs on tokio's blocking threads, at most one job per core at a time
 //! (ADR 0030). The async workers stay free to serve other requests and tenants meanwhile.
+//! A creation is decided where it is asked for: it replays nothing, and a resource's size limit
+//! bounds its work to far less than the hand-over to a blocking thread and back costs.
 
 use std::future::Future;
 use std::sync::LazyLock;
