@@ -278,7 +278,16 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         ReadModelChange::Routing | ReadModelChange::Nothing => {}
     }
     steps.extend(commit.secrets.iter().map(WriteStep::InsertCredential));
-    if matches!(
+    if signals_credentials(commit) {
+        steps.push(WriteStep::SignalCredentialsChanged);
+    }
+    steps
+}
+
+/// Whether `commit` changes what authentication or routing reads (tenants, connections, access
+/// tokens, operators, routing rules): its plan then tells the servers' caches (ADR 0021).
+pub fn signals_credentials(commit: &Commit) -> bool {
+    matches!(
         commit.read_model,
         ReadModelChange::Tenant { .. }
             | ReadModelChange::DeleteTenant
@@ -286,10 +295,7 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             | ReadModelChange::Connection(_)
             | ReadModelChange::AccessToken { .. }
             | ReadModelChange::Operator { .. }
-    ) {
-        steps.push(WriteStep::SignalCredentialsChanged);
-    }
-    steps
+    )
 }
 
 /// The steps of `commit` replayed by a rebuild, its events being in the log from

@@ -314,8 +314,8 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
             "INSERT INTO credentials (id, tenant, owner_kind, owner_id, login, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![secret.id.to_string(), tenant, c.kind, id, secret.login, &secret.hash.0[..], c.at],
         ),
-        // Nothing caches credentials on SQLite (ADR 0021): there is no one to tell.
-        WriteStep::SignalCredentialsChanged => Ok(None),
+        // Read by every server's feed (`changes`), this process's included (ADR 0021).
+        WriteStep::SignalCredentialsChanged => execute("UPDATE credential_changes SET generation = generation + 1", params![]),
         WriteStep::CountResource { kind, owner, stripe, delta } => execute(
             "INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = total + excluded.total",

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (54, include_str!("migrations/0054_follower_failures.sql")),
     (55, include_str!("migrations/0055_counts_per_owner.sql")),
     (56, include_str!("migrations/0056_member_history.sql")),
+    (57, include_str!("migrations/0057_credential_changes.sql")),
 ];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two

@@ -9,16 +9,18 @@
 //! - `errors`: rusqlite failures as store errors, by result code.
 //! - `read`: the read models, the log, checkpoints.
 //! - `directory`: tenants, connections, operators and their secrets.
+//! - `changes`: the credentials feed, which tells the authentication cache when to forget.
 //! - `keys`: the data keys walked and re-wrapped by master key, and the master key canary.
 //! - [`dialect`]: the filter compiler's SQLite spelling.
 //! - `time_text`: times as fixed-width text that sorts like the instants.
 //! - [`ServerLock`]: one server per file.
 //!
 //! Another process (the CLI creating a tenant while a server runs) may write the same file:
-//! SQLite's own locking (WAL, a busy timeout) serialises the writers, and nothing here caches
-//! what another process's write could change.
+//! SQLite's own locking (WAL, a busy timeout) serialises the writers; what servers cache of
+//! credentials, `changes` tells them to forget when any process changes them.
 
 mod append;
+mod changes;
 pub mod dialect;
 mod directory;
 mod errors;
@@ -70,6 +72,7 @@ pub struct SqliteStore {
     readers: Readers,
     auth_readers: Readers,
     appended: tokio::sync::watch::Sender<i64>,
+    changes: changes::Changes,
     /// Where index walks of this database left off (ADR 0065).
     resume: crate::paging::ResumePoints,
 }
@@ -101,12 +104,7 @@ impl SqliteStore {
         let path = data_dir.join(DB_FILE);
         let writer = Writer::start(connect(&path)?)?;
         writer.run(migrations::run).await?;
-        let reader = || {
-            let connection = connect(&path)?;
-            // A reader that tried to write would take the write lock behind the writer's back.
-            connection.pragma_update(None, "query_only", true).map_err(backend)?;
-            Ok(connection)
-        };
+        let reader = || open_reader(&path);
         let readers = Readers::start("sqlite-reader", READERS, options.statement_timeout, reader)?;
         let auth_readers = Readers::start("sqlite-auth", AUTH_READERS, options.statement_timeout, reader)?;
         Ok(Self {
@@ -115,6 +113,7 @@ impl SqliteStore {
             readers,
             auth_readers,
             appended: tokio::sync::watch::Sender::new(0),
+            changes: changes::Changes::new(path.clone()),
             resume: Default::default(),
         })
     }
@@ -159,6 +158,13 @@ impl SqliteStore {
 
 fn create_dir(dir: &Path) -> StoreResult<()> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Config(format!("creating {}: {e}", dir.display())))
+}
+
+fn open_reader(path: &Path) -> StoreResult<rusqlite::Connection> {
+    let connection = connect(path)?;
+    // A reader that tried to write would take the write lock behind the writer's back.
+    connection.pragma_update(None, "query_only", true).map_err(backend)?;
+    Ok(connection)
 }
 
 fn connect(path: &Path) -> StoreResult<rusqlite::Connection> {
@@ -245,10 +251,10 @@ impl Store for SqliteStore {
         self.auth_readers.run(move |db| directory::access_secrets(db, &tenant, at)).await
     }
 
-    /// Nothing is cached: a look-up is a local read, and the CLI in another process may
-    /// disable a connection at any moment, which this process would not hear of.
+    /// Read from the file a few times a second, and moved on at once by this process's own
+    /// credential commits (`changes`).
     async fn secret_changes(&self) -> Option<SecretChanges> {
-        None
+        Some(self.changes.subscribe())
     }
 
     async fn secret(&self, name: &str) -> StoreResult<[u8; 32]> {
@@ -274,7 +280,11 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, commit: Commit) -> StoreResult<Appended> {
+        let signals = crate::write_plan::signals_credentials(&commit);
         let appended = self.writer.append(commit).await?;
+        if signals {
+            self.changes.committed_here();
+        }
         self.appended.send_replace(appended.last_position);
         Ok(appended)
     }

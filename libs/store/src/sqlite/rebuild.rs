@@ -55,7 +55,8 @@ impl Shadow for SqliteStore {
 
     async fn swap_in_shadow(&self, events: i64) -> StoreResult<bool> {
         let file = self.shadow_dir().join(DB_FILE);
-        self.writer
+        let swapped = self
+            .writer
             .run(move |c| {
                 attached(c, &file, |c| {
                     // The one writer of the file: other processes' writers wait (busy timeout)
@@ -68,11 +69,17 @@ impl Shadow for SqliteStore {
                     for statement in sql::copy(SHADOW) {
                         tx.execute_batch(&statement).map_err(backend)?;
                     }
+                    // Connections and operators were rewritten: the servers' credential caches reload.
+                    tx.execute_batch("UPDATE main.credential_changes SET generation = generation + 1").map_err(backend)?;
                     tx.commit().map_err(backend)?;
                     Ok(true)
                 })
             })
-            .await
+            .await?;
+        if swapped {
+            self.changes.committed_here();
+        }
+        Ok(swapped)
     }
 
     async fn drop_shadow(&self) -> StoreResult<()> {

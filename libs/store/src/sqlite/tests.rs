@@ -186,3 +186,33 @@ async fn a_group_rolled_back_by_sqlite_writes_nothing_and_says_so() {
     assert!(results.iter().all(|r| matches!(r, Err(StoreError::Unavailable(m)) if m.contains("rolled back"))), "{results:?}");
     assert_eq!(store.read_log(0, 10).await.unwrap(), vec![]);
 }
+
+/// The credentials feed (ADR 0021): a tenant created here moves it before the creation is
+/// answered; one created by another process on the same file (the CLI) is heard within a poll;
+/// a user's commit changes nothing the feed speaks for.
+#[tokio::test]
+async fn the_credentials_feed_hears_this_process_at_once_and_another_within_a_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SqliteStore::open(dir.path()).await.unwrap();
+    let cli = SqliteStore::open(dir.path()).await.unwrap();
+    let mut feed = server.secret_changes().await.expect("the embedded default has a feed");
+    let first = *tokio::time::timeout(Duration::from_secs(5), feed.wait_for(Option::is_some)).await.expect("the feed is read").unwrap();
+    let by = || EventMetadata::by(Actor::Operator("test".into()));
+
+    crate::directory::create_tenant(&server, &tenant(), None, by()).await.unwrap();
+    let here = (*feed.borrow_and_update()).expect("the feed is up");
+    assert!(here > first.unwrap(), "a credentials commit of this process moves the feed before it is answered");
+
+    // The poller reads the same change again (a second, harmless forgetting); then it settles.
+    tokio::time::sleep(changes::POLL * 4).await;
+    let here = (*feed.borrow_and_update()).expect("the feed is up");
+    server.append(provision(ResourceId::new(), 0, "ada@example.com")).await.unwrap();
+    tokio::time::sleep(changes::POLL * 4).await;
+    assert_eq!(*feed.borrow_and_update(), Some(here), "a user's commit is no credentials change");
+
+    crate::directory::create_tenant(&cli, &TenantSlug::parse("globex").unwrap(), None, by()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), feed.wait_for(|generation| generation.is_some_and(|g| g > here)))
+        .await
+        .expect("another process's change is heard within a poll")
+        .unwrap();
+}

@@ -10,9 +10,8 @@ use domain::routing::RoutingRule;
 use domain::TenantSlug;
 use store::{ConnectionSecret, SecretChanges, Store, StoreError, StoreResult};
 
-/// The tenant facts, remembered while the store's change feed says they are current. Without a
-/// feed (SQLite, whose CLI in another process would not be heard) nothing is kept: every
-/// request reads the store.
+/// The tenant facts, remembered while the store's change feed says they are current. While the
+/// feed is down nothing is kept: every request reads the store.
 pub struct TenantCache {
     changes: Option<SecretChanges>,
     secrets: Entries<Vec<ConnectionSecret>>,
