@@ -62,13 +62,16 @@ fn move_on(feed: &watch::Sender<Option<u64>>) {
 fn poll(path: &std::path::Path, feed: &Weak<watch::Sender<Option<u64>>>) {
     let mut connection = None;
     let mut last = None;
+    // Where the feed stood before it went down: it resumes past it, so that nothing cached
+    // before an outage counts as current after it.
+    let mut before_outage = 0;
     while let Some(feed) = feed.upgrade() {
         match read(path, &mut connection) {
             Ok(generation) => {
                 match last {
                     // Whatever was cached before the feed could be read may be stale.
                     None => {
-                        feed.send_modify(|seen| *seen = Some(seen.map_or(1, |seen| seen + 1)));
+                        feed.send_modify(|seen| *seen = Some(seen.unwrap_or(before_outage) + 1));
                     }
                     // Moved on before it is told: whoever reads the line may count on it.
                     Some(last) if last != generation => {
@@ -85,7 +88,9 @@ fn poll(path: &std::path::Path, feed: &Weak<watch::Sender<Option<u64>>>) {
                 }
                 connection = None;
                 last = None;
-                feed.send_replace(None);
+                if let Some(seen) = feed.send_replace(None) {
+                    before_outage = seen;
+                }
             }
         }
         drop(feed);

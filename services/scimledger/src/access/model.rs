@@ -22,9 +22,9 @@ use scim::document::Document;
 use serde_json::{json, Value};
 use smallvec::SmallVec;
 use store::{RecordedEvent, StoreResult};
+use uuid::Uuid;
 
 use super::users::{UserEntry, Users};
-use uuid::Uuid;
 
 /// A set of role names as a fingerprint: the deriver only asks whether the roles an
 /// assignment stream holds are the roles a user should have, and the stream itself knows the
