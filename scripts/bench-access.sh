@@ -12,8 +12,13 @@
 # on the database whose look-ups are polled after each of BENCH_ACCESS_LAG_WRITES SCIM writes
 # through the first. Writes OUT_DIR/access.md (default target/bench).
 #
+# This machine's speed drifts within minutes, so the measuring waits until the server is idle,
+# /healthz and the look-up alternate (BENCH_ACCESS_ROUNDS pairs at each concurrency, each pair in
+# the other order than the last), and the report compares each look-up with its pair's /healthz.
+#
 # Knobs: BENCH_ACCESS_USERS (1000000, the issue's size), BENCH_ACCESS_PER_GROUP (1000),
-#   BENCH_ACCESS_SECONDS (15), BENCH_ACCESS_LAG_WRITES (50), BENCH_ACCESS_BULK_PARALLEL (4)
+#   BENCH_ACCESS_SECONDS (15), BENCH_ACCESS_ROUNDS (3), BENCH_ACCESS_LAG_WRITES (50),
+#   BENCH_ACCESS_BULK_PARALLEL (4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +26,7 @@ out_dir="${1:-target/bench}"
 users="${BENCH_ACCESS_USERS:-1000000}"
 per_group="${BENCH_ACCESS_PER_GROUP:-1000}"
 seconds="${BENCH_ACCESS_SECONDS:-15}"
+rounds="${BENCH_ACCESS_ROUNDS:-3}"
 lag_writes="${BENCH_ACCESS_LAG_WRITES:-50}"
 bulk_parallel="${BENCH_ACCESS_BULK_PARALLEL:-4}"
 threads=2
@@ -74,14 +80,37 @@ cli=(env "${scratch_env[@]}" SCIMLEDGER_PUBLIC_URL="$server_base" "$server_bin")
 "${cli[@]}" role map bench --group group-1 --role editor >/dev/null
 access_token="$("${cli[@]}" access-token create bench --name bench --json | json_token)"
 psql -X -qc 'VACUUM ANALYZE' "${scratch_env[0]#*=}"
-"${helper[@]}" paths "$users" 20000 bench "$out_dir/paths-access.txt"
+"${helper[@]}" paths "$users" 20000 bench "$out_dir/paths-lookup.txt"
 printf '/healthz\n' >"$out_dir/paths-healthz.txt"
 
-wrk_run "$out_dir/paths-access.txt" 8 "$access_token"   # warm-up
+# settle PID: waits (up to 10 minutes) until the process has used under a tenth of a core for
+# two seconds: after the seeding, the projection, the role deriver and the subscribers still
+# have the log to read, and /healthz must not be measured against them.
+settle() {
+  local before now
+  ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  before="$(ticks "$1")"
+  for _ in $(seq 1 300); do
+    sleep 2
+    now="$(ticks "$1")"
+    (( now - before < 20 )) && return 0
+    before="$now"
+  done
+  echo "bench-access: the server did not settle in 10 minutes; measuring anyway" >&2
+}
+
+settle "$server_pid"
+wrk_run "$out_dir/paths-lookup.txt" 8 "$access_token"   # warm-up
 for c in 32 8; do
-  echo "bench-access: concurrency $c" >&2
-  wrk_run "$out_dir/paths-healthz.txt" "$c" "$access_token" "$out_dir/access-healthz-c$c.json"
-  wrk_run "$out_dir/paths-access.txt" "$c" "$access_token" "$out_dir/access-lookup-c$c.json"
+  for round in $(seq 1 "$rounds"); do
+    echo "bench-access: concurrency $c, round $round of $rounds" >&2
+    # Alternating which runs first cancels a steady drift of the machine's speed.
+    order=(healthz lookup)
+    (( round % 2 == 0 )) && order=(lookup healthz)
+    for run in "${order[@]}"; do
+      wrk_run "$out_dir/paths-$run.txt" "$c" "$access_token" "$out_dir/access-$run-c$c-r$round.json"
+    done
+  done
 done
 rss_kb="$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")"
 
@@ -91,7 +120,7 @@ start_server "$server_bin" "$out_dir/access-server-restart.log"
 startup="$("${helper[@]}" ready "$server_base")"
 # The restarted server built its projection from the log alone, with none of the seeding's
 # requests behind it: its RSS after a round of look-ups is a server's steady state.
-wrk_run "$out_dir/paths-access.txt" 32 "$access_token"
+wrk_run "$out_dir/paths-lookup.txt" 32 "$access_token"
 rss_restarted_kb="$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")"
 
 echo "bench-access: lag from another process" >&2
@@ -111,7 +140,7 @@ kill "$second_pid"; wait "$second_pid" 2>/dev/null || true; second_pid=""
 stop_server
 drop_scratch_database postgres
 
-printf '{"users": %s, "per_group": %s, "seconds": %s, "threads": %s, "rss_mb": %s, "rss_restarted_mb": %s, "startup_s": %s}\n' \
-  "$users" "$per_group" "$seconds" "$threads" "$(( rss_kb / 1024 ))" "$(( rss_restarted_kb / 1024 ))" "$startup" >"$out_dir/access-config.json"
+printf '{"users": %s, "per_group": %s, "seconds": %s, "rounds": %s, "threads": %s, "rss_mb": %s, "rss_restarted_mb": %s, "startup_s": %s}\n' \
+  "$users" "$per_group" "$seconds" "$rounds" "$threads" "$(( rss_kb / 1024 ))" "$(( rss_restarted_kb / 1024 ))" "$startup" >"$out_dir/access-config.json"
 "${helper[@]}" report "$out_dir" >"$out_dir/access.md"
 echo "bench-access: wrote $out_dir/access.md" >&2
