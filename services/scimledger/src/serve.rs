@@ -12,7 +12,7 @@ use store::sqlite::{ServerLock, SqliteStore};
 use store::{Backend, Store};
 use tokio::net::TcpListener;
 
-use crate::api::{self, ApiState, TenantCache};
+use crate::api::{self, ApiParts, ApiState, TenantCache};
 use crate::cli::demo;
 use crate::config::Settings;
 use crate::scrape;
@@ -71,7 +71,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
         None => CursorKey::new(store.secret(CURSOR_SECRET).await.context("reading the deployment's cursor key")?),
     };
     let oauth_key = api::GrantKey::new(store.secret(OAUTH_SECRET).await.context("reading the deployment's OAuth key")?);
-    let state = ApiState {
+    let state = ApiState::new(ApiParts {
         store,
         tenants,
         settings: Arc::new(settings),
@@ -81,7 +81,7 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
         access,
         oauth_key: Arc::new(oauth_key),
         unroutable: Default::default(),
-    };
+    });
     axum::serve(listener, api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
