@@ -74,12 +74,12 @@ pub async fn run(settings: Settings, demo_tenant: bool, workers: bool, metrics: 
     let state = ApiState::new(ApiParts {
         store,
         tenants,
-        settings: Arc::new(settings),
-        cursor_key: Arc::new(cursor_key),
+        settings,
+        cursor_key,
         relay: relay.as_ref().map(Relay::health),
         subscribers: subscribers.as_ref().map(InProcessBus::health).unwrap_or_default(),
         access,
-        oauth_key: Arc::new(oauth_key),
+        oauth_key,
         unroutable: Default::default(),
     });
     axum::serve(listener, api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -96,9 +96,9 @@ impl std::ops::Deref for ApiState {
 pub struct ApiParts {
     pub store: Arc<dyn Store>,
     pub tenants: Arc<TenantCache>,
-    pub settings: Arc<Settings>,
+    pub settings: Settings,
     /// Seals the cursors of cursor pages (ADR 0045).
-    pub cursor_key: Arc<scim::cursor::CursorKey>,
+    pub cursor_key: scim::cursor::CursorKey,
     /// Whether the NATS relay's events flow, when it runs.
     pub relay: Option<bus::nats::RelayHealth>,
     /// How the subscribers this process runs are doing (none with `--no-workers`).
@@ -106,7 +106,7 @@ pub struct ApiParts {
     /// The in-memory access projection (ADR 0061), which also derives `role.*` events.
     pub access: Arc<crate::access::Projection>,
     /// Seals authorization codes, refresh tokens and the authorize forms (ADR 0072).
-    pub oauth_key: Arc<oauth::GrantKey>,
+    pub oauth_key: oauth::GrantKey,
     /// Writes each parent refused as unroutable since this process started (ADR 0074).
     pub unroutable: routing::Refusals,
 }
