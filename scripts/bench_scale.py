@@ -221,7 +221,7 @@ def report(directory, backends):
                   f"resuming where the one before ended, ADR 0065): first ten pages median **{w['first_ms']:.2f} ms**, last ten "
                   f"**{w['last_ms']:.2f} ms** (÷ first: {w['last_ms'] / w['first_ms']:.2f}), **{w['per_s']:.0f} pages/s** over the walk "
                   f"({100 * w['per_s'] / b['per_s']:.1f}% of /healthz/s). The rows above time one page jumped to again and "
-                  "again, which no walk reached: that one goes by OFFSET.")
+                  "again, which no walk reached: that one starts from the kept counts per block of the creation order (ADR 0080).")
             if backend == "postgres":
                 rows.append((f"PostgreSQL import walk at page {w['pages']}: ≥ {TARGET_PAGES_PER_S:g} pages/s",
                              f"{1000 / w['last_ms']:.0f}/s", 1000 / w["last_ms"] >= TARGET_PAGES_PER_S))

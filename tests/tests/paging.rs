@@ -1,5 +1,6 @@
-//! Paging while the set changes: Okta's index-paged import, RFC 9865 cursor pages (forwards,
-//! backwards, with a filter, over /.search), and the cursors that are refused.
+//! Paging while the set changes: Okta's index-paged import, index pages jumped to at any depth,
+//! RFC 9865 cursor pages (forwards, backwards, with a filter, over /.search), and the cursors
+//! that are refused.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,31 @@ fn ids_of(page: &Value) -> Vec<String> {
     page["Resources"].as_array().expect("Resources").iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
 }
 
+/// Every resource of `path` in creation order, read by cursor pages (keyset pages over `seq`).
+async fn creation_order(scim: &Scim, path: &str) -> Vec<String> {
+    let mut order = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = scim.get(&format!("{path}?count=1000&cursor={cursor}")).await.expect(200);
+        order.extend(ids_of(&page));
+        match page.get("nextCursor") {
+            Some(next) => cursor = next.as_str().unwrap().to_owned(),
+            None => return order,
+        }
+    }
+}
+
+/// Asserts that the index page of `count` at each of `starts` is the slice of `order` there,
+/// with the whole set's total.
+async fn assert_index_pages(scim: &Scim, path: &str, order: &[String], starts: &[usize], count: usize) {
+    for &start in starts {
+        let page = scim.get(&format!("{path}?startIndex={start}&count={count}")).await.expect(200);
+        let expected = &order[(start - 1).min(order.len())..(start - 1 + count).min(order.len())];
+        assert_eq!(ids_of(&page), expected, "{path} page at startIndex {start}");
+        assert_eq!((page["totalResults"].clone(), page["startIndex"].clone()), (json!(order.len()), json!(start)));
+    }
+}
+
 fn tally(seen: &mut HashMap<String, usize>, ids: &[String]) {
     for id in ids {
         *seen.entry(id.clone()).or_default() += 1;
@@ -82,6 +108,40 @@ on_both_backends! {
         }
         assert!(seen.values().all(|&n| n == 1), "no user is seen twice");
         assert_eq!(seen.len(), 500, "five pages of 100 are exactly the imported users");
+    }
+
+    // A page jumped to by startIndex starts from the kept counts of the creation order's
+    // blocks (ADR 0080), not by skipping every row before it: it is still exactly the page at
+    // that index, across blocks, tenants sharing them, deletions and the end of the set.
+    async fn an_index_page_jumped_to_at_any_depth_is_the_page_at_that_index(backend: Backend) {
+        let server = Server::start(&backend).await;
+        let scim = server.tenant("acme").await;
+        let other = server.tenant("other").await;
+        // Over 1,024 log positions, so that the users span several blocks, which another
+        // tenant's users share.
+        let mut ids = Vec::new();
+        for round in 0..3 {
+            ids.extend(create_users(&scim, &format!("deep-{round}"), 500).await);
+            create_users(&other, &format!("other-{round}"), 100).await;
+        }
+        let deleted: Vec<&String> = ids.iter().step_by(11).take(80).collect();
+        for id in &deleted {
+            scim.delete(&format!("/Users/{id}")).await.expect(204);
+        }
+        let order = creation_order(&scim, "/Users").await;
+        assert_eq!(order.len(), ids.len() - deleted.len());
+        assert!(deleted.iter().all(|id| !order.contains(id)));
+        let last = order.len();
+        assert_index_pages(&scim, "/Users", &order, &[2, 100, 600, 1023, 1024, 1025, 1111, 1337, last - 3, last, last + 1, last + 500], 50).await;
+
+        for i in 0..30 {
+            scim.post("/Groups", &json!({"displayName": format!("team-{i}")})).await.expect(201);
+        }
+        let groups = creation_order(&scim, "/Groups").await;
+        scim.delete(&format!("/Groups/{}", groups[3])).await.expect(204);
+        let groups = creation_order(&scim, "/Groups").await;
+        assert_eq!(groups.len(), 29);
+        assert_index_pages(&scim, "/Groups", &groups, &[2, 4, 17, 29, 30], 5).await;
     }
 
     async fn cursor_pages_over_a_changing_set_see_each_resource_once(backend: Backend) {

@@ -5,7 +5,10 @@
 //! (ADR 0010). An IdP's import walks them in order, so each unfiltered, unsorted index page
 //! leaves a resume point ([`ResumePoints`]): where the page after it starts, as a `seq`. The
 //! next page asked for at that startIndex is then a keyset page, as cheap at page 1,000 as at
-//! page 1 (ADR 0065); a page nobody walked to goes by OFFSET. Cursor pages (RFC 9865, ADR 0011) are keyset pages over the creation order:
+//! page 1 (ADR 0065). A page nobody walked to jumps: the tenant's kept counts per block of the
+//! creation order (`resource_blocks`) say which block its first row is in, and only that
+//! block's rows before it are skipped (ADR 0080). Filtered, sorted and parent pages go by
+//! OFFSET. Cursor pages (RFC 9865, ADR 0011) are keyset pages over the creation order:
 //! `seq > k` (or `seq < k` going back), read from the `(tenant, seq)` index, so a page costs
 //! the same at any depth; one row more than the page is read to learn whether another follows.
 //!
@@ -26,6 +29,7 @@ use scim::list::{ListQuery, Paging};
 
 use crate::api::{Page, Reference, ResourceRecord, Scope};
 use crate::query::{Compiler, Dialect, SqlValue, Target};
+use crate::write_plan::BLOCK_POSITIONS;
 
 /// The columns every page query selects, in this order, before the total (and, for a page of
 /// users with their groups, `groups` after it).
@@ -169,6 +173,15 @@ impl PagePlan {
                 let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
                 Some(format!("SELECT {ROW_COLUMNS}, ({count_sql}) AS total{groups} {from} AND r.seq > {key} ORDER BY r.seq LIMIT {limit}"))
             }
+            Paging::Index { start_index } if query.filter.is_none() && query.sort.is_none() && span == Span::Tenant && start_index > 1 => {
+                let limit = compiler.bind(SqlValue::Int(i64::from(query.count)));
+                let skip = compiler.bind(SqlValue::Int(start_index as i64 - 1));
+                let jump = block_jump(target, &dialect.param(1), &owner, &skip);
+                Some(format!(
+                    "WITH {jump} SELECT {ROW_COLUMNS}, ({count_sql}) AS total{groups} {from} AND r.seq >= (SELECT first_seq FROM jump)
+                     ORDER BY r.seq LIMIT {limit} OFFSET coalesce((SELECT skip FROM jump), 0)"
+                ))
+            }
             Paging::Index { start_index } => {
                 let order = match (&query.filter, &query.sort) {
                     // Sort the matches rather than walk the creation-order index: a planner that
@@ -265,6 +278,23 @@ impl PagePlan {
         });
         Page { total, records: rows.into_iter().map(|(r, _)| r).collect(), groups, next, previous }
     }
+}
+
+/// The common table expressions that find where an unfiltered, unsorted index page starts
+/// (ADR 0080): `jump` is one row, the first `seq` of the block of the creation order the page's
+/// first row is in and how many of that block's rows come before it, from the running sums of
+/// the tenant's kept counts per block (`resource_blocks`) that `owner` sees. No row when the
+/// page starts past the last resource: `seq >= NULL` then holds for none.
+fn block_jump(target: Target, tenant: &str, owner: &Owned, skip: &str) -> String {
+    format!(
+        "blocks AS (SELECT b.block, CAST(sum(b.total) AS BIGINT) AS total FROM resource_blocks b
+                    WHERE b.tenant = {tenant} AND b.kind = '{}'{} GROUP BY b.block),
+         upto AS (SELECT block, total, CAST(sum(total) OVER (ORDER BY block) AS BIGINT) AS through FROM blocks),
+         jump AS (SELECT block * {BLOCK_POSITIONS} AS first_seq, {skip} - (through - total) AS skip FROM upto
+                  WHERE through > {skip} ORDER BY block LIMIT 1)",
+        target.table(),
+        owner.condition("b.owner")
+    )
 }
 
 /// The query of one resource by id as `scope` sees it, selecting [`ROW_COLUMNS`] and then the

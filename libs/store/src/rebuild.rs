@@ -48,7 +48,7 @@ const SWAP_ATTEMPTS: u32 = 100;
 /// refers to. Reservations, credentials, checkpoints, seals and secrets are not read models:
 /// the log does not hold what they hold (secret hashes) or they are the log's own bookkeeping,
 /// so a rebuild keeps them.
-pub const READ_MODELS: [(&str, &str, Option<&str>); 9] = [
+pub const READ_MODELS: [(&str, &str, Option<&str>); 10] = [
     ("tenants", "slug, created_at, parent", None),
     ("operators", "id, name, created_at", None),
     ("connections", "id, tenant, name, created_at, disabled_at, auth, login, settings, purge_requested_at", None),
@@ -67,6 +67,7 @@ pub const READ_MODELS: [(&str, &str, Option<&str>); 9] = [
     // differ gets all of the shadow's, in the shadow's order, numbered by the live identity.
     ("memberships", "tenant, group_id, member_id, member_kind", Some("tenant, group_id")),
     ("resource_counts", "tenant, kind, owner, stripe, total", None),
+    ("resource_blocks", "tenant, kind, owner, block, stripe, total", None),
     ("devices", "tenant, id, serial, name, kind, policy, assigned, updated_at", None),
 ];
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::api::{
     Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, KeyWrite, ReadModelChange, Reservation, SecretWrite, UserRow, LOGIN,
 };
-use crate::query::Target;
+use crate::query::{Dialect, Target};
 use crate::shred::table::WrappedKey;
 
 /// One write of a commit, on the commit's tenant and stream.
@@ -115,7 +115,9 @@ pub enum WriteStep<'c> {
     /// 0021); nothing where no server caches them.
     SignalCredentialsChanged,
     /// Adds `delta` (+1: created or gained, -1: deleted or lost) to `owner`'s count of the
-    /// tenant's `kind` (`users` or `groups`), in the stripe the stream's id picks (ADR 0049).
+    /// tenant's `kind` (`users` or `groups`), in the stripe the stream's id picks (ADR 0049),
+    /// and to the same count of the block of the creation order the stream's row is in (ADR
+    /// 0080): so it runs while the row is there, after its insert and before its delete.
     CountResource {
         kind: &'static str,
         owner: Owner,
@@ -137,6 +139,7 @@ pub enum TenantRows {
     Connections,
     Devices,
     ResourceCounts,
+    ResourceBlocks,
     Reservations,
     LoginHistory,
     MemberHistory,
@@ -144,7 +147,7 @@ pub enum TenantRows {
 }
 
 impl TenantRows {
-    pub const ALL: [TenantRows; 12] = [
+    pub const ALL: [TenantRows; 13] = [
         TenantRows::Memberships,
         TenantRows::UserValues,
         TenantRows::Users,
@@ -153,6 +156,7 @@ impl TenantRows {
         TenantRows::Connections,
         TenantRows::Devices,
         TenantRows::ResourceCounts,
+        TenantRows::ResourceBlocks,
         TenantRows::Reservations,
         TenantRows::LoginHistory,
         TenantRows::MemberHistory,
@@ -171,6 +175,7 @@ impl TenantRows {
             TenantRows::Connections => ("connections", ""),
             TenantRows::Devices => ("devices", ""),
             TenantRows::ResourceCounts => ("resource_counts", ""),
+            TenantRows::ResourceBlocks => ("resource_blocks", ""),
             TenantRows::Reservations => ("reservations", " AND kind <> 'tenant'"),
             TenantRows::LoginHistory => ("login_history", ""),
             TenantRows::MemberHistory => ("member_history", ""),
@@ -183,9 +188,32 @@ impl TenantRows {
 /// How many rows a tenant's count of one kind is spread over (ADR 0049).
 pub const COUNT_STRIPES: u8 = 16;
 
-/// The steps that take a deleted user's rows out of the read models.
+/// How many log positions one block of the creation order spans: a row's block is its `seq`
+/// divided by this (ADR 0080; migration 58 divides by the same).
+pub const BLOCK_POSITIONS: i64 = 1024;
+
+/// The statement of a [`WriteStep::CountResource`] that counts in the creation order's blocks
+/// (ADR 0080): it adds the delta (parameter 4) to the owner's (2) count in the stripe (3) of
+/// the block that the row of `target` with the tenant (1) and id (5) is in. No row, no count.
+pub fn count_in_block_sql(dialect: &dyn Dialect, target: Target) -> String {
+    let p = |n| dialect.param(n);
+    let table = target.table();
+    format!(
+        "INSERT INTO resource_blocks (tenant, kind, owner, block, stripe, total)
+         SELECT r.tenant, '{table}', {}, r.seq / {BLOCK_POSITIONS}, CAST({} AS SMALLINT), CAST({} AS BIGINT) FROM {table} r WHERE r.tenant = {} AND r.id = {}
+         ON CONFLICT (tenant, kind, owner, block, stripe) DO UPDATE SET total = resource_blocks.total + excluded.total",
+        p(2),
+        p(3),
+        p(4),
+        p(1),
+        p(5)
+    )
+}
+
+/// The steps that take a deleted user's rows out of the read models, the count first: its
+/// block is read from the row.
 fn delete_user(count: WriteStep<'_>) -> [WriteStep<'_>; 4] {
-    [WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember, count]
+    [count, WriteStep::DeleteUserRow, WriteStep::DeleteUserValues, WriteStep::DeleteMembershipsOfMember]
 }
 
 /// The counts a resource's commit moves: from the owner it had (if it existed) to the one it
@@ -258,8 +286,8 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
             }
         }
         ReadModelChange::Group { row: None, owner_before, .. } => {
-            steps.extend([WriteStep::LeaveDeletedGroupInUsers, WriteStep::DeleteGroupRow, WriteStep::DeleteGroupMemberships]);
             steps.extend(recount(commit, Target::Groups, *owner_before, None));
+            steps.extend([WriteStep::LeaveDeletedGroupInUsers, WriteStep::DeleteGroupRow, WriteStep::DeleteGroupMemberships]);
         }
         ReadModelChange::Tenant { parent } => {
             steps.push(WriteStep::InsertTenantRow { parent: parent.as_ref().map(domain::TenantSlug::as_str) })
@@ -440,10 +468,10 @@ mod tests {
                 DeleteUserKey,
                 AppendEvent { version: 3, event: &c.events[0] },
                 AppendEvent { version: 4, event: &c.events[1] },
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 ForgetLogins,
             ]
         );
@@ -497,7 +525,7 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_user_leaves_its_row_values_and_memberships() {
+    fn a_deleted_user_is_uncounted_from_its_row_then_leaves_its_row_values_and_memberships() {
         let c =
             commit(StreamKind::User, 2, payload(1), vec![release(LOGIN, "alice")], ReadModelChange::DeleteUser { owner: Owner::Operator });
         assert_eq!(
@@ -506,10 +534,10 @@ mod tests {
                 WaitForStreamHolder,
                 ReleaseReservation { kind: LOGIN, key: "alice" },
                 AppendEvent { version: 3, event: &c.events[0] },
+                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
             ]
         );
     }
@@ -646,10 +674,10 @@ mod tests {
                 WaitForStreamHolder,
                 ReleaseReservation { kind: GROUP_DISPLAY_NAME, key: "eng" },
                 AppendEvent { version: 5, event: &c.events[0] },
+                CountResource { kind: "groups", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 LeaveDeletedGroupInUsers,
                 DeleteGroupRow,
                 DeleteGroupMemberships,
-                CountResource { kind: "groups", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
             ]
         );
     }

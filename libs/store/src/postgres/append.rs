@@ -19,9 +19,13 @@ use futures::FutureExt;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use std::sync::LazyLock;
+
+use super::dialect::Postgres;
 use super::{backend, violated_constraint};
 use crate::api::*;
 use crate::projection::member_kind_name;
+use crate::query::Target;
 use crate::write_plan::{self, TenantRows, WriteStep};
 
 type Step<'a> = BoxFuture<'a, StoreResult<Option<i64>>>;
@@ -145,6 +149,8 @@ struct Statements {
     /// Delivered at commit to every server's authentication cache (ADR 0021).
     notify_credentials: tokio_postgres::Statement,
     count_resource: tokio_postgres::Statement,
+    count_user_in_block: tokio_postgres::Statement,
+    count_group_in_block: tokio_postgres::Statement,
     record_login: tokio_postgres::Statement,
     forget_logins: tokio_postgres::Statement,
     insert_user_key: tokio_postgres::Statement,
@@ -157,6 +163,10 @@ struct Statements {
 /// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
 /// the statements using it stay literals: they are looked up in the statement cache on every
 /// append, without building their text first.
+/// The statements counting users and groups in the creation order's blocks, built once.
+static COUNT_IN_BLOCK: LazyLock<[String; 2]> =
+    LazyLock::new(|| [Target::Users, Target::Groups].map(|target| write_plan::count_in_block_sql(&Postgres, target)));
+
 macro_rules! without_group {
     () => {
         "coalesce((SELECT jsonb_agg(e ORDER BY o) FROM jsonb_array_elements(u.groups) WITH ORDINALITY AS x(e, o) WHERE e->>0 <> $2::uuid::text), '[]')"
@@ -244,6 +254,8 @@ impl Statements {
             count_resource: p("INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES ($1, $2, $3, $4, $5)
                                ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
             .await?,
+            count_user_in_block: p(COUNT_IN_BLOCK[0].as_str()).await?,
+            count_group_in_block: p(COUNT_IN_BLOCK[1].as_str()).await?,
             record_login: p("INSERT INTO login_history (tenant, key, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").await?,
             forget_logins: p("DELETE FROM login_history WHERE tenant = $1 AND user_id = $2").await?,
             insert_user_key: p("INSERT INTO user_keys (tenant, user_id, wrapped, created_at, master_key) VALUES ($1, $2, $3, $4, $5)")
@@ -423,7 +435,11 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
             }
             WriteStep::SignalCredentialsChanged => execute(tx, &s.notify_credentials, &[]).await,
             WriteStep::CountResource { kind, owner, stripe, delta } => {
-                execute(tx, &s.count_resource, &[&c.tenant, &kind, &owner.to_string(), &stripe, &delta]).await
+                let owner = owner.to_string();
+                let in_block = if kind == Target::Groups.table() { &s.count_group_in_block } else { &s.count_user_in_block };
+                let counted: [&(dyn ToSql + Sync); 5] = [&c.tenant, &kind, &owner, &stripe, &delta];
+                let blocked: [&(dyn ToSql + Sync); 5] = [&c.tenant, &owner, &stripe, &delta, &c.id];
+                futures::future::try_join(execute(tx, &s.count_resource, &counted), execute(tx, in_block, &blocked)).await.map(|_| None)
             }
         }
     }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (54, include_str!("migrations/0054_follower_failures.sql")),
     (55, include_str!("migrations/0055_counts_per_owner.sql")),
     (56, include_str!("migrations/0056_member_history.sql")),
+    (58, include_str!("migrations/0058_resource_blocks.sql")),
 ];
 
 /// Applies the migrations the database lacks. Concurrent starters serialise on an advisory

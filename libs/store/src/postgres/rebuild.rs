@@ -107,7 +107,7 @@ impl Replayer for PgStore {
         // statements are planned on the loaded tables' statistics.
         tx.batch_execute(
             "SELECT setval(pg_get_serial_sequence('memberships', 'added'), coalesce(max(added), 0) + 1, false) FROM memberships;
-             ANALYZE tenants, operators, connections, users, user_values, groups, memberships, resource_counts, devices",
+             ANALYZE tenants, operators, connections, users, user_values, groups, memberships, resource_counts, resource_blocks, devices",
         )
         .await
         .map_err(backend)?;
@@ -263,6 +263,12 @@ async fn load(tx: &tokio_postgres::Transaction<'_>, tables: &Tables) -> StoreRes
     let mut copy = Copy::into(tx, "resource_counts", &columns).await?;
     for ((tenant, kind, owner, stripe), total) in &tables.resource_counts {
         copy.row(&[&tenant.as_str(), kind, &owner.to_string(), stripe, total]).await?;
+    }
+    copy.finish().await?;
+    let columns = [("tenant", T::TEXT), ("kind", T::TEXT), ("owner", T::TEXT), ("block", T::INT8), ("stripe", T::INT2), ("total", T::INT8)];
+    let mut copy = Copy::into(tx, "resource_blocks", &columns).await?;
+    for ((tenant, kind, owner, block, stripe), total) in &tables.resource_blocks {
+        copy.row(&[&tenant.as_str(), kind, &owner.to_string(), block, stripe, total]).await?;
     }
     copy.finish().await?;
     let columns = [

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::api::{Commit, ConnectionRow, DeviceRow, GroupRow, IndexedValue, StoreError, StoreResult, UserRow};
 use crate::projection::member_kind_name;
+use crate::query::Target;
 use crate::write_plan::{self, TenantRows, WriteStep};
 
 /// A row's key: its tenant and its stream.
@@ -35,6 +36,8 @@ pub struct Tables {
     /// The last `memberships.added` handed out.
     added: i64,
     pub resource_counts: HashMap<(TenantSlug, &'static str, Owner, i16), i64>,
+    /// The same counts per block of the creation order too (ADR 0080).
+    pub resource_blocks: HashMap<(TenantSlug, &'static str, Owner, i64, i16), i64>,
     pub devices: HashMap<Key, (DeviceRow, OffsetDateTime)>,
 }
 
@@ -204,6 +207,15 @@ impl Tables {
                 }
                 WriteStep::CountResource { kind, owner, stripe, delta } => {
                     *self.resource_counts.entry((commit.tenant.clone(), kind, owner, stripe)).or_default() += delta;
+                    let seq = if kind == Target::Groups.table() {
+                        self.groups.get(&key).map(|group| group.seq)
+                    } else {
+                        self.users.get(&key).map(|user| user.seq)
+                    };
+                    if let Some(seq) = seq {
+                        let block = seq / write_plan::BLOCK_POSITIONS;
+                        *self.resource_blocks.entry((commit.tenant.clone(), kind, owner, block, stripe)).or_default() += delta;
+                    }
                 }
                 // A shadow has no credentials (a rebuild keeps the live ones), and no server
                 // reads it: a replayed commit has no reservations, key, secrets or hold.
@@ -278,6 +290,7 @@ impl Tables {
             TenantRows::Connections => self.connections.retain(|_, c| c.tenant != *tenant),
             TenantRows::Devices => self.devices.retain(|(t, _), _| t != tenant),
             TenantRows::ResourceCounts => self.resource_counts.retain(|(t, _, _, _), _| t != tenant),
+            TenantRows::ResourceBlocks => self.resource_blocks.retain(|(t, _, _, _, _), _| t != tenant),
             TenantRows::Tenant => {
                 self.tenants.remove(tenant);
             }

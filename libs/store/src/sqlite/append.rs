@@ -6,10 +6,18 @@
 use rusqlite::{params, Connection, TransactionBehavior};
 use uuid::Uuid;
 
+use std::sync::LazyLock;
+
+use super::dialect::Sqlite;
 use super::{backend, time_text, violation, Violation};
 use crate::api::*;
 use crate::projection::member_kind_name;
+use crate::query::Target;
 use crate::write_plan::{self, WriteStep};
+
+/// The statements counting users and groups in the creation order's blocks, built once.
+static COUNT_IN_BLOCK: LazyLock<[String; 2]> =
+    LazyLock::new(|| [Target::Users, Target::Groups].map(|target| write_plan::count_in_block_sql(&Sqlite, target)));
 
 /// One transaction for the group; each commit's result, valid only once the group committed.
 pub fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
@@ -316,10 +324,15 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         ),
         // Read by every server's feed (`changes`), this process's included (ADR 0021).
         WriteStep::SignalCredentialsChanged => execute("UPDATE credential_changes SET generation = generation + 1", params![]),
-        WriteStep::CountResource { kind, owner, stripe, delta } => execute(
-            "INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = total + excluded.total",
-            params![tenant, kind, owner.to_string(), stripe, delta],
-        ),
+        WriteStep::CountResource { kind, owner, stripe, delta } => {
+            let owner = owner.to_string();
+            execute(
+                "INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = total + excluded.total",
+                params![tenant, kind, owner, stripe, delta],
+            )?;
+            let in_block = if kind == Target::Groups.table() { &COUNT_IN_BLOCK[1] } else { &COUNT_IN_BLOCK[0] };
+            execute(in_block, params![tenant, owner, stripe, delta, id])
+        }
     }
 }

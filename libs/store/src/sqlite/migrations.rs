@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (55, include_str!("migrations/0055_counts_per_owner.sql")),
     (56, include_str!("migrations/0056_member_history.sql")),
     (57, include_str!("migrations/0057_credential_changes.sql")),
+    (58, include_str!("migrations/0058_resource_blocks.sql")),
 ];
 
 /// Applies the migrations the file lacks. `BEGIN IMMEDIATE` takes the write lock first, so two

@@ -205,6 +205,12 @@ fn load(c: &mut Connection, tables: &Tables) -> StoreResult<()> {
             s.execute(params![tenant.as_str(), kind, owner.to_string(), stripe, total]).map_err(backend)?;
         }
         let mut s = tx
+            .prepare("INSERT INTO resource_blocks (tenant, kind, owner, block, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .map_err(backend)?;
+        for ((tenant, kind, owner, block, stripe), total) in &tables.resource_blocks {
+            s.execute(params![tenant.as_str(), kind, owner.to_string(), block, stripe, total]).map_err(backend)?;
+        }
+        let mut s = tx
             .prepare("INSERT INTO devices (tenant, id, serial, name, kind, policy, assigned, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
             .map_err(backend)?;
         for ((tenant, id), (d, at)) in &tables.devices {
