@@ -1,8 +1,8 @@
 //! A database made by an earlier release gains the later migrations when opened, with its data
 //! carried over: each user's groups backfilled from the memberships (migration 3), each
 //! connection's token turned into a credential with a `connection.created` event (migration 5),
-//! and each resource's owner from its first event (migration 32), whose payload predates
-//! ownership.
+//! each resource's owner from its first event (migration 32), whose payload predates
+//! ownership, and the counts per block of the creation order (migration 58).
 
 use std::collections::HashMap;
 
@@ -98,6 +98,14 @@ impl Release1 {
         assert_eq!(store.users(&tenant, &everyone, false).await.unwrap().total, 2);
         let all_groups = ListQuery::from_params(std::iter::empty::<(&str, &str)>(), &GROUP_RESOURCE).unwrap();
         assert_eq!(store.groups(&tenant, &all_groups).await.unwrap().total, 2);
+        // And so are their blocks of the creation order (migration 58): a page jumped to
+        // starts there.
+        let second = ListQuery::from_params([("startIndex", "2")], &USER_RESOURCE).unwrap();
+        let page = store.users(&tenant, &second, false).await.unwrap();
+        assert_eq!((page.records.iter().map(|r| r.id.as_uuid()).collect::<Vec<_>>(), page.total), (vec![self.bob], 2));
+        let second = ListQuery::from_params([("startIndex", "2")], &GROUP_RESOURCE).unwrap();
+        let page = store.groups(&tenant, &second).await.unwrap();
+        assert_eq!(page.records.iter().map(|r| r.id.as_uuid()).collect::<Vec<_>>(), vec![self.admins]);
     }
 }
 

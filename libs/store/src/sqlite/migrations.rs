@@ -54,6 +54,8 @@ pub fn run(connection: &mut Connection) -> StoreResult<()> {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     /// A file written before logins (ADR 0012): userName reservations become logins, and the
@@ -83,5 +85,44 @@ mod tests {
         rows.sort();
         let expected = [("group.displayName", "eng", "g1"), ("login", "b@x", "u2"), ("login", "bob", "u1")];
         assert_eq!(rows, expected.map(|(k, v, o)| (k.to_owned(), v.to_owned(), o.to_owned())));
+    }
+
+    /// Migration 58 counts the users and groups already there in the blocks and stripes the
+    /// write plan counts new ones in (ADR 0080): a later delete takes its count back from the
+    /// same row.
+    #[test]
+    fn migration_58_counts_existing_rows_in_their_blocks_and_stripes() {
+        use crate::write_plan::{BLOCK_POSITIONS, COUNT_STRIPES};
+
+        let mut db = Connection::open_in_memory().unwrap();
+        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version < 58) {
+            db.execute_batch(sql).unwrap();
+            db.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [version]).unwrap();
+        }
+        let ids: Vec<Uuid> = (0..40).map(|_| Uuid::new_v4()).collect();
+        let mut expected = std::collections::BTreeMap::new();
+        for (i, id) in ids.iter().enumerate() {
+            let seq = i as i64 * 97;
+            let (table, kind, owner) = if i % 4 == 0 { ("groups", "groups", "operator") } else { ("users", "users", "okta") };
+            let sql = match table {
+                "users" => "INSERT INTO users (tenant, id, seq, user_name, user_name_key, active, document, version, created_at, last_modified, owner)
+                            VALUES ('acme', ?1, ?2, ?1, ?1, 1, '{}', 1, 'then', 'then', ?3)",
+                _ => "INSERT INTO groups (tenant, id, seq, display_name, display_name_key, document, version, created_at, last_modified, owner)
+                      VALUES ('acme', ?1, ?2, ?1, ?1, '{}', 1, 'then', 'then', ?3)",
+            };
+            db.execute(sql, params![id.to_string(), seq, owner]).unwrap();
+            let stripe = i64::from(id.as_bytes()[15] % COUNT_STRIPES);
+            *expected.entry((kind.to_owned(), owner.to_owned(), seq / BLOCK_POSITIONS, stripe)).or_insert(0i64) += 1;
+        }
+        run(&mut db).unwrap();
+        let counted: std::collections::BTreeMap<(String, String, i64, i64), i64> = db
+            .prepare("SELECT kind, owner, block, stripe, total FROM resource_blocks WHERE tenant = 'acme'")
+            .unwrap()
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?), r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(counted, expected);
     }
 }
