@@ -115,11 +115,11 @@ pub enum WriteStep<'c> {
     /// 0021); nothing where no server caches them.
     SignalCredentialsChanged,
     /// Adds `delta` (+1: created or gained, -1: deleted or lost) to `owner`'s count of the
-    /// tenant's `kind` (`users` or `groups`), in the stripe the stream's id picks (ADR 0049),
+    /// tenant's users or groups (`target`), in the stripe the stream's id picks (ADR 0049),
     /// and to the same count of the block of the creation order the stream's row is in (ADR
     /// 0080): so it runs while the row is there, after its insert and before its delete.
     CountResource {
-        kind: &'static str,
+        target: Target,
         owner: Owner,
         stripe: i16,
         delta: i64,
@@ -222,7 +222,7 @@ fn recount(commit: &Commit, target: Target, before: Option<Owner>, after: Option
     if before == after {
         return Vec::new();
     }
-    let count = |owner, delta| WriteStep::CountResource { kind: target.table(), owner, stripe: stripe(commit), delta };
+    let count = |owner, delta| WriteStep::CountResource { target, owner, stripe: stripe(commit), delta };
     before.map(|owner| count(owner, -1)).into_iter().chain(after.map(|owner| count(owner, 1))).collect()
 }
 
@@ -250,7 +250,7 @@ pub fn plan(commit: &Commit) -> Vec<WriteStep<'_>> {
         None => {}
     }
     steps.extend(commit.events.iter().enumerate().map(|(i, event)| WriteStep::AppendEvent { version: commit.event_version(i), event }));
-    let count = |target: Target, owner, delta| WriteStep::CountResource { kind: target.table(), owner, stripe: stripe(commit), delta };
+    let count = |target: Target, owner, delta| WriteStep::CountResource { target, owner, stripe: stripe(commit), delta };
     match &commit.read_model {
         ReadModelChange::UpsertUser { row, owner_before } => {
             steps.push(WriteStep::UpsertUserRow(row));
@@ -431,7 +431,7 @@ mod tests {
                 RecordLogin { key: "al" },
                 AppendEvent { version: 1, event: &c.events[0] },
                 UpsertUserRow(row),
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: 1 },
+                CountResource { target: Target::Users, owner: Owner::Operator, stripe: stripe(&c), delta: 1 },
                 InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
@@ -468,7 +468,7 @@ mod tests {
                 DeleteUserKey,
                 AppendEvent { version: 3, event: &c.events[0] },
                 AppendEvent { version: 4, event: &c.events[1] },
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
+                CountResource { target: Target::Users, owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
@@ -518,8 +518,8 @@ mod tests {
         assert_eq!(
             counts,
             vec![
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
-                CountResource { kind: "users", owner: okta, stripe: stripe(&c), delta: 1 },
+                CountResource { target: Target::Users, owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
+                CountResource { target: Target::Users, owner: okta, stripe: stripe(&c), delta: 1 },
             ]
         );
     }
@@ -534,7 +534,7 @@ mod tests {
                 WaitForStreamHolder,
                 ReleaseReservation { kind: LOGIN, key: "alice" },
                 AppendEvent { version: 3, event: &c.events[0] },
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
+                CountResource { target: Target::Users, owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 DeleteUserRow,
                 DeleteUserValues,
                 DeleteMembershipsOfMember,
@@ -562,7 +562,7 @@ mod tests {
                 RecordLogin { key: "alice" },
                 AppendEvent { version: 3, event: &c.events[0] },
                 UpsertUserRow(row),
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: 1 },
+                CountResource { target: Target::Users, owner: Owner::Operator, stripe: stripe(&c), delta: 1 },
                 InsertUserValues(std::slice::from_ref(&value)),
             ]
         );
@@ -646,7 +646,7 @@ mod tests {
             },
         );
         let counts: Vec<_> = plan(&c).into_iter().filter(|step| matches!(step, CountResource { .. })).collect();
-        assert_eq!(counts, vec![CountResource { kind: "groups", owner: Owner::Operator, stripe: stripe(&c), delta: 1 }]);
+        assert_eq!(counts, vec![CountResource { target: Target::Groups, owner: Owner::Operator, stripe: stripe(&c), delta: 1 }]);
         let stripes: std::collections::HashSet<i16> = (0..200)
             .map(|_| stripe(&commit(StreamKind::User, 0, payload(1), Vec::new(), ReadModelChange::DeleteUser { owner: Owner::Operator })))
             .collect();
@@ -674,7 +674,7 @@ mod tests {
                 WaitForStreamHolder,
                 ReleaseReservation { kind: GROUP_DISPLAY_NAME, key: "eng" },
                 AppendEvent { version: 5, event: &c.events[0] },
-                CountResource { kind: "groups", owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
+                CountResource { target: Target::Groups, owner: Owner::Operator, stripe: stripe(&c), delta: -1 },
                 LeaveDeletedGroupInUsers,
                 DeleteGroupRow,
                 DeleteGroupMemberships,
@@ -728,7 +728,7 @@ mod tests {
             vec![
                 Replayed { position: 42 },
                 UpsertUserRow(row),
-                CountResource { kind: "users", owner: Owner::Operator, stripe: stripe(&c), delta: 1 }
+                CountResource { target: Target::Users, owner: Owner::Operator, stripe: stripe(&c), delta: 1 }
             ]
         );
     }

@@ -164,8 +164,8 @@ struct Statements {
 /// the statements using it stay literals: they are looked up in the statement cache on every
 /// append, without building their text first.
 /// The statements counting users and groups in the creation order's blocks, built once.
-static COUNT_IN_BLOCK: LazyLock<[String; 2]> =
-    LazyLock::new(|| [Target::Users, Target::Groups].map(|target| write_plan::count_in_block_sql(&Postgres, target)));
+static COUNT_USER_IN_BLOCK: LazyLock<String> = LazyLock::new(|| write_plan::count_in_block_sql(&Postgres, Target::Users));
+static COUNT_GROUP_IN_BLOCK: LazyLock<String> = LazyLock::new(|| write_plan::count_in_block_sql(&Postgres, Target::Groups));
 
 macro_rules! without_group {
     () => {
@@ -254,8 +254,8 @@ impl Statements {
             count_resource: p("INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES ($1, $2, $3, $4, $5)
                                ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = resource_counts.total + EXCLUDED.total")
             .await?,
-            count_user_in_block: p(COUNT_IN_BLOCK[0].as_str()).await?,
-            count_group_in_block: p(COUNT_IN_BLOCK[1].as_str()).await?,
+            count_user_in_block: p(COUNT_USER_IN_BLOCK.as_str()).await?,
+            count_group_in_block: p(COUNT_GROUP_IN_BLOCK.as_str()).await?,
             record_login: p("INSERT INTO login_history (tenant, key, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").await?,
             forget_logins: p("DELETE FROM login_history WHERE tenant = $1 AND user_id = $2").await?,
             insert_user_key: p("INSERT INTO user_keys (tenant, user_id, wrapped, created_at, master_key) VALUES ($1, $2, $3, $4, $5)")
@@ -434,9 +434,12 @@ fn translate<'a>(tx: &'a Client, s: &'a Statements, c: &'a Context<'a>, step: Wr
                 execute(tx, &s.insert_credential, &params).await
             }
             WriteStep::SignalCredentialsChanged => execute(tx, &s.notify_credentials, &[]).await,
-            WriteStep::CountResource { kind, owner, stripe, delta } => {
-                let owner = owner.to_string();
-                let in_block = if kind == Target::Groups.table() { &s.count_group_in_block } else { &s.count_user_in_block };
+            WriteStep::CountResource { target, owner, stripe, delta } => {
+                let (kind, owner) = (target.table(), owner.to_string());
+                let in_block = match target {
+                    Target::Users => &s.count_user_in_block,
+                    Target::Groups => &s.count_group_in_block,
+                };
                 let counted: [&(dyn ToSql + Sync); 5] = [&c.tenant, &kind, &owner, &stripe, &delta];
                 let blocked: [&(dyn ToSql + Sync); 5] = [&c.tenant, &owner, &stripe, &delta, &c.id];
                 futures::future::try_join(execute(tx, &s.count_resource, &counted), execute(tx, in_block, &blocked)).await.map(|_| None)

@@ -205,12 +205,12 @@ impl Tables {
                 WriteStep::DeleteDeviceRow => {
                     self.devices.remove(&key);
                 }
-                WriteStep::CountResource { kind, owner, stripe, delta } => {
+                WriteStep::CountResource { target, owner, stripe, delta } => {
+                    let kind = target.table();
                     *self.resource_counts.entry((commit.tenant.clone(), kind, owner, stripe)).or_default() += delta;
-                    let seq = if kind == Target::Groups.table() {
-                        self.groups.get(&key).map(|group| group.seq)
-                    } else {
-                        self.users.get(&key).map(|user| user.seq)
+                    let seq = match target {
+                        Target::Users => self.users.get(&key).map(|user| user.seq),
+                        Target::Groups => self.groups.get(&key).map(|group| group.seq),
                     };
                     if let Some(seq) = seq {
                         let block = seq / write_plan::BLOCK_POSITIONS;

@@ -16,8 +16,8 @@ use crate::query::Target;
 use crate::write_plan::{self, WriteStep};
 
 /// The statements counting users and groups in the creation order's blocks, built once.
-static COUNT_IN_BLOCK: LazyLock<[String; 2]> =
-    LazyLock::new(|| [Target::Users, Target::Groups].map(|target| write_plan::count_in_block_sql(&Sqlite, target)));
+static COUNT_USER_IN_BLOCK: LazyLock<String> = LazyLock::new(|| write_plan::count_in_block_sql(&Sqlite, Target::Users));
+static COUNT_GROUP_IN_BLOCK: LazyLock<String> = LazyLock::new(|| write_plan::count_in_block_sql(&Sqlite, Target::Groups));
 
 /// One transaction for the group; each commit's result, valid only once the group committed.
 pub fn append_group(connection: &mut Connection, commits: &[Commit]) -> Vec<StoreResult<Appended>> {
@@ -324,14 +324,17 @@ fn translate(db: &Connection, c: &Context, first_position: Option<i64>, step: Wr
         ),
         // Read by every server's feed (`changes`), this process's included (ADR 0021).
         WriteStep::SignalCredentialsChanged => execute("UPDATE credential_changes SET generation = generation + 1", params![]),
-        WriteStep::CountResource { kind, owner, stripe, delta } => {
-            let owner = owner.to_string();
+        WriteStep::CountResource { target, owner, stripe, delta } => {
+            let (kind, owner) = (target.table(), owner.to_string());
             execute(
                 "INSERT INTO resource_counts (tenant, kind, owner, stripe, total) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant, kind, owner, stripe) DO UPDATE SET total = total + excluded.total",
                 params![tenant, kind, owner, stripe, delta],
             )?;
-            let in_block = if kind == Target::Groups.table() { &COUNT_IN_BLOCK[1] } else { &COUNT_IN_BLOCK[0] };
+            let in_block = match target {
+                Target::Users => &COUNT_USER_IN_BLOCK,
+                Target::Groups => &COUNT_GROUP_IN_BLOCK,
+            };
             execute(in_block, params![tenant, owner, stripe, delta, id])
         }
     }
