@@ -11,6 +11,8 @@
 //! append runs on a task of its own, which a client hanging up cannot cancel, and a connection
 //! whose transaction did not end (a panic) is closed instead of returned.
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::{Client, Object};
 use domain::group::MemberKind;
 use domain::ResourceId;
@@ -18,8 +20,6 @@ use futures::future::{try_join_all, BoxFuture};
 use futures::FutureExt;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
-
-use std::sync::LazyLock;
 
 use super::dialect::Postgres;
 use super::{backend, violated_constraint};
@@ -160,13 +160,13 @@ struct Statements {
     forget_tenant: Vec<tokio_postgres::Statement>,
 }
 
-/// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
-/// the statements using it stay literals: they are looked up in the statement cache on every
-/// append, without building their text first.
 /// The statements counting users and groups in the creation order's blocks, built once.
 static COUNT_USER_IN_BLOCK: LazyLock<String> = LazyLock::new(|| write_plan::count_in_block_sql(&Postgres, Target::Users));
 static COUNT_GROUP_IN_BLOCK: LazyLock<String> = LazyLock::new(|| write_plan::count_in_block_sql(&Postgres, Target::Groups));
 
+/// A user row's `groups` array (user_groups.rs) without group `$2`, in order. A macro so that
+/// the statements using it stay literals: they are looked up in the statement cache on every
+/// append, without building their text first.
 macro_rules! without_group {
     () => {
         "coalesce((SELECT jsonb_agg(e ORDER BY o) FROM jsonb_array_elements(u.groups) WITH ORDINALITY AS x(e, o) WHERE e->>0 <> $2::uuid::text), '[]')"

@@ -3,10 +3,10 @@
 //! commit runs the steps of its write plan (`write_plan`), each as its SQLite statement.
 //! Callers hear of their commit only once the whole group is durably committed.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, Connection, TransactionBehavior};
 use uuid::Uuid;
-
-use std::sync::LazyLock;
 
 use super::dialect::Sqlite;
 use super::{backend, time_text, violation, Violation};

@@ -104,8 +104,8 @@ mod tests {
         let mut expected = std::collections::BTreeMap::new();
         for (i, id) in ids.iter().enumerate() {
             let seq = i as i64 * 97;
-            let (table, kind, owner) = if i % 4 == 0 { ("groups", "groups", "operator") } else { ("users", "users", "okta") };
-            let sql = match table {
+            let (kind, owner) = if i % 4 == 0 { ("groups", "operator") } else { ("users", "okta") };
+            let sql = match kind {
                 "users" => "INSERT INTO users (tenant, id, seq, user_name, user_name_key, active, document, version, created_at, last_modified, owner)
                             VALUES ('acme', ?1, ?2, ?1, ?1, 1, '{}', 1, 'then', 'then', ?3)",
                 _ => "INSERT INTO groups (tenant, id, seq, display_name, display_name_key, document, version, created_at, last_modified, owner)
