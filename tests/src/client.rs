@@ -52,6 +52,20 @@ impl Scim {
         Self { base: base.to_owned(), ..self.clone() }
     }
 
+    /// Waits until the server at `base` takes this client's token. A connection the CLI issued is
+    /// another process's commit: the server takes its secret once its credentials feed moves
+    /// (ADR 0021; a poll of the file on SQLite, a NOTIFY on PostgreSQL), and until then the
+    /// token is unknown to it.
+    pub async fn wait_taken(&self) {
+        let taken = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while self.get("/ServiceProviderConfig").await.status == StatusCode::UNAUTHORIZED {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(taken.is_ok(), "the server at {} never took the token", self.base);
+    }
+
     /// Sends `body` as raw bytes with a content type.
     pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
         let mut request = self.http.request(method, format!("{}{path}", self.base)).header("content-type", content_type).body(body);

@@ -219,22 +219,18 @@ impl Server {
     /// A new connection with the `connection create` settings `settings`, once the server takes
     /// its token.
     pub async fn connect_with(&self, slug: &str, name: &str, settings: &[&str]) -> Scim {
-        let mut args = vec!["connection", "create", slug, "--name", name, "--json"];
+        self.issue_connection(slug, name, settings).await.1
+    }
+
+    /// A new connection with the `connection create` settings `settings`: what `--json` printed
+    /// (its id, token, base URL) and a client with its token, once the server takes the token.
+    pub async fn issue_connection(&self, slug: &str, name: &str, settings: &[&str]) -> (Value, Scim) {
+        let mut args = vec!["connection", "create", slug, "--name", name];
         args.extend_from_slice(settings);
-        let printed = self.cli(&args).await;
-        let issued: Value = serde_json::from_str(printed.trim()).expect("connection create --json prints JSON");
+        let issued = self.cli_json(&args).await;
         assert_eq!(issued["tenant"], slug);
         let scim = Scim::new(issued["base_url"].as_str().expect("base_url"), issued["token"].as_str().expect("token"));
-        // The CLI is another process: the server takes the new secret once its credentials feed
-        // moves (ADR 0021; a poll of the file on SQLite, a NOTIFY on PostgreSQL), and until then
-        // the token is unknown to it.
-        let heard = tokio::time::timeout(Duration::from_secs(30), async {
-            while scim.get("/ServiceProviderConfig").await.status == reqwest::StatusCode::UNAUTHORIZED {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
-        assert!(heard.is_ok(), "the server never took the connection {name} of {slug}");
-        scim
+        scim.wait_taken().await;
+        (issued, scim)
     }
 }

@@ -94,13 +94,13 @@ fn group(name: &str, members: &[&str]) -> Value {
 /// A tenant with roles and a connection that gives new users `viewer`.
 async fn tenant_with_roles(server: &Server, tenant: &str) -> Scim {
     server.cli(&["tenant", "create", tenant]).await;
-    let issued = server.cli_json(&["connection", "create", tenant, "--name", "okta", "--on-create-role", "viewer"]).await;
+    let scim = server.connect_with(tenant, "okta", &["--on-create-role", "viewer"]).await;
     for role in ["admin", "editor", "viewer", "member"] {
         server.cli(&["role", "create", tenant, role]).await;
     }
     server.cli(&["role", "map", tenant, "--group", "Admins", "--role", "admin", "--precedence", "10"]).await;
     server.cli(&["role", "map", tenant, "--group", "Engineering", "--role", "editor", "--precedence", "20"]).await;
-    Scim::new(issued["base_url"].as_str().unwrap(), issued["token"].as_str().unwrap())
+    scim
 }
 
 on_both_backends! {

@@ -14,13 +14,8 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// A connection of `tenant` with the settings flags given: its id and a client.
 async fn connection(server: &Server, tenant: &str, name: &str, settings: &[&str]) -> (String, Scim) {
-    let mut args = vec!["connection", "create", tenant, "--name", name, "--json"];
-    args.extend_from_slice(settings);
-    let issued: Value = serde_json::from_str(server.cli(&args).await.trim()).unwrap();
-    (
-        issued["connection_id"].as_str().unwrap().to_owned(),
-        Scim::new(issued["base_url"].as_str().unwrap(), issued["token"].as_str().unwrap()),
-    )
+    let (issued, scim) = server.issue_connection(tenant, name, settings).await;
+    (issued["connection_id"].as_str().unwrap().to_owned(), scim)
 }
 
 /// The admin API, as an operator of its own.

@@ -17,12 +17,8 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// A new connection of `tenant` with the settings flags `settings`: its id and a client.
 async fn connection(server: &Server, tenant: &str, name: &str, settings: &[&str]) -> (Uuid, Scim) {
-    let mut args = vec!["connection", "create", tenant, "--name", name, "--json"];
-    args.extend_from_slice(settings);
-    let printed = server.cli(&args).await;
-    let issued: Value = serde_json::from_str(printed.trim()).expect("connection create --json prints JSON");
-    let id = issued["connection_id"].as_str().unwrap().parse().unwrap();
-    (id, Scim::new(issued["base_url"].as_str().unwrap(), issued["token"].as_str().unwrap()))
+    let (issued, scim) = server.issue_connection(tenant, name, settings).await;
+    (issued["connection_id"].as_str().unwrap().parse().unwrap(), scim)
 }
 
 /// Creates `count` users named `<prefix><n>` through /Bulk.

@@ -85,22 +85,14 @@ async fn patch_user(scim: &Scim, user: &str, operations: Value) {
     scim.patch(&format!("/Users/{user}"), &body).await.expect(200);
 }
 
-/// A connection of `tenant` made with these extra CLI settings.
-async fn connection(server: &Server, tenant: &str, name: &str, settings: &[&str]) -> Scim {
-    let mut args = vec!["connection", "create", tenant, "--name", name];
-    args.extend_from_slice(settings);
-    let issued = server.cli_json(&args).await;
-    Scim::new(issued["base_url"].as_str().unwrap(), issued["token"].as_str().unwrap())
-}
-
 on_both_backends! {
     async fn every_cause_of_a_role_change_is_an_event_with_its_cause(backend: Backend) {
         let events = Events::shared();
         let t = events.tenant.clone();
         let server = Server::start_with(&backend, events.settings()).await;
         server.cli(&["tenant", "create", &t]).await;
-        let okta = connection(&server, &t, "okta", &["--on-create-role", "viewer"]).await;
-        let entra = connection(&server, &t, "entra", &[]).await;
+        let okta = server.connect_with(&t, "okta", &["--on-create-role", "viewer"]).await;
+        let entra = server.connect_with(&t, "entra", &[]).await;
         for role in ["admin", "editor", "viewer", "member"] {
             let created = server.cli_json(&["role", "create", &t, role, "--description", &format!("the {role}s")]).await;
             assert_eq!(created["name"], role);

@@ -107,7 +107,8 @@ async fn two_api_processes_two_relays_and_a_nats_cluster_lose_nothing_when_nodes
     let b = Server::start_with(&backend, settings).await;
     b.wait_for_log("relay standing by", TAKEOVER).await;
     a.cli(&["tenant", "create", &events.tenant]).await;
-    let issued = a.cli_json(&["connection", "create", &events.tenant, "--name", "okta"]).await;
+    let (issued, by_a) = a.issue_connection(&events.tenant, "okta", &[]).await;
+    by_a.with_base(&format!("{}/scim/v2/{}", b.base, events.tenant)).wait_taken().await;
     let token = issued["token"].as_str().unwrap().to_owned();
     let proxy =
         round_robin_proxy(vec![a.base.trim_start_matches("http://").to_owned(), b.base.trim_start_matches("http://").to_owned()]).await;
