@@ -18,9 +18,10 @@ fn short_timeout(extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> 
     settings
 }
 
-/// PostgreSQL: a look-up blocked behind a table lock (a statement that would wait for ever) is
-/// cancelled on the server when its request times out, and the pool's only connection serves
-/// the next request while the lock is still held.
+/// PostgreSQL: look-ups blocked behind a table lock (statements that would wait for ever) are
+/// cancelled on the server when their requests time out, and each pool's only connection serves
+/// the next request while the lock is still held: the pool that plans each read, and the one that
+/// keeps the plans of reads by one key (ADR 0078).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
     let backend = Backend::postgres().await;
@@ -28,7 +29,7 @@ async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
     let server = Server::start_with(&backend, short_timeout(&[("SCIMLEDGER_POOL_SIZE", "1")])).await;
     let scim = server.tenant("acme").await;
     let user = scim.post("/Users", &json!({"userName": "ann@example.com"})).await.expect(201)["id"].as_str().unwrap().to_owned();
-    scim.post("/Groups", &json!({"displayName": "Staff"})).await.expect(201);
+    let group = scim.post("/Groups", &json!({"displayName": "Staff"})).await.expect(201)["id"].as_str().unwrap().to_owned();
 
     let fresh = server.connect("acme", "entra").await;
     let (mut admin, connection) = tokio_postgres::connect(url, NoTls).await.expect("an admin connection");
@@ -36,25 +37,36 @@ async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
     let lock = admin.transaction().await.expect("a transaction");
     lock.batch_execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").await.expect("locking users");
 
-    let slow = tokio::spawn({
-        let scim = scim.clone();
-        async move { scim.filter("/Users", "userName eq \"ann@example.com\"", "").await.status.as_u16() }
-    });
-    let session = &lock;
+    // Watched from a session of its own: inside the lock's transaction, PostgreSQL would show
+    // the activity as it stood at the transaction's first look.
+    let (watcher, connection) = tokio_postgres::connect(url, NoTls).await.expect("a watching connection");
+    tokio::spawn(connection);
+    let session = &watcher;
+
+    // One look-up by title (planned per execution), then one by userName (a key), each stuck
+    // until its request times out.
     let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    wait_until(|| async move { session.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 1 }).await;
-
-    // The pool's one connection is taken by the stuck look-up; a connection nobody has used yet
-    // (made before the lock, so its creation is not what waits) still authenticates, through
-    // authentication's own pool.
-    fresh.get("/ServiceProviderConfig").await.expect(200);
-
-    assert_eq!(slow.await.unwrap(), 503, "the look-up outlived its request");
-    wait_until(|| async move { session.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 0 }).await;
-    // Still locked: this read (of groups only) goes through the pool's one connection, which
-    // must be idle again.
-    let groups = scim.get("/Groups?excludedAttributes=members").await.expect(200);
-    assert_eq!(groups["totalResults"], 1);
+    let page = "/Groups?excludedAttributes=members".to_owned();
+    let by_id = format!("/Groups/{group}?excludedAttributes=members");
+    for (filter, other_pool) in [(r#"title eq "Engineer""#, &by_id), (r#"userName eq "ann@example.com""#, &page)] {
+        let slow = tokio::spawn({
+            let scim = scim.clone();
+            async move { scim.filter("/Users", filter, "").await.status.as_u16() }
+        });
+        wait_until(|| async move { session.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 1 }).await;
+        // The look-up holds its pool's one connection; a connection nobody has used yet (made
+        // before the lock, so its creation is not what waits) still authenticates, through
+        // authentication's own pool.
+        fresh.get("/ServiceProviderConfig").await.expect(200);
+        // The other pool serves meanwhile (groups are not locked).
+        scim.get(other_pool).await.expect(200);
+        assert_eq!(slow.await.unwrap(), 503, "the look-up {filter} outlived its request");
+        wait_until(|| async move { session.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 0 }).await;
+    }
+    // Still locked: these reads (of groups only) go through each pool's one connection, which
+    // must be idle again: a page, and a group by its id.
+    assert_eq!(scim.get(&page).await.expect(200)["totalResults"], 1);
+    scim.get(&by_id).await.expect(200);
     lock.rollback().await.expect("releasing the lock");
     scim.get(&format!("/Users/{user}")).await.expect(200);
 }

@@ -12,7 +12,7 @@
 use domain::names::fold_case;
 use scim::error::quoted;
 use scim::filter::{CompValue, CompareOp, Filter};
-use scim::list::{Sort, SortOrder};
+use scim::list::{ListQuery, Sort, SortOrder};
 use scim::path::{AttrPath, ResolvedPath};
 use scim::schema::{AttrType, AttributeDef, ResourceType, GROUP_RESOURCE, USER_RESOURCE};
 use scim::ScimError;
@@ -261,17 +261,16 @@ impl<'d> Compiler<'d> {
         let target = resolved.target();
         let column = |expr: &str, kind| Ok(Operand { expr: expr.to_owned(), kind, json: None });
         if resolved.extension.is_none() {
+            if let (Some((expr, kind)), None) = (key_column(self.target, attr.name), resolved.sub_attribute) {
+                return column(expr, kind);
+            }
             match (self.target, attr.name, resolved.sub_attribute.map(|s| s.name)) {
-                (_, "id", None) => return column("r.id", Kind::Uuid),
-                (_, "externalId", None) => return column("r.external_id", Kind::Exact),
                 (_, "meta", Some("created")) => return column("r.created_at", Kind::Time),
                 (_, "meta", Some("lastModified")) => return column("r.last_modified", Kind::Time),
                 (_, "meta", Some("resourceType")) => {
                     return column(&format!("'{}'", self.target.resource().name), Kind::Exact);
                 }
                 (_, "meta", Some(other)) => return Err(ScimError::invalid_filter(format!("meta.{other} cannot be filtered on"))),
-                (Target::Users, "userName", None) => return column("r.user_name_key", Kind::Folded),
-                (Target::Groups, "displayName", None) => return column("r.display_name_key", Kind::Folded),
                 _ => {}
             }
         }
@@ -595,6 +594,30 @@ fn group_field(dialect: &dyn Dialect, pair: &str, sub: &AttributeDef) -> Result<
 }
 
 /// A field of a JSON document, compared as its attribute's type says.
+/// The indexed column that holds a core attribute of `target` whole, with how it compares: the
+/// keys a resource is found by.
+fn key_column(target: Target, attribute: &str) -> Option<(&'static str, Kind)> {
+    match (target, attribute) {
+        (_, "id") => Some(("r.id", Kind::Uuid)),
+        (_, "externalId") => Some(("r.external_id", Kind::Exact)),
+        (Target::Users, "userName") => Some(("r.user_name_key", Kind::Folded)),
+        (Target::Groups, "displayName") => Some(("r.display_name_key", Kind::Folded)),
+        _ => None,
+    }
+}
+
+/// Whether `query` finds its rows by one key alone (`userName eq "…"`, `id eq "…"`…), unsorted:
+/// a read through the key's index, planned the same at every table size (ADR 0078).
+pub fn finds_by_key(target: Target, query: &ListQuery) -> bool {
+    let Some(Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(_) }) = &query.filter else {
+        return false;
+    };
+    let keyed = path.resolve(target.resource()).is_some_and(|resolved| {
+        resolved.extension.is_none() && resolved.sub_attribute.is_none() && key_column(target, resolved.attribute.name).is_some()
+    });
+    keyed && query.sort.is_none()
+}
+
 fn json_operand(dialect: &dyn Dialect, json: &str, path: &[&str], def: &AttributeDef) -> Operand {
     let text = dialect.json_text(json, path);
     let (expr, kind) = match def.kind {
@@ -654,5 +677,41 @@ fn ordering_sql(op: CompareOp) -> Result<&'static str, ScimError> {
         CompareOp::Lt => Ok("<"),
         CompareOp::Le => Ok("<="),
         other => Err(ScimError::invalid_filter(format!("{other:?} does not apply to this attribute"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(resource: &ResourceType, params: &[(&str, &str)]) -> ListQuery {
+        ListQuery::from_params(params.iter().copied(), resource).unwrap()
+    }
+
+    #[test]
+    fn a_query_finds_by_key_when_one_key_equality_is_all_it_asks() {
+        let by_key = |target: Target, params: &[(&str, &str)]| finds_by_key(target, &query(target.resource(), params));
+        for filter in [
+            r#"userName eq "ann@example.com""#,
+            r#"USERNAME eq "ann@example.com""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "ann@example.com""#,
+            r#"externalId eq "00u1""#,
+            r#"id eq "01a23e39-c31f-719b-aadf-fe588cf680c2""#,
+        ] {
+            assert!(by_key(Target::Users, &[("filter", filter)]), "{filter}");
+        }
+        assert!(by_key(Target::Groups, &[("filter", r#"displayName eq "Staff""#), ("excludedAttributes", "members")]));
+        for filter in [
+            r#"userName co "ann""#,
+            r#"userName eq "ann@example.com" and active eq true"#,
+            r#"emails.value eq "ann@example.com""#,
+            r#"name.givenName eq "Ann""#,
+            r#"displayName eq "Ann""#,
+            "active eq true",
+        ] {
+            assert!(!by_key(Target::Users, &[("filter", filter)]), "{filter}");
+        }
+        assert!(!by_key(Target::Users, &[("filter", r#"userName eq "ann@example.com""#), ("sortBy", "name.familyName")]));
+        assert!(!by_key(Target::Users, &[]));
     }
 }

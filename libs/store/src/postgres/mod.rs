@@ -51,7 +51,7 @@ use crate::member_pages::{self, MemberPages};
 use crate::open::Options;
 use crate::paging::{self, Span};
 use crate::query::Target;
-use session::{on_session, Session};
+use session::{on_session, Planning, Session};
 
 /// Connections of the authentication pool: token look-ups are one indexed row each, and the
 /// API's token cache spares most requests one.
@@ -59,7 +59,11 @@ const AUTH_POOL_SIZE: usize = 2;
 pub(crate) use errors::{backend, violated_constraint};
 
 pub struct PgStore {
+    /// Every statement planned for its parameters and the tables as they are (ADR 0078).
     pool: Pool,
+    /// Reads of users and groups by one key (an id, a userName…), whose plans are kept: a quarter
+    /// as many connections as `pool`, as each read holds one for a single index look-up.
+    key_pool: Pool,
     /// Authentication's own connections, so that slow reads filling `pool` never hold sign-ins up.
     auth_pool: Pool,
     /// For sessions of their own, outside the pool (leases).
@@ -85,11 +89,14 @@ impl PgStore {
     }
 
     async fn from_config(config: tokio_postgres::Config, tls: tls::Tls, pool_size: usize, options: &Options) -> StoreResult<Self> {
-        let pool = session::pool(&config, &tls, pool_size, options.statement_timeout)?;
-        let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, options.statement_timeout)?;
-        let config = session::with_session_settings(&config, options.statement_timeout);
+        let timeout = options.statement_timeout;
+        let pool = session::pool(&config, &tls, pool_size, timeout, Planning::PerExecution)?;
+        let key_pool = session::pool(&config, &tls, pool_size.div_ceil(4), timeout, Planning::Kept)?;
+        let auth_pool = session::pool(&config, &tls, AUTH_POOL_SIZE, timeout, Planning::PerExecution)?;
+        let config = session::with_session_settings(&config, timeout, Planning::PerExecution);
         let store = Self {
             pool,
+            key_pool,
             auth_pool,
             config,
             tls,
@@ -105,6 +112,16 @@ impl PgStore {
     /// the server when its connection closes, never committed).
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(errors::pool)
+    }
+
+    /// Where a page of `query` is read: by one key through the kept plans of `key_pool`, else
+    /// planned afresh.
+    fn pages_pool(&self, target: Target, query: &ListQuery) -> &Pool {
+        if crate::query::finds_by_key(target, query) {
+            &self.key_pool
+        } else {
+            &self.pool
+        }
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -264,12 +281,12 @@ impl Store for PgStore {
     }
 
     async fn user_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Users, tenant, Span::Tenant, scope, id))
+        on_session!(&self.key_pool, &self.tls, |client| read::one(client, Target::Users, tenant, Span::Tenant, scope, id))
             .map(|found| found.into_iter().next().map(|(_, r)| r))
     }
 
     async fn users_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery, with_groups: bool) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(
+        on_session!(self.pages_pool(Target::Users, query), &self.tls, |client| read::page(
             client,
             Target::Users,
             (tenant, Span::Tenant),
@@ -281,12 +298,12 @@ impl Store for PgStore {
     }
 
     async fn group_in(&self, tenant: &TenantSlug, scope: Scope, id: ResourceId) -> StoreResult<Option<ResourceRecord>> {
-        on_session!(&self.pool, &self.tls, |client| read::one(client, Target::Groups, tenant, Span::Tenant, scope, id))
+        on_session!(&self.key_pool, &self.tls, |client| read::one(client, Target::Groups, tenant, Span::Tenant, scope, id))
             .map(|found| found.into_iter().next().map(|(_, r)| r))
     }
 
     async fn groups_in(&self, tenant: &TenantSlug, scope: Scope, query: &ListQuery) -> StoreResult<Page> {
-        on_session!(&self.pool, &self.tls, |client| read::page(
+        on_session!(self.pages_pool(Target::Groups, query), &self.tls, |client| read::page(
             client,
             Target::Groups,
             (tenant, Span::Tenant),
