@@ -149,7 +149,8 @@ mod tests {
     /// The plan the connection's prepared look-up would run with next (`EXPLAIN EXECUTE`).
     async fn next_plan(pool: &Pool) -> String {
         let client = pool.get().await.unwrap();
-        let name: String = client.query_one("SELECT name FROM pg_prepared_statements WHERE statement = $1", &[&LOOK_UP]).await.unwrap().get(0);
+        let name: String =
+            client.query_one("SELECT name FROM pg_prepared_statements WHERE statement = $1", &[&LOOK_UP]).await.unwrap().get(0);
         let rows = client.query(&format!("EXPLAIN EXECUTE {name}('acme', 7)"), &[]).await.unwrap();
         rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>().join("\n")
     }
