@@ -593,7 +593,6 @@ fn group_field(dialect: &dyn Dialect, pair: &str, sub: &AttributeDef) -> Result<
     Ok(Operand { expr, kind, json: None })
 }
 
-/// A field of a JSON document, compared as its attribute's type says.
 /// The indexed column that holds a core attribute of `target` whole, with how it compares: the
 /// keys a resource is found by.
 fn key_column(target: Target, attribute: &str) -> Option<(&'static str, Kind)> {
@@ -618,6 +617,7 @@ pub fn finds_by_key(target: Target, query: &ListQuery) -> bool {
     keyed && query.sort.is_none()
 }
 
+/// A field of a JSON document, compared as its attribute's type says.
 fn json_operand(dialect: &dyn Dialect, json: &str, path: &[&str], def: &AttributeDef) -> Operand {
     let text = dialect.json_text(json, path);
     let (expr, kind) = match def.kind {
