@@ -43,16 +43,20 @@ async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
     tokio::spawn(connection);
     let session = &watcher;
 
-    // One look-up by title (planned per execution), then one by userName (a key, ADR 0078),
-    // each stuck until its request times out.
     // How many statements naming `$1` wait for a lock: the look-up's own, not a follower's.
     let waiting = "SELECT count(*) FROM pg_stat_activity
         WHERE datname = current_database() AND wait_event_type = 'Lock' AND strpos(query, $1) > 0";
     // Reads of groups only, which the lock does not hold up: one through each pool.
     let page = "/Groups?excludedAttributes=members".to_owned();
     let by_id = format!("/Groups/{group}?excludedAttributes=members");
-    let cases = [(r#"title eq "Engineer""#, "title", &page), (r#"userName eq "ann@example.com""#, "user_name_key", &by_id)];
-    for (filter, column, same_pool) in cases {
+    // One look-up by title (planned per execution), then one by userName (a key, ADR 0078),
+    // each stuck until its request times out.
+    // Each with a read through the same pool, and what that read answers.
+    let cases = [
+        (r#"title eq "Engineer""#, "title", &page, ("totalResults", json!(1))),
+        (r#"userName eq "ann@example.com""#, "user_name_key", &by_id, ("id", json!(group))),
+    ];
+    for (filter, column, same_pool, (field, expected)) in cases {
         let slow = tokio::spawn({
             let scim = scim.clone();
             async move { scim.filter("/Users", filter, "").await.status.as_u16() }
@@ -67,8 +71,18 @@ async fn postgres_cancels_a_timed_out_statement_and_reuses_its_connection() {
         // Still locked: the pool's one connection serves again. (The log's followers share the
         // pool and may be held by the lock for up to their own statement timeout: hence the
         // retries, which a connection handed back busy would never pass.)
-        let scim = &scim;
-        wait_until(|| async move { scim.get(same_pool).await.status == 200 }).await;
+        let served = tokio::time::timeout(SETTLE, async {
+            loop {
+                let reply = scim.get(same_pool).await;
+                if reply.status == 200 {
+                    break reply;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the pool's one connection serves again");
+        assert_eq!(served.body[field], expected, "{}", served.body);
     }
     lock.rollback().await.expect("releasing the lock");
     scim.get(&format!("/Users/{user}")).await.expect(200);
